@@ -1,0 +1,108 @@
+"""npe2 reader: open calibrated microscope images as napari image layers.
+
+All reading and unit conversion happens in :mod:`napari_nxtomo.core.io`;
+this module only turns its :class:`~napari_nxtomo.core.io.ImageData` into
+napari ``LayerData`` tuples. Errors are the core's :class:`ValueError`
+(napari shows it as a notification).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence, Union
+
+from .core.io import ImageData, is_supported, read_images
+
+PathLike = Union[str, Path]
+LayerData = tuple[Any, dict, str]
+
+# core unit strings -> names pint (napari's unit registry) understands
+_NAPARI_UNITS = {"Å": "angstrom", "1/Å": "1/angstrom", "pixel": "pixel"}
+
+
+def napari_get_reader(path: PathLike | Sequence[PathLike]) -> Callable | None:
+    """Return a reader function for `path`, or None if we cannot read it.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or list of them
+        One file, or several files (accepted only if every one has a
+        supported extension).
+
+    Returns
+    -------
+    callable or None
+        ``reader(path) -> list of (data, kwargs, "image")``; None when an
+        extension is not supported.
+    """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths or not all(is_supported(p) for p in paths):
+        return None
+    return read_layers
+
+
+def read_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
+    """Read one or several files into napari image-layer data tuples.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or list of them
+        The file(s).
+
+    Returns
+    -------
+    list of (numpy.ndarray, dict, str)
+        One ``(data, kwargs, "image")`` per image in each file; ``kwargs``
+        holds ``name``, ``scale`` (Å per pixel for length axes),
+        ``units``, ``metadata`` (the core's metadata dict) and
+        ``colormap='gray'``.
+    """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        for image in read_images(p):
+            layers.append(_layer_data(Path(str(p)), image))
+    return layers
+
+
+def _layer_data(path: Path, image: ImageData) -> LayerData:
+    title = image.metadata.get("title") or ""
+    name = path.stem if not title or title == path.stem else f"{path.stem} {title}"
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": tuple(image.scale),
+        "metadata": image.metadata,
+        "colormap": "gray",
+    }
+    units = _napari_units(image.units)
+    if units is not None:
+        kwargs["units"] = units
+    return (image.data, kwargs, "image")
+
+
+def _napari_units(units: Sequence[str]) -> tuple[str, ...] | None:
+    """Per-axis unit names for napari, or None if napari would refuse them."""
+    try:
+        import pint
+
+        registry = pint.get_application_registry()
+        names = tuple(_NAPARI_UNITS[u] for u in units)
+        for n in names:
+            registry.Unit(n)
+    except Exception:  # unknown unit, or no pint: leave units out
+        return None
+    if not _layers_take_units():
+        return None
+    return names
+
+
+def _layers_take_units() -> bool:
+    """Whether the installed napari's layers accept a ``units`` argument."""
+    try:
+        import inspect
+
+        from napari.layers import Image
+
+        return "units" in inspect.signature(Image.__init__).parameters
+    except Exception:
+        return False

@@ -1,0 +1,1 @@
+"""Numerical core: numpy, numba, scipy only; no Qt, no napari."""

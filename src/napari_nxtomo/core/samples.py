@@ -1,0 +1,245 @@
+"""The bundled sample particles and their synthetic images, with ground truth.
+
+Two particles, both imaged along [100], [010] and [110] around the common
+tilt axis [001] (the geometry of the first seed paper):
+
+* :func:`pbse_cuboctahedron`: a free-standing rocksalt PbSe cuboctahedron about
+  4 nm across, with an incomplete surface layer (an island on one {100}
+  facet) and a few surface vacancies.
+* :func:`pbse_cdse_core_shell`: a rod-shaped particle, a PbSe (rocksalt) core
+  inside a zincblende CdSe shell whose Se sublattice continues the core's.
+
+Every atom sits on the quarter-lattice grid of
+:mod:`napari_nxtomo.core.lattice`, so the true model is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .geometry import ProjectionGeometry
+from .lattice import (
+    FCC_NEIGHBOURS_Q,
+    ROCKSALT_PBSE,
+    ZINCBLENDE_CDSE,
+    capsule_mask,
+    coordination,
+    cuboctahedron_mask,
+)
+from .simulate import CrossSectionModel, SimulatedImage, simulate_haadf
+
+#: the three views of the paper, about the common tilt axis [001]
+PAPER_ZONE_AXES = ((1, 0, 0), (0, 1, 0), (1, 1, 0))
+PAPER_TILT_AXIS = (0, 0, 1)
+
+#: imaging conditions of the samples
+SAMPLE_PIXEL_SIZE = 0.2  # Å
+SAMPLE_PROBE_FWHM = 1.0  # Å
+SAMPLE_DOSE = 5e4  # e / Å²
+SAMPLE_BACKGROUND = 0.01
+
+
+@dataclass
+class SampleParticle:
+    """A model particle and its images.
+
+    Attributes
+    ----------
+    name : str
+    lattice_parameter : float
+        Å.
+    q : (N, 3) int ndarray
+        Atom positions in quarter-lattice units (x, y, z).
+    elements : (N,) ndarray of str
+    views : list of SimulatedImage
+        One image per zone axis, each with its true columns.
+    description : str
+    """
+
+    name: str
+    lattice_parameter: float
+    q: np.ndarray
+    elements: np.ndarray
+    views: list = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Atom positions in Å, crystal frame (x, y, z), model centre at the origin."""
+        return self.q * (self.lattice_parameter / 4.0)
+
+    def sites(self, element: str) -> np.ndarray:
+        """Positions (Å) of the atoms of one element."""
+        return self.positions[self.elements == element]
+
+    def composition(self) -> dict:
+        """Element symbol to number of atoms."""
+        els, n = np.unique(self.elements, return_counts=True)
+        return {str(e): int(k) for e, k in zip(els, n)}
+
+    def write_xyz(self, path) -> None:
+        """Write the true model as an .xyz file (Å)."""
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(f"{len(self.q)}\n{self.name}: true model, positions in Å (x y z)\n")
+            for el, (x, y, z) in zip(self.elements, self.positions):
+                fh.write(f"{el} {x:.4f} {y:.4f} {z:.4f}\n")
+
+
+def _image_views(name, q, elements, a, *, seed, noise, shift=2.0, zone_axes=PAPER_ZONE_AXES):
+    """Images of a model along the paper's zone axes, each shifted a little in the field of view."""
+    rng = np.random.default_rng(seed)
+    positions = q * (a / 4.0)
+    views = []
+    for k, zone in enumerate(zone_axes):
+        geom = ProjectionGeometry(zone, PAPER_TILT_AXIS)
+        yx = geom.project(positions)
+        lo, hi = yx.min(axis=0) - 12.0, yx.max(axis=0) + 12.0
+        shape = tuple(int(v) for v in np.ceil((hi - lo) / SAMPLE_PIXEL_SIZE) + 1)
+        # the particle is never exactly centred: a random shift of a few Å
+        origin = (np.asarray(shape) - 1) * SAMPLE_PIXEL_SIZE / 2 - 0.5 * (lo + hi) + rng.uniform(-shift, shift, 2)
+        img = simulate_haadf(
+            positions,
+            elements,
+            geom,
+            pixel_size=SAMPLE_PIXEL_SIZE,
+            shape=shape,
+            origin=origin,
+            probe_fwhm=SAMPLE_PROBE_FWHM,
+            dose=SAMPLE_DOSE,
+            background=SAMPLE_BACKGROUND,
+            model=CrossSectionModel(),
+            noise=noise,
+            seed=rng.integers(2**31),
+            name=f"{name} [{''.join(str(v) for v in zone)}]",
+        )
+        img.metadata["sample"] = name
+        views.append(img)
+    return views
+
+
+def _remove_surface_vacancies(q, elements, element, n_vacancies, rng, min_coordination=8):
+    """Remove a few atoms of ``element`` from well-coordinated surface sites (facets, not edges)."""
+    sel = np.flatnonzero(elements == element)
+    coord = coordination(q[sel], FCC_NEIGHBOURS_Q)
+    surface = sel[(coord < 12) & (coord >= min_coordination)]
+    drop = rng.choice(surface, size=n_vacancies, replace=False)
+    keep = np.ones(len(q), dtype=bool)
+    keep[drop] = False
+    return q[keep], elements[keep]
+
+
+@lru_cache(maxsize=4)
+def _pbse_cuboctahedron_model(n_half: int, seed: int):
+    a = ROCKSALT_PBSE.lattice_parameter
+    half = n_half * a / 2
+    q, el = ROCKSALT_PBSE.sites(half + a)
+    pos = q * (a / 4)
+    inside = cuboctahedron_mask(pos, half)
+    # an island: part of the next {100} layer on the +x facet
+    layer = np.isclose(pos[:, 0], half + a / 2)
+    y, z = pos[:, 1] / (a / 2), pos[:, 2] / (a / 2)
+    island = layer & (np.abs(y) + np.abs(z) <= n_half - 1) & (y >= -1) & (y <= 3) & (np.abs(z) <= 2)
+    q, el = q[inside | island], el[inside | island]
+    rng = np.random.default_rng(seed)
+    q, el = _remove_surface_vacancies(q, el, "Pb", 5, rng)
+    return q, el
+
+
+def pbse_cuboctahedron(seed: int = 0, noise: bool = True, n_half: int = 6) -> SampleParticle:
+    """A PbSe (rocksalt) cuboctahedron about 4 nm across, imaged along [100], [010], [110].
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the surface vacancies, the image shifts and the noise.
+    noise : bool
+        Poisson noise at the sample dose (5e4 e/Å²).
+    n_half : int
+        Centre to {100} facet distance in units of a/2 (6 gives 3.7 nm between
+        opposite {100} facets, 5.2 nm vertex to vertex).
+
+    Returns
+    -------
+    SampleParticle
+    """
+    q, el = _pbse_cuboctahedron_model(int(n_half), int(seed))
+    name = "PbSe cuboctahedron"
+    p = SampleParticle(
+        name=name,
+        lattice_parameter=ROCKSALT_PBSE.lattice_parameter,
+        q=q.copy(),
+        elements=el.copy(),
+        description=(
+            "Rocksalt PbSe cuboctahedron ({100} and {111} facets), an incomplete PbSe layer (island) "
+            "on the (100) facet and 5 Pb surface vacancies; HAADF-STEM along [100], [010], [110] "
+            "about the tilt axis [001]."
+        ),
+    )
+    p.views = _image_views(name, p.q, p.elements, p.lattice_parameter, seed=seed, noise=noise)
+    return p
+
+
+@lru_cache(maxsize=1)
+def _core_shell_model():
+    a = ROCKSALT_PBSE.lattice_parameter
+    radius, half_length = 25.0, 18.0
+    extent = radius + half_length + a
+    # coherent Se sublattice throughout the rod
+    q_se, el_se = ZINCBLENDE_CDSE.sites(extent, "Se")
+    q_cd, el_cd = ZINCBLENDE_CDSE.sites(extent, "Cd")
+    q_pb, el_pb = ROCKSALT_PBSE.sites(extent, "Pb")
+    to_a = a / 4
+    in_rod_se = capsule_mask(q_se * to_a, radius, half_length)
+    in_rod_cd = capsule_mask(q_cd * to_a, radius, half_length)
+    # the PbSe core: a cuboctahedron 5 a/2 to its {100} facets, with a Pb island on the +y facet
+    n_core = 5
+    half = n_core * a / 2
+    pos_pb = q_pb * to_a
+    core = cuboctahedron_mask(pos_pb, half)
+    y = pos_pb[:, 1]
+    xz = pos_pb[:, [0, 2]] / (a / 2)
+    island = np.isclose(y, half + a / 2) & (np.abs(xz).sum(axis=1) <= n_core - 1) & (xz[:, 0] >= -2) & (xz[:, 0] <= 1)
+    q_pb = q_pb[core | island]
+    # a Cd is too close to Pb (sqrt(3) a/4) where the cation sublattices meet: the shell's
+    # cations start one tetrahedral site away from the core's
+    d, _ = cKDTree(q_pb * to_a).query(q_cd * to_a)
+    q_cd = q_cd[in_rod_cd & (d > np.sqrt(3) * a / 4 + 0.01)]
+    q_se = q_se[in_rod_se]
+    q = np.concatenate([q_pb, q_se, q_cd])
+    el = np.concatenate([np.full(len(q_pb), "Pb"), np.full(len(q_se), "Se"), np.full(len(q_cd), "Cd")])
+    return q, el
+
+
+def pbse_cdse_core_shell(seed: int = 0, noise: bool = True) -> SampleParticle:
+    """A rod-shaped PbSe(core)/CdSe(shell) particle imaged along [100], [010], [110].
+
+    The rod (5 nm wide, 8.6 nm long) runs along the tilt axis [001]; its
+    zincblende CdSe shell shares the Se sublattice of the rocksalt PbSe core,
+    a cuboctahedron 3 nm across with a Pb island on its (010) facet.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the image shifts and the noise (the model itself has no random part).
+    noise : bool
+        Poisson noise at the sample dose (5e4 e/Å²).
+    """
+    q, el = _core_shell_model()
+    name = "PbSe/CdSe core-shell rod"
+    p = SampleParticle(
+        name=name,
+        lattice_parameter=ROCKSALT_PBSE.lattice_parameter,
+        q=q.copy(),
+        elements=el.copy(),
+        description=(
+            "Rod (capsule, radius 25 Å, along [001]) of zincblende CdSe around a rocksalt PbSe "
+            "cuboctahedral core with a Pb island on its (010) facet; coherent Se sublattice; "
+            "HAADF-STEM along [100], [010], [110] about the tilt axis [001]."
+        ),
+    )
+    p.views = _image_views(name, p.q, p.elements, p.lattice_parameter, seed=seed + 1, noise=noise)
+    return p

@@ -1,0 +1,70 @@
+"""GUI tests: a real napari viewer (Xvfb on headless machines) opens the samples and the reader's files."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+SAMPLES = {
+    "pbse_cuboctahedron": ("PbSe cuboctahedron", {"Pb", "Se"}),
+    "pbse_cdse_core_shell": ("PbSe/CdSe core-shell rod", {"Pb", "Se", "Cd"}),
+}
+
+
+def _settle(viewer):
+    """Let the shown window take its size, then fit the view to the data."""
+    from napari.qt import get_qapp
+
+    for _ in range(5):
+        get_qapp().processEvents()
+    viewer.reset_view()
+    get_qapp().processEvents()
+
+
+def _screenshot_gray(viewer):
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot.ndim == 3 and shot.shape[2] == 4
+    return shot[..., :3].astype(float).mean(axis=2)
+
+
+@pytest.mark.parametrize("key", list(SAMPLES))
+def test_open_sample_shows_three_calibrated_views(make_napari_viewer, key):
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-nxtomo", key)
+    name, _ = SAMPLES[key]
+    assert len(viewer.layers) == 3
+    zones = []
+    for layer in viewer.layers:
+        assert layer.name.startswith(name)
+        assert layer.data.ndim == 2
+        np.testing.assert_allclose(layer.scale, (0.2, 0.2))
+        assert [str(u) for u in layer.units] == ["angstrom", "angstrom"]
+        md = layer.metadata
+        assert md["tilt_axis"] == (0, 0, 1)
+        assert md["pixel_size_A"] == 0.2
+        zones.append(md["zone_axis"])
+        assert f"[{''.join(map(str, md['zone_axis']))}]" in layer.name
+    assert zones == [(1, 0, 0), (0, 1, 0), (1, 1, 0)]
+
+    # the screenshot shows the image: bright columns on a dark background ...
+    _settle(viewer)
+    gray = _screenshot_gray(viewer)
+    assert gray.std() > 8, "the canvas looks blank"
+    bright = gray > gray.mean() + 2 * gray.std()
+    assert 0.002 < bright.mean() < 0.3
+    # ... and nothing once the layers are hidden
+    for layer in viewer.layers:
+        layer.visible = False
+    assert _screenshot_gray(viewer).std() < 1.0
+
+
+def test_reader_opens_a_microscope_file_in_the_viewer(make_napari_viewer, shared_data):
+    viewer = make_napari_viewer(show=True)
+    layers = viewer.open(str(shared_data / "formats" / "test_STEM_image.dm3"), plugin="napari-nxtomo")
+    assert len(layers) == 1
+    layer = layers[0]
+    assert layer.data.shape == (68, 68)
+    assert layer.scale[0] == pytest.approx(layer.metadata["pixel_size_A"])
+    assert layer.metadata["calibrated"]
+    _settle(viewer)
+    assert _screenshot_gray(viewer).std() > 5
