@@ -15,6 +15,11 @@ from .core.simulate import (
     simulate_haadf,
 )
 from .core.samples import SampleParticle, pbse_cuboctahedron, pbse_cdse_core_shell
+from .core.fitting import FitCancelled, find_columns, fit_columns, model_image
+from .core.columns import split_types
+from .core.counting import CountResult, count_atoms
+from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
+from .core.nanocrystal import NanocrystalModel, build_nanocrystal, complete_sublattice
 
 __all__ = [
     "load_image",
@@ -28,4 +33,18 @@ __all__ = [
     "SampleParticle",
     "pbse_cuboctahedron",
     "pbse_cdse_core_shell",
+    "FitCancelled",
+    "find_columns",
+    "fit_columns",
+    "model_image",
+    "split_types",
+    "CountResult",
+    "count_atoms",
+    "debye_intensity",
+    "pair_distribution",
+    "q_to_two_theta",
+    "two_theta_to_q",
+    "NanocrystalModel",
+    "build_nanocrystal",
+    "complete_sublattice",
 ]

@@ -1,0 +1,186 @@
+"""GUI: the 'Fit columns' and 'Count atoms' docks in a real viewer, on the PbSe sample, against the truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from napari_nxtomo.core.samples import pbse_cuboctahedron
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def truth():
+    """The sample's ground truth (same seed as File > Open Sample)."""
+    return pbse_cuboctahedron()
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Collect the notifications the widgets raise instead of showing them."""
+    import napari_nxtomo._qt_tasks as tasks
+    import napari_nxtomo._widgets as widgets
+
+    got = []
+    monkeypatch.setattr(widgets, "show_error", got.append)
+    monkeypatch.setattr(tasks, "show_error", got.append)
+    return got
+
+
+def _docks(viewer):
+    _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
+    _, count = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    return fit, count
+
+
+def _wait(qtbot, widget, timeout=120_000):
+    qtbot.waitUntil(lambda: widget.runner.worker is None, timeout=timeout)
+
+
+def _match(points_layer, view):
+    """Index of the true column nearest each fitted column, and the distances (Å)."""
+    feats = points_layer.features
+    fitted = feats[["y", "x"]].to_numpy()
+    d, idx = cKDTree(view.columns[["y", "x"]].to_numpy()).query(fitted)
+    return idx, d
+
+
+@pytest.mark.parametrize("k, expect_types", [(2, {"Pb", "Se"}), (0, {"Pb+Se"})])
+def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, expect_types):
+    """[110]: Pb and Se columns by parity; [100]: mixed columns. Pb counts ≥ 95 % exact (one noise realisation, 5e4 e/Å²)."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-nxtomo", "pbse_cuboctahedron")
+    fit, count = _docks(viewer)
+    image = viewer.layers[k]
+    view = truth.views[k]
+    np.testing.assert_array_equal(image.data, view.image)
+
+    fit.image.value = image
+    fit.min_distance.value = 1.4
+    fit.find()
+    pts = viewer.layers[f"{image.name} columns"]
+    assert len(pts.data) == len(view.columns)
+
+    # the user deletes one column and adds it back by hand, 0.3 Å off: the fit puts it right
+    data = np.asarray(pts.data)
+    moved = data[10] + [0.3, -0.2]
+    pts.data = np.vstack([np.delete(data, 10, axis=0), moved])
+    fit.points.value = pts
+    fit.fit()
+    _wait(qtbot, fit)
+    assert not errors, errors
+
+    feats = pts.features
+    for col in ("y", "x", "volume", "height", "width", "type", "y_err", "x_err", "volume_err"):
+        assert col in feats, col
+    assert set(feats["type"]) == expect_types
+    idx, d = _match(pts, view)
+    assert len(np.unique(idx)) == len(view.columns)  # every column, none twice
+    assert np.sqrt(np.mean(d**2)) < 0.05, "positions off the truth (Å)"
+    # points sit on the image's columns in world coordinates too
+    world = np.asarray(pts.data) * pts.scale + pts.translate
+    np.testing.assert_allclose(world, feats[["y", "x"]].to_numpy() + image.translate, atol=1e-9)
+    if k == 2:
+        assert np.all(feats["type"].to_numpy() == view.columns["type"].to_numpy()[idx])
+    # cross-sections: relative to the generator's, within a few %
+    rel = feats["volume"].to_numpy() / view.columns["cross_section"].to_numpy()[idx] - 1
+    assert np.median(np.abs(rel)) < 0.02
+    model = viewer.layers[f"{image.name} model"]
+    residual = viewer.layers[f"{image.name} residual"]
+    np.testing.assert_allclose(model.scale, image.scale)
+    np.testing.assert_allclose(residual.data, image.data - model.data)
+    # residual at the noise level: Poisson, variance = model / (dose · pixel area)
+    pixel_var = model.data / (view.dose * view.pixel_size**2)
+    assert 0.9 < np.mean(residual.data**2) / np.mean(pixel_var) < 1.1
+
+    count.points.value = pts
+    count.feature.value = "volume"
+    count.run()
+    _wait(qtbot, count)
+    assert not errors, errors
+    feats = pts.features
+    assert "count" in feats and "count_probability" in feats
+    pb = feats["type"].isin(["Pb", "Pb+Se"]).to_numpy()
+    true_pb = view.columns["n_Pb"].to_numpy()[idx]
+    frac = np.mean(feats["count"].to_numpy()[pb] == true_pb[pb])
+    print(f"view {k}: {pb.sum()} Pb columns, counts exact {frac:.3f}")
+    assert frac >= 0.95
+    # colour by count, legend drawn in the dock, ICL curve with its minimum
+    colours = np.asarray(pts.face_color)
+    c = feats["count"].to_numpy()
+    assert not np.allclose(colours[c == c.min()][0], colours[c == c.max()][0])
+    axes = count.figure.axes
+    assert any(a.get_ylabel() == "count (points colour)" for a in axes)
+    icl_ax = [a for a in axes if a.get_ylabel() == "ICL"][0]
+    assert len(icl_ax.lines) >= 2
+
+
+def test_bad_input_gives_messages_not_tracebacks(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer(show=True)
+    fit, count = _docks(viewer)
+    fit.find()  # no image
+    assert "open an image" in errors[-1]
+
+    img = np.zeros((64, 64))
+    img[10, 10] = np.nan
+    viewer.add_image(img, name="nan image", scale=(0.2, 0.2))
+    fit.image.value = viewer.layers["nan image"]
+    fit.find()
+    assert "NaN" in errors[-1] or "finite" in errors[-1]
+    assert "nan image" in viewer.layers  # nothing lost
+
+    viewer.add_image(np.ones((64, 64)), name="flat", scale=(0.2, 0.2))
+    fit.image.value = viewer.layers["flat"]
+    fit.find()
+    assert "constant" in errors[-1]
+
+    viewer.add_image(np.random.default_rng(0).random((32, 32, 3)), name="rgb", rgb=True)
+    fit.image.value = viewer.layers["rgb"]
+    fit.find()
+    assert "RGB" in errors[-1]
+
+    empty = viewer.add_points(np.zeros((0, 2)), name="nothing")
+    fit.image.value = viewer.layers["flat"]
+    fit.points.value = empty
+    fit.fit()
+    assert "empty" in errors[-1]
+
+    # fewer columns than forced mixture components: message from the worker, features untouched
+    pts = viewer.add_points(np.array([[1.0, 1.0], [2.0, 3.0], [5.0, 5.0]]), name="three",
+                            features=pd.DataFrame({"volume": [1.0, 2.0, 3.0]}))
+    count.points.value = pts
+    count.feature.value = "volume"
+    count.n_components.value = 5
+    count.run()
+    _wait(qtbot, count)
+    assert "component" in errors[-1]
+    assert list(pts.features.columns) == ["volume"]
+
+
+def test_fit_can_be_cancelled_and_keeps_the_points(make_napari_viewer, qtbot, truth, errors, monkeypatch):
+    """Cancel right after starting a fit of a 4 × 4 mosaic of the [110] image: nothing changes."""
+    import napari_nxtomo._qt_tasks as tasks
+
+    infos = []
+    monkeypatch.setattr(tasks, "show_info", infos.append)
+    viewer = make_napari_viewer(show=True)
+    fit, _ = _docks(viewer)
+    view = truth.views[2]
+    viewer.add_image(np.tile(view.image, (4, 4)), name="mosaic", scale=(0.2, 0.2))
+    fit.image.value = viewer.layers["mosaic"]
+    fit.min_distance.value = 1.4
+    fit.find()
+    pts = viewer.layers["mosaic columns"]
+    before = np.array(pts.data)
+    assert len(before) > 3000
+    fit.points.value = pts
+    fit.fit()
+    assert fit.runner.busy and fit.runner.cancel_button.isEnabled()
+    fit.runner.cancel()
+    _wait(qtbot, fit)
+    assert not errors, errors
+    assert any("cancelled" in m for m in infos)
+    np.testing.assert_array_equal(pts.data, before)
+    assert "volume" not in pts.features
+    assert "mosaic model" not in viewer.layers
