@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence, Union
 
+import pandas as pd
+
 from .core.io import ImageData, is_supported, read_images
+from .core.tables import is_points_csv, read_points_csv, read_xyz
 
 PathLike = Union[str, Path]
 LayerData = tuple[Any, dict, str]
@@ -36,9 +39,48 @@ def napari_get_reader(path: PathLike | Sequence[PathLike]) -> Callable | None:
         extension is not supported.
     """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if paths and all(_is_table(p) for p in paths):
+        return read_table_layers
     if not paths or not all(is_supported(p) for p in paths):
         return None
     return read_layers
+
+
+def _is_table(path) -> bool:
+    """A points table the plugin wrote (CSV with its header) or an XYZ atom file."""
+    suffix = Path(str(path)).suffix.lower()
+    return suffix == ".xyz" or (suffix == ".csv" and is_points_csv(path))
+
+
+def read_table_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
+    """Read points tables (CSV written by the plugin, .xyz atom models) as points layers.
+
+    Columns come back over their image (the translate stored with them), with
+    their features and the colour by count; atom models come back in 3D
+    (z, y, x in Å) with element and certainty.
+    """
+    from ._layers import atoms_kwargs, columns_kwargs
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        p = Path(str(p))
+        if p.suffix.lower() == ".xyz":
+            xyz, elements, props, info = read_xyz(p)
+            features = pd.DataFrame({"element": elements, **props})
+            name = str(info.pop("name", "") or p.stem)
+            layers.append((xyz[:, ::-1].copy(), atoms_kwargs(features, name, {"source": str(p), **info}), "points"))
+            continue
+        coords, features, metadata, name = read_points_csv(p)
+        translate = metadata.pop("translate", None) or [0.0] * coords.shape[1]
+        name = name or p.stem
+        if coords.shape[1] == 3:
+            kwargs = atoms_kwargs(features, name, metadata)
+            kwargs["translate"] = tuple(translate)
+        else:
+            kwargs = columns_kwargs(features, name, metadata, translate)
+        layers.append((coords, kwargs, "points"))
+    return layers
 
 
 def read_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:

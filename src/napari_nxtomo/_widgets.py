@@ -24,11 +24,10 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ._layers import COUNT_CMAP, colour_by, columns_kwargs
 from ._qt_tasks import TaskRunner
 
 FIT_FEATURES = ["y", "x", "volume", "height", "width", "type", "y_err", "x_err", "volume_err"]
-
-COUNT_CMAP = "viridis"
 
 TYPE_AUTO = "auto (from zone axis)"
 TYPE_ONE = "one type"
@@ -97,21 +96,6 @@ def points_to_image_frame(points, origin) -> np.ndarray:
     return world - origin
 
 
-def column_points_kwargs(name, origin, features, pixel_size) -> dict:
-    """Layer kwargs for a points layer of atomic columns in Å over an image."""
-    return {
-        "name": name,
-        "translate": tuple(origin),
-        "features": features,
-        "size": 0.6,
-        "border_color": "yellow",
-        "face_color": "transparent",
-        "border_width": 0.15,
-        "units": ("angstrom", "angstrom"),
-        "metadata": {"pixel_size_A": pixel_size, "units": "Å"},
-    }
-
-
 # ---------------------------------------------------------------- fitting
 
 
@@ -178,7 +162,7 @@ class FitColumnsWidget(QWidget):
             show_error(f"napari-nxtomo: {exc}")
             return
         features = pd.DataFrame({"type": pd.Series(["column"] * len(pos), dtype="category")})
-        kwargs = column_points_kwargs(f"{layer.name} columns", origin, features, pixel)
+        kwargs = columns_kwargs(features, f"{layer.name} columns", {"pixel_size_A": pixel, "units": "Å"}, origin)
         name = kwargs.pop("name")
         if name in self.viewer.layers:
             old = self.viewer.layers[name]
@@ -376,11 +360,7 @@ class CountAtomsWidget(QWidget):
                 features["n_minor"] = frame["n_minor"].to_numpy()
             pts.features = features
             lo, hi = int(np.min(res.counts)), int(np.max(res.counts))
-            pts.face_colormap = COUNT_CMAP
-            pts.face_color = "count"
-            pts.face_color_mode = "colormap"
-            pts.face_contrast_limits = (lo, max(hi, lo + 1))
-            pts.refresh_colors()
+            colour_by(pts, "count", COUNT_CMAP, (lo, max(hi, lo + 1)))
             pts.metadata["counting"] = {
                 "feature": feature,
                 "method": res.method,

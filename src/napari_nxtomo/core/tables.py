@@ -1,0 +1,257 @@
+"""Tables of columns and atoms on disk: CSV with a metadata header, extended XYZ.
+
+Points CSV
+----------
+One row per point: the coordinates in Å (``y, x`` for image columns;
+``z, y, x`` for 3D atoms, napari order), then every feature.  Lines starting
+with ``#`` before the table carry what belongs to the whole layer:
+
+    # napari-nxtomo points v1
+    # name: PbSe [110] columns
+    # metadata: {"zone_axis": [1, 1, 0], ...}        (JSON)
+    y,x,volume,...
+
+Any CSV reader that skips ``#`` comments (``pandas.read_csv(path,
+comment="#")``) reads the table.
+
+Extended XYZ
+------------
+Atoms with their per-atom values, readable by ASE and OVITO::
+
+    931
+    Properties=species:S:1:pos:R:3:certainty:R:1 lattice_parameter=6.12 ...
+    Pb 0.0 0.0 0.0 1.0
+    ...
+
+Positions are Cartesian ``x, y, z`` in Å (crystal frame).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CSV_MAGIC = "# napari-nxtomo points v1"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -> Path:
+    """Write points (Å) and their features as CSV with a metadata header.
+
+    Parameters
+    ----------
+    path : str or Path
+    coords : (N, 2) or (N, 3) array
+        ``(y, x)`` or ``(z, y, x)`` in Å.
+    features : pandas.DataFrame, optional
+        One row per point; columns named like the coordinate axes are replaced
+        by ``coords``.
+    metadata : dict, optional
+        Layer metadata, stored as JSON (values JSON cannot hold become strings).
+    name : str, optional
+        Layer name.
+
+    Returns
+    -------
+    Path
+    """
+    coords = np.asarray(coords, dtype=float)
+    if coords.ndim != 2 or coords.shape[1] not in (2, 3):
+        raise ValueError(f"points need (N, 2) or (N, 3) coordinates, got shape {coords.shape}")
+    axes = ["y", "x"] if coords.shape[1] == 2 else ["z", "y", "x"]
+    table = pd.DataFrame(coords, columns=axes)
+    shared = []
+    if features is not None and len(features.columns):
+        if len(features) != len(coords):
+            raise ValueError(f"{len(coords)} points but {len(features)} rows of features")
+        # features named like an axis (the fit table's y, x) are the coordinates: written once
+        shared = [c for c in features.columns if c in axes]
+        table = pd.concat([table, features.drop(columns=shared).reset_index(drop=True)], axis=1)
+        order = [c for c in features.columns]
+        table = table[[a for a in axes] + [c for c in order if c not in axes]]
+    path = Path(path)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(CSV_MAGIC + "\n")
+        if name:
+            fh.write(f"# name: {name}\n")
+        if shared:
+            fh.write(f"# coordinate_features: {','.join(shared)}\n")
+        fh.write(f"# metadata: {json.dumps(_jsonable(metadata or {}))}\n")
+        table.to_csv(fh, index=False, float_format="%.10g")
+    return path
+
+
+def is_points_csv(path) -> bool:
+    """True for a CSV written by :func:`write_points_csv`."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip() == CSV_MAGIC
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def read_points_csv(path):
+    """Read a points CSV back.
+
+    Returns
+    -------
+    coords : (N, 2) or (N, 3) ndarray
+        Å, napari order.
+    features : pandas.DataFrame
+    metadata : dict
+    name : str or None
+    """
+    path = Path(path)
+    header = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            m = re.match(r"#\s*(\w+):\s*(.*)$", line.rstrip("\n"))
+            if m:
+                header[m.group(1)] = m.group(2)
+    try:
+        table = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read the table in {path.name}: {exc}") from exc
+    axes = ["z", "y", "x"] if "z" in table.columns else ["y", "x"]
+    missing = [a for a in axes if a not in table.columns]
+    if missing:
+        raise ValueError(f"{path.name} has no coordinate column(s) {missing}: a points table needs y, x (and z in 3D)")
+    coords = table[axes].to_numpy(dtype=float)
+    features = table.drop(columns=axes)
+    shared = [c for c in header.get("coordinate_features", "").split(",") if c in axes]
+    for c in reversed(shared):
+        features.insert(0, c, table[c].to_numpy(dtype=float))
+    try:
+        metadata = json.loads(header.get("metadata", "{}"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the metadata line of {path.name} is not valid JSON: {exc}") from exc
+    return coords, features, metadata, header.get("name")
+
+
+_XYZ_TYPES = {"S": str, "R": float, "I": int, "L": bool}
+
+
+def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
+    """Write atoms as extended XYZ.
+
+    Parameters
+    ----------
+    path : str or Path
+    positions : (N, 3) array
+        Cartesian ``x, y, z`` in Å.
+    elements : (N,) sequence of str
+    properties : dict of str to (N,) array, optional
+        Per-atom values (e.g. ``certainty``); float, int or bool.
+    info : dict, optional
+        Per-frame values written as ``key=value`` on the comment line.
+    """
+    pos = np.asarray(positions, dtype=float)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise ValueError(f"positions must be (N, 3) x, y, z in Å, got shape {pos.shape}")
+    els = np.asarray(elements).astype(str)
+    if els.shape != (len(pos),):
+        raise ValueError(f"{len(pos)} positions but {els.size} elements")
+    props = {k: np.asarray(v) for k, v in (properties or {}).items()}
+    spec = ["species:S:1", "pos:R:3"]
+    for k, v in props.items():
+        if v.shape != (len(pos),):
+            raise ValueError(f"property {k!r} needs one value per atom ({len(pos)}), got shape {v.shape}")
+        code = "L" if v.dtype == bool else "I" if np.issubdtype(v.dtype, np.integer) else "R"
+        spec.append(f"{k}:{code}:1")
+    words = [f"Properties={':'.join(spec)}"]
+    for k, v in (info or {}).items():
+        text = json.dumps(_jsonable(v)) if not isinstance(v, str) else v
+        needs_quotes = re.search(r"[\s=]", text) is not None
+        words.append(f"{k}={shlex.quote(text) if needs_quotes else text}")
+    path = Path(path)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"{len(pos)}\n{' '.join(words)}\n")
+        cols = [els] + [pos[:, i] for i in range(3)] + list(props.values())
+        for row in zip(*cols):
+            out = [row[0]] + [f"{v:.6f}" for v in row[1:4]]
+            for v in row[4:]:
+                out.append("T" if v is True or v is np.True_ else "F" if isinstance(v, (bool, np.bool_)) else
+                           str(int(v)) if isinstance(v, (int, np.integer)) else f"{float(v):.6g}")
+            fh.write(" ".join(out) + "\n")
+    return path
+
+
+def read_xyz(path):
+    """Read a (extended) XYZ file: the first frame.
+
+    Returns
+    -------
+    positions : (N, 3) ndarray
+        ``x, y, z`` in Å.
+    elements : (N,) ndarray of str
+    properties : dict of str to ndarray
+        Per-atom values other than species and positions.
+    info : dict
+        ``key=value`` pairs of the comment line (JSON-decoded where possible).
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    try:
+        n = int(lines[0].split()[0])
+    except (IndexError, ValueError):
+        raise ValueError(f"{path.name} is not an XYZ file: its first line must be the number of atoms") from None
+    if n < 1 or len(lines) < n + 2:
+        raise ValueError(f"{path.name} says {n} atoms but has {max(len(lines) - 2, 0)} atom lines")
+    info = {}
+    try:
+        words = shlex.split(lines[1])
+    except ValueError:
+        words = []
+    for w in words:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            try:
+                info[k] = json.loads(v)
+            except json.JSONDecodeError:
+                info[k] = v
+    spec = info.pop("Properties", "species:S:1:pos:R:3")
+    parts = str(spec).split(":")
+    fields = [(parts[i], parts[i + 1], int(parts[i + 2])) for i in range(0, len(parts) - 2, 3)]
+    rows = [line.split() for line in lines[2 : 2 + n]]
+    width = sum(f[2] for f in fields)
+    if any(len(r) < width for r in rows):
+        raise ValueError(f"{path.name}: some atom lines have fewer than {width} values")
+    out, col = {}, 0
+    for name, code, count in fields:
+        conv = _XYZ_TYPES.get(code, str)
+        vals = [[r[col + j] for j in range(count)] for r in rows]
+        if conv is bool:
+            arr = np.array([[v in ("T", "True", "1") for v in r] for r in vals])
+        else:
+            try:
+                arr = np.array(vals, dtype=conv)
+            except ValueError as exc:
+                raise ValueError(f"{path.name}: column {name!r} is not {conv.__name__}: {exc}") from None
+        out[name] = arr[:, 0] if count == 1 else arr
+        col += count
+    if "species" not in out or "pos" not in out:
+        raise ValueError(f"{path.name} has no species or positions")
+    elements = out.pop("species").astype(str)
+    positions = out.pop("pos").astype(float)
+    return positions, elements, out, info
