@@ -29,34 +29,14 @@ from ._qt_tasks import TaskRunner
 
 FIT_FEATURES = ["y", "x", "volume", "height", "width", "type", "y_err", "x_err", "volume_err"]
 
-TYPE_AUTO = "auto (from zone axis)"
-TYPE_ONE = "one type"
-TYPE_MIXED = "one type, mixed heavy+light ([100] rocksalt)"
-TYPE_PARITY = "two types by lattice parity ([110] rocksalt)"
-TYPE_INTENSITY = "two types by intensity"
-TYPE_KEEP = "keep the points' 'type' feature"
-TYPE_CHOICES = (TYPE_AUTO, TYPE_ONE, TYPE_MIXED, TYPE_PARITY, TYPE_INTENSITY, TYPE_KEEP)
-
-
-def resolve_type_choice(choice, image_metadata, point_types) -> str:
-    """The column-type rule to use: ``choice``, or for "auto" the one the zone axis implies.
-
-    Along a <100> axis of rocksalt every column holds both elements (mixed);
-    along <110> pure columns of either element alternate (lattice parity).
-    Without a zone axis, the points' own types are kept when there are several.
-    """
-    if choice != TYPE_AUTO:
-        return choice
-    zone = image_metadata.get("zone_axis") if image_metadata else None
-    if zone is not None and len(zone) == 3:
-        family = tuple(sorted(abs(int(v)) for v in zone))
-        if family == (0, 0, 1):
-            return TYPE_MIXED
-        if family == (0, 1, 1):
-            return TYPE_PARITY
-    if point_types is not None and len(set(point_types)) > 1:
-        return TYPE_KEEP
-    return TYPE_ONE
+TYPE_CHOICES = {
+    "auto (from zone axis)": "auto",
+    "one type": "one",
+    "one type, mixed heavy+light ([100] rocksalt)": "mixed",
+    "two types by lattice parity ([110] rocksalt)": "parity",
+    "two types by intensity": "intensity",
+    "keep the points' 'type' feature": "given",
+}
 
 
 def _element_pair(text) -> tuple:
@@ -109,7 +89,7 @@ class FitColumnsWidget(QWidget):
         self.min_distance = FloatSpinBox(value=2.0, min=0.3, max=50.0, step=0.1, label="min distance (Å)")
         self.find_button = PushButton(text="Find columns")
         self.points = create_widget(annotation="napari.layers.Points", label="columns")
-        self.types = ComboBox(choices=list(TYPE_CHOICES), value=TYPE_AUTO, label="column types")
+        self.types = ComboBox(choices=list(TYPE_CHOICES), value="auto (from zone axis)", label="column types")
         self.types.tooltip = (
             "auto: from the image's zone axis (rocksalt [100]: mixed Pb+Se columns; [110]: Pb and Se "
             "columns by lattice parity); or choose; 'keep' uses the points' own 'type' feature"
@@ -189,32 +169,20 @@ class FitColumnsWidget(QWidget):
             if len(pos) == 0:
                 raise ValueError(f"the points layer '{pts.name}' is empty: find or draw columns first")
             own = pts.features["type"].astype(str).to_numpy() if "type" in pts.features else None
-            rule = resolve_type_choice(self.types.value, layer.metadata, own)
-            heavy, light = _element_pair(self.elements.value)
-            types = None
-            if rule == TYPE_KEEP:
-                if own is None:
-                    raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
-                types = own
-            elif rule == TYPE_MIXED:
-                types = np.full(len(pos), f"{heavy}+{light}")
+            rule = TYPE_CHOICES[self.types.value]
+            if rule == "given" and own is None:
+                raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
+            names = _element_pair(self.elements.value)
+            zone = layer.metadata.get("zone_axis")
         except ValueError as exc:
             show_error(f"napari-nxtomo: {exc}")
             return
 
         def job(progress, cancel):
-            from .core.columns import split_types
+            from .core.columns import fit_typed_columns
 
-            table = fit_columns(img, pixel, pos, types=types, progress=progress, cancel=cancel)
-            if rule in (TYPE_PARITY, TYPE_INTENSITY):
-                how = "parity" if rule == TYPE_PARITY else "intensity"
-                split = split_types(table[["y", "x"]].to_numpy(), table["volume"], how, names=(heavy, light))
-                # refit: one width per type
-                table = fit_columns(
-                    img, pixel, table[["y", "x"]].to_numpy(), types=split, progress=progress, cancel=cancel
-                )
-            elif types is None:
-                table["type"] = "column"
+            table = fit_typed_columns(img, pixel, pos, rule, zone_axis=zone, names=names, types=own,
+                                      progress=progress, cancel=cancel)
             model = model_image(img.shape, pixel, table, table.attrs.get("background", 0.0))
             return table, model
 
@@ -225,7 +193,8 @@ class FitColumnsWidget(QWidget):
             pts.data = table[["y", "x"]].to_numpy()
             pts.translate = tuple(origin)
             pts.features = features
-            pts.metadata.update({"fitted_on": layer.name, "pixel_size_A": pixel, "column_types": rule})
+            pts.metadata.update({"fitted_on": layer.name, "pixel_size_A": pixel,
+                                 "column_types": table.attrs.get("type_rule")})
             for key in ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg"):
                 if key in layer.metadata:
                     pts.metadata[key] = layer.metadata[key]
@@ -381,50 +350,8 @@ class CountAtomsWidget(QWidget):
 
     def plot(self, volumes, res):
         """Histogram with the mixture and its components, the ICL curve with its minimum, a count legend."""
-        import matplotlib as mpl
+        from .core.plots import plot_counts
 
-        fig = self.figure
-        fig.clear()
-        ax, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
-        n = len(volumes)
-        edges = np.histogram_bin_edges(volumes, bins=max(20, min(200, n // 3)))
-        ax.hist(volumes, bins=edges, color="0.8", label="columns")
-        x = np.linspace(edges[0], edges[-1], 1000)
-        lo, hi = int(np.min(res.counts)), int(np.max(res.counts))
-        norm = mpl.colors.Normalize(lo, max(hi, lo + 1))
-        cmap = mpl.colormaps[COUNT_CMAP]
-        if res.method != "library":
-            total, parts = res.pdf(x)
-            scale = n * (edges[1] - edges[0])
-            counts_k = np.asarray(res.component_counts)
-            for k in range(parts.shape[-1]):
-                ax.plot(x, scale * parts[..., k], color=cmap(norm(counts_k[k])), lw=1)
-            ax.plot(x, scale * total, color="k", lw=1.2, label=f"mixture, {res.n_components} classes")
-        else:
-            for c, v in sorted((res.library or {}).items()):
-                ax.axvline(v, color=cmap(norm(c)) if np.ndim(c) == 0 else "0.4", lw=0.8)
-        ax.set_xlabel("cross-section (Å²)")
-        ax.set_ylabel("columns per bin")
-        ax.legend(fontsize=8)
-        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-        cb = fig.colorbar(sm, ax=ax, pad=0.01)
-        cb.set_label("count (points colour)")
-        icl = np.atleast_2d(np.asarray(res.icl, dtype=float))
-        names = list(res.by_type) if res.by_type else [""]
-        for row, name in zip(icl, names):
-            good = np.isfinite(row)
-            if not good.any():
-                continue
-            k = np.arange(1, row.size + 1)
-            ax2.plot(k[good], row[good], "o-", ms=3, label=f"ICL {name}".strip())
-            kmin = k[good][np.argmin(row[good])]
-            ax2.plot(kmin, np.nanmin(row), "r*", ms=10)
-        if ax2.lines:
-            ax2.plot([], [], "r*", label="minimum")
-            ax2.set_xlabel("number of components")
-            ax2.set_ylabel("ICL")
-            ax2.legend(fontsize=8)
-        else:
-            ax2.set_axis_off()
-            ax2.text(0.5, 0.5, "library: no mixture, no ICL", ha="center", va="center", transform=ax2.transAxes)
+        self.figure.clear()
+        plot_counts(self.figure, volumes, res, cmap=COUNT_CMAP)
         self.canvas.draw_idle()

@@ -1,4 +1,9 @@
-"""Command line: ``napari-nxtomo demo [--out DIR]``.
+"""Command line: ``napari-nxtomo demo [--out DIR]`` and batch subcommands.
+
+``fit``: images → column tables (CSV); ``count``: column tables → the same
+tables with atom counts (and a histogram figure).  They call the same core
+functions as the napari widgets, and their tables open in napari through the
+plugin's reader.
 
 The demo runs the workflow headless on the bundled samples.  For now it
 writes the sample images (calibrated TIFF, readable by the plugin's reader)
@@ -108,6 +113,128 @@ def run_demo(out: Path, seed: int = 0, quiet: bool = False) -> dict:
     return summary
 
 
+def _zone(text):
+    if text is None:
+        return None
+    digits = [int(c) for c in text.replace(",", " ").replace("-", " -").split()] if " " in text or "," in text \
+        else [int(c) for c in text]
+    if len(digits) != 3:
+        raise argparse.ArgumentTypeError(f"a zone axis is three integers like 110 or 1,1,0; got {text!r}")
+    return tuple(digits)
+
+
+def _progress_bar(desc, quiet):
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=desc, disable=quiet, file=sys.stdout, leave=False)
+
+    def progress(i, n):
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    return bar, progress
+
+
+def run_fit(images, out: Path, *, min_distance: float, types: str = "auto", elements=("Pb", "Se"),
+            zone_axis=None, assume_unit=None, quiet=False) -> list[Path]:
+    """Find and fit the columns of each image; write ``<image>_columns.csv`` per image."""
+    from .core.columns import fit_typed_columns
+    from .core.fitting import find_columns
+    from .core.io import read_images
+    from .core.tables import write_points_csv
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in images:
+        path = Path(path)
+        for im in read_images(path, assume_unit=assume_unit):
+            data = np.asarray(im.data, dtype=float)
+            if data.ndim != 2:
+                raise ValueError(f"{path.name}: {data.shape} is a stack; fit its frames one by one (napari does)")
+            md = im.metadata
+            if not md.get("calibrated", True):
+                print(f"warning: {path.name} carries no pixel size; distances are in pixels", file=sys.stderr)
+            pixel = float(md["pixel_size_A"])
+            zone = zone_axis if zone_axis is not None else md.get("zone_axis")
+            bar, progress = _progress_bar(f"fit {path.name}", quiet)
+            pos = find_columns(data, pixel, min_distance)
+            table = fit_typed_columns(data, pixel, pos, types, zone_axis=zone, names=elements, progress=progress)
+            bar.close()
+            keep = {k: md[k] for k in ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction",
+                                       "image_rotation_deg", "source") if k in md}
+            keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
+            suffix = f"_{md['index']}" if md.get("index") else ""
+            target = out / f"{path.stem}{suffix}_columns.csv"
+            write_points_csv(target, table[["y", "x"]].to_numpy(), table, metadata=keep,
+                             name=f"{path.stem} columns")
+            written.append(target)
+            if not quiet:
+                kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
+                print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule "
+                      f"{table.attrs.get('type_rule')} -> {target}")
+    return written
+
+
+def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
+              library=None, quiet=False) -> list[Path]:
+    """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``."""
+    import pandas as pd
+
+    from .core.counting import count_atoms
+    from .core.tables import read_points_csv, write_points_csv
+
+    lib = None
+    if library is not None:
+        lt = pd.read_csv(library, comment="#")
+        if not {"count", "cross_section"} <= set(lt.columns):
+            raise ValueError(f"the library {Path(library).name} needs columns 'count' and 'cross_section'")
+        lib = dict(zip(lt["count"].astype(int), lt["cross_section"].astype(float)))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in tables:
+        path = Path(path)
+        coords, feats, md, name = read_points_csv(path)
+        if "volume" not in feats:
+            raise ValueError(f"{path.name} has no 'volume' column: run 'napari-nxtomo fit' first")
+        res = count_atoms(feats, max_components=max_components, library=lib, n_components=n_components,
+                          lowest_count=lowest_count)
+        feats = feats.copy()
+        frame = res.to_frame()
+        feats["count"] = res.counts
+        feats["count_probability"] = frame["probability"].to_numpy()
+        if "n_minor" in frame:
+            feats["n_minor"] = frame["n_minor"].to_numpy()
+        md["counting"] = {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes)}
+        stem = path.stem[:-len("_columns")] if path.stem.endswith("_columns") else path.stem
+        target = out / f"{stem}_counts.csv"
+        write_points_csv(target, coords, feats, metadata=md, name=name)
+        _count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
+        written.append(target)
+        if not quiet:
+            print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
+                  f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
+    return written
+
+
+def _count_figure(volumes, res, path: Path, title: str = "") -> None:
+    """Histogram with the mixture and the ICL curve, as the Count atoms dock draws it."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from .core.plots import plot_counts
+
+    fig = Figure(figsize=(6, 6), constrained_layout=True)
+    plot_counts(fig, volumes, res)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=110)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="napari-nxtomo",
@@ -118,9 +245,44 @@ def main(argv=None) -> int:
     demo.add_argument("--out", default="nxtomo-demo", help="output folder (default: ./nxtomo-demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
+
+    fit = sub.add_parser("fit", help="find and fit the atomic columns of images; one CSV table per image")
+    fit.add_argument("images", nargs="+", help="image files (any format the plugin reads)")
+    fit.add_argument("--out", default=".", help="output folder (default: here)")
+    fit.add_argument("--min-distance", type=float, default=1.5, help="smallest column spacing to keep, Å (default 1.5)")
+    fit.add_argument("--types", default="auto", choices=["auto", "one", "mixed", "parity", "intensity"],
+                     help="column types: auto from the zone axis (rocksalt <100> mixed, <110> parity)")
+    fit.add_argument("--elements", default="Pb,Se", help="heavy and light element (default Pb,Se)")
+    fit.add_argument("--zone-axis", type=_zone, default=None, help="zone axis when the file does not say, e.g. 110")
+    fit.add_argument("--assume-unit", default=None, help="length unit of files whose axes carry no unit (e.g. nm)")
+    fit.add_argument("--quiet", action="store_true")
+
+    count = sub.add_parser("count", help="count atoms per column from fitted tables (Gaussian mixture + ICL)")
+    count.add_argument("tables", nargs="+", help="column tables written by 'fit' (or the napari writer)")
+    count.add_argument("--out", default=".", help="output folder (default: here)")
+    count.add_argument("--max-components", type=int, default=20)
+    count.add_argument("--n-components", type=int, default=None, help="force the number of classes")
+    count.add_argument("--lowest-count", type=int, default=None, help="count of the lowest class")
+    count.add_argument("--library", default=None, help="CSV with columns count, cross_section (Å²)")
+    count.add_argument("--quiet", action="store_true")
+
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        run_demo(Path(args.out), seed=args.seed, quiet=args.quiet)
+    try:
+        if args.command == "demo":
+            run_demo(Path(args.out), seed=args.seed, quiet=args.quiet)
+        elif args.command == "fit":
+            els = tuple(e.strip() for e in args.elements.split(","))
+            if len(els) != 2:
+                parser.error("--elements needs two symbols, e.g. Pb,Se")
+            run_fit(args.images, Path(args.out), min_distance=args.min_distance, types=args.types, elements=els,
+                    zone_axis=args.zone_axis, assume_unit=args.assume_unit, quiet=args.quiet)
+        elif args.command == "count":
+            run_count(args.tables, Path(args.out), max_components=args.max_components,
+                      n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
+                      quiet=args.quiet)
+    except (ValueError, OSError) as exc:
+        print(f"napari-nxtomo {args.command}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -179,3 +179,78 @@ def _check_positions(positions, n_min: int) -> np.ndarray:
     if not np.all(np.isfinite(p)):
         raise ValueError("some column positions are NaN or infinite")
     return p
+
+
+#: rules for the column types of one image
+TYPE_RULES = ("auto", "one", "mixed", "parity", "intensity", "given")
+
+
+def type_rule_for_zone(zone_axis) -> str:
+    """The column-type rule a rocksalt zone axis implies.
+
+    ``<100>``: every column holds both elements in turn (``"mixed"``);
+    ``<110>``: pure columns of either element alternate (``"parity"``);
+    otherwise, or without a zone axis, ``"one"``.
+    """
+    if zone_axis is None or len(zone_axis) != 3:
+        return "one"
+    family = tuple(sorted(abs(int(v)) for v in zone_axis))
+    return {(0, 0, 1): "mixed", (0, 1, 1): "parity"}.get(family, "one")
+
+
+def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=None, names=("Pb", "Se"),
+                      types=None, progress=None, cancel=None):
+    """Fit the columns of one image with the column types a rule gives.
+
+    Parameters
+    ----------
+    image, pixel_size, positions
+        As :func:`napari_nxtomo.core.fitting.fit_columns`.
+    rule : {"auto", "one", "mixed", "parity", "intensity", "given"}
+        ``"auto"``: :func:`type_rule_for_zone` of ``zone_axis`` (``"given"``
+        when ``types`` holds several types and there is no zone axis).
+        ``"one"``: one type ``"column"``; ``"mixed"``: one type
+        ``"<heavy>+<light>"`` (counted as mixed columns by
+        :func:`~napari_nxtomo.core.counting.count_atoms`); ``"parity"`` /
+        ``"intensity"``: fit with one type, split by :func:`split_types`, fit
+        again with one width per type; ``"given"``: the ``types`` passed.
+    zone_axis : (3,) ints, optional
+    names : (str, str)
+        Heavy and light element.
+    types : (N,) array of str, optional
+        The columns' own types, for ``"given"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`~napari_nxtomo.core.fitting.fit_columns`; its
+        ``attrs["type_rule"]`` says which rule was applied.
+    """
+    from .fitting import fit_columns
+
+    if rule not in TYPE_RULES:
+        raise ValueError(f"column type rule must be one of {TYPE_RULES}, not {rule!r}")
+    heavy, light = names
+    if rule == "auto":
+        rule = type_rule_for_zone(zone_axis)
+        if zone_axis is None and types is not None and len(set(np.asarray(types).tolist())) > 1:
+            rule = "given"
+    n = len(np.asarray(positions))
+    if rule == "given":
+        if types is None:
+            raise ValueError("the rule 'given' needs the columns' types (a 'type' feature)")
+        fit_types = np.asarray(types).astype(str)
+    elif rule == "mixed":
+        fit_types = np.full(n, f"{heavy}+{light}")
+    else:
+        fit_types = None
+    table = fit_columns(image, pixel_size, positions, types=fit_types, progress=progress, cancel=cancel)
+    if rule in ("parity", "intensity"):
+        split = split_types(table[["y", "x"]].to_numpy(), table["volume"], rule, names=(heavy, light))
+        table = fit_columns(image, pixel_size, table[["y", "x"]].to_numpy(), types=split, progress=progress,
+                            cancel=cancel)
+    elif fit_types is None:
+        table["type"] = "column"
+    table["type"] = table["type"].astype(str)
+    table.attrs["type_rule"] = rule
+    return table

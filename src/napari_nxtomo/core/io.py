@@ -32,6 +32,8 @@ message that names the file, the reason and what to do.
 
 from __future__ import annotations
 
+import json
+
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -717,6 +719,7 @@ def _calibrate(
         "skipped": [],
         "original_metadata": sig.original_metadata,
     }
+    metadata.update(_geometry_from_info(sig.original_metadata))
     return ImageData(
         data=data,
         scale=tuple(scale),
@@ -724,6 +727,27 @@ def _calibrate(
         name=title or path.stem,
         metadata=metadata,
     )
+
+
+#: geometry keys of the plugin's own files (ImageJ "Info" JSON written by the demo and the CLI)
+GEOMETRY_KEYS = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg")
+
+
+def _geometry_from_info(original: dict) -> dict:
+    """Zone axis, tilt axis and image rotation stored by this plugin in an ImageJ TIFF's Info."""
+    info = ((original or {}).get("imagej") or {}).get("Info")
+    if not isinstance(info, str) or not info.lstrip().startswith("{"):
+        return {}
+    try:
+        d = json.loads(info)
+    except ValueError:
+        return {}
+    out = {}
+    for k in GEOMETRY_KEYS:
+        if k in d:
+            v = d[k]
+            out[k] = tuple(v) if isinstance(v, list) else v
+    return out
 
 
 # --------------------------------------------------------------------------

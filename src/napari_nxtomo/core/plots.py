@@ -1,0 +1,68 @@
+"""Figures shared by the docks and the command line (matplotlib, no Qt)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
+    """Draw the counting result on a matplotlib figure.
+
+    Top: histogram of the cross-sections with the fitted mixture and its
+    components coloured by count (a colour bar gives the count ↔ colour
+    legend used for the points); bottom: the ICL against the number of
+    components with its minimum marked (one curve per column type).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    volumes : (N,) array
+        Cross-sections, Å².
+    res : CountResult
+    cmap : str
+        Colormap of the counts.
+    """
+    import matplotlib as mpl
+
+    volumes = np.asarray(volumes, dtype=float)
+    ax, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
+    n = len(volumes)
+    edges = np.histogram_bin_edges(volumes, bins=max(20, min(200, n // 3)))
+    ax.hist(volumes, bins=edges, color="0.8", label="columns")
+    x = np.linspace(edges[0], edges[-1], 1000)
+    lo, hi = int(np.min(res.counts)), int(np.max(res.counts))
+    norm = mpl.colors.Normalize(lo, max(hi, lo + 1))
+    cm = mpl.colormaps[cmap]
+    if res.method != "library":
+        total, parts = res.pdf(x)
+        scale = n * (edges[1] - edges[0])
+        counts_k = np.asarray(res.component_counts)
+        for k in range(parts.shape[-1]):
+            ax.plot(x, scale * parts[..., k], color=cm(norm(counts_k[k])), lw=1)
+        ax.plot(x, scale * total, color="k", lw=1.2, label=f"mixture, {res.n_components} classes")
+    else:
+        for c, v in sorted((res.library or {}).items()):
+            ax.axvline(v, color=cm(norm(c)) if np.ndim(c) == 0 else "0.4", lw=0.8)
+    ax.set_xlabel("cross-section (Å²)")
+    ax.set_ylabel("columns per bin")
+    ax.legend(fontsize=8)
+    cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, pad=0.01)
+    cb.set_label("count (points colour)")
+    icl = np.atleast_2d(np.asarray(res.icl, dtype=float))
+    names = list(res.by_type) if res.by_type else [""]
+    for row, name in zip(icl, names):
+        good = np.isfinite(row)
+        if not good.any():
+            continue
+        k = np.arange(1, row.size + 1)
+        ax2.plot(k[good], row[good], "o-", ms=3, label=f"ICL {name}".strip())
+        kmin = k[good][np.argmin(row[good])]
+        ax2.plot(kmin, np.nanmin(row), "r*", ms=10)
+    if ax2.lines:
+        ax2.plot([], [], "r*", label="minimum")
+        ax2.set_xlabel("number of components")
+        ax2.set_ylabel("ICL")
+        ax2.legend(fontsize=8)
+    else:
+        ax2.set_axis_off()
+        ax2.text(0.5, 0.5, "library: no mixture, no ICL", ha="center", va="center", transform=ax2.transAxes)

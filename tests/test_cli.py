@@ -1,0 +1,66 @@
+"""Command-line subcommands on small inputs: the files they write and the numbers in them."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from napari_nxtomo.cli import _write_image_tiff
+from napari_nxtomo.core.samples import pbse_cuboctahedron
+from napari_nxtomo.core.tables import read_points_csv
+
+
+def _exe():
+    exe = shutil.which("napari-nxtomo", path=str(Path(sys.executable).parent)) or shutil.which("napari-nxtomo")
+    assert exe, "the napari-nxtomo command is not installed"
+    return exe
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return pbse_cuboctahedron(seed=5)
+
+
+def test_fit_then_count_on_sample_images(tmp_path, sample):
+    """fit: one table per image, zone axis from the TIFF; count: Pb counts ≥ 95 % exact per image."""
+    images = []
+    for view in sample.views:
+        zone = "".join(map(str, view.geometry.zone_axis))
+        path = tmp_path / f"haadf_{zone}.tif"
+        _write_image_tiff(path, view.image, view.pixel_size, view.layer_metadata())
+        images.append(path)
+    out = tmp_path / "out"
+    res = subprocess.run([_exe(), "fit", *map(str, images), "--out", str(out), "--min-distance", "1.4", "--quiet"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([_exe(), "count", *map(str, sorted(out.glob("*_columns.csv"))), "--out", str(out),
+                          "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    for view in sample.views:
+        zone = "".join(map(str, view.geometry.zone_axis))
+        coords, feats, md, name = read_points_csv(out / f"haadf_{zone}_counts.csv")
+        assert tuple(md["zone_axis"]) == view.geometry.zone_axis
+        assert md["column_types"] == ("parity" if zone == "110" else "mixed")
+        truth = view.columns
+        d, idx = cKDTree(truth[["y", "x"]].to_numpy()).query(coords)
+        assert len(coords) == len(truth) and len(np.unique(idx)) == len(truth) and d.max() < 0.2
+        pb = feats["type"].isin(["Pb", "Pb+Se"]).to_numpy()
+        exact = np.mean(feats["count"].to_numpy()[pb] == truth["n_Pb"].to_numpy()[idx][pb])
+        assert exact >= 0.95, (zone, exact)
+        assert (out / f"haadf_{zone}_counts.png").stat().st_size > 10_000
+
+
+def test_cli_errors_are_messages(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    res = subprocess.run([_exe(), "fit", str(bad), "--out", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and "notes.txt" in res.stderr and "Traceback" not in res.stderr
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"y": [1.0, 2.0], "x": [1.0, 2.0]}).to_csv(table, index=False)
+    res = subprocess.run([_exe(), "count", str(table), "--out", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and "volume" in res.stderr
