@@ -64,3 +64,35 @@ def test_cli_errors_are_messages(tmp_path):
     pd.DataFrame({"y": [1.0, 2.0], "x": [1.0, 2.0]}).to_csv(table, index=False)
     res = subprocess.run([_exe(), "count", str(table), "--out", str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and "volume" in res.stderr
+
+
+def test_debye_subcommand_matches_the_core(tmp_path, sample):
+    """debye: the CSV holds debye_intensity of the model (+ Se completed around Pb when asked)."""
+    from napari_nxtomo.core.debye import debye_intensity, q_to_two_theta
+    from napari_nxtomo.core.nanocrystal import complete_sublattice
+    from napari_nxtomo.core.tables import write_xyz
+
+    pb = sample.sites("Pb")
+    model = write_xyz(tmp_path / "core.xyz", pb, ["Pb"] * len(pb), {"certainty": np.ones(len(pb))},
+                      info={"lattice_parameter": sample.lattice_parameter})
+    out = tmp_path / "out"
+    res = subprocess.run([_exe(), "debye", str(model), "--out", str(out), "--q-min", "1", "--q-max", "10",
+                          "--q-step", "0.05", "--energy", "17.48", "--b", "Pb=1.2,Se=0.9", "--complete", "Pb:Se",
+                          "--certainty-as-occupancy", "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(out / "core_pattern.csv", comment="#")
+    q = np.arange(1, 10 + 0.025, 0.05)
+    np.testing.assert_allclose(table["q_inv_A"], q, atol=1e-9)
+    se, _ = complete_sublattice(pb, sample.lattice_parameter, anion="Se")
+    pos = np.vstack([pb, se])
+    els = ["Pb"] * len(pb) + ["Se"] * len(se)
+    want = debye_intensity(pos, els, q, b_iso={"Pb": 1.2, "Se": 0.9}, energy_keV=17.48)
+    np.testing.assert_allclose(table["intensity"], want, rtol=1e-6)
+    from napari_nxtomo.core.debye import energy_to_wavelength
+
+    np.testing.assert_allclose(table["two_theta_deg"], q_to_two_theta(q, energy_to_wavelength(17.48)), rtol=1e-6)
+    assert (out / "core_pattern.png").stat().st_size > 5_000
+    # a Q range no 2θ reaches at that energy: a message, nothing computed
+    res = subprocess.run([_exe(), "debye", str(model), "--out", str(out), "--q-max", "30", "--energy", "17.48"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "exceeds" in res.stderr

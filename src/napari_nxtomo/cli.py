@@ -219,6 +219,98 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     return written
 
 
+def _b_values(text):
+    """'Pb=1.2,Se=0.9' or '0.8' -> dict or float (Å²)."""
+    if text is None:
+        return None
+    if "=" not in text:
+        return float(text)
+    out = {}
+    for part in text.split(","):
+        el, _, val = part.partition("=")
+        out[el.strip()] = float(val)
+    return out
+
+
+def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
+              b_iso=None, radiation="xray", complete=None, lattice_parameter=None, use_certainty=False,
+              quiet=False) -> list[Path]:
+    """Debye pattern of each .xyz model; write ``<model>_pattern.csv`` and ``.png``."""
+    import pandas as pd
+
+    from .core.debye import debye_intensity, energy_to_wavelength, q_to_two_theta, wavelength_to_energy
+    from .core.nanocrystal import complete_sublattice
+    from .core.tables import read_xyz
+
+    if q_step <= 0 or q_max <= q_min:
+        raise ValueError(f"the Q range {q_min}..{q_max} Å⁻¹ with step {q_step} is empty")
+    q = np.arange(q_min, q_max + 0.5 * q_step, q_step)
+    if wavelength is None and energy_keV is not None:
+        wavelength = energy_to_wavelength(energy_keV)
+    if energy_keV is None and wavelength is not None:
+        energy_keV = wavelength_to_energy(wavelength)
+    two_theta = q_to_two_theta(q, wavelength) if wavelength is not None else None  # checks the range first
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in models:
+        path = Path(path)
+        pos, els, props, info = read_xyz(path)
+        occ = None
+        if use_certainty:
+            if "certainty" not in props:
+                raise ValueError(f"{path.name} has no per-atom 'certainty' to use as occupancy")
+            occ = np.clip(np.asarray(props["certainty"], dtype=float), 0.0, 1.0)
+        if complete:
+            a = lattice_parameter or info.get("lattice_parameter")
+            if a is None:
+                raise ValueError(f"give --lattice-parameter: {path.name} does not say it")
+            cat_el, _, anion = complete.partition(":")
+            cations = pos[els == cat_el]
+            if len(cations) == 0:
+                raise ValueError(f"{path.name} has no {cat_el} atoms to complete around")
+            apos, aels = complete_sublattice(cations, float(a), anion=anion or "Se")
+            pos = np.vstack([pos, apos])
+            els = np.concatenate([els, aels])
+            if occ is not None:
+                occ = np.concatenate([occ, np.ones(len(apos))])
+        bar, progress = _progress_bar(f"Debye {path.name}", quiet)
+        intensity = debye_intensity(pos, els, q, b_iso=b_iso, occupancy=occ, radiation=radiation,
+                                    energy_keV=energy_keV if radiation == "xray" else None,
+                                    progress=lambda f: progress(int(1000 * f), 1000))
+        bar.close()
+        table = pd.DataFrame({"q_inv_A": q, "intensity": intensity})
+        if two_theta is not None:
+            table.insert(1, "two_theta_deg", two_theta)
+        target = out / f"{path.stem}_pattern.csv"
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            fh.write(f"# Debye pattern of {path.name}: {len(pos)} atoms, radiation {radiation}"
+                     + (f", {energy_keV:.4g} keV ({wavelength:.5g} Å)" if wavelength else "")
+                     + f", B {b_iso or 0} Å²; intensity in electrons² per particle\n")
+            table.to_csv(fh, index=False, float_format="%.8g")
+        _pattern_figure(q, intensity, out / f"{path.stem}_pattern.png", title=f"{path.stem}, {len(pos)} atoms")
+        written.append(target)
+        if not quiet:
+            print(f"{path.name}: {len(pos)} atoms, {len(q)} Q points -> {target}")
+    return written
+
+
+def _pattern_figure(q, intensity, path: Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5), constrained_layout=True)
+    ax = fig.subplots()
+    ax.plot(q, intensity, lw=1)
+    ax.set_xlabel("Q (Å⁻¹)")
+    ax.set_ylabel("I(Q) (e² per particle)")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=110)
+
+
 def _count_figure(volumes, res, path: Path, title: str = "") -> None:
     """Histogram with the mixture and the ICL curve, as the Count atoms dock draws it."""
     import matplotlib
@@ -266,6 +358,24 @@ def main(argv=None) -> int:
     count.add_argument("--library", default=None, help="CSV with columns count, cross_section (Å²)")
     count.add_argument("--quiet", action="store_true")
 
+    debye = sub.add_parser("debye", help="Debye scattering pattern of atom models (.xyz)")
+    debye.add_argument("models", nargs="+", help=".xyz files (x y z in Å, element symbols)")
+    debye.add_argument("--out", default=".", help="output folder (default: here)")
+    debye.add_argument("--q-min", type=float, default=0.5, help="Å⁻¹ (default 0.5)")
+    debye.add_argument("--q-max", type=float, default=25.0, help="Å⁻¹ (default 25)")
+    debye.add_argument("--q-step", type=float, default=0.01, help="Å⁻¹ (default 0.01)")
+    src = debye.add_mutually_exclusive_group()
+    src.add_argument("--energy", type=float, default=None, help="X-ray energy, keV (anomalous f', f'' and 2θ)")
+    src.add_argument("--wavelength", type=float, default=None, help="X-ray wavelength, Å")
+    debye.add_argument("--b", default=None, help="Debye-Waller B in Å²: one number or Pb=1.2,Se=0.9")
+    debye.add_argument("--radiation", default="xray", choices=["xray", "constant", "neutron"])
+    debye.add_argument("--complete", default=None, metavar="CATION:ANION",
+                       help="add the rocksalt anion sublattice around the cations, e.g. Pb:Se")
+    debye.add_argument("--lattice-parameter", type=float, default=None, help="Å, for --complete")
+    debye.add_argument("--certainty-as-occupancy", action="store_true",
+                       help="use the model's per-atom certainty as site occupancy")
+    debye.add_argument("--quiet", action="store_true")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -280,6 +390,11 @@ def main(argv=None) -> int:
             run_count(args.tables, Path(args.out), max_components=args.max_components,
                       n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
                       quiet=args.quiet)
+        elif args.command == "debye":
+            run_debye(args.models, Path(args.out), q_min=args.q_min, q_max=args.q_max, q_step=args.q_step,
+                      energy_keV=args.energy, wavelength=args.wavelength, b_iso=_b_values(args.b),
+                      radiation=args.radiation, complete=args.complete, lattice_parameter=args.lattice_parameter,
+                      use_certainty=args.certainty_as_occupancy, quiet=args.quiet)
     except (ValueError, OSError) as exc:
         print(f"napari-nxtomo {args.command}: {exc}", file=sys.stderr)
         return 2
