@@ -431,8 +431,8 @@ def test_truncated_file_raises(tmp_path):
 
 
 def test_get_reader_rejects_unsupported():
-    assert napari_get_reader("image.xyz") is None
-    assert napari_get_reader(["a.dm3", "b.xyz"]) is None
+    assert napari_get_reader("image.abc") is None
+    assert napari_get_reader(["a.dm3", "b.abc"]) is None
     assert napari_get_reader([]) is None
 
 

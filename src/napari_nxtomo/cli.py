@@ -219,19 +219,6 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     return written
 
 
-def _b_values(text):
-    """'Pb=1.2,Se=0.9' or '0.8' -> dict or float (Å²)."""
-    if text is None:
-        return None
-    if "=" not in text:
-        return float(text)
-    out = {}
-    for part in text.split(","):
-        el, _, val = part.partition("=")
-        out[el.strip()] = float(val)
-    return out
-
-
 def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
               b_iso=None, radiation="xray", complete=None, lattice_parameter=None, use_certainty=False,
               quiet=False) -> list[Path]:
@@ -391,8 +378,10 @@ def main(argv=None) -> int:
                       n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
                       quiet=args.quiet)
         elif args.command == "debye":
+            from .core.patterns import parse_element_values
+
             run_debye(args.models, Path(args.out), q_min=args.q_min, q_max=args.q_max, q_step=args.q_step,
-                      energy_keV=args.energy, wavelength=args.wavelength, b_iso=_b_values(args.b),
+                      energy_keV=args.energy, wavelength=args.wavelength, b_iso=parse_element_values(args.b, "B (Å²)", lo=0.0),
                       radiation=args.radiation, complete=args.complete, lattice_parameter=args.lattice_parameter,
                       use_certainty=args.certainty_as_occupancy, quiet=args.quiet)
     except (ValueError, OSError) as exc:
