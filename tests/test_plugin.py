@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import napari_nxtomo
+import napari_nxtomo.core.tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,3 +115,20 @@ def test_demo_command_writes_images_that_read_back_with_their_calibration(tmp_pa
     xyz = (folder / "true_model.xyz").read_text().splitlines()
     assert int(xyz[0]) == len(sample.q)
     assert (folder / "overview.png").stat().st_size > 10_000
+    # the whole workflow on the PbSe sample, measured against its truth
+    wf = summary["samples"]["pbse_cuboctahedron"]["workflow"]
+    for im in wf["images"]:
+        assert im["each_true_column_found_once"] and im["position_rms_A"] < 0.05
+        assert im["pb_counts_exact_fraction"] >= 0.95
+    rec = wf["reconstruction"]
+    assert rec["true_sites_recovered_fraction"] >= 0.95 and rec["model_atoms_that_are_true_fraction"] >= 0.95
+    assert rec["connected"] and rec["holes"] == 0
+    for name in ("columns_by_count", "count_histograms", "model_certainty", "reprojection", "debye_pattern"):
+        assert (folder / f"{name}.png").stat().st_size > 10_000, name
+    xyz, els, props, _ = napari_nxtomo.core.tables.read_xyz(folder / "model.xyz")
+    assert len(xyz) == rec["model_atoms"] and "certainty" in props
+    for zone in ("100", "010", "110"):
+        _, feats, md, _ = napari_nxtomo.core.tables.read_points_csv(folder / f"columns_{zone}.csv")
+        assert {"volume", "count", "type"} <= set(feats.columns)
+    pattern = pd.read_csv(folder / "debye_pattern.csv", comment="#")
+    assert pattern["intensity_model"].gt(0).all() and len(pattern) > 1000

@@ -59,6 +59,23 @@ class TaskRunner(QWidget):
     def busy(self) -> bool:
         return self.worker is not None
 
+    def wait(self, timeout: float = 600.0) -> None:
+        """Block (keeping the viewer alive) until the running task ends: for scripted sessions.
+
+        Raises TimeoutError after ``timeout`` seconds.
+        """
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        t0 = time.monotonic()
+        while self.busy:
+            QApplication.processEvents()
+            time.sleep(0.01)
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"the task did not finish within {timeout} s")
+        QApplication.processEvents()
+
     def cancel(self) -> None:
         self._cancel_event.set()
         self.cancel_button.setEnabled(False)

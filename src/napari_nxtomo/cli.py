@@ -58,8 +58,225 @@ def _overview_figure(particle, path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(out: Path, seed: int = 0, quiet: bool = False) -> dict:
-    """Run the demo; returns the summary it writes to ``summary.json``."""
+def best_fcc_translation(q, reference, max_shift: int = 8):
+    """The fcc translation (quarter-lattice units) that puts most of ``q`` on ``reference``.
+
+    A reconstruction's crystal origin is an fcc site near the particle's centre;
+    the true model has its own.  Returns ``(T, n_shared)``.
+    """
+    ref = set(map(tuple, np.asarray(reference, dtype=np.int64).tolist()))
+    q = np.asarray(q, dtype=np.int64)
+    best = (np.zeros(3, dtype=np.int64), -1)
+    r = range(-max_shift, max_shift + 1, 2)
+    for dx in r:
+        for dy in r:
+            for dz in r:
+                if (dx + dy + dz) % 4:
+                    continue
+                n = len(set(map(tuple, (q + (dx, dy, dz)).tolist())) & ref)
+                if n > best[1]:
+                    best = (np.array([dx, dy, dz]), n)
+    return best
+
+
+def _pipeline_figures(folder: Path, views, tables, counts, result, is_true, pattern, true_pattern) -> None:
+    """The demo's figures: columns by count, histograms + ICL, the 3D model, re-projection, pattern."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .core.plots import plot_counts
+
+    n = len(views)
+    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4.6), constrained_layout=True)
+    for ax, view, table in zip(np.atleast_1d(axes), views, tables):
+        h, w = view.image.shape
+        p = view.pixel_size
+        ax.imshow(view.image, cmap="gray", extent=(-0.5 * p, (w - 0.5) * p, (h - 0.5) * p, -0.5 * p))
+        pb = table["type"].isin(["Pb", "Pb+Se"]).to_numpy()
+        sc = ax.scatter(table.x[pb], table.y[pb], c=table["count"][pb], s=7, cmap="viridis")
+        ax.set_title(f"{view.name}: fitted Pb columns by count", fontsize=9)
+        ax.set_xlabel("x (Å)")
+        ax.set_ylabel("y (Å)")
+        fig.colorbar(sc, ax=ax, shrink=0.8, label="Pb atoms")
+    fig.savefig(folder / "columns_by_count.png", dpi=100)
+    plt.close(fig)
+
+    fig = plt.figure(figsize=(5.2 * n, 5.5), constrained_layout=True)
+    for sub, view, table, res in zip(fig.subfigures(1, n), views, tables, counts):
+        plot_counts(sub, table["volume"].to_numpy(), res)
+        sub.suptitle(view.name, fontsize=9)
+    fig.savefig(folder / "count_histograms.png", dpi=100)
+    plt.close(fig)
+
+    sites = result.sites
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), constrained_layout=True)
+    occ = sites["occupied"].to_numpy()
+    for ax, (i, j, name) in zip(axes, [(0, 1, "along z [001]"), (0, 2, "along y [010]"), (1, 2, "along x [100]")]):
+        xyz = sites[["x", "y", "z"]].to_numpy()[occ]
+        depth = 3 - i - j
+        order = np.argsort(xyz[:, depth])
+        sc = ax.scatter(xyz[order, i], xyz[order, j], c=sites["certainty"].to_numpy()[occ][order], cmap="plasma",
+                        vmin=0, vmax=1, s=25, edgecolors="k", linewidths=0.2)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"{'xyz'[i]} (Å)")
+        ax.set_ylabel(f"{'xyz'[j]} (Å)")
+        ax.set_title(f"reconstructed Pb, seen {name}", fontsize=9)
+    fig.colorbar(sc, ax=axes, shrink=0.8, label="certainty")
+    fig.savefig(folder / "model_certainty.png", dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), constrained_layout=True)
+    for ax, rep, view in zip(np.atleast_1d(axes), result.reprojection, views):
+        m = rep[rep["input_index"] >= 0]
+        ax.scatter(m["measured"], m["reconstructed"], s=10, alpha=0.6)
+        top = float(max(m["measured"].max(), m["reconstructed"].max())) + 1
+        ax.plot([0, top], [0, top], "k--", lw=0.8)
+        off = int((m["residual"] != 0).sum())
+        ax.set_title(f"{view.name}: re-projection, {off} of {len(m)} columns off", fontsize=9)
+        ax.set_xlabel("measured Pb count")
+        ax.set_ylabel("model Pb count")
+    fig.savefig(folder / "reprojection.png", dpi=100)
+    plt.close(fig)
+
+    q, i_model = pattern
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    ax.plot(q, true_pattern, "k", lw=1.2, label="true model (Pb + Se)")
+    ax.plot(q, i_model, "C1", lw=1, ls="--", label="reconstructed Pb + completed Se")
+    ax.set_yscale("log")
+    ax.set_xlabel("Q (Å⁻¹)")
+    ax.set_ylabel("I(Q) (e² per particle)")
+    ax.legend()
+    fig.savefig(folder / "debye_pattern.png", dpi=100)
+    plt.close(fig)
+
+
+def run_pipeline(particle, folder: Path, *, n_runs: int = 10, seed: int = 0, min_distance: float = 1.4,
+                 quiet: bool = False) -> dict:
+    """Fit, count, reconstruct and compute the Debye pattern of one sample particle; compare with its truth."""
+    from scipy.spatial import cKDTree
+    from tqdm import tqdm
+
+    from .core.columns import fit_typed_columns
+    from .core.counting import count_atoms
+    from .core.debye import debye_intensity
+    from .core.fitting import find_columns
+    from .core.nanocrystal import complete_sublattice
+    from .core.tables import write_points_csv
+    from .core.tomography import Projection, reconstruct
+
+    t0 = time.perf_counter()
+    summary = {"images": []}
+    tables, counts, projections = [], [], []
+    for view in tqdm(particle.views, desc="fit + count", unit="image", disable=quiet, file=sys.stdout):
+        zone = "".join(str(v) for v in view.geometry.zone_axis)
+        pos = find_columns(view.image, view.pixel_size, min_distance)
+        table = fit_typed_columns(view.image, view.pixel_size, pos, zone_axis=view.geometry.zone_axis)
+        res = count_atoms(table)
+        table["count"] = res.counts
+        table["count_probability"] = res.to_frame()["probability"].to_numpy()
+        truth = view.columns
+        d, idx = cKDTree(truth[["y", "x"]].to_numpy()).query(table[["y", "x"]].to_numpy())
+        table["true_n_Pb"] = truth["n_Pb"].to_numpy()[idx]
+        pb = table["type"].isin(["Pb", "Pb+Se"]).to_numpy()
+        exact = float(np.mean(table["count"].to_numpy()[pb] == table["true_n_Pb"].to_numpy()[pb]))
+        md = view.layer_metadata()
+        md.update(column_types=table.attrs.get("type_rule"), counting_method=res.method)
+        write_points_csv(folder / f"columns_{zone}.csv", table[["y", "x"]].to_numpy(), table, metadata=md,
+                         name=f"{view.name} columns")
+        summary["images"].append({
+            "zone_axis": list(view.geometry.zone_axis),
+            "columns_found": int(len(table)),
+            "true_columns": int(len(truth)),
+            "each_true_column_found_once": bool(len(np.unique(idx)) == len(truth) == len(table)),
+            "position_rms_A": round(float(np.sqrt(np.mean(d**2))), 4),
+            "column_types": table.attrs.get("type_rule"),
+            "count_classes": int(res.n_components),
+            "pb_columns": int(pb.sum()),
+            "pb_counts_exact_fraction": round(exact, 4),
+        })
+        tables.append(table)
+        counts.append(res)
+        projections.append(Projection(view.geometry.zone_axis, table[["y", "x"]].to_numpy()[pb],
+                                      table["count"].to_numpy()[pb], name=view.name))
+
+    bar = tqdm(total=n_runs, desc="reconstruct", unit="run", disable=quiet, file=sys.stdout)
+
+    def progress(i, n):
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    result = reconstruct(projections, particle.lattice_parameter, n_runs=n_runs, seed=seed, progress=progress)
+    bar.close()
+    result.write_xyz(folder / "model.xyz")
+    result.to_csv(folder / "model.csv", name="Pb model")
+
+    true_pb = particle.q[particle.elements == "Pb"]
+    shift, shared = best_fcc_translation(result.q, true_pb)
+    true_set = set(map(tuple, true_pb.tolist()))
+    site_q = result.sites[["qx", "qy", "qz"]].to_numpy() + shift
+    is_true = np.array([tuple(v) in true_set for v in site_q.tolist()])
+    cert = result.sites["certainty"].to_numpy()
+    hi, lo = cert >= 0.9, cert <= 0.1
+    summary["reconstruction"] = {
+        "model_atoms": int(len(result.positions)),
+        "true_Pb_atoms": int(len(true_pb)),
+        "true_sites_recovered_fraction": round(shared / len(true_pb), 4),
+        "model_atoms_that_are_true_fraction": round(shared / max(len(result.positions), 1), 4),
+        "energy": float(result.energy),
+        "surface_edges": int(result.surface_edges),
+        "model_source": result.model_source,
+        "exact_status": None if result.exact is None else result.exact.status,
+        "connected": bool(result.connected),
+        "holes": int(result.n_holes),
+        "n_runs": int(n_runs),
+        "certainty_calibration": {
+            "sites_at_certainty_ge_0.9": int(hi.sum()),
+            "true_atoms_among_them_fraction": round(float(is_true[hi].mean()), 4) if hi.any() else None,
+            "sites_at_certainty_le_0.1": int(lo.sum()),
+            "true_atoms_among_them_fraction": round(float(is_true[lo].mean()), 4) if lo.any() else None,
+        },
+    }
+
+    # Debye pattern of the reconstructed core (Se completed around the Pb) and of the true model
+    q = np.arange(0.5, 12.0 + 1e-9, 0.01)
+    # a Se site is kept when at least 4 reconstructed Pb surround it (facet and edge sites, not corners)
+    se, se_el = complete_sublattice(result.positions, particle.lattice_parameter, anion="Se", min_neighbours=4)
+    model_pos = np.vstack([result.positions, se])
+    model_el = np.concatenate([np.full(len(result.positions), "Pb"), se_el])
+    i_model = debye_intensity(model_pos, model_el, q, b_iso={"Pb": 1.0, "Se": 0.8})
+    i_true = debye_intensity(particle.positions, particle.elements, q, b_iso={"Pb": 1.0, "Se": 0.8})
+    import pandas as pd
+
+    with open(folder / "debye_pattern.csv", "w", encoding="utf-8", newline="") as fh:
+        fh.write("# Debye pattern (X-ray, Waasmaier-Kirfel, B Pb 1.0 Se 0.8 Å2) of the reconstructed Pb with the "
+                 "Se sublattice completed, and of the true model\n")
+        pd.DataFrame({"q_inv_A": q, "intensity_model": i_model, "intensity_true": i_true}).to_csv(
+            fh, index=False, float_format="%.8g")
+    summary["debye"] = {
+        "se_completion": "rocksalt Se sites with >= 4 reconstructed Pb neighbours",
+        "se_model": int(len(se)),
+        "se_true": int(np.sum(particle.elements == "Se")),
+        "atoms_model": int(len(model_pos)),
+        "atoms_true": int(len(particle.positions)),
+        "r_factor_vs_true": round(float(np.sum(np.abs(i_model - i_true)) / np.sum(i_true)), 5),
+    }
+    _pipeline_figures(folder, particle.views, tables, counts, result, is_true, (q, i_model), i_true)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return summary
+
+
+def run_demo(out: Path, seed: int = 0, quiet: bool = False, n_runs: int = 10) -> dict:
+    """Run the demo; returns the summary it writes to ``summary.json``.
+
+    For both sample particles: the images (calibrated TIFF) and their ground
+    truth.  For the PbSe cuboctahedron, the whole method: fit, count,
+    reconstruct (``n_runs`` annealing runs + the exact optimum), the Debye
+    pattern of the reconstructed core, figures, and every step compared with
+    the truth.
+    """
     from tqdm import tqdm
 
     from .core.samples import pbse_cdse_core_shell, pbse_cuboctahedron
@@ -102,6 +319,9 @@ def run_demo(out: Path, seed: int = 0, quiet: bool = False) -> dict:
             "probe_fwhm_A": particle.views[0].probe_fwhm,
             "views": views,
         }
+        if key == "pbse_cuboctahedron":
+            summary["samples"][key]["workflow"] = run_pipeline(particle, folder, n_runs=n_runs, seed=seed,
+                                                               quiet=quiet)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     if not quiet:
@@ -109,8 +329,41 @@ def run_demo(out: Path, seed: int = 0, quiet: bool = False) -> dict:
             print(f"{key}: {s['composition']}")
             for v in s["views"]:
                 print(f"  {v['zone_axis']}: {v['shape']} px at {v['pixel_size_A']} Å/px, {v['n_columns']} columns {v['column_types']}")
+            wf = s.get("workflow")
+            if wf:
+                for im in wf["images"]:
+                    print(f"  fit+count {im['zone_axis']}: {im['columns_found']}/{im['true_columns']} columns, "
+                          f"position RMS {im['position_rms_A']} Å, Pb counts exact {100 * im['pb_counts_exact_fraction']:.1f} %")
+                r = wf["reconstruction"]
+                cal = r["certainty_calibration"]
+                print(f"  reconstruction: {100 * r['true_sites_recovered_fraction']:.2f} % of the {r['true_Pb_atoms']} "
+                      f"true Pb sites, {100 * r['model_atoms_that_are_true_fraction']:.2f} % of the model's atoms true "
+                      f"({r['model_source']}, exact {r['exact_status']}); certainty ≥ 0.9: {cal['sites_at_certainty_ge_0.9']} sites")
+                print(f"  Debye pattern of the reconstructed core vs the true model: R = {wf['debye']['r_factor_vs_true']}")
         print(f"wrote {out} in {summary['seconds']} s")
     return summary
+
+
+DOCKS = ("1 Fit columns", "2 Count atoms", "3 Reconstruct 3D", "4 Debye scattering")
+
+
+def docked_session(viewer, sample: str = "pbse_cuboctahedron") -> list:
+    """Load a sample into a viewer and dock the four widgets in workflow order; returns the widgets."""
+    viewer.open_sample("napari-nxtomo", sample)
+    widgets = []
+    for name in DOCKS:
+        dock, widget = viewer.window.add_plugin_dock_widget("napari-nxtomo", name, tabify=False)
+        widgets.append(widget)
+    return widgets
+
+
+def run_gui(sample: str = "pbse_cuboctahedron") -> None:
+    """Open napari with the sample loaded and the four widgets docked (``demo --gui``)."""
+    import napari
+
+    viewer = napari.Viewer(title="napari-nxtomo demo")
+    docked_session(viewer, sample)
+    napari.run()
 
 
 def _zone(text):
@@ -324,6 +577,9 @@ def main(argv=None) -> int:
     demo.add_argument("--out", default="nxtomo-demo", help="output folder (default: ./nxtomo-demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
+    demo.add_argument("--runs", type=int, default=10, help="annealing runs of the reconstruction (default 10)")
+    demo.add_argument("--gui", action="store_true",
+                      help="open napari with the sample loaded and the four widgets docked instead")
 
     fit = sub.add_parser("fit", help="find and fit the atomic columns of images; one CSV table per image")
     fit.add_argument("images", nargs="+", help="image files (any format the plugin reads)")
@@ -365,8 +621,10 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            run_demo(Path(args.out), seed=args.seed, quiet=args.quiet)
+        if args.command == "demo" and args.gui:
+            run_gui()
+        elif args.command == "demo":
+            run_demo(Path(args.out), seed=args.seed, quiet=args.quiet, n_runs=args.runs)
         elif args.command == "fit":
             els = tuple(e.strip() for e in args.elements.split(","))
             if len(els) != 2:

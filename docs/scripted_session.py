@@ -1,0 +1,79 @@
+"""A scripted napari session: the four steps of napari-nxtomo driven from Python on a viewer.
+
+    python docs/scripted_session.py                 # opens napari, runs, leaves the window open
+    xvfb-run -a python docs/scripted_session.py --screenshot docs/docked_session.png --quit
+
+Every step is the dock a user would click, run from Python: the layers and
+features it leaves are the same.  Replace the sample by your own images with
+``viewer.open("particle_100.dm4")`` (one image per zone axis; give each layer's
+``metadata["zone_axis"]`` if the file does not carry it).
+"""
+
+import argparse
+
+import napari
+import numpy as np
+
+from napari_nxtomo.cli import docked_session
+
+
+def main(screenshot=None, quit_after=False):
+    viewer = napari.Viewer(title="napari-nxtomo: scripted session")
+    viewer.window.resize(1700, 1000)
+    fit, count, tomo, debye = docked_session(viewer)           # sample + the four docks
+    images = [ly for ly in viewer.layers]
+
+    # 1 + 2: find and fit the columns of every image, then count them
+    columns = []
+    for image in images:
+        fit.image.value = image
+        fit.min_distance.value = 1.4                           # Å
+        fit.find()                                             # -> "<image> columns" points layer
+        pts = viewer.layers[f"{image.name} columns"]
+        fit.points.value = pts
+        fit.fit()                                              # -> features y, x, volume, ...; model, residual
+        fit.runner.wait()
+        count.points.value = pts
+        count.run()                                            # -> feature "count", coloured by count
+        count.runner.wait()
+        columns.append(pts)
+        print(f"{image.name}: {len(pts.data)} columns, Pb counts {pts.features['count'].min()}"
+              f"-{pts.features['count'].max()}")
+
+    # 3: discrete tomography from the three counted layers
+    tomo.reset_choices()
+    tomo.layers.value = [ly for ly in tomo.layers.choices if ly.name in {c.name for c in columns}]
+    tomo.run()
+    tomo.runner.wait()
+    model = viewer.layers["Pb model"]                          # 3D points, feature "certainty"
+    print(f"3D model: {len(model.data)} Pb atoms, certainty >= 0.9 for "
+          f"{np.mean(model.features['certainty'] >= 0.9):.1%}")
+
+    # 4: Debye pattern of the reconstructed core, Se completed around the Pb
+    debye.source.value = "3D points layer"
+    debye.layer.value = model
+    debye.complete.value = True
+    debye.compute()
+    debye.runner.wait()
+
+    for ly in viewer.layers:
+        ly.visible = False
+    model.visible = True
+    viewer.dims.ndisplay = 3
+    viewer.camera.angles = (0, -35, 65)
+    viewer.reset_view()
+    if screenshot:
+        viewer.screenshot(screenshot, canvas_only=False, flash=False)
+        print(f"wrote {screenshot}")
+    if quit_after:
+        viewer.close()
+    else:
+        napari.run()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--screenshot", default=None)
+    ap.add_argument("--quit", action="store_true")
+    args = ap.parse_args()
+    main(args.screenshot, args.quit)

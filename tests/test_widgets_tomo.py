@@ -1,0 +1,139 @@
+"""GUI: images → '1 Fit columns' → '2 Count atoms' → '3 Reconstruct 3D' on the PbSe sample, against the true model."""
+
+import numpy as np
+import pytest
+
+from napari_nxtomo.core.samples import pbse_cuboctahedron
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    import napari_nxtomo._qt_tasks as tasks
+    import napari_nxtomo._tomo_widget as tomo
+    import napari_nxtomo._widgets as widgets
+
+    got = []
+    for mod in (tasks, tomo, widgets):
+        monkeypatch.setattr(mod, "show_error", got.append)
+    return got
+
+
+def _wait(qtbot, widget, timeout=300_000):
+    qtbot.waitUntil(lambda: widget.runner.worker is None, timeout=timeout)
+
+
+def _fcc_overlap(q, truth):
+    """Largest number of sites q + T shared with truth over fcc translations T (quarter-lattice units)."""
+    ts = set(map(tuple, truth.tolist()))
+    best = 0
+    for dx in range(-8, 9, 2):
+        for dy in range(-8, 9, 2):
+            for dz in range(-8, 9, 2):
+                if (dx + dy + dz) % 4 == 0:
+                    best = max(best, len(set(map(tuple, (q + (dx, dy, dz)).tolist())) & ts))
+    return best
+
+
+def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_path):
+    """The sample's three noisy views (5e4 e/Å²), fitted and counted in the docks: ≥ 95 % of the true Pb sites."""
+    truth = pbse_cuboctahedron()
+    true_pb = truth.q[truth.elements == "Pb"]
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-nxtomo", "pbse_cuboctahedron")
+    images = list(viewer.layers)
+    _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
+    _, count = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    _, tomo = viewer.window.add_plugin_dock_widget("napari-nxtomo", "3 Reconstruct 3D")
+    columns = []
+    for image in images:
+        fit.image.value = image
+        fit.min_distance.value = 1.4
+        fit.find()
+        pts = viewer.layers[f"{image.name} columns"]
+        fit.points.value = pts
+        fit.fit()
+        _wait(qtbot, fit)
+        count.points.value = pts
+        count.feature.value = "volume"
+        count.run()
+        _wait(qtbot, count)
+        columns.append(pts)
+    assert not errors, errors
+
+    tomo.reset_choices()
+    names = [c.name for c in columns]
+    tomo.layers.value = [ly for ly in tomo.layers.choices if ly.name in names]
+    tomo.n_runs.value = 4
+    tomo.run()
+    assert tomo.runner.busy
+    _wait(qtbot, tomo)
+    assert not errors, errors
+
+    model = viewer.layers["Pb model"]
+    assert model.ndim == 3
+    cert = model.features["certainty"].to_numpy()
+    assert cert.shape == (len(model.data),) and np.all((cert >= 0) & (cert <= 1))
+    a = 6.12
+    q = np.rint(np.asarray(model.data)[:, ::-1] / (a / 4)).astype(int)
+    np.testing.assert_allclose(np.asarray(model.data)[:, ::-1], q * a / 4, atol=1e-6)  # on the fcc grid
+    recall = _fcc_overlap(q, true_pb) / len(true_pb)
+    precision = _fcc_overlap(q, true_pb) / len(q)
+    print(f"end to end through the docks: {recall:.4f} of the true Pb sites, precision {precision:.4f}")
+    assert recall >= 0.95 and precision >= 0.95
+    # residual per column on every projection layer, and the table filled
+    for pts in columns:
+        assert "residual" in pts.features and "model_count" in pts.features
+        pb = pts.features["type"].isin(["Pb", "Pb+Se"])
+        assert pts.features.loc[pb, "model_count"].notna().mean() > 0.95
+    assert tomo.table.rowCount() == 3 and tomo.table.item(0, 2) is not None
+    # colour from certainty, point size near the Pb ionic radius
+    assert np.asarray(model.size).mean() == pytest.approx(2 * 1.19)
+    # export
+    path = tomo._save("xyz", str(tmp_path / "model.xyz"))
+    from napari_nxtomo.core.tables import read_xyz
+
+    xyz, els, props, info = read_xyz(path)
+    assert len(xyz) == len(model.data) and set(els) == {"Pb"}
+    np.testing.assert_allclose(props["certainty"], cert, rtol=1e-5)
+
+
+def test_bad_input_messages(make_napari_viewer, qtbot, errors):
+    import pandas as pd
+
+    viewer = make_napari_viewer(show=True)
+    _, tomo = viewer.window.add_plugin_dock_widget("napari-nxtomo", "3 Reconstruct 3D")
+    tomo.run()
+    assert "at least two" in errors[-1]
+    feats = pd.DataFrame({"count": [1, 2, 3], "type": ["Pb+Se"] * 3})
+    viewer.add_points(np.array([[0.0, 0.0], [0.0, 3.06], [3.06, 0.0]]), name="no zone", features=feats)
+    viewer.add_points(np.array([[0.0, 0.0], [0.0, 3.06], [3.06, 0.0]]), name="no zone 2", features=feats)
+    tomo.reset_choices()
+    tomo.layers.value = list(tomo.layers.choices)
+    tomo.run()
+    assert "zone axis" in errors[-1]
+    tomo.zones.value = "100"
+    tomo.run()
+    assert "one per layer" in errors[-1]
+    tomo.zones.value = "100, 100"
+    tomo.run()
+    _wait(qtbot, tomo)
+    assert "same zone axis" in errors[-1]
+    assert "Pb model" not in viewer.layers
+
+
+def test_demo_gui_session_has_the_four_docks_and_the_sample(make_napari_viewer):
+    """What `napari-nxtomo demo --gui` opens: the three sample views and the four widgets, in order."""
+    from napari_nxtomo._debye_widget import DebyeWidget
+    from napari_nxtomo._tomo_widget import ReconstructWidget
+    from napari_nxtomo._widgets import CountAtomsWidget, FitColumnsWidget
+    from napari_nxtomo.cli import DOCKS, docked_session
+
+    viewer = make_napari_viewer(show=True)
+    widgets = docked_session(viewer)
+    assert [type(w) for w in widgets] == [FitColumnsWidget, CountAtomsWidget, ReconstructWidget, DebyeWidget]
+    assert len(viewer.layers) == 3 and all(ly.metadata["zone_axis"] for ly in viewer.layers)
+    docks = [d.name for d in viewer.window._dock_widgets.values()] if hasattr(viewer.window, "_dock_widgets") else []
+    for name in DOCKS:
+        assert any(name in d for d in docks), (name, docks)
