@@ -60,8 +60,19 @@ def main(screenshot=None, quit_after=False):
         ly.visible = False
     model.visible = True
     viewer.dims.ndisplay = 3
-    viewer.camera.angles = (0, -35, 65)
+    from napari.qt import get_qapp
+
+    for _ in range(10):
+        get_qapp().processEvents()
     viewer.reset_view()
+    viewer.camera.angles = (10, -30, 60)
+    viewer.camera.zoom *= 0.8
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
+    for _ in range(10):
+        get_qapp().processEvents()
     if screenshot:
         viewer.screenshot(screenshot, canvas_only=False, flash=False)
         print(f"wrote {screenshot}")
