@@ -16,7 +16,9 @@ from .core.simulate import (
 )
 from .core.samples import SampleParticle, pbse_cuboctahedron, pbse_cdse_core_shell
 from .core.fitting import FitCancelled, find_columns, fit_columns, model_image
-from .core.columns import split_types
+from .core.columns import fit_typed_columns, split_types
+from .core.tomography import Projection, ReconstructionCancelled, ReconstructionResult, reconstruct
+from .core.tables import read_points_csv, read_xyz, write_points_csv, write_xyz
 from .core.counting import CountResult, count_atoms
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
 from .core.nanocrystal import NanocrystalModel, build_nanocrystal, complete_sublattice
@@ -38,6 +40,15 @@ __all__ = [
     "fit_columns",
     "model_image",
     "split_types",
+    "fit_typed_columns",
+    "Projection",
+    "reconstruct",
+    "ReconstructionResult",
+    "ReconstructionCancelled",
+    "read_points_csv",
+    "read_xyz",
+    "write_points_csv",
+    "write_xyz",
     "CountResult",
     "count_atoms",
     "debye_intensity",
