@@ -42,10 +42,11 @@ given, the lattice orientation nearest to it is taken.  Where it is None the
 lattice leaves a choice (four directions in a square [100] projection, two
 in a [110] one); the choice is made jointly for all projections: the atom
 total of every slice across the tilt axis (one fcc layer ``a/2`` thick for
-the [001] axis) must be the same in all projections, so the orientations
-whose slice profiles agree best are taken; ties go to orientations that
-agree between images (one tilt series shares one scan direction), then to
-the one nearest the image rows.  When no projection gives its tilt axis, the
+the [001] axis) must be the same in all projections, so among the
+orientations whose slice profiles agree to within 2 atoms + 0.5 % of the
+best, those that agree between images are preferred (one tilt series shares
+one scan direction), then the best profile agreement, then the orientation
+nearest the image rows.  When no projection gives its tilt axis, the
 first projection's tilt axis is taken to point down the image (positive row
 component): the projections cannot tell a particle from its inversion
 through the centre when the sense of the tilt axis in the images is unknown.
@@ -94,7 +95,7 @@ connected and how many empty sites it encloses).
 
 ``w`` is the log-odds of a ±1 miscount, ``w = ln(2 (1 - ε) / ε)`` for a
 fraction ``ε`` of miscounted columns (``count_error_rate``), kept between
-1.5 and 6; ``exp(-E)`` is then the posterior of the model under the prior
+1.5 and 6 and rounded to a quarter; ``exp(-E)`` is then the posterior of the model under the prior
 ``exp(-S)`` and independent ±1 miscounts.  By default ``ε`` is estimated
 from the data: every slice across the tilt axis holds the same atoms in
 every projection, and with independent ±1 miscounts the squared difference
@@ -119,9 +120,17 @@ adding it to any model without it cannot raise ``E``: surface cost at most
 ``12 - 2k`` for ``k`` neighbours already fixed, count mismatch falling in
 every projection whose column asks for all its candidate sites; likewise
 fixed empty), which leaves the optimum unchanged and shrinks the program
-(two thirds of the sites for consistent counts in three projections).  The
-optimum certifies the annealing: ``exact.status``, the proven bound and the
-gap are reported; a time limit gives the best model found and its gap.
+(two thirds of the sites for consistent counts in three projections).  Then
+the LP relaxation is solved by HiGHS's interior-point method
+(:func:`scipy.optimize.linprog`) and its duals give a rigorous lower bound
+(a Lagrangian bound, valid for any multipliers); when the best model known
+(the rounded LP solution or an annealing run's model) is less than one
+energy step above that bound it is certified optimal (energies are
+multiples of 1/4 with the default weights).  Otherwise the binaries whose
+reduced cost exceeds the gap are fixed as well and HiGHS's branch and bound
+(:func:`scipy.optimize.milp`) solves the rest.  The optimum certifies the
+annealing: ``exact.status``, the proven bound and the gap are reported; a
+time limit gives the best model found and its gap.
 
 Simulated annealing (``method="anneal"`` or ``"both"``)
 --------------------------------------------------------
@@ -158,10 +167,11 @@ whose final model holds the site.  When every run reaches the optimum it is
 ``certainty`` (calibrated): the probability of the site under the posterior
 ``p(x) ∝ exp(-E(x) / T)`` at ``temperature`` ``T`` (default 1, where
 ``exp(-E)`` is the posterior of the energy section), estimated by Markov
-chain Monte Carlo: after annealing every run samples ``n_sample_sweeps``
-sweeps at ``T`` with the same moves (Metropolis), starting from the best
-model known to it (the exact optimum when that is lower than the run's own),
-and the certainty is the mean occupancy over all samples of all runs.  A
+chain Monte Carlo: after the annealing runs and the exact solve, one chain
+per run samples ``n_sample_sweeps`` sweeps at ``T`` with the same moves
+(Metropolis), starting from the run's model, or from the exact optimum
+where that is lower, and the certainty is the mean occupancy over all
+samples of all chains.  A
 site that every model within a few ``T`` of the optimum holds has certainty
 1; a site that an alternative ``ΔE`` higher leaves empty has about
 ``1 / (1 + exp(-ΔE / T))``.  With ``method="exact"`` the ``n_runs`` chains
@@ -209,8 +219,8 @@ _NB_H = (FCC_NEIGHBOURS_Q // 2).astype(np.int64)
 
 DEFAULT_COUNT_WEIGHT = 6.0
 DEFAULT_TEMPERATURE = 1.0
-#: bytes of memory per candidate site, with the MILP (measured, rounded up)
-_BYTES_PER_SITE = 3000
+#: bytes of memory per candidate site, with the MILP (about 6 kB measured for 7000 to 17000 sites)
+_BYTES_PER_SITE = 8000
 
 
 class ReconstructionCancelled(Exception):
@@ -243,6 +253,73 @@ def _int_vector(v, what):
 
 def _zone_name(v) -> str:
     return "[" + "".join(f"{int(c)}" if c >= 0 else f"-{-int(c)}" for c in v) + "]"
+
+
+def parse_zone_axis(text) -> tuple:
+    """A zone axis from text: ``110``, ``[1-10]``, ``1 1 0`` or ``1,-1,0`` -> ``(1, 1, 0)``."""
+    t = str(text).strip().replace("[", "").replace("]", "")
+    parts = t.replace(",", " ").split()
+    if len(parts) == 1 and len(parts[0].lstrip("-")) >= 3:
+        out, sign = [], 1
+        for ch in parts[0]:
+            if ch == "-":
+                sign = -1
+                continue
+            if not ch.isdigit():
+                raise ValueError(f"a zone axis is three integers such as 110 or 1 1 0, not {text!r}")
+            out.append(sign * int(ch))
+            sign = 1
+        parts = out
+    try:
+        vals = [int(v) for v in parts]
+    except ValueError:
+        vals = []
+    if len(vals) != 3:
+        raise ValueError(f"a zone axis is three integers such as 110 or 1 1 0, not {text!r}")
+    return tuple(vals)
+
+
+def projection_from_table(positions, features, zone_axis, element="Pb", tilt_direction=None, name=""):
+    """A :class:`Projection` from a table of counted columns (a points layer's features, a CSV table).
+
+    Parameters
+    ----------
+    positions : (N, 2) array
+        Column positions ``(y, x)`` in Å.
+    features : pandas.DataFrame
+        One row per column with ``count`` and optionally ``type``.  Only the
+        columns that hold ``element`` are used: type ``element`` (pure
+        columns, rocksalt [110]) or ``element+...`` (mixed columns, [100]);
+        a table with one untyped kind of column is used whole.  ``count``
+        is the number of ``element`` atoms.
+    zone_axis : (3,) ints or None
+    tilt_direction : (2,) array, optional
+        Approximate tilt-axis direction ``(row, col)`` in the image.
+
+    Returns
+    -------
+    (Projection, kept) : the projection and the row indices it uses.
+    """
+    label = name or "the table"
+    if len(features) == 0:
+        raise ValueError(f"{label} has no columns")
+    if "count" not in features:
+        raise ValueError(f"{label} has no 'count' column: count the atoms first (2 Count atoms, or 'napari-nxtomo count')")
+    if zone_axis is None:
+        raise ValueError(f"{label} does not say its zone axis: give it (e.g. 110)")
+    keep = np.ones(len(features), dtype=bool)
+    if "type" in features:
+        t = features["type"].astype(str)
+        kinds = set(t)
+        if len(kinds) > 1 or kinds & {element} or any(k.startswith(element + "+") for k in kinds):
+            keep = ((t == element) | t.str.startswith(element + "+")).to_numpy()
+        if not keep.any():
+            raise ValueError(f"{label} has no {element} columns (types: {sorted(kinds)})")
+    pos = np.asarray(positions, dtype=float)[:, -2:]
+    counts = np.asarray(features["count"], dtype=float)[keep]
+    proj = Projection(tuple(int(v) for v in zone_axis), pos[keep], counts,
+                      tilt_axis=None if tilt_direction is None else tuple(tilt_direction), name=name)
+    return proj, np.flatnonzero(keep)
 
 
 @dataclass
@@ -755,7 +832,7 @@ def _place(projections, a, t):
 
     profs = [[profile_of(p, vl, f) for f in fits] for p, vl, fits in options]
     total = np.median([p.total for p in projections])
-    best = None
+    scored = []
     for combo in itertools.product(*[range(len(o[2])) for o in options]):
         lo0, p0 = profs[0][combo[0]]
         mism = 0.0
@@ -764,16 +841,12 @@ def _place(projections, a, t):
             mism += _best_shift_mismatch(lo0, p0, lo1, p1)[0]
         thetas = [options[k][2][combo[k]].theta for k in range(len(options))]
         spread = max(abs((th - thetas[0] + np.pi) % (2 * np.pi) - np.pi) for th in thetas)
-        consistent = spread < np.deg2rad(10)
         rows = sum(abs((th + np.pi) % (2 * np.pi) - np.pi) for th in thetas)
-        key = (mism, consistent, rows)
-        if best is None:
-            best = (key, combo)
-            continue
-        tol = 2.0 + 0.005 * total
-        (bm, bc, br), _ = best
-        if mism < bm - tol or (abs(mism - bm) <= tol and (consistent > bc or (consistent == bc and rows < br - 1e-6))):
-            best = (key, combo)
+        scored.append((mism, spread < np.deg2rad(10), rows, combo))
+    mmin = min(sc[0] for sc in scored)
+    near = [sc for sc in scored if sc[0] <= mmin + 2.0 + 0.005 * total]
+    near.sort(key=lambda sc: (not sc[1], sc[0], round(sc[2], 6)))
+    best = (None, near[0][3])
     combo = best[1]
     placed = []
     for (p, vl, fits), j in zip(options, combo):
@@ -1341,20 +1414,9 @@ def _kernel_args(pb: _Problem):
     )
 
 
-def _run_one(pb: _Problem, params: _RunParams, seed_int: int, start=None, stop=None):
-    """One annealing run followed by sampling at the calibration temperature.
-
-    Returns a dict: ``best`` (K,) bool, ``energy`` of it, ``marginal`` (K,)
-    float mean occupancy while sampling, ``accept`` ratio, ``time`` (s).
-    ``start``: optional (K,) occupancy and its energy, the exact optimum,
-    that the sampling starts from when it is better than the run's best.
-    ``stop``: optional threading.Event; when set the run stops early and
-    returns None.
-    """
-    t0 = time.perf_counter()
-    gen = np.random.default_rng(seed_int)
-    state = _initial_state(pb, gen)
-    rng = np.array([gen.integers(1, 2**63 - 1)], dtype=np.uint64)
+def _chain(pb: _Problem, state, rng, temps, params, stop, sample):
+    """Run sweeps at the temperatures ``temps`` from ``state`` in chunks; None if stopped."""
+    state = state.astype(np.uint8).copy()
     occ = _occupied_neighbours(state, pb).astype(np.int64)
     ncount = _column_counts(state, pb).astype(np.int64)
     s, m, _ = _energy_parts(state, pb)
@@ -1363,6 +1425,26 @@ def _run_one(pb: _Problem, params: _RunParams, seed_int: int, start=None, stop=N
     best_energy = energy.copy()
     acc = np.zeros(pb.n_sites, dtype=np.float64)
     args = _kernel_args(pb)
+    n_acc = 0
+    for i in range(0, len(temps), params.chunk):
+        if stop is not None and stop.is_set():
+            return None
+        n_acc += _sweeps(state, occ, ncount, energy, rng, *args, temps[i : i + params.chunk], params.p_flip,
+                         params.p_move, best_state, best_energy, acc, sample)
+    return best_state.astype(bool), acc, n_acc
+
+
+def _anneal_one(pb: _Problem, params: _RunParams, seed_int: int, stop=None):
+    """One annealing run from a random model.
+
+    Returns a dict: ``best`` (K,) bool, the lowest-energy model met, its
+    ``energy``, the acceptance ratio ``accept`` and ``time`` (s); None when
+    ``stop`` (a threading.Event) was set.
+    """
+    t0 = time.perf_counter()
+    gen = np.random.default_rng(seed_int)
+    state = _initial_state(pb, gen)
+    rng = np.array([gen.integers(1, 2**63 - 1)], dtype=np.uint64)
     p = params
     temps = np.concatenate(
         [
@@ -1370,39 +1452,28 @@ def _run_one(pb: _Problem, params: _RunParams, seed_int: int, start=None, stop=N
             np.zeros(p.n_quench),
         ]
     )
-    n_acc = 0
-    for i in range(0, len(temps), p.chunk):
-        if stop is not None and stop.is_set():
-            return None
-        n_acc += _sweeps(state, occ, ncount, energy, rng, *args, temps[i : i + p.chunk], p.p_flip, p.p_move,
-                         best_state, best_energy, acc, False)
-    # sampling from the best model known
-    state = best_state.copy()
-    E_best = float(best_energy[0])
-    if start is not None and start[1] < E_best - 1e-9:
-        state = start[0].astype(np.uint8).copy()
-    occ = _occupied_neighbours(state, pb).astype(np.int64)
-    ncount = _column_counts(state, pb).astype(np.int64)
-    s, m, _ = _energy_parts(state, pb)
-    energy = np.array([s + m])
-    sample_best = best_state.copy()
-    sample_best_E = best_energy.copy()
-    temps = np.full(p.n_sample, p.temperature)
-    for i in range(0, len(temps), p.chunk):
-        if stop is not None and stop.is_set():
-            return None
-        _sweeps(state, occ, ncount, energy, rng, *args, temps[i : i + p.chunk], p.p_flip, p.p_move,
-                sample_best, sample_best_E, acc, True)
-    marginal = acc / max(p.n_sample, 1)
-    best = best_state.astype(bool)
+    out = _chain(pb, state, rng, temps, p, stop, False)
+    if out is None:
+        return None
+    best, _, n_acc = out
     s, m, _ = _energy_parts(best, pb)
-    return dict(
-        best=best,
-        energy=float(s + m),
-        marginal=marginal,
-        accept=n_acc / max(1, len(temps) * pb.n_sites),
-        time=time.perf_counter() - t0,
-    )
+    return dict(best=best, energy=float(s + m), accept=n_acc / max(1, len(temps) * pb.n_sites),
+                time=time.perf_counter() - t0)
+
+
+def _sample_one(pb: _Problem, params: _RunParams, seed_int: int, start, stop=None):
+    """Metropolis sampling at ``params.temperature`` from the model ``start`` (K,) bool.
+
+    Returns the mean occupancy over ``params.n_sample`` sweeps, (K,) float,
+    or None when stopped.
+    """
+    gen = np.random.default_rng(seed_int)
+    rng = np.array([gen.integers(1, 2**63 - 1)], dtype=np.uint64)
+    temps = np.full(params.n_sample, params.temperature)
+    out = _chain(pb, np.asarray(start), rng, temps, params, stop, True)
+    if out is None:
+        return None
+    return out[1] / max(params.n_sample, 1)
 
 
 # --------------------------------------------------------------------------
@@ -1593,15 +1664,16 @@ def _lp_relaxation(c, A1, A2, t, lb, ub, time_limit):
     return res.x, bound, d
 
 
-def _solve_exact(pb: _Problem, time_limit: float, relax: bool = False) -> ExactSolution:
+def _solve_exact(pb: _Problem, time_limit: float, relax: bool = False, incumbents=()) -> ExactSolution:
     """The optimum of the energy, certified (see the module notes).
 
     Steps: sites fixed by :func:`_fix_sites`; the LP relaxation by an
     interior-point method with a rigorous bound from its duals; when the
-    rounded LP solution is within one energy step of that bound it is the
-    certified optimum.  Otherwise binaries whose reduced cost exceeds the
-    gap are fixed too and HiGHS's branch and bound (``scipy.optimize.milp``)
-    solves the rest.
+    best model known (the rounded LP solution or one of ``incumbents``,
+    ``(occupancy, energy)`` pairs such as the annealing runs' models) is
+    within one energy step of that bound it is the certified optimum.
+    Otherwise binaries whose reduced cost exceeds the gap are fixed too and
+    HiGHS's branch and bound (``scipy.optimize.milp``) solves the rest.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -1635,13 +1707,24 @@ def _solve_exact(pb: _Problem, time_limit: float, relax: bool = False) -> ExactS
         x, s, m, dev = energy_of(np.zeros(0))
         return ExactSolution("optimal", True, float(s + m), float(s + m), 0.0, s, dev, x,
                              time.perf_counter() - t0, "every site fixed", len(c), nrow)
+    # the best model known: the incumbents, then the rounded LP solution
+    best = None
+    for xin, _ in incumbents:
+        xin = np.asarray(xin, bool)
+        si, mi, di = _energy_parts(xin, pb)
+        if best is None or si + mi < best[1] + best[2] - 1e-9:
+            best = (xin, si, mi, di, "an annealing run")
     if lp is not None:
         xlp, lbound, d = lp
-        x, s, m, dev = energy_of(xlp[: len(free)])
         lbound += const
+        x, s, m, dev = energy_of(xlp[: len(free)])
+        if best is None or s + m < best[1] + best[2] - 1e-9:
+            best = (x, s, m, dev, "the LP relaxation is integral")
+        x, s, m, dev, source = best
         if s + m - lbound < tolerance(s + m):
             return ExactSolution("optimal", True, float(s + m), float(lbound), 0.0, s, dev, x,
-                                 time.perf_counter() - t0, "the LP relaxation is integral", len(c), nrow)
+                                 time.perf_counter() - t0, f"LP bound {lbound:.8g}: certified by {source}",
+                                 len(c), nrow)
         # reduced-cost fixing: a binary whose flip costs more than the gap keeps its LP value
         ub_energy = s + m
         dfree = d[: len(free)]
@@ -1655,20 +1738,30 @@ def _solve_exact(pb: _Problem, time_limit: float, relax: bool = False) -> ExactS
             fixed[free[at1]] = 1
             c, A1, A2, t, lb, ub, integ, free, const = _milp_arrays(pb, fixed)
         message = f"LP bound {lbound:.6g}, {int(at0.sum() + at1.sum())} binaries fixed by reduced cost; "
-    remaining = max(1.0, time_limit - (time.perf_counter() - t0))
+    remaining = max(0.1, time_limit - (time.perf_counter() - t0))
     opts = {"time_limit": float(remaining), "presolve": True, "mip_rel_gap": 1e-9}
     cons = [LinearConstraint(A1, 0, np.inf), LinearConstraint(A2, t, t)]
     res = milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=cons, options=opts)
     dt = time.perf_counter() - t0
     if res.x is None:
-        return ExactSolution("failed", False, float("inf"), -float("inf"), float("inf"), 0, 0, None, dt,
-                             message + str(res.message), len(c), nrow)
+        status = "time limit" if res.status == 1 else "failed"
+        if best is None:
+            return ExactSolution(status, False, float("inf"), -float("inf"), float("inf"), 0, 0, None, dt,
+                                 message + str(res.message), len(c), nrow)
+        x, s, m, dev = best[:4]
+        bound = lbound if lp is not None else -float("inf")
+        gap = (s + m - bound) / max(abs(s + m), 1e-12)
+        return ExactSolution(status, False, float(s + m), float(bound), float(gap), s, dev, x, dt,
+                             message + "no better model found: " + str(res.message), len(c), nrow)
     x, s, m, dev = energy_of(res.x[: len(free)])
     energy = s + m
     bound = float(getattr(res, "mip_dual_bound", np.nan))
     bound = bound + const if np.isfinite(bound) else (energy if res.status == 0 else -float("inf"))
     if lp is not None:
         bound = max(bound, lbound) if np.isfinite(bound) else lbound
+    if best is not None and best[1] + best[2] < energy - 1e-9:  # branch and bound stopped early
+        x, s, m, dev = best[:4]
+        energy = s + m
     optimal = bool(res.status == 0 or energy - bound < tolerance(energy))
     gap = 0.0 if optimal else (energy - bound) / max(abs(energy), 1e-12)
     status = "optimal" if optimal else ("time limit" if res.status == 1 else f"stopped ({res.status})")
@@ -1731,10 +1824,15 @@ def _miscount_rate(placed, offsets) -> float:
 
 
 def _weight_from_error_rate(eps: float) -> float:
-    """Count weight ``w = ln(2 (1 - ε) / ε)`` (a ±1 miscount's log-odds), between 1.5 and 6."""
+    """Count weight ``w = ln(2 (1 - ε) / ε)`` (a ±1 miscount's log-odds), between 1.5 and 6.
+
+    Rounded to a quarter: every energy is then a multiple of 1/4, so a
+    proven bound less than 1/4 below a model's energy certifies it.
+    """
     if eps <= 0:
         return DEFAULT_COUNT_WEIGHT
-    return float(np.clip(math.log(2 * (1 - eps) / eps), 1.5, DEFAULT_COUNT_WEIGHT))
+    w = float(np.clip(math.log(2 * (1 - eps) / eps), 1.5, DEFAULT_COUNT_WEIGHT))
+    return round(4 * w) / 4
 
 
 def _lattice_points_near(vl: _ViewLattice, centre, radius):
@@ -2020,10 +2118,12 @@ class ReconstructionResult:
 
 
 def _default_sweeps(K: int) -> int:
-    return int(np.clip(400 + 3 * np.sqrt(K) * 10, 800, 4000))
+    """Annealing sweeps per run: 400 + 30 √K, and at least 3 million moves (at most 20 000 sweeps)."""
+    return int(min(max(400 + 30 * np.sqrt(K), 3e6 / max(K, 1)), 20000))
 
 
-def _assemble(pb, placed, offsets, a, runs, exact, n_runs_planned, params, count_weight, notes, t0, eps=float("nan")):
+def _assemble(pb, placed, offsets, a, runs, exact, n_runs_planned, params, count_weight, notes, t0, eps=float("nan"),
+              marginals=()):
     """Build the result from finished runs (a list of dicts) and the exact solution."""
     K = pb.n_sites
     quarter = a / 4.0
@@ -2041,8 +2141,13 @@ def _assemble(pb, placed, offsets, a, runs, exact, n_runs_planned, params, count
     model = np.asarray(model, bool)
     source = "exact" if src < 0 else f"anneal run {src}"
     freq = run_states.mean(0) if len(runs) else np.full(K, np.nan)
-    marg = [r["marginal"] for r in runs if r.get("marginal") is not None]
-    certainty = np.mean(marg, axis=0) if marg else model.astype(float)
+    notes = list(notes)
+    if len(marginals):
+        certainty = np.mean(marginals, axis=0)
+    else:
+        certainty = freq.copy() if len(runs) else model.astype(float)
+        if n_runs_planned and params.n_sample:
+            notes.append("certainty not sampled: it is the run frequency (or the model)")
     s, m, dev = _energy_parts(model, pb)
     pos_all = pb.q * quarter
     sites = pd.DataFrame(
@@ -2084,12 +2189,11 @@ def _assemble(pb, placed, offsets, a, runs, exact, n_runs_planned, params, count
             )
         )
     pieces, holes = _topology(pb.q[model])
-    notes = list(notes)
     if pieces > 1:
         notes.append(f"the model is in {pieces} pieces")
     if holes:
         notes.append(f"the model encloses {holes} empty site(s)")
-    if len(runs) < n_runs_planned:
+    if len(runs) < n_runs_planned and (len(runs) or exact is None):
         notes.append(f"{len(runs)} of {n_runs_planned} annealing runs finished")
     return ReconstructionResult(
         positions=pos_all[model],
@@ -2209,7 +2313,8 @@ def reconstruct(
         calibrated certainty; 1 makes ``exp(-E)`` the posterior.
     n_sweeps : int, optional
         Annealing sweeps per run (a sweep = one move per candidate site);
-        default grows with the number of candidate sites, 800 to 4000.
+        default ``400 + 30 √K`` for ``K`` candidate sites, at least 3
+        million moves (2950 sweeps for 7000 sites, 8450 for 355).
     n_sample_sweeps : int
         Sweeps of sampling at ``temperature`` per run.
     time_limit : float
@@ -2220,15 +2325,20 @@ def reconstruct(
     client : dask.distributed.Client, optional
         Run the annealing runs on this cluster instead of threads.
     progress : callable, optional
-        ``progress(i, n)`` after each finished step: the exact solve (when
-        computed) is the first of ``n`` steps, then each run.
+        ``progress(i, n)`` at the start (``i = 0``) and after each finished
+        step: every annealing run is a step, then the exact solve, then the
+        certainty sampling (all chains together).
     cancel : callable, optional
-        Polled while the runs go on (several times a second); when it returns
-        True the remaining runs stop and :class:`ReconstructionCancelled` is
-        raised, carrying in ``.partial`` the result from the finished runs
-        (and the exact solve), or None.
+        Polled several times a second while runs or sampling chains go on,
+        and after the exact solve; when it returns True the remaining work
+        stops (within a fraction of a second) and
+        :class:`ReconstructionCancelled` is raised, carrying in ``.partial``
+        the result from the finished runs (and the exact solve, if done; its
+        certainty is then the run frequency), or None when nothing had
+        finished.
     max_sites : int
-        Refuse problems with more candidate sites (about 3 kB each).
+        Refuse problems with more candidate sites (about 8 kB each; a
+        problem larger than 80 % of the free memory is refused too).
 
     Returns
     -------
@@ -2304,125 +2414,143 @@ def reconstruct(
     )
     do_exact = method in ("both", "exact")
     anneal = method in ("both", "anneal")
-    n_steps = n_runs + (1 if do_exact else 0)
-    done = 0
-    if progress is not None:
-        progress(0, n_steps)
+    sample = n_runs > 0 and params.n_sample > 0
+    n_steps = (n_runs if anneal else 0) + (1 if do_exact else 0) + (1 if sample else 0)
+    ticker = _Ticker(progress, n_steps)
+    ticker.tick(0)
+    children = np.random.SeedSequence(seed).spawn(max(n_runs, 0))
+    seeds = [[int(g.generate_state(1, dtype=np.uint64)[0] % (2**62)) for g in c.spawn(2)] for c in children]
+    runner = _Runner(pb, client, n_workers, cancel)
+
+    def cancelled(what, runs, exact, marginals):
+        partial = _assemble(pb, placed, offsets, a, runs, exact, n_runs, params, count_weight, notes, t0, eps,
+                            marginals)
+        raise ReconstructionCancelled(f"reconstruction cancelled {what}", partial)
+
+    # 1. annealing runs
+    runs = []
+    if anneal:
+        results, stopped = runner.map(_anneal_one, [(params, sd[0]) for sd in seeds], ticker)
+        runs = [r for r in results if r is not None]
+        if stopped:
+            cancelled(f"after {len(runs)} of {n_runs} annealing runs", runs, None, [])
+    # 2. the exact optimum, with the runs' models as incumbents
     exact = None
     if do_exact:
-        exact = _solve_exact(pb, time_limit)
+        exact = _solve_exact(pb, time_limit, incumbents=[(r["best"], r["energy"]) for r in runs])
         if exact.occupancy is None:
             notes.append(f"the exact solver failed: {exact.message}")
-        done += 1
-        if progress is not None:
-            progress(done, n_steps)
+        ticker.tick()
         if cancel is not None and cancel():
-            raise ReconstructionCancelled(
-                "reconstruction cancelled after the exact solve",
-                _assemble(pb, placed, offsets, a, [], exact, n_runs, params, count_weight, notes, t0, eps),
-            )
-    start = None
-    if exact is not None and exact.occupancy is not None:
-        start = (exact.occupancy, exact.energy)
-    run_params = params
-    if not anneal:
-        if start is None:
-            run_params = None
-        else:
-            run_params = _RunParams(0, 0, params.n_sample, 1.0, 1.0, params.temperature, params.p_flip, params.p_move)
-    seeds = [int(s.generate_state(1, dtype=np.uint64)[0] % (2**62)) for s in np.random.SeedSequence(seed).spawn(n_runs)]
-    results = [None] * n_runs
-    if run_params is not None and n_runs > 0:
-        if client is not None:
-            results, cancelled = _run_dask(client, pb, run_params, seeds, start, progress, cancel, done, n_steps)
-        else:
-            results, cancelled = _run_threads(pb, run_params, seeds, start, progress, cancel, done, n_steps, n_workers)
-        finished = [r for r in results if r is not None]
-        if cancelled:
-            partial = _assemble(pb, placed, offsets, a, finished if anneal else [], exact, n_runs, params,
-                                count_weight, notes, t0, eps)
-            if partial is not None and not anneal:
-                partial.runs = np.zeros((0, pb.n_sites), bool)
-            raise ReconstructionCancelled(
-                f"reconstruction cancelled after {len(finished)} of {n_runs} runs", partial
-            )
-    finished = [r for r in results if r is not None]
-    if anneal:
-        res = _assemble(pb, placed, offsets, a, finished, exact, n_runs, params, count_weight, notes, t0, eps)
-    else:
-        res = _assemble(pb, placed, offsets, a, [], exact, n_runs, params, count_weight, notes, t0, eps)
-        if finished:
-            cert = np.mean([r["marginal"] for r in finished], axis=0)
-            occ = res.sites["occupied"].to_numpy()
-            res.sites["certainty"] = cert
-            res.certainty = cert[occ]
-    if exact is not None and exact.occupancy is not None and anneal and len(res.run_energies):
+            cancelled("after the exact solve", runs, exact, [])
+    # 3. sampling chains for the certainty, each from the best model its run knows
+    marginals = []
+    if sample:
+        starts = []
+        for i in range(n_runs):
+            cands = []
+            if anneal:
+                cands.append((runs[i]["energy"], runs[i]["best"]))
+            if exact is not None and exact.occupancy is not None:
+                cands.append((exact.energy + 1e-9, exact.occupancy))  # a run's own optimum on a tie
+            if cands:
+                starts.append(min(cands, key=lambda c: c[0])[1])
+        if starts:
+            results, stopped = runner.map(_sample_one, [(params, sd[1], st) for sd, st in zip(seeds, starts)], None)
+            marginals = [r for r in results if r is not None]
+            if stopped:
+                cancelled("while sampling the certainty", runs, exact, marginals)
+        ticker.tick()
+    res = _assemble(pb, placed, offsets, a, runs, exact, n_runs, params, count_weight, notes, t0, eps, marginals)
+    if exact is not None and exact.occupancy is not None and len(res.run_energies):
         worse = int(np.sum(res.run_energies > exact.energy + 1e-6))
         if worse:
             res.notes.append(f"{worse} of {len(res.run_energies)} annealing runs ended above the exact optimum")
     return res
 
 
-def _run_threads(pb, params, seeds, start, progress, cancel, done, n_steps, n_workers):
-    n = len(seeds)
-    if n_workers is None:
-        n_workers = os.cpu_count() or 1
-    n_workers = max(1, min(int(n_workers), n))
-    stop = threading.Event()
-    results = [None] * n
-    cancelled = False
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        futs = {pool.submit(_run_one, pb, params, s, start, stop): i for i, s in enumerate(seeds)}
+class _Ticker:
+    """Counts finished steps and reports them as ``progress(i, n)``."""
+
+    def __init__(self, progress, n):
+        self.progress, self.n, self.done = progress, n, 0
+
+    def tick(self, k=1):
+        self.done += k
+        if self.progress is not None:
+            self.progress(self.done, self.n)
+
+
+class _Runner:
+    """Runs independent jobs ``fn(pb, *args, stop)`` in threads or on a dask cluster, polling ``cancel``."""
+
+    def __init__(self, pb, client, n_workers, cancel):
+        self.pb, self.client, self.cancel = pb, client, cancel
+        self.n_workers = max(1, int(n_workers or os.cpu_count() or 1))
+        self._pb_future = None
+
+    def map(self, fn, jobs, ticker):
+        if not jobs:
+            return [], False
+        if self.cancel is not None and self.cancel():  # cancelled before this stage started
+            return [None] * len(jobs), True
+        if self.client is not None:
+            return self._map_dask(fn, jobs, ticker)
+        return self._map_threads(fn, jobs, ticker)
+
+    def _map_threads(self, fn, jobs, ticker):
+        stop = threading.Event()
+        results = [None] * len(jobs)
+        stopped = False
+        with ThreadPoolExecutor(max_workers=min(self.n_workers, len(jobs))) as pool:
+            futs = {pool.submit(fn, self.pb, *args, stop): i for i, args in enumerate(jobs)}
+            pending = set(futs)
+            while pending:
+                fin, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for f in fin:
+                    r = f.result()
+                    if r is not None:
+                        results[futs[f]] = r
+                        if ticker is not None:
+                            ticker.tick()
+                if pending and self.cancel is not None and self.cancel():
+                    stopped = True
+                    stop.set()
+                    for f in pending:
+                        f.cancel()
+                    wait(pending)
+                    for f in pending:
+                        if not f.cancelled() and f.exception() is None and f.result() is not None:
+                            results[futs[f]] = f.result()
+                    break
+        return results, stopped
+
+    def _map_dask(self, fn, jobs, ticker):
+        from distributed import wait as dwait
+
+        if self._pb_future is None:
+            self._pb_future = self.client.scatter(self.pb, broadcast=True)
+        futs = [self.client.submit(fn, self._pb_future, *args, None, pure=False) for args in jobs]
+        index = {f.key: i for i, f in enumerate(futs)}
+        results = [None] * len(jobs)
         pending = set(futs)
+        stopped = False
         while pending:
-            fin, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            try:
+                fin = dwait(list(pending), timeout=0.3, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                fin = set()
+            except Exception as exc:  # distributed's own TimeoutError on older versions
+                if "Timeout" not in type(exc).__name__:
+                    raise
+                fin = set()
             for f in fin:
-                r = f.result()
-                if r is not None:
-                    results[futs[f]] = r
-                    done += 1
-                    if progress is not None:
-                        progress(done, n_steps)
-            if pending and cancel is not None and cancel():
-                cancelled = True
-                stop.set()
-                for f in pending:
-                    f.cancel()
-                wait(pending)
-                for f in pending:
-                    if not f.cancelled() and f.exception() is None and f.result() is not None:
-                        results[futs[f]] = f.result()
+                results[index[f.key]] = f.result()
+                if ticker is not None:
+                    ticker.tick()
+            pending -= set(fin)
+            if pending and self.cancel is not None and self.cancel():
+                stopped = True
+                self.client.cancel(list(pending))
                 break
-    return results, cancelled
-
-
-def _run_dask(client, pb, params, seeds, start, progress, cancel, done, n_steps):
-    from distributed import wait as dwait
-
-    n = len(seeds)
-    pb_f = client.scatter(pb, broadcast=True)
-    futs = [client.submit(_run_one, pb_f, params, s, start, None, pure=False) for s in seeds]
-    index = {f.key: i for i, f in enumerate(futs)}
-    results = [None] * n
-    pending = set(futs)
-    cancelled = False
-    while pending:
-        try:
-            fin = dwait(list(pending), timeout=0.3, return_when="FIRST_COMPLETED").done
-        except TimeoutError:
-            fin = set()
-        except Exception as exc:  # distributed's own TimeoutError on older versions
-            if "Timeout" not in type(exc).__name__:
-                raise
-            fin = set()
-        for f in fin:
-            results[index[f.key]] = f.result()
-            done += 1
-            if progress is not None:
-                progress(done, n_steps)
-        pending -= set(fin)
-        if pending and cancel is not None and cancel():
-            cancelled = True
-            client.cancel(list(pending))
-            break
-    return results, cancelled
+        return results, stopped
