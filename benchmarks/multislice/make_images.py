@@ -1,0 +1,383 @@
+"""Multislice HAADF-STEM images of a small PbSe cuboctahedron (abTEM), stored small as test data.
+
+The project's own image generator (:mod:`napari_nxtomo.core.simulate`) draws one
+Gaussian per column with a cross-section from a smooth model.  Real images are
+not like that: the probe channels along a column and spreads to its
+neighbours, and thermal diffuse scattering (frozen phonons) feeds the annular
+detector.  This script makes HAADF images with a full multislice calculation
+(abTEM) so that ``tests/test_multislice.py`` can check column finding,
+fitting and counting beyond the project's model.  abTEM is only needed here,
+not by the tests.
+
+Run (16 minutes per view on this 2-core machine with the defaults: 964 s for
+[100], 950 s for [110], sharing the cores with other work)::
+
+    pip install abtem
+    python benchmarks/multislice/make_images.py                  # both views
+    python benchmarks/multislice/make_images.py --views 100      # one view
+    python benchmarks/multislice/make_images.py --quick --out /tmp/ms   # small smoke test
+
+What is simulated
+-----------------
+* Particle: ``napari_nxtomo.core.samples.pbse_cuboctahedron(seed=0, n_half=4)``:
+  rocksalt PbSe (a = 6.12 Å), cuboctahedron 4 a/2 from the centre to its
+  {100} facets, with a partial layer (island) on the +x facet and 5 Pb
+  surface vacancies: 583 atoms (315 Pb, 268 Se).
+* Views: [100] and [110] about the tilt axis [001]
+  (:class:`~napari_nxtomo.core.geometry.ProjectionGeometry`).  The atoms are
+  rotated with ``ProjectionGeometry.basis`` so that abTEM's x is the image row
+  (along [001]), y the image column and z the beam; a column at crystal
+  position ``p`` appears at image position ``geometry.project(p) + origin``
+  (Å; pixel (0, 0) centred at image position (0, 0)), ``origin`` in the JSON.
+* Microscope: 300 kV, aberration-free probe, semi-convergence 22 mrad, annular
+  detector 60-140 mrad (the outer angle is bounded by the potential sampling,
+  see below; at these angles the signal falls off roughly as θ⁻³, so
+  140-200 mrad would add only ~10 %), scan step 0.2 Å (Nyquist for 22 mrad
+  is λ/(4α) = 0.22 Å).
+* Potential: Lobato parametrisation, infinite projection, slices 2 Å thick,
+  sampling 11 Å / 240 = 0.0458 Å (antialiased maximum angle 143 mrad).
+* Frozen phonons: 4 configurations, isotropic Gaussian displacements with
+  1D rms 0.134 Å for Pb and 0.110 Å for Se (U_iso ≈ 0.018 and 0.012 Å², about
+  room-temperature PbSe); every configuration displaces all atoms of the
+  particle at once (seeded), and every scan tile sees the same configuration.
+
+How far the phonon average has converged
+----------------------------------------
+Four configurations are what the time allows (each costs ~4 minutes per view
+here), and they are not enough for column-by-column accuracy: a column's
+fitted cross-section scatters by ~10-11 % (median; RMS 12-14 %) from one
+configuration to the next, so ~5 % remains in the mean of four, more than the
+Poisson noise of a 1e5 e/Å² image (1.3 % for Pb columns).  The images of
+the single configurations are stored (``haadf_<uvw>_configs.npz``) so that
+this can be measured; ``tests/test_multislice.py`` reports it.  (Drawing
+fresh configurations per tile and per pixel subset instead, 10 per tile and
+2 per pixel for the same run time, was tried and did not help: a column then
+sees its atoms displaced differently from pixel to pixel, which adds as much
+scatter to its integral as it removes.)
+
+How it is made fast enough for 2 cores: scan tiles
+--------------------------------------------------
+A probe only touches atoms within a few Å of its position, so the scan is
+cut into tiles of 10 × 10 probe positions (1.8 Å × 1.8 Å); each tile is run in
+its own 11 Å × 11 Å cell holding the atoms within that cell (≥ 4.6 Å around
+every probe of the tile), instead of one cell around the whole particle
+(about 25 times fewer pixels per probe).
+Every tile has the same cell and the same probe offsets inside it, so the
+(discretised) probe is identical everywhere.  Checked against a 24 Å cell on
+the [100] view (no phonons, 0.0375 Å sampling): cropping the atoms to an
+11 Å box changes the signal on the particle's thickest columns by 0.03 % of
+the maximum and the tile's mean by 0.2 %; the small 11 Å cell itself (its
+coarser reciprocal sampling of the probe aperture and the probe's own periodic
+images) changes it by ≤ 1.1 % of the maximum (the same probe for every tile);
+at the particle's edge, where the signal is 2 % of the maximum, the 11 Å cell
+is off by 6 % of that weak signal (0.1 % of the maximum).  Tiles whose cell
+holds no atom are left at 0 (vacuum: no scattering onto the detector).  The
+scan covers the projected particle and 2.6 Å around it.
+
+Output (``--out``, default ``tests/data/multislice``)
+-----------------------------------------------------
+``haadf_<uvw>.npy``
+    float32 (H, W): the frozen-phonon mean HAADF signal, as the fraction of
+    the incident probe intensity that reaches the detector (no noise).  For
+    a dose D (e/Å²) the expected number of detected electrons in a pixel is
+    ``image · D · pixel_size²``.
+``haadf_<uvw>_samples.npz``
+    ``samples``: float32 (2, H, W), two independent phonon samples per pixel
+    (their mean is ``haadf_<uvw>.npy``), to judge how far the phonon average
+    has converged.
+``haadf_<uvw>.json``
+    Pixel size, zone and tilt axes, origin, abTEM version, every setting, the
+    run time.
+``columns_<uvw>.csv``
+    The true columns: ``y``, ``x`` (Å, image position of the static
+    column), ``n_Pb``, ``n_Se``, ``n_atoms``, ``type`` ("Pb", "Se" or
+    "Pb+Se").
+``atoms.csv``
+    The static model: element, ``x``, ``y``, ``z`` (Å, crystal frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from napari_nxtomo.core.geometry import ProjectionGeometry
+from napari_nxtomo.core.samples import pbse_cuboctahedron
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: 1D rms thermal displacement, Å (U_iso ≈ 0.018 Å² for Pb, 0.012 Å² for Se: room-temperature PbSe, roughly)
+THERMAL_SIGMA = {"Pb": 0.134, "Se": 0.110}
+
+DEFAULTS = dict(
+    n_half=4,
+    particle_seed=0,
+    energy_eV=300e3,
+    semiangle_mrad=22.0,
+    detector_mrad=(60.0, 140.0),
+    scan_step_A=0.2,
+    tile_px=10,
+    cell_A=11.0,
+    gpts=240,
+    slice_thickness_A=2.0,
+    n_configs=4,
+    phonon_seed=2024,
+    scan_margin_A=2.6,
+    depth_pad_A=1.0,
+    parametrization="lobato",
+    projection="infinite",
+)
+
+QUICK = dict(DEFAULTS, n_half=2, n_configs=1, gpts=192, detector_mrad=(60.0, 100.0), cell_A=10.0)
+
+
+def zone_name(zone) -> str:
+    return "".join(str(int(v)) for v in zone)
+
+
+def true_columns(geometry, positions, elements, origin):
+    """The particle's columns in the image: (y, x) Å, counts per element, type."""
+    labels, centres = geometry.group_columns(positions)
+    m = len(centres)
+    n_pb = np.bincount(labels[elements == "Pb"], minlength=m)
+    n_se = np.bincount(labels[elements == "Se"], minlength=m)
+    kind = np.where((n_pb > 0) & (n_se > 0), "Pb+Se", np.where(n_pb > 0, "Pb", "Se"))
+    yx = centres + origin
+    return pd.DataFrame(
+        {"y": yx[:, 0], "x": yx[:, 1], "n_Pb": n_pb, "n_Se": n_se, "n_atoms": n_pb + n_se, "type": kind}
+    )
+
+
+def scan_frame(rc, step, tile, margin):
+    """Scan grid covering the projected atoms ``rc`` (N, 2) with ``margin`` Å, whole tiles, particle centred.
+
+    Returns the image shape (H, W) and the image-frame position (row, col, Å)
+    of pixel (0, 0) in the rotated crystal frame, ``start``; the image origin is ``-start``.
+    """
+    lo, hi = rc.min(axis=0) - margin, rc.max(axis=0) + margin
+    n = np.ceil((hi - lo) / step).astype(int) + 1
+    n = (np.ceil(n / tile) * tile).astype(int)
+    centre = 0.5 * (lo + hi)
+    start = centre - (n - 1) * step / 2
+    return tuple(int(v) for v in n), start
+
+
+def simulate_view(zone, positions, elements, displacements, s, log=print):
+    """HAADF images (one per phonon configuration) of one view, by scan tiles.
+
+    Parameters
+    ----------
+    zone : (3,) ints
+    positions : (N, 3) Å, crystal frame, static model
+    elements : (N,) str
+    displacements : (C, N, 3) Å, crystal frame, one set per configuration
+    s : dict of settings (``DEFAULTS``)
+
+    Returns
+    -------
+    configs : (C, H, W) float32
+    info : dict (origin, shape, timings, ...)
+    geometry : ProjectionGeometry
+    """
+    import abtem
+    import ase
+
+    geometry = ProjectionGeometry(tuple(zone), (0, 0, 1))
+    basis = geometry.basis  # rows: image row, image column, beam (right-handed)
+    rcb = positions @ basis.T
+    assert np.allclose(rcb[:, :2], geometry.project(positions))
+    step, tile, cell = s["scan_step_A"], s["tile_px"], s["cell_A"]
+    shape, start = scan_frame(rcb[:, :2], step, tile, s["scan_margin_A"])
+    origin = -start
+    b_lo = rcb[:, 2].min() - s["depth_pad_A"]
+    depth = float(np.ptp(rcb[:, 2]) + 2 * s["depth_pad_A"])
+    moved = [(positions + d) @ basis.T for d in displacements]  # (C) × (N, 3) in the image frame
+    n_conf = len(moved)
+    out = np.zeros((n_conf,) + shape, dtype=np.float32)
+    ti_n, tj_n = shape[0] // tile, shape[1] // tile
+    t0 = time.time()
+    n_run = n_skip = 0
+    probe_sampling = None
+    for ti in range(ti_n):
+        for tj in range(tj_n):
+            first = np.array([ti * tile, tj * tile])
+            centre = start + (first + (tile - 1) / 2) * step  # centre of the tile's probes, image frame
+            lo = centre - cell / 2
+            ens = []
+            for p in moved:
+                inside = np.all((p[:, :2] >= lo) & (p[:, :2] < lo + cell), axis=1)
+                if not inside.any():
+                    continue
+                a = ase.Atoms(
+                    symbols=list(elements[inside]),
+                    positions=p[inside] - np.r_[lo, b_lo],
+                    cell=[cell, cell, depth],
+                    pbc=True,
+                )
+                ens.append(a)
+            if len(ens) < n_conf:  # no atom near this tile in some configuration: vacuum tile
+                if ens:
+                    raise RuntimeError("a tile holds atoms in some phonon configurations only: increase cell_A")
+                n_skip += 1
+                continue
+            atoms = abtem.AtomsEnsemble(ens, ensemble_mean=False) if n_conf > 1 else ens[0]
+            pot = abtem.Potential(
+                atoms,
+                gpts=s["gpts"],
+                slice_thickness=s["slice_thickness_A"],
+                parametrization=s["parametrization"],
+                projection=s["projection"],
+            )
+            probe = abtem.Probe(energy=s["energy_eV"], semiangle_cutoff=s["semiangle_mrad"])
+            probe.grid.match(pot)
+            probe_sampling = probe.sampling
+            if probe.cutoff_angles[0] < s["detector_mrad"][1]:
+                raise ValueError(
+                    f"the detector's outer angle {s['detector_mrad'][1]} mrad is beyond the potential's "
+                    f"antialiased maximum {probe.cutoff_angles[0]:.0f} mrad: raise gpts"
+                )
+            det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
+            p0 = (cell - (tile - 1) * step) / 2  # first probe inside the cell
+            scan = abtem.GridScan(
+                start=(p0, p0), end=(p0 + tile * step, p0 + tile * step), gpts=tile, endpoint=False
+            )
+            res = probe.scan(pot, scan=scan, detectors=det).compute(scheduler="threads", progress_bar=False)
+            arr = np.asarray(res.array, dtype=np.float32).reshape(n_conf, tile, tile)
+            out[:, first[0] : first[0] + tile, first[1] : first[1] + tile] = arr
+            n_run += 1
+            done = n_run + n_skip
+            if n_run % 10 == 1 or done == ti_n * tj_n:
+                el = time.time() - t0
+                left = el / done * (ti_n * tj_n - done)
+                log(f"  [{zone_name(zone)}] tile {done}/{ti_n * tj_n} ({n_skip} vacuum)  {el:6.0f} s, ~{left:5.0f} s left")
+    info = dict(
+        origin=origin.tolist(),
+        shape=list(shape),
+        n_tiles=ti_n * tj_n,
+        n_tiles_vacuum=n_skip,
+        n_slices=int(math.ceil(depth / s["slice_thickness_A"])),
+        cell_depth_A=depth,
+        potential_sampling_A=float(cell / s["gpts"]),
+        probe_sampling_A=None if probe_sampling is None else [float(v) for v in probe_sampling],
+        run_time_s=round(time.time() - t0, 1),
+    )
+    return out, info, geometry
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--views", nargs="+", default=["100", "110"], help="zone axes, e.g. 100 110")
+    ap.add_argument("--out", default=str(REPO / "tests" / "data" / "multislice"))
+    ap.add_argument("--configs", type=int, help="number of frozen-phonon configurations")
+    ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half)")
+    ap.add_argument("--quick", action="store_true", help="tiny particle, one configuration: a smoke test")
+    args = ap.parse_args(argv)
+
+    import abtem
+
+    s = dict(QUICK if args.quick else DEFAULTS)
+    if args.configs:
+        s["n_configs"] = args.configs
+    if args.n_half:
+        s["n_half"] = args.n_half
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
+
+    particle = pbse_cuboctahedron(seed=s["particle_seed"], noise=False, n_half=s["n_half"])
+    pos, el = particle.positions, np.asarray(particle.elements).astype(str)
+    print(f"particle: {len(pos)} atoms {particle.composition()}, abTEM {abtem.__version__}", flush=True)
+    pd.DataFrame({"element": el, "x": pos[:, 0], "y": pos[:, 1], "z": pos[:, 2]}).to_csv(
+        out / "atoms.csv", index=False, float_format="%.4f"
+    )
+    sig = np.array([THERMAL_SIGMA[e] for e in el])
+
+    for view in args.views:
+        zone = tuple(int(c) for c in view)
+        rng = np.random.default_rng([s["phonon_seed"], *zone])
+        disp = rng.normal(size=(s["n_configs"], len(pos), 3)) * sig[None, :, None]
+        print(f"view [{view}]: {s['n_configs']} phonon configurations", flush=True)
+        configs, info, geometry = simulate_view(zone, pos, el, disp, s, log=lambda m: print(m, flush=True))
+        mean = configs.mean(axis=0).astype(np.float32)
+        stem = f"haadf_{view}"
+        np.save(out / f"{stem}.npy", mean)
+        np.savez_compressed(out / f"{stem}_configs.npz", configs=configs)
+        cols = true_columns(geometry, pos, el, np.asarray(info["origin"]))
+        cols.to_csv(out / f"columns_{view}.csv", index=False, float_format="%.4f")
+        meta = {
+            "description": (
+                "Multislice (abTEM) HAADF-STEM image of a PbSe cuboctahedron, frozen-phonon mean, no noise; "
+                "values are the fraction of the incident probe reaching the annular detector"
+            ),
+            "made_by": "benchmarks/multislice/make_images.py",
+            "pixel_size_A": s["scan_step_A"],
+            "shape": info["shape"],
+            "zone_axis": list(zone),
+            "tilt_axis": [0, 0, 1],
+            "origin_A": info["origin"],
+            "origin_meaning": "image position (row, col) in Å = ProjectionGeometry(zone_axis, tilt_axis).project(p) + origin_A; pixel (0, 0) is centred at image position (0, 0)",
+            "abtem_version": abtem.__version__,
+            "particle": {
+                "function": "napari_nxtomo.core.samples.pbse_cuboctahedron",
+                "seed": s["particle_seed"],
+                "n_half": s["n_half"],
+                "n_atoms": int(len(pos)),
+                "composition": particle.composition(),
+                "lattice_parameter_A": particle.lattice_parameter,
+                "atoms_file": "atoms.csv",
+            },
+            "columns_file": f"columns_{view}.csv",
+            "configs_file": f"{stem}_configs.npz",
+            "n_columns": int(len(cols)),
+            "simulation": {
+                "energy_eV": s["energy_eV"],
+                "semiangle_cutoff_mrad": s["semiangle_mrad"],
+                "aberrations": "none (defocus 0, Cs 0)",
+                "detector_mrad": list(s["detector_mrad"]),
+                "scan_step_A": s["scan_step_A"],
+                "potential": {
+                    "parametrization": s["parametrization"],
+                    "projection": s["projection"],
+                    "slice_thickness_A": s["slice_thickness_A"],
+                    "sampling_A": info["potential_sampling_A"],
+                    "gpts_per_tile": s["gpts"],
+                    "n_slices": info["n_slices"],
+                    "cell_depth_A": info["cell_depth_A"],
+                },
+                "frozen_phonons": {
+                    "n_configs": s["n_configs"],
+                    "rms_displacement_1d_A": THERMAL_SIGMA,
+                    "seed": [s["phonon_seed"], *zone],
+                },
+                "tiling": {
+                    "tile_px": s["tile_px"],
+                    "cell_A": s["cell_A"],
+                    "n_tiles": info["n_tiles"],
+                    "n_tiles_vacuum_skipped": info["n_tiles_vacuum"],
+                    "note": "each tile of tile_px x tile_px probe positions is simulated in its own cell_A x cell_A cell holding the atoms inside it",
+                },
+                "scan_margin_A": s["scan_margin_A"],
+            },
+            "run_time_s": info["run_time_s"],
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+            "dose_note": "expected detected electrons per pixel = image * dose (e/A^2) * pixel_size_A**2",
+        }
+        (out / f"{stem}.json").write_text(json.dumps(meta, indent=2))
+        print(
+            f"view [{view}] done in {info['run_time_s']:.0f} s: {info['shape']} px, {len(cols)} columns, "
+            f"max {mean.max():.4f}, files {[p.name for p in sorted(out.glob(f'*{view}*'))]}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
