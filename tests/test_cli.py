@@ -96,3 +96,47 @@ def test_debye_subcommand_matches_the_core(tmp_path, sample):
     res = subprocess.run([_exe(), "debye", str(model), "--out", str(out), "--q-max", "30", "--energy", "17.48"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "exceeds" in res.stderr
+
+
+def test_reconstruct_subcommand_from_counted_tables(tmp_path, sample):
+    """reconstruct: true counted tables of the three views -> every true Pb site, re-projection exact."""
+    from napari_nxtomo.cli import best_fcc_translation
+    from napari_nxtomo.core.tables import read_xyz, write_points_csv
+
+    tables = []
+    for view in sample.views:
+        zone = "".join(map(str, view.geometry.zone_axis))
+        cols = view.columns
+        feats = pd.DataFrame({"type": cols["type"], "count": cols["n_Pb"]})
+        md = view.layer_metadata()
+        md.pop("zone_axis")  # the zone axes come from the command line here
+        tables.append(write_points_csv(tmp_path / f"haadf_{zone}_counts.csv", cols[["y", "x"]].to_numpy(), feats,
+                                       metadata=md))
+    out = tmp_path / "out"
+    res = subprocess.run([_exe(), "reconstruct", *map(str, tables), "--zone-axes", "100", "010", "110",
+                          "--runs", "2", "--out", str(out), "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    pos, els, props, info = read_xyz(out / "model.xyz")
+    true_pb = sample.q[sample.elements == "Pb"]
+    assert len(pos) == len(true_pb) and set(els) == {"Pb"}
+    q = np.rint(pos / (sample.lattice_parameter / 4)).astype(int)
+    _, shared = best_fcc_translation(q, true_pb)
+    assert shared == len(true_pb)
+    assert np.all((props["certainty"] >= 0) & (props["certainty"] <= 1))
+    coords, feats, md, _ = read_points_csv(out / "model.csv")
+    assert coords.shape == (len(true_pb), 3) and "certainty" in feats
+    for view in sample.views:
+        zone = "".join(map(str, view.geometry.zone_axis))
+        rcoords, rep, rmd, _ = read_points_csv(out / f"haadf_{zone}_reprojection.csv")
+        assert tuple(rmd["zone_axis"]) == view.geometry.zone_axis
+        measured = rep[rep["input_index"] >= 0]
+        t = view.columns["type"].astype(str)
+        assert len(measured) == int(((t == "Pb") | t.str.startswith("Pb+")).sum())
+        np.testing.assert_array_equal(measured["residual"], 0)
+    assert (out / "model_certainty.png").stat().st_size > 10_000
+
+    # without zone axes in the tables or on the command line: a message naming the file
+    res = subprocess.run([_exe(), "reconstruct", *map(str, tables), "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 2 and "zone axis" in res.stderr and "haadf_100_counts.csv" in res.stderr
+    res = subprocess.run([_exe(), "reconstruct", str(tables[0]), "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 2 and "at least two" in res.stderr

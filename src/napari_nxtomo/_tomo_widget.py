@@ -19,6 +19,7 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTable
 
 from ._layers import CERTAINTY_CMAP, atoms_kwargs, colour_by
 from ._qt_tasks import TaskRunner
+from .core.tomography import _zone_name, parse_zone_axis
 
 SOLVERS = {
     "annealing runs + exact optimum": "both",
@@ -27,57 +28,20 @@ SOLVERS = {
 }
 
 
-def _zone_from_text(text):
-    t = str(text).strip().replace("[", "").replace("]", "")
-    parts = t.replace(",", " ").split()
-    if len(parts) == 1 and len(parts[0].lstrip("-")) >= 3:
-        digits, sign, out = parts[0], 1, []
-        for ch in digits:
-            if ch == "-":
-                sign = -1
-                continue
-            out.append(sign * int(ch))
-            sign = 1
-        parts = out
-    vals = [int(v) for v in parts]
-    if len(vals) != 3:
-        raise ValueError(f"a zone axis is three integers such as 110 or 1 1 0, not {text!r}")
-    return tuple(vals)
-
-
 def projection_from_layer(layer, element="Pb", zone_override=None):
-    """A core Projection from a points layer of counted columns.
+    """A core Projection from a points layer of counted columns (see ``projection_from_table``)."""
+    from .core.tomography import projection_from_table
 
-    Only the columns that hold ``element`` are used: type ``element`` (pure
-    columns, [110]) or ``element+...`` (mixed columns, [100]) or a single
-    untyped kind; their ``count`` is the number of ``element`` atoms.
-    """
-    from .core.tomography import Projection
-
-    feats = layer.features
     if len(layer.data) == 0:
         raise ValueError(f"the points layer '{layer.name}' is empty")
-    if "count" not in feats:
-        raise ValueError(f"'{layer.name}' has no 'count' feature: count the atoms first (2 Count atoms)")
     zone = zone_override if zone_override is not None else layer.metadata.get("zone_axis")
-    if zone is None:
-        raise ValueError(f"'{layer.name}' does not say its zone axis: type it in 'zone axes'")
-    keep = np.ones(len(feats), dtype=bool)
-    if "type" in feats:
-        t = feats["type"].astype(str)
-        kinds = set(t)
-        if len(kinds) > 1 or kinds & {element} or any(k.startswith(element + "+") for k in kinds):
-            keep = ((t == element) | t.str.startswith(element + "+")).to_numpy()
-        if not keep.any():
-            raise ValueError(f"'{layer.name}' has no {element} columns (types: {sorted(kinds)})")
     world = np.asarray(layer.data, dtype=float)[:, -2:] * np.asarray(layer.scale[-2:]) + np.asarray(
         layer.translate[-2:]
     )
-    counts = np.asarray(feats["count"], dtype=float)[keep]
-    tilt = layer.metadata.get("tilt_direction")
-    proj = Projection(tuple(int(v) for v in zone), world[keep], counts,
-                      tilt_axis=None if tilt is None else tuple(tilt))
-    return proj, np.flatnonzero(keep)
+    proj, kept = projection_from_table(world, layer.features, zone, element,
+                                       tilt_direction=layer.metadata.get("tilt_direction"), name=f"'{layer.name}'")
+    proj.name = _zone_name(proj.zone_axis)
+    return proj, kept
 
 
 class ReconstructWidget(QWidget):
@@ -155,7 +119,7 @@ class ReconstructWidget(QWidget):
             items = [t for t in text.replace(";", ",").split(",") if t.strip()]
             if len(items) != len(chosen):
                 raise ValueError(f"{len(items)} zone axes typed for {len(chosen)} layers: give one per layer")
-            zones = [_zone_from_text(t) for t in items]
+            zones = [parse_zone_axis(t) for t in items]
         element = self.element.value.strip() or "Pb"
         out = [projection_from_layer(ly, element, z) for ly, z in zip(chosen, zones)]
         return chosen, [p for p, _ in out], [k for _, k in out]

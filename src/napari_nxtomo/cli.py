@@ -1,14 +1,16 @@
 """Command line: ``napari-nxtomo demo [--out DIR]`` and batch subcommands.
 
 ``fit``: images → column tables (CSV); ``count``: column tables → the same
-tables with atom counts (and a histogram figure).  They call the same core
+tables with atom counts (and a histogram figure); ``reconstruct``: counted
+tables → a 3D model with certainty (.xyz, CSV) and re-projection tables;
+``debye``: .xyz models → scattering patterns.  They call the same core
 functions as the napari widgets, and their tables open in napari through the
 plugin's reader.
 
-The demo runs the workflow headless on the bundled samples.  For now it
-writes the sample images (calibrated TIFF, readable by the plugin's reader)
-and their ground truth (true columns per image, true 3D model), with an
-overview figure; it grows with every capability of the plugin.
+The demo runs the whole workflow headless on the bundled PbSe sample (fit,
+count, reconstruct, Debye pattern) and compares every step with the sample's
+ground truth; it also writes both samples' images (calibrated TIFF, readable
+by the plugin's reader) and their ground truth.
 """
 
 from __future__ import annotations
@@ -110,35 +112,7 @@ def _pipeline_figures(folder: Path, views, tables, counts, result, is_true, patt
     fig.savefig(folder / "count_histograms.png", dpi=100)
     plt.close(fig)
 
-    sites = result.sites
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), constrained_layout=True)
-    occ = sites["occupied"].to_numpy()
-    for ax, (i, j, name) in zip(axes, [(0, 1, "along z [001]"), (0, 2, "along y [010]"), (1, 2, "along x [100]")]):
-        xyz = sites[["x", "y", "z"]].to_numpy()[occ]
-        depth = 3 - i - j
-        order = np.argsort(xyz[:, depth])
-        sc = ax.scatter(xyz[order, i], xyz[order, j], c=sites["certainty"].to_numpy()[occ][order], cmap="plasma",
-                        vmin=0, vmax=1, s=25, edgecolors="k", linewidths=0.2)
-        ax.set_aspect("equal")
-        ax.set_xlabel(f"{'xyz'[i]} (Å)")
-        ax.set_ylabel(f"{'xyz'[j]} (Å)")
-        ax.set_title(f"reconstructed Pb, seen {name}", fontsize=9)
-    fig.colorbar(sc, ax=axes, shrink=0.8, label="certainty")
-    fig.savefig(folder / "model_certainty.png", dpi=100)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), constrained_layout=True)
-    for ax, rep, view in zip(np.atleast_1d(axes), result.reprojection, views):
-        m = rep[rep["input_index"] >= 0]
-        ax.scatter(m["measured"], m["reconstructed"], s=10, alpha=0.6)
-        top = float(max(m["measured"].max(), m["reconstructed"].max())) + 1
-        ax.plot([0, top], [0, top], "k--", lw=0.8)
-        off = int((m["residual"] != 0).sum())
-        ax.set_title(f"{view.name}: re-projection, {off} of {len(m)} columns off", fontsize=9)
-        ax.set_xlabel("measured Pb count")
-        ax.set_ylabel("model Pb count")
-    fig.savefig(folder / "reprojection.png", dpi=100)
-    plt.close(fig)
+    _model_figures(folder, result, [v.name for v in views])
 
     q, i_model = pattern
     fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
@@ -149,6 +123,45 @@ def _pipeline_figures(folder: Path, views, tables, counts, result, is_true, patt
     ax.set_ylabel("I(Q) (e² per particle)")
     ax.legend()
     fig.savefig(folder / "debye_pattern.png", dpi=100)
+    plt.close(fig)
+
+
+def _model_figures(folder: Path, result, names) -> None:
+    """The 3D model seen along the cube axes, coloured by certainty; measured against re-projected counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(names)
+    sites = result.sites
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), constrained_layout=True)
+    occ = sites["occupied"].to_numpy()
+    for ax, (i, j, seen) in zip(axes, [(0, 1, "along z [001]"), (0, 2, "along y [010]"), (1, 2, "along x [100]")]):
+        xyz = sites[["x", "y", "z"]].to_numpy()[occ]
+        depth = 3 - i - j
+        order = np.argsort(xyz[:, depth])
+        sc = ax.scatter(xyz[order, i], xyz[order, j], c=sites["certainty"].to_numpy()[occ][order], cmap="plasma",
+                        vmin=0, vmax=1, s=25, edgecolors="k", linewidths=0.2)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"{'xyz'[i]} (Å)")
+        ax.set_ylabel(f"{'xyz'[j]} (Å)")
+        ax.set_title(f"reconstructed Pb, seen {seen}", fontsize=9)
+    fig.colorbar(sc, ax=axes, shrink=0.8, label="certainty")
+    fig.savefig(folder / "model_certainty.png", dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), constrained_layout=True)
+    for ax, rep, name in zip(np.atleast_1d(axes), result.reprojection, names):
+        m = rep[rep["input_index"] >= 0]
+        ax.scatter(m["measured"], m["reconstructed"], s=10, alpha=0.6)
+        top = float(max(m["measured"].max(), m["reconstructed"].max())) + 1
+        ax.plot([0, top], [0, top], "k--", lw=0.8)
+        off = int((m["residual"] != 0).sum())
+        ax.set_title(f"{name}: re-projection, {off} of {len(m)} columns off", fontsize=9)
+        ax.set_xlabel("measured Pb count")
+        ax.set_ylabel("model Pb count")
+    fig.savefig(folder / "reprojection.png", dpi=100)
     plt.close(fig)
 
 
@@ -201,7 +214,8 @@ def run_pipeline(particle, folder: Path, *, n_runs: int = 10, seed: int = 0, min
         projections.append(Projection(view.geometry.zone_axis, table[["y", "x"]].to_numpy()[pb],
                                       table["count"].to_numpy()[pb], name=view.name))
 
-    bar = tqdm(total=n_runs, desc="reconstruct", unit="run", disable=quiet, file=sys.stdout)
+    bar = tqdm(total=n_runs, desc="reconstruct (runs, exact optimum, certainty)", unit="step", disable=quiet,
+               file=sys.stdout)
 
     def progress(i, n):
         bar.total = n
@@ -234,9 +248,9 @@ def run_pipeline(particle, folder: Path, *, n_runs: int = 10, seed: int = 0, min
         "n_runs": int(n_runs),
         "certainty_calibration": {
             "sites_at_certainty_ge_0.9": int(hi.sum()),
-            "true_atoms_among_them_fraction": round(float(is_true[hi].mean()), 4) if hi.any() else None,
+            "true_atoms_among_sites_ge_0.9_fraction": round(float(is_true[hi].mean()), 4) if hi.any() else None,
             "sites_at_certainty_le_0.1": int(lo.sum()),
-            "true_atoms_among_them_fraction": round(float(is_true[lo].mean()), 4) if lo.any() else None,
+            "true_atoms_among_sites_le_0.1_fraction": round(float(is_true[lo].mean()), 4) if lo.any() else None,
         },
     }
 
@@ -367,13 +381,12 @@ def run_gui(sample: str = "pbse_cuboctahedron") -> None:
 
 
 def _zone(text):
-    if text is None:
-        return None
-    digits = [int(c) for c in text.replace(",", " ").replace("-", " -").split()] if " " in text or "," in text \
-        else [int(c) for c in text]
-    if len(digits) != 3:
-        raise argparse.ArgumentTypeError(f"a zone axis is three integers like 110 or 1,1,0; got {text!r}")
-    return tuple(digits)
+    from .core.tomography import parse_zone_axis
+
+    try:
+        return parse_zone_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _progress_bar(desc, quiet):
@@ -469,6 +482,59 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         if not quiet:
             print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
                   f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
+    return written
+
+
+def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str = "Pb", zone_axes=None,
+                    n_runs: int = 10, method: str = "both", seed: int = 0, quiet=False) -> list[Path]:
+    """Discrete tomography from counted column tables (one per zone axis).
+
+    Writes ``model.xyz`` and ``model.csv`` (the 3D model with certainty),
+    ``<table>_reprojection.csv`` per table (measured and re-projected counts,
+    residual), ``model_certainty.png`` and ``reprojection.png``.
+    """
+    from .core.tables import read_points_csv, write_points_csv
+    from .core.tomography import projection_from_table, reconstruct
+
+    if len(tables) < 2:
+        raise ValueError("give at least two counted column tables, one per zone axis")
+    if zone_axes is not None and len(zone_axes) != len(tables):
+        raise ValueError(f"{len(zone_axes)} zone axes for {len(tables)} tables: give one per table")
+    out = Path(out)
+    projections, stems = [], []
+    for i, path in enumerate(tables):
+        path = Path(path)
+        coords, feats, md, _ = read_points_csv(path)
+        if coords.shape[1] != 2:
+            raise ValueError(f"{path.name} holds 3D points, not the columns of an image")
+        zone = zone_axes[i] if zone_axes is not None else md.get("zone_axis")
+        try:
+            proj, _ = projection_from_table(coords, feats, zone, element, tilt_direction=md.get("tilt_direction"),
+                                            name=path.name)
+        except ValueError as exc:
+            raise ValueError(f"{exc}" + (" (--zone-axes)" if zone is None else "")) from None
+        projections.append(proj)
+        stems.append(path.stem[:-len("_counts")] if path.stem.endswith("_counts") else path.stem)
+    out.mkdir(parents=True, exist_ok=True)
+    bar, progress = _progress_bar("reconstruct (runs, exact optimum, certainty)", quiet)
+    result = reconstruct(projections, lattice_parameter, n_runs=n_runs, seed=seed, method=method, progress=progress)
+    bar.close()
+    written = [result.write_xyz(out / "model.xyz", element=element),
+               result.to_csv(out / "model.csv", name=f"{element} model")]
+    for stem, proj, rep in zip(stems, projections, result.reprojection):
+        written.append(write_points_csv(out / f"{stem}_reprojection.csv", rep[["y", "x"]].to_numpy(),
+                                        rep.drop(columns=["y", "x"]),
+                                        metadata={"zone_axis": list(proj.zone_axis), "element": element},
+                                        name=f"{stem} residual"))
+    _model_figures(out, result, stems)
+    if not quiet:
+        ex = result.exact
+        print(f"{result.n_atoms} {element} atoms, {result.surface_edges} surface edges, count mismatch "
+              f"{result.count_mismatch}, from {result.model_source}"
+              + (f" (exact solver: {ex.status})" if ex is not None else "")
+              + f"; connected {result.connected}, {result.n_holes} holes -> {out / 'model.xyz'}")
+        for note in result.notes:
+            print(f"  note: {note}")
     return written
 
 
@@ -601,6 +667,19 @@ def main(argv=None) -> int:
     count.add_argument("--library", default=None, help="CSV with columns count, cross_section (Å²)")
     count.add_argument("--quiet", action="store_true")
 
+    rec = sub.add_parser("reconstruct", help="3D model on the fcc grid from counted column tables (discrete tomography)")
+    rec.add_argument("tables", nargs="+", help="counted column tables written by 'count' (one per zone axis)")
+    rec.add_argument("--out", default=".", help="output folder (default: here)")
+    rec.add_argument("--lattice-parameter", type=float, default=6.12, help="Å (default 6.12, PbSe)")
+    rec.add_argument("--element", default="Pb", help="the reconstructed species (default Pb)")
+    rec.add_argument("--zone-axes", type=_zone, nargs="+", default=None,
+                     help="one per table when the tables do not say, e.g. 100 010 110")
+    rec.add_argument("--runs", type=int, default=10, help="annealing runs (default 10)")
+    rec.add_argument("--solver", default="both", choices=["both", "anneal", "exact"],
+                     help="annealing runs and the exact optimum (default), or one of them")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--quiet", action="store_true")
+
     debye = sub.add_parser("debye", help="Debye scattering pattern of atom models (.xyz)")
     debye.add_argument("models", nargs="+", help=".xyz files (x y z in Å, element symbols)")
     debye.add_argument("--out", default=".", help="output folder (default: here)")
@@ -635,6 +714,10 @@ def main(argv=None) -> int:
             run_count(args.tables, Path(args.out), max_components=args.max_components,
                       n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
                       quiet=args.quiet)
+        elif args.command == "reconstruct":
+            run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
+                            element=args.element, zone_axes=args.zone_axes, n_runs=args.runs, method=args.solver,
+                            seed=args.seed, quiet=args.quiet)
         elif args.command == "debye":
             from .core.patterns import parse_element_values
 
