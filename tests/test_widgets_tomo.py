@@ -134,6 +134,10 @@ def test_demo_gui_session_has_the_four_docks_and_the_sample(make_napari_viewer):
     widgets = docked_session(viewer)
     assert [type(w) for w in widgets] == [FitColumnsWidget, CountAtomsWidget, ReconstructWidget, DebyeWidget]
     assert len(viewer.layers) == 3 and all(ly.metadata["zone_axis"] for ly in viewer.layers)
-    docks = [d.name for d in viewer.window._dock_widgets.values()] if hasattr(viewer.window, "_dock_widgets") else []
+    if hasattr(type(viewer.window), "dock_widgets"):  # public since napari 0.6: name -> inner widget
+        docks = list(viewer.window.dock_widgets.keys())
+        assert [viewer.window.dock_widgets[d] for d in docks if any(n in d for n in DOCKS)] == widgets
+    else:
+        docks = [d.name for d in viewer.window._dock_widgets.values()]
     for name in DOCKS:
         assert any(name in d for d in docks), (name, docks)
