@@ -78,12 +78,13 @@ def test_debye_subcommand_matches_the_core(tmp_path, sample):
     out = tmp_path / "out"
     res = subprocess.run([_exe(), "debye", str(model), "--out", str(out), "--q-min", "1", "--q-max", "10",
                           "--q-step", "0.05", "--energy", "17.48", "--b", "Pb=1.2,Se=0.9", "--complete", "Pb:Se",
-                          "--certainty-as-occupancy", "--quiet"], capture_output=True, text=True)
+                          "--min-neighbours", "4", "--certainty-as-occupancy", "--quiet"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(out / "core_pattern.csv", comment="#")
     q = np.arange(1, 10 + 0.025, 0.05)
     np.testing.assert_allclose(table["q_inv_A"], q, atol=1e-9)
-    se, _ = complete_sublattice(pb, sample.lattice_parameter, anion="Se")
+    se, _ = complete_sublattice(pb, sample.lattice_parameter, anion="Se", min_neighbours=4)
+    assert len(se) == len(sample.sites("Se"))  # >= 4 Pb neighbours: the sample's own Se
     pos = np.vstack([pb, se])
     els = ["Pb"] * len(pb) + ["Se"] * len(se)
     want = debye_intensity(pos, els, q, b_iso={"Pb": 1.2, "Se": 0.9}, energy_keV=17.48)

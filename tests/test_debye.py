@@ -521,3 +521,33 @@ def test_zincblende_and_completed_anion_sublattice():
     assert np.all(dist < 1e-9)  # every Se of the cube is found
     inner, _ = complete_sublattice(pb, 6.12, anion="Se", min_neighbours=6)
     assert 0 < len(inner) < len(se)
+
+
+def test_add_anion_sublattice_on_the_sample_counts_and_keeps_what_is_there():
+    """Se around the sample's true Pb: >= 4 neighbours gives its own 838 Se, 1 an anion-rich shell; idempotent."""
+    from napari_nxtomo.core.nanocrystal import add_anion_sublattice
+    from napari_nxtomo.core.samples import pbse_cuboctahedron
+
+    p = pbse_cuboctahedron()
+    pb, se_true = p.sites("Pb"), p.sites("Se")
+    els = np.full(len(pb), "Pb")
+    added = {}
+    for m in (1, 3, 4, 5):
+        pos, el, occ, n = add_anion_sublattice(pb, els, p.lattice_parameter, occupancy=np.full(len(pb), 0.5),
+                                               min_neighbours=m)
+        assert n == np.sum(el == "Se") and len(pos) == len(pb) + n
+        np.testing.assert_array_equal(occ, np.r_[np.full(len(pb), 0.5), np.ones(n)])
+        d, _ = cKDTree(se_true).query(pos[el == "Se"])
+        added[m] = (n, int(np.sum(d < 0.1)))
+    assert added[4] == (len(se_true), len(se_true))  # exactly the true Se
+    assert added[1][1] == added[3][1] == len(se_true) and added[1][0] > added[3][0] > len(se_true)
+    assert added[5][0] == added[5][1] < len(se_true)  # only true Se, some missing
+    # completing a model that has its Se adds none; cation= restricts the centres
+    full_pos, full_el, _, n_again = add_anion_sublattice(
+        np.vstack([pb, se_true]), np.r_[els, np.full(len(se_true), "Se")], p.lattice_parameter, min_neighbours=4
+    )
+    assert n_again == 0 and len(full_pos) == len(pb) + len(se_true)
+    with pytest.raises(ValueError, match="no Cd atoms"):
+        add_anion_sublattice(pb, els, p.lattice_parameter, cation="Cd")
+    with pytest.raises(ValueError, match="min_neighbours"):
+        add_anion_sublattice(pb, els, p.lattice_parameter, min_neighbours=7)

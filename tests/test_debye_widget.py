@@ -238,11 +238,12 @@ def test_points_layer_source_with_certainty_and_completed_sublattice(make_napari
     assert w.layer_a.value == pytest.approx(a)
     w.complete.value = True
     w.anion.value = "Se"
+    w.min_neighbours.value = 3
     w.x_min.value, w.x_max.value, w.x_step.value = 0.5, 10.0, 0.02
     w.compute()
     _wait(qtbot, w)
     assert not notes["error"], notes["error"]
-    se, se_el = complete_sublattice(pb, a, anion="Se", structure="rocksalt")
+    se, se_el = complete_sublattice(pb, a, anion="Se", structure="rocksalt", min_neighbours=3)
     pos = np.vstack([pb, se])
     els = np.concatenate([np.full(len(pb), "Pb"), se_el])
     occ = np.concatenate([certainty, np.ones(len(se))])

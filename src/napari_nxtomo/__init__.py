@@ -21,7 +21,7 @@ from .core.tomography import Projection, ReconstructionCancelled, Reconstruction
 from .core.tables import read_points_csv, read_xyz, write_points_csv, write_xyz
 from .core.counting import CountResult, count_atoms
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
-from .core.nanocrystal import NanocrystalModel, build_nanocrystal, complete_sublattice
+from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
 __all__ = [
     "load_image",
@@ -58,4 +58,5 @@ __all__ = [
     "NanocrystalModel",
     "build_nanocrystal",
     "complete_sublattice",
+    "add_anion_sublattice",
 ]

@@ -32,6 +32,7 @@ from magicgui.widgets import (
     Label,
     LineEdit,
     PushButton,
+    SpinBox,
     create_widget,
 )
 from napari.utils.notifications import show_error, show_info
@@ -87,7 +88,7 @@ class ModelParams:
     elements: np.ndarray | None = None
     occupancy: np.ndarray | None = None
     lattice_parameter: float | None = None
-    complete: dict | None = None  # anion, structure, lattice_parameter
+    complete: dict | None = None  # anion, structure, lattice_parameter, min_neighbours
     name: str = ""
 
 
@@ -106,7 +107,7 @@ class Model:
 
 def make_model(p: ModelParams) -> Model:
     """Build (builder) or assemble (layer, with optional anion completion) the model."""
-    from .core.nanocrystal import build_nanocrystal, complete_sublattice
+    from .core.nanocrystal import add_anion_sublattice, build_nanocrystal
 
     if p.source == "builder":
         m = build_nanocrystal(**p.builder)
@@ -124,20 +125,13 @@ def make_model(p: ModelParams) -> Model:
     desc = f"layer '{p.name}'"
     a = p.lattice_parameter
     if p.complete:
-        from scipy.spatial import cKDTree
-
         anion = p.complete["anion"]
-        cations = pos[els != anion]
-        if len(cations) == 0:
-            raise ValueError(f"the layer '{p.name}' has no atoms other than {anion} to complete the anion sublattice around")
         a = p.complete["lattice_parameter"]
-        apos, aels = complete_sublattice(cations, a, anion=anion, structure=p.complete["structure"])
-        d, _ = cKDTree(pos).query(apos)
-        new = d > 0.1 * a / 4.0  # anion sites the layer already holds stay as they are
-        pos = np.vstack([pos, apos[new]])
-        els = np.concatenate([els, aels[new]])
-        occ = np.concatenate([occ, np.ones(int(new.sum()))])
-        desc += f" + {int(new.sum())} {anion} ({p.complete['structure']} sublattice)"
+        pos, els, occ, n_added = add_anion_sublattice(
+            pos, els, a, anion=anion, structure=p.complete["structure"], occupancy=occ,
+            min_neighbours=p.complete.get("min_neighbours", 1),
+        )
+        desc += f" + {n_added} {anion} ({p.complete['structure']} sublattice)"
     return Model(pos, els, occ, None, a, desc)
 
 
@@ -194,8 +188,15 @@ class DebyeWidget(QWidget):
         self.anion = LineEdit(value="Se", label="anion")
         self.sublattice = ComboBox(choices=["rocksalt", "zincblende"], value="rocksalt", label="sublattice")
         self.layer_a = FloatSpinBox(value=6.12, min=1.0, max=30.0, step=0.001, label="a (Å) if not in layer")
+        self.min_neighbours = SpinBox(value=1, min=1, max=6, label="min. cation neighbours")
+        self.min_neighbours.tooltip = (
+            "keep an anion site with at least this many cations around it: 1 adds every site touching a cation "
+            "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; the status line says "
+            "how many were added"
+        )
         self.layer_box = Container(
-            widgets=[self.layer, self.use_certainty, self.complete, self.anion, self.sublattice, self.layer_a]
+            widgets=[self.layer, self.use_certainty, self.complete, self.anion, self.sublattice, self.min_neighbours,
+                     self.layer_a]
         )
         # builder
         self.structure = ComboBox(choices=["rocksalt", "zincblende", "fcc"], value="rocksalt", label="structure")
@@ -331,7 +332,7 @@ class DebyeWidget(QWidget):
         builder = self.source.value == SOURCE_BUILDER
         self.builder_box.visible = builder
         self.layer_box.visible = not builder
-        for w in (self.anion, self.sublattice, self.layer_a):
+        for w in (self.anion, self.sublattice, self.min_neighbours, self.layer_a):
             w.enabled = self.complete.value
 
     def _on_layer(self, *_):
@@ -466,6 +467,7 @@ class DebyeWidget(QWidget):
             complete = {
                 "anion": anion,
                 "structure": self.sublattice.value,
+                "min_neighbours": int(self.min_neighbours.value),
                 "lattice_parameter": float(a) if a is not None else float(self.layer_a.value),
             }
         return ModelParams(

@@ -540,12 +540,12 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
 
 def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
               b_iso=None, radiation="xray", complete=None, lattice_parameter=None, use_certainty=False,
-              quiet=False) -> list[Path]:
+              min_neighbours=1, quiet=False) -> list[Path]:
     """Debye pattern of each .xyz model; write ``<model>_pattern.csv`` and ``.png``."""
     import pandas as pd
 
     from .core.debye import debye_intensity, energy_to_wavelength, q_to_two_theta, wavelength_to_energy
-    from .core.nanocrystal import complete_sublattice
+    from .core.nanocrystal import add_anion_sublattice
     from .core.tables import read_xyz
 
     if q_step <= 0 or q_max <= q_min:
@@ -572,14 +572,14 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
             if a is None:
                 raise ValueError(f"give --lattice-parameter: {path.name} does not say it")
             cat_el, _, anion = complete.partition(":")
-            cations = pos[els == cat_el]
-            if len(cations) == 0:
-                raise ValueError(f"{path.name} has no {cat_el} atoms to complete around")
-            apos, aels = complete_sublattice(cations, float(a), anion=anion or "Se")
-            pos = np.vstack([pos, apos])
-            els = np.concatenate([els, aels])
+            pos, els, occ_all, n_added = add_anion_sublattice(
+                pos, els, float(a), anion=anion or "Se", occupancy=occ, cation=cat_el, min_neighbours=min_neighbours
+            )
             if occ is not None:
-                occ = np.concatenate([occ, np.ones(len(apos))])
+                occ = occ_all
+            if not quiet:
+                print(f"{path.name}: {n_added} {anion or 'Se'} added around {int(np.sum(els == cat_el))} {cat_el}"
+                      f" (sites with >= {min_neighbours} {cat_el} neighbours)")
         bar, progress = _progress_bar(f"Debye {path.name}", quiet)
         intensity = debye_intensity(pos, els, q, b_iso=b_iso, occupancy=occ, radiation=radiation,
                                     energy_keV=energy_keV if radiation == "xray" else None,
@@ -693,6 +693,9 @@ def main(argv=None) -> int:
     debye.add_argument("--radiation", default="xray", choices=["xray", "constant", "neutron"])
     debye.add_argument("--complete", default=None, metavar="CATION:ANION",
                        help="add the rocksalt anion sublattice around the cations, e.g. Pb:Se")
+    debye.add_argument("--min-neighbours", type=int, default=1,
+                       help="with --complete: keep anion sites with at least this many cation neighbours (default 1: "
+                            "every site touching a cation; 4 of 6 keeps well-coordinated sites only)")
     debye.add_argument("--lattice-parameter", type=float, default=None, help="Å, for --complete")
     debye.add_argument("--certainty-as-occupancy", action="store_true",
                        help="use the model's per-atom certainty as site occupancy")
@@ -724,6 +727,7 @@ def main(argv=None) -> int:
             run_debye(args.models, Path(args.out), q_min=args.q_min, q_max=args.q_max, q_step=args.q_step,
                       energy_keV=args.energy, wavelength=args.wavelength, b_iso=parse_element_values(args.b, "B (Å²)", lo=0.0),
                       radiation=args.radiation, complete=args.complete, lattice_parameter=args.lattice_parameter,
+                      min_neighbours=args.min_neighbours,
                       use_certainty=args.certainty_as_occupancy, quiet=args.quiet)
     except (ValueError, OSError) as exc:
         print(f"napari-nxtomo {args.command}: {exc}", file=sys.stderr)
