@@ -602,21 +602,32 @@ def _exact_rows(pos, types, occ, starts, pidx, q, uniform, q0, dq, i0, i1, acc, 
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _bin_rows(pos, types, occ, starts, pidx, width, i0, i1, mom, acc_0, chunk):
+def _bin_rows(x, y, z, types, occ, starts, pidx, width, i0, i1, mom, chunk):
     """Bin the pairs of rows i0 <= i < i1 (j > i): per slot, pair type and bin the
     moments sum a, sum a u, sum a u^2 with a = o_i o_j / d and u the offset of d
-    from the bin's lower edge (sum o_i o_j = (sum a) * mean d needs no moment)."""
+    from the bin's lower edge (sum o_i o_j = (sum a) * mean d needs no moment).
+
+    ``mom`` is (slots, pair types, bins + 1, 3); the extra last bin collects the
+    weight o_i o_j of coincident pairs (closer than COINCIDENT_DISTANCE) in its
+    first moment.  Per chunk of partners, a branch-free vectorised loop computes
+    bin index and moments, then a scalar loop scatters them (about 95 % of the
+    histogram method's time goes here, dominated by the scatter).
+    """
     nslots = mom.shape[0]
-    nbins = mom.shape[2]
+    nb = mom.shape[2] - 1
     ne = starts.shape[0] - 1
     inv = 1.0 / width
     eps = 1e-6
     for s in prange(nslots):
-        rb = np.empty(chunk)
+        # thread-local buffers: LLVM sees that they alias nothing, and vectorises
+        kb = np.empty(chunk, dtype=np.int64)
+        ab = np.empty(chunk)
+        ub = np.empty(chunk)
+        vb = np.empty(chunk)
         for i in range(i0 + s, i1, nslots):
-            xi = pos[i, 0]
-            yi = pos[i, 1]
-            zi = pos[i, 2]
+            xi = x[i]
+            yi = y[i]
+            zi = z[i]
             oi = occ[i]
             if oi == 0.0:
                 continue
@@ -624,31 +635,33 @@ def _bin_rows(pos, types, occ, starts, pidx, width, i0, i1, mom, acc_0, chunk):
             for b in range(ne):
                 jstart = max(starts[b], i + 1)
                 jend = starts[b + 1]
-                p = pidx[ti, b]
+                h = mom[s, pidx[ti, b]]
                 for j0 in range(jstart, jend, chunk):
                     m = min(jend - j0, chunk)
-                    # distances first (vectorised), then the scatter into the bins
+                    xs = x[j0 : j0 + m]
+                    ys = y[j0 : j0 + m]
+                    zs = z[j0 : j0 + m]
+                    os_ = occ[j0 : j0 + m]
                     for t in range(m):
-                        dx = pos[j0 + t, 0] - xi
-                        dy = pos[j0 + t, 1] - yi
-                        dz = pos[j0 + t, 2] - zi
-                        rb[t] = math.sqrt(dx * dx + dy * dy + dz * dz)
-                    for t in range(m):
-                        w = oi * occ[j0 + t]
-                        if w == 0.0:
-                            continue
-                        r = rb[t]
-                        if r < eps:
-                            acc_0[s, p] += w
-                            continue
-                        k = int(r * inv)
-                        if k >= nbins:
-                            k = nbins - 1
+                        dx = xs[t] - xi
+                        dy = ys[t] - yi
+                        dz = zs[t] - zi
+                        r = math.sqrt(dx * dx + dy * dy + dz * dz)
+                        w = oi * os_[t]
+                        near = r < eps
+                        k = min(int(r * inv), nb - 1)
                         u = r - k * width
-                        aa = w / r
-                        mom[s, p, k, 0] += aa
-                        mom[s, p, k, 1] += aa * u
-                        mom[s, p, k, 2] += aa * u * u
+                        a = w / max(r, eps)
+                        kb[t] = nb if near else k
+                        ab[t] = w if near else a
+                        au = 0.0 if near else a * u
+                        ub[t] = au
+                        vb[t] = au * u
+                    for t in range(m):
+                        k = kb[t]
+                        h[k, 0] += ab[t]
+                        h[k, 1] += ub[t]
+                        h[k, 2] += vb[t]
 
 
 @njit(parallel=True, cache=True)
@@ -851,20 +864,21 @@ def _histogram_binned(model: _Model, bin_width: float, progress=None) -> PairHis
         )
     ns = _n_slots()
     npair = model.n_pairs
-    mom = np.zeros((ns, npair, nbins, 3))
-    acc0 = np.zeros((ns, npair))
+    mom = np.zeros((ns, npair, nbins + 1, 3))
     n = pos.shape[0]
+    x, y, z = (np.ascontiguousarray(pos[:, c]) for c in range(3))
     blocks = _row_blocks(n, 16 if progress is not None else 1)
     for b, (i0, i1) in enumerate(blocks):
         with _PARALLEL_LOCK:
             _bin_rows(
-                pos, model.types, model.occupancy, model.type_starts, model.pair_index,
-                float(bin_width), i0, i1, mom, acc0, 256,
+                x, y, z, model.types, model.occupancy, model.type_starts, model.pair_index,
+                float(bin_width), i0, i1, mom, 256,
             )
         if progress is not None:
             progress((b + 1) / len(blocks))
     mom = mom.sum(axis=0)
-    coincident = acc0.sum(axis=0)
+    coincident = mom[:, nbins, 0].copy()
+    mom = mom[:, :nbins]
     tp, kk = np.nonzero(mom[:, :, 0] > 0)
     m = mom[tp, kk]
     a = m[:, 0]
