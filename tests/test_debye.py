@@ -107,7 +107,6 @@ def test_distorted_lattice_with_sites_matches_exact():
     )
     assert not m.on_grid
     exact = D.debye_intensity(m.positions, m.elements, Q, occupancy=m.occupancy, method="exact", b_iso=0.7)
-    assert D.select_method(m.positions, m.elements, Q.size) != "lattice"
     lat = D.debye_intensity(m.positions, m.elements, Q, occupancy=m.occupancy, method="lattice", sites=m.sites, b_iso=0.7)
     hist = D.debye_intensity(m.positions, m.elements, Q, occupancy=m.occupancy, method="histogram", b_iso=0.7)
     assert max_rel(lat, exact) <= 1e-3
@@ -116,6 +115,83 @@ def test_distorted_lattice_with_sites_matches_exact():
     # sites that the positions do not follow are refused by the lattice method
     with pytest.raises(ValueError, match="lattice"):
         D.debye_intensity(m.positions, m.elements, Q, method="lattice", sites=np.roll(m.sites, 1, axis=0))
+
+
+def test_strained_lattice_is_detected_from_the_positions_alone():
+    """Without sites=, the strained lattice and the per-element shifts are recovered from the
+    positions: auto and lattice take the lattice path and agree with the exact sum."""
+    m = build_nanocrystal(
+        a=PBS_A, diameter=36.0, alpha_rh=58.5, delta_r_pb=0.2,
+        core_occupancy={"Pb": 0.85}, shell_occupancy={"S": 0.7}, shell_thickness=7.0,
+    )
+    model = D._prepare(m.positions, m.elements, m.occupancy, "xray")
+    grid = D._detect_affine_grid(model, 1e-5)
+    assert grid is not None and not grid.cubic
+    # the recovered map reproduces every position, and its cell has the volume of the
+    # fcc primitive cell a^3 / 4 (the distortion keeps the volume)
+    rebuilt = grid.g @ grid.basis.T + grid.shift[model.types]
+    assert np.max(np.abs(rebuilt - model.positions)) < 1e-9
+    assert abs(np.linalg.det(grid.basis)) == pytest.approx(PBS_A**3 / 4, rel=1e-9)
+    # the S - Pb shift is half a lattice vector (a/2 [100] in the strained frame) less the
+    # Pb off-centring of 0.2 Å along [111]
+    assert model.symbols == ["Pb", "S"]
+    c = np.linalg.solve(grid.basis, grid.shift[1] - grid.shift[0] + 0.2 * np.ones(3) / np.sqrt(3.0))
+    assert np.max(np.abs(2 * c - np.rint(2 * c))) < 1e-9 and np.max(np.abs(c - np.rint(c))) > 0.4
+    assert D.select_method(m.positions, m.elements, Q.size) == "lattice"
+    kw = dict(occupancy=m.occupancy, b_iso=0.7)
+    exact = D.debye_intensity(m.positions, m.elements, Q, method="exact", **kw)
+    lat = D.debye_intensity(m.positions, m.elements, Q, method="lattice", **kw)
+    auto = D.debye_intensity(m.positions, m.elements, Q, **kw)
+    assert max_rel(lat, exact) <= 1e-3
+    np.testing.assert_allclose(auto, lat, rtol=1e-12)
+    # the same answer as with the builder's sites
+    np.testing.assert_allclose(lat, m.intensity(Q, **{k: v for k, v in kw.items() if k != "occupancy"}), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        dict(structure="zincblende", elements=("Cd", "Se"), a=6.05, diameter=25.0, alpha_rh=59.0, delta_r_pb=0.1),
+        dict(structure="fcc", elements=("Au",), a=4.08, diameter=25.0, alpha_rh=61.0),
+    ],
+)
+def test_detected_lattice_for_other_structures(build):
+    m = build_nanocrystal(**build)
+    assert not m.on_grid
+    exact = D.debye_intensity(m.positions, m.elements, Q, method="exact")
+    lat = D.debye_intensity(m.positions, m.elements, Q, method="lattice")
+    assert max_rel(lat, exact) <= 1e-3
+
+
+def test_rotated_and_shifted_crystal_takes_the_lattice_path():
+    """A cubic crystal turned off the axes is off every axis-aligned grid, but still a lattice."""
+    m = build_nanocrystal(a=PBS_A, diameter=30.0)
+    c, s = np.cos(0.4), np.sin(0.4)
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    pos = m.positions @ rot.T + np.array([0.3, -1.2, 7.7])
+    exact = D.debye_intensity(pos, m.elements, Q, method="exact")
+    assert max_rel(D.debye_intensity(pos, m.elements, Q, method="lattice"), exact) <= 1e-3
+
+
+@pytest.mark.parametrize("sigma", [0.1, 1e-3])
+def test_detection_falls_back_for_displaced_atoms(sigma):
+    """Random displacements (larger than grid_tolerance) are no lattice: auto bins the pairs and
+    method='lattice' says why it cannot apply."""
+    m = build_nanocrystal(a=PBS_A, diameter=25.0, alpha_rh=59.1)
+    pos = m.positions + np.random.default_rng(5).normal(0.0, sigma, m.positions.shape)
+    model = D._prepare(pos, m.elements, None, "xray")
+    assert D._detect_affine_grid(model, 1e-5) is None
+    assert D.select_method(pos, m.elements, Q.size) == "histogram"
+    with pytest.raises(ValueError, match="strained lattice"):
+        D.debye_intensity(pos, m.elements, Q, method="lattice")
+    # a planar model (no three independent lattice vectors) is not detected either
+    flat = np.column_stack([np.arange(20.0) % 5 * 3.0, np.arange(20.0) // 5 * 3.0, np.zeros(20)])
+    assert D._detect_affine_grid(D._prepare(flat @ rot_z(0.3).T, "Au", None, "xray"), 1e-5) is None
+
+
+def rot_z(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def test_uneven_q_grid(small_pbse):
@@ -244,7 +320,7 @@ def test_rhombohedral_pattern_splits_111_and_220_but_not_200():
     q = np.linspace(1.6, 3.2, 641)
     cubic = build_nanocrystal(a=PBS_A, diameter=100.0)
     rhomb = build_nanocrystal(a=PBS_A, diameter=100.0, alpha_rh=59.1)
-    assert not rhomb.on_grid and D.select_method(rhomb.positions, rhomb.elements, q.size) == "histogram"
+    assert not rhomb.on_grid and D.select_method(rhomb.positions, rhomb.elements, q.size) == "lattice"
     assert D.select_method(rhomb.positions, rhomb.elements, q.size, sites=rhomb.sites) == "lattice"
     i_cub = D.debye_intensity(cubic.positions, cubic.elements, q)
     i_rh = rhomb.intensity(q)  # the lattice method on the strained lattice (sites given)

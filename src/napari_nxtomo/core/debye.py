@@ -42,12 +42,19 @@ Three ways to evaluate the pair sum give the same answer:
     pairs at each integer displacement is the cross-correlation of the
     per-element occupancy grids, computed by FFT.  Distances are exact
     (``step * sqrt(n)`` with ``n`` an integer), and the cost grows with the
-    grid (``G log G``) instead of with N².  Given the atoms' integer
-    ``sites``, the same works for a strained lattice with shifted sublattices
-    (``position = B @ site + shift[element]``: the rhombohedral distortion
-    and the Pb off-centring of the builder's models); each displacement's
-    length ``|B d + shift_b - shift_a|`` is then binned as in the histogram
-    method.
+    grid (``G log G``) instead of with N².  The same works for a strained
+    lattice with shifted sublattices (``position = B @ site + shift[element]``
+    with integer sites: the rhombohedral distortion and the Pb off-centring
+    of the builder's models, or a crystal turned off the axes); each
+    displacement's length ``|B d + shift_b - shift_a|`` is then binned as in
+    the histogram method.  The integer sites are given (``sites=``) or
+    recovered from the positions: the primitive cell is the smallest-volume
+    triple of difference vectors between the most common element's central
+    atom and its nearest neighbours of the same element, every element must
+    sit on that lattice (or on the cell subdivided 2 to 4 times) from its
+    own first atom, and a least-squares fit of ``B`` and the shifts must
+    leave no atom farther than ``grid_tolerance``; thermally or randomly
+    displaced atoms fail that test and go to the other methods.
 
 ``method="auto"`` picks the cheapest of them for the input (lattice when the
 atoms sit on a grid small enough to correlate).
@@ -595,21 +602,32 @@ def _exact_rows(pos, types, occ, starts, pidx, q, uniform, q0, dq, i0, i1, acc, 
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _bin_rows(pos, types, occ, starts, pidx, width, i0, i1, mom, acc_0, chunk):
+def _bin_rows(x, y, z, types, occ, starts, pidx, width, i0, i1, mom, chunk):
     """Bin the pairs of rows i0 <= i < i1 (j > i): per slot, pair type and bin the
     moments sum a, sum a u, sum a u^2 with a = o_i o_j / d and u the offset of d
-    from the bin's lower edge (sum o_i o_j = (sum a) * mean d needs no moment)."""
+    from the bin's lower edge (sum o_i o_j = (sum a) * mean d needs no moment).
+
+    ``mom`` is (slots, pair types, bins + 1, 3); the extra last bin collects the
+    weight o_i o_j of coincident pairs (closer than COINCIDENT_DISTANCE) in its
+    first moment.  Per chunk of partners, a branch-free vectorised loop computes
+    bin index and moments, then a scalar loop scatters them (about 95 % of the
+    histogram method's time goes here, dominated by the scatter).
+    """
     nslots = mom.shape[0]
-    nbins = mom.shape[2]
+    nb = mom.shape[2] - 1
     ne = starts.shape[0] - 1
     inv = 1.0 / width
     eps = 1e-6
     for s in prange(nslots):
-        rb = np.empty(chunk)
+        # thread-local buffers: LLVM sees that they alias nothing, and vectorises
+        kb = np.empty(chunk, dtype=np.int64)
+        ab = np.empty(chunk)
+        ub = np.empty(chunk)
+        vb = np.empty(chunk)
         for i in range(i0 + s, i1, nslots):
-            xi = pos[i, 0]
-            yi = pos[i, 1]
-            zi = pos[i, 2]
+            xi = x[i]
+            yi = y[i]
+            zi = z[i]
             oi = occ[i]
             if oi == 0.0:
                 continue
@@ -617,31 +635,33 @@ def _bin_rows(pos, types, occ, starts, pidx, width, i0, i1, mom, acc_0, chunk):
             for b in range(ne):
                 jstart = max(starts[b], i + 1)
                 jend = starts[b + 1]
-                p = pidx[ti, b]
+                h = mom[s, pidx[ti, b]]
                 for j0 in range(jstart, jend, chunk):
                     m = min(jend - j0, chunk)
-                    # distances first (vectorised), then the scatter into the bins
+                    xs = x[j0 : j0 + m]
+                    ys = y[j0 : j0 + m]
+                    zs = z[j0 : j0 + m]
+                    os_ = occ[j0 : j0 + m]
                     for t in range(m):
-                        dx = pos[j0 + t, 0] - xi
-                        dy = pos[j0 + t, 1] - yi
-                        dz = pos[j0 + t, 2] - zi
-                        rb[t] = math.sqrt(dx * dx + dy * dy + dz * dz)
-                    for t in range(m):
-                        w = oi * occ[j0 + t]
-                        if w == 0.0:
-                            continue
-                        r = rb[t]
-                        if r < eps:
-                            acc_0[s, p] += w
-                            continue
-                        k = int(r * inv)
-                        if k >= nbins:
-                            k = nbins - 1
+                        dx = xs[t] - xi
+                        dy = ys[t] - yi
+                        dz = zs[t] - zi
+                        r = math.sqrt(dx * dx + dy * dy + dz * dz)
+                        w = oi * os_[t]
+                        near = r < eps
+                        k = min(int(r * inv), nb - 1)
                         u = r - k * width
-                        aa = w / r
-                        mom[s, p, k, 0] += aa
-                        mom[s, p, k, 1] += aa * u
-                        mom[s, p, k, 2] += aa * u * u
+                        a = w / max(r, eps)
+                        kb[t] = nb if near else k
+                        ab[t] = w if near else a
+                        au = 0.0 if near else a * u
+                        ub[t] = au
+                        vb[t] = au * u
+                    for t in range(m):
+                        k = kb[t]
+                        h[k, 0] += ab[t]
+                        h[k, 1] += ub[t]
+                        h[k, 2] += vb[t]
 
 
 @njit(parallel=True, cache=True)
@@ -844,20 +864,21 @@ def _histogram_binned(model: _Model, bin_width: float, progress=None) -> PairHis
         )
     ns = _n_slots()
     npair = model.n_pairs
-    mom = np.zeros((ns, npair, nbins, 3))
-    acc0 = np.zeros((ns, npair))
+    mom = np.zeros((ns, npair, nbins + 1, 3))
     n = pos.shape[0]
+    x, y, z = (np.ascontiguousarray(pos[:, c]) for c in range(3))
     blocks = _row_blocks(n, 16 if progress is not None else 1)
     for b, (i0, i1) in enumerate(blocks):
         with _PARALLEL_LOCK:
             _bin_rows(
-                pos, model.types, model.occupancy, model.type_starts, model.pair_index,
-                float(bin_width), i0, i1, mom, acc0, 256,
+                x, y, z, model.types, model.occupancy, model.type_starts, model.pair_index,
+                float(bin_width), i0, i1, mom, 256,
             )
         if progress is not None:
             progress((b + 1) / len(blocks))
     mom = mom.sum(axis=0)
-    coincident = acc0.sum(axis=0)
+    coincident = mom[:, nbins, 0].copy()
+    mom = mom[:, :nbins]
     tp, kk = np.nonzero(mom[:, :, 0] > 0)
     m = mom[tp, kk]
     a = m[:, 0]
@@ -915,18 +936,109 @@ def _affine_grid(model: _Model, sites, tol: float):
         raise ValueError(f"sites must be an (N, 3) array of integer lattice coordinates, one row per atom; got {g.shape}")
     if not np.all(np.isfinite(g)) or np.any(np.abs(g - np.rint(g)) > 1e-9):
         raise ValueError("sites must hold integers (lattice coordinates such as NanocrystalModel.sites)")
-    g = np.rint(g).astype(np.int64)[model.order]
+    return _fit_affine(model, np.rint(g).astype(np.int64)[model.order], tol)
+
+
+def _fit_affine(model: _Model, g: np.ndarray, tol: float):
+    """Least-squares ``basis`` and ``shift`` of ``position = basis @ g + shift[element]``
+    (g in model order); a _Grid when every atom is within ``tol`` Å of the fit, else None."""
+    n = model.positions.shape[0]
     ne = model.n_types
     design = np.zeros((n, 3 + ne))
     design[:, :3] = g
     design[np.arange(n), 3 + model.types] = 1.0
-    coef, *_ = np.linalg.lstsq(design, model.positions, rcond=None)
+    coef, _, rank, _ = np.linalg.lstsq(design, model.positions, rcond=None)
+    if rank < 3 + ne:
+        return None
     resid = model.positions - design @ coef
     if np.max(np.abs(resid)) > tol:
         return None
     basis = np.ascontiguousarray(coef[:3].T)
     shift = np.ascontiguousarray(coef[3:])
-    return _Grid(g, basis, shift, False)
+    return _Grid(np.ascontiguousarray(g), basis, shift, False)
+
+
+#: nearest neighbours of a central atom searched for lattice vectors
+_AFFINE_NEIGHBOURS = 18
+
+#: finest subdivision of the detected primitive cell tried when an element
+#: occupies more than one site per cell (e.g. 2 for two atoms at half a vector)
+_AFFINE_MAX_SUBDIVISION = 4
+
+
+def _detect_affine_grid(model: _Model, tol: float):
+    """Integer lattice coordinates from the positions alone, for a strained lattice.
+
+    Looks for ``position = basis @ g + shift[element]`` with integer g: the
+    lattice vectors come from the difference vectors between the most common
+    element's atom nearest the centroid and its nearest neighbours of the same
+    element (shifts between sublattices cancel there); the three of them
+    spanning the smallest non-zero volume are the primitive cell.  Every
+    element's atoms must then sit at integer coordinates of that cell (or of
+    the cell divided by 2 to 4 along each vector) from its own first atom; a
+    least-squares fit of basis and shifts to all atoms must leave no atom
+    farther than ``tol`` Å.  Returns a _Grid, or None when the positions are
+    not a lattice (thermal or random displacements, an amorphous model, a
+    planar model).
+    """
+    pos = model.positions
+    starts = model.type_starts
+    counts = np.diff(starts)
+    ref = int(np.argmax(counts))
+    if counts[ref] < 4:
+        return None
+    x = pos[starts[ref] : starts[ref + 1]]
+    i0 = int(np.argmin(np.sum((x - x.mean(axis=0)) ** 2, axis=1)))
+    d = x - x[i0]
+    r = np.sqrt(np.sum(d * d, axis=1))
+    k = min(_AFFINE_NEIGHBOURS + 1, x.shape[0])
+    near = np.argpartition(r, k - 1)[:k]
+    near = near[r[near] > max(10.0 * tol, 1e-6)]
+    if near.size < 3:
+        return None
+    near = near[np.argsort(r[near], kind="stable")]
+    v = d[near]
+    lengths = r[near]
+    # every triple of neighbour vectors: the smallest well-conditioned volume is a primitive cell
+    tri = np.array([c for c in _triples(v.shape[0])], dtype=np.int64)
+    dets = np.abs(np.linalg.det(v[tri]))
+    prod = lengths[tri].prod(axis=1)
+    ok = dets > 0.05 * prod
+    if not np.any(ok):
+        return None
+    tri, dets, prod = tri[ok], dets[ok], prod[ok]
+    smallest = dets.min()
+    cand = np.nonzero(dets <= smallest * (1.0 + 1e-3))[0]
+    best = tri[cand[np.argmin(prod[cand])]]
+    cell = v[best].T  # columns: primitive vectors (Å)
+    try:
+        inv = np.linalg.inv(cell)
+    except np.linalg.LinAlgError:
+        return None
+    g = np.empty(pos.shape, dtype=np.int64)
+    for sub in range(1, _AFFINE_MAX_SUBDIVISION + 1):
+        fine = True
+        for a in range(model.n_types):
+            sl = slice(starts[a], starts[a + 1])
+            if starts[a + 1] == starts[a]:
+                continue
+            c = (pos[sl] - pos[starts[a]]) @ inv.T * sub
+            gi = np.rint(c)
+            off = (c - gi) @ cell.T / sub
+            if np.max(np.abs(off)) > tol:
+                fine = False
+                break
+            g[sl] = gi.astype(np.int64)
+        if fine:
+            return _fit_affine(model, g, tol)
+    return None
+
+
+def _triples(n: int):
+    for i in range(n):
+        for j in range(i + 1, n):
+            for k in range(j + 1, n):
+                yield (i, j, k)
 
 
 def _lattice_shape(g: np.ndarray):
@@ -1110,6 +1222,13 @@ def _histogram_lattice(
 # ---------------------------------------------------------------------------
 
 
+def _occupied_bins(nbins: float, items: float) -> float:
+    """Expected number of occupied bins when ``items`` values fall at random into ``nbins`` bins."""
+    if nbins <= 0:
+        return 0.0
+    return nbins * -math.expm1(-items / nbins)
+
+
 def _estimate_costs(model: _Model, nq: int, grid, bin_width: float) -> dict:
     """Rough run times (arbitrary units ~ ns on one core) of each method."""
     n = model.positions.shape[0]
@@ -1119,18 +1238,23 @@ def _estimate_costs(model: _Model, nq: int, grid, bin_width: float) -> dict:
     r_max = float(np.linalg.norm(model.positions.max(axis=0) - model.positions.min(axis=0)))
     nbins = r_max / bin_width + 2
     if nbins <= MAX_HISTOGRAM_BINS:
-        terms = min(nbins * model.n_pairs, npairs)
+        terms = _occupied_bins(nbins, npairs / model.n_pairs) * model.n_pairs
         costs["histogram"] = npairs * 3.0 / ns + terms * nq * 0.7 / ns
     if grid is not None:
         g, gcd, extent, shape = _lattice_shape(grid.g)
         size = float(np.prod(shape))
         if size <= MAX_LATTICE_CELLS:
-            n_dist = min(float(np.sum((extent - 1) ** 2)) + 1, npairs)
-            if not grid.cubic:
-                n_dist = min(nbins, npairs)
+            n_disp = float(np.prod(2 * extent - 1))
+            if grid.cubic:
+                n_dist = min(float(np.sum((extent - 1) ** 2)) + 1, npairs, n_disp)
+                binning = size * model.n_pairs * 3.0
+            else:
+                # displacement lengths binned as in the histogram method
+                n_dist = _occupied_bins(nbins, min(n_disp, npairs / model.n_pairs))
+                binning = size * model.n_pairs * 3.0 / ns
             costs["lattice"] = (
                 size * math.log2(max(size, 2.0)) * (model.n_types + model.n_pairs) * 1.0 / ns
-                + size * model.n_pairs * 3.0
+                + binning
                 + n_dist * model.n_pairs * nq * 0.7 / ns
             )
     return costs
@@ -1147,8 +1271,11 @@ def _resolve_grid(model: _Model, lattice_parameter, grid_step, grid_tolerance, s
     if step is not None and not (np.isfinite(step) and step > 0):
         raise ValueError(f"the grid step must be a positive number of Å; got {step!r}")
     grid = _grid_coordinates(model.positions, step, grid_tolerance)
-    if grid is None and sites is not None:
-        grid = _affine_grid(model, sites, grid_tolerance)
+    if grid is None:
+        if sites is not None:
+            grid = _affine_grid(model, sites, grid_tolerance)
+        elif model.positions.shape[0] > 1:
+            grid = _detect_affine_grid(model, grid_tolerance)
     return grid, step
 
 
@@ -1163,7 +1290,8 @@ def _choose_method(model, nq, method, lattice_parameter, grid_step, grid_toleran
             extra = (
                 "; with sites= the positions must be one linear map of the sites plus one offset per element"
                 if sites is not None
-                else "; for a distorted lattice model pass its integer sites= (e.g. NanocrystalModel.sites)"
+                else " nor on a strained lattice (one linear map of integer coordinates plus one offset per "
+                "element) detected from the positions"
             )
             raise ValueError(
                 f"method='lattice' needs atoms on a lattice, and these are not on {where} within "
@@ -1303,6 +1431,8 @@ def debye_intensity(
         shifted sublattices: the rhombohedral distortion and the Pb
         off-centring), the lattice method applies to a model that is off the
         cubic grid; its distances are then binned as in the histogram method.
+        Without ``sites`` such a lattice is detected from the positions (see
+        the module docstring); ``sites`` skips the detection.
     bin_width : float
         Bin width (Å) of the histogram method (and of the lattice method with
         ``sites`` on a distorted lattice).

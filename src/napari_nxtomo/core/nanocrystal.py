@@ -69,7 +69,8 @@ class NanocrystalModel:
         The undistorted site of each atom on the quarter-lattice grid
         (``positions == sites * a / 4`` when :attr:`on_grid`; otherwise
         ``positions = F @ sites * a / 4`` plus the cation shift, which
-        ``debye_intensity(..., sites=...)`` uses for its lattice method).
+        ``debye_intensity(..., sites=...)`` uses for its lattice method;
+        without it that map is detected from the positions).
     region : (N,) ndarray of str
         ``"core"`` or ``"shell"``.
     lattice_parameter : float
