@@ -53,6 +53,11 @@ def test_fit_then_count_on_sample_images(tmp_path, sample):
         exact = np.mean(feats["count"].to_numpy()[pb] == truth["n_Pb"].to_numpy()[idx][pb])
         assert exact >= 0.95, (zone, exact)
         assert (out / f"haadf_{zone}_counts.png").stat().st_size > 10_000
+        # the fit's volume_err reaches count_atoms: along [110] the Se columns' mixture is error-aware (without
+        # the errors its ICL takes one class, K = 1; with them K = 6 here, among the fits that resolve)
+        assert md["counting"]["errors"] == "volume_err"
+        if zone == "110":
+            assert any(m.startswith("Se: error-aware mixture: K = ") for m in md["counting"]["notes"]), md["counting"]
 
 
 def test_cli_errors_are_messages(tmp_path):

@@ -353,3 +353,34 @@ def test_real_adf_image(shared_data):
     model = model_image(img.shape, p, df)
     noise = np.sqrt(np.mean(df.attrs["noise_alpha"] + df.attrs["noise_beta"] * model))
     assert 0.9 < np.std(img - model) / noise < 1.1
+
+
+def test_counted_image_with_empty_vacuum():
+    """A counted (Poisson, integer) image that is mostly zero-count vacuum with stray electrons.
+
+    16 columns of ~60 electrons each (peak ~4 per pixel) in a 24 × 24 Å field of
+    0.2 Å pixels, plus a stray-electron floor of 0.003 per pixel (~40
+    electrons scattered over the vacuum); more than 80 % of the pixels are 0.
+    The neighbour-difference noise is then 0; find_columns must still find
+    the 16 columns and no stray electron, as raw counts and divided by the
+    dose per pixel (same quantised image in other units).
+    """
+    from napari_nxtomo.core.fitting import _quantum
+
+    p = 0.2
+    g = (np.arange(4) - 1.5) * 3.0 + 12.0
+    yy, xx = np.meshgrid(g, g, indexing="ij")
+    true = np.c_[yy.ravel(), xx.ravel()]
+    lam = render_gaussians(120, 120, true[:, 0] / p, true[:, 1] / p, np.full(16, 60.0), np.full(16, 1.5)) + 0.003
+    for seed in range(3):
+        counts = np.random.default_rng(seed).poisson(lam).astype(float)
+        assert np.mean(counts == 0) > 0.8
+        for scale in (1.0, 1.0 / 800.0):
+            img = counts * scale
+            assert _quantum(img) == pytest.approx(scale)
+            found = find_columns(img, p, min_distance=2.0)
+            d, _ = cKDTree(true).query(found)
+            assert len(found) == 16 and d.max() < 0.5, (seed, scale, len(found))
+    # continuous-valued images are not quantised: the noise estimate there is unchanged
+    assert _quantum(lam) == 0.0 and _quantum(lam.astype(np.float32)) == 0.0
+    assert _quantum(np.random.default_rng(0).poisson(lam) - 0.5) == 0.0  # negative values: not counts

@@ -473,7 +473,9 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         feats["count_probability"] = frame["probability"].to_numpy()
         if "n_minor" in frame:
             feats["n_minor"] = frame["n_minor"].to_numpy()
-        md["counting"] = {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes)}
+        md["counting"] = {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes),
+                          # the fit's standard errors make the free mixture error-aware (count_atoms takes them)
+                          "errors": "volume_err" if "volume_err" in feats else None}
         stem = path.stem[:-len("_columns")] if path.stem.endswith("_columns") else path.stem
         target = out / f"{stem}_counts.csv"
         write_points_csv(target, coords, feats, metadata=md, name=name)

@@ -40,6 +40,20 @@ where ``ln L = Σ_i ln p(x_i)`` (natural logarithms throughout),
 
 The K with the smallest ICL is chosen unless ``n_components`` forces one;
 other local minima within 10 of the smallest are named in ``notes``.
+
+Error-aware mixture (when the columns' standard errors are known)
+-----------------------------------------------------------------
+With the fitted standard error e_i of each cross-section (``volume_err`` of
+the fit table, which :func:`count_atoms` takes by itself) the components
+are N(μ_k, s² + e_i²): each column its own known variance plus one common
+extra variance s² (scatter the fit does not see: unconverged frozen-phonon
+averages, strain, surface relaxation), fitted by the EM of "extreme
+deconvolution" (Bovy, Hogg & Roweis 2011) in one dimension.  d = 2K as
+above.  A fit whose extra spread is far above the errors has classes several
+count steps wide, so K is the ICL minimum among the fits with
+s ≤ ``RESOLVED_FACTOR`` (2) × the median error (all K when none does); on a
+few dozen columns in many classes the unrestricted ICL prefers one broad
+class (``_count_gmm`` gives the reasoning).
 Components are sorted by mean; column i gets the component of largest
 ``t_ik``; ``count = lowest_count + component index`` (the components are
 assumed to be consecutive counts, as in StatSTEM).  When ``lowest_count`` is
@@ -88,6 +102,7 @@ __all__ = [
     "pb_counts_mixed",
     "SE_RATIO_Z2",
     "SE_RATIO_BOUNDS",
+    "RESOLVED_FACTOR",
 ]
 
 _LOG_2PI = np.log(2.0 * np.pi)
@@ -169,6 +184,11 @@ class GMMFit:
     n_iter : int
         EM iterations of the kept start.
     converged : bool
+    extra_sigma : float or None
+        Error-aware fits (``fit_gmm(..., errors=e)``): the common extra
+        standard deviation s; column i's component width is sqrt(s² + e_i²)
+        and ``sigma`` is then the typical width sqrt(s² + median(e²)).
+        None for the plain common-width mixture.
     """
 
     means: np.ndarray
@@ -178,6 +198,7 @@ class GMMFit:
     posterior: np.ndarray
     n_iter: int = 0
     converged: bool = True
+    extra_sigma: float | None = None
 
     @property
     def n_components(self) -> int:
@@ -254,6 +275,86 @@ def _em_nb(x, cw, means, weights, sigma, max_iter, tol, sigma_floor, fixed_means
         ll_old = ll
     ll = _e_step_nb(x, cw, means, weights, sigma, post)
     return means, weights, sigma, ll, post, it, converged
+
+
+@numba.njit(cache=True)
+def _e_step_err_nb(x, e2, means, weights, s2, post):
+    """Fill ``post`` with t_ik for component variances s² + e_i²; return Σ_i ln p(x_i) (numba kernel)."""
+    n, k = post.shape
+    ll = 0.0
+    for i in range(n):
+        v = s2 + e2[i]
+        c = -0.5 * np.log(2.0 * np.pi * v)
+        mx = -np.inf
+        for j in range(k):
+            if weights[j] > 0.0:
+                d = x[i] - means[j]
+                val = np.log(weights[j]) - 0.5 * d * d / v + c
+            else:
+                val = -np.inf
+            post[i, j] = val
+            if val > mx:
+                mx = val
+        tot = 0.0
+        for j in range(k):
+            ex = np.exp(post[i, j] - mx) if post[i, j] > -np.inf else 0.0
+            post[i, j] = ex
+            tot += ex
+        for j in range(k):
+            post[i, j] /= tot
+        ll += mx + np.log(tot)
+    return ll
+
+
+@numba.njit(cache=True)
+def _em_err_nb(x, e2, means, weights, s2, max_iter, tol, s2_floor):
+    """EM for a 1D mixture with per-point known variances e_i² plus one common extra variance s² (numba).
+
+    "Extreme deconvolution" in one dimension: x_i = v_i + ε_i with ε_i ~
+    N(0, e_i²) known and the true value v_i ~ Σ_k τ_k N(μ_k, s²).  Each
+    iteration: E-step (t_ik); τ_k = mean of t_ik; μ_k the t_ik/(s² + e_i²)-
+    weighted mean of x (the exact maximiser for the current s²); s² from the
+    posterior moments of v_i (b_ik - μ_k = s²/(s²+e_i²) (x_i - μ_k), posterior
+    variance s² e_i²/(s² + e_i²)).  Every step raises the likelihood.
+
+    Returns means, weights, s², ln L, posterior, iterations, converged.
+    """
+    n = x.size
+    k = means.size
+    means = means.copy()
+    weights = weights.copy()
+    post = np.empty((n, k))
+    ll_old = -np.inf
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        ll = _e_step_err_nb(x, e2, means, weights, s2, post)
+        for j in range(k):
+            nk = 0.0
+            sw = 0.0
+            sx = 0.0
+            for i in range(n):
+                w = post[i, j] / (s2 + e2[i])
+                nk += post[i, j]
+                sw += w
+                sx += w * x[i]
+            weights[j] = nk / n
+            if sw > 0.0 and nk > 1e-12:
+                means[j] = sx / sw
+        acc = 0.0
+        for i in range(n):
+            v = s2 + e2[i]
+            shrink = s2 / v
+            for j in range(k):
+                d = shrink * (x[i] - means[j])
+                acc += post[i, j] * (d * d + s2 * e2[i] / v)
+        s2 = max(acc / n, s2_floor)
+        if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
+            converged = True
+            break
+        ll_old = ll
+    ll = _e_step_err_nb(x, e2, means, weights, s2, post)
+    return means, weights, s2, ll, post, it, converged
 
 
 #: above this many columns the EM runs on the data binned into this many bins
@@ -343,8 +444,14 @@ def fit_gmm(
     init_means=None,
     n_screen: int = 40,
     n_keep: int = 2,
+    errors=None,
 ) -> GMMFit:
     """Fit a 1D Gaussian mixture with one common standard deviation by EM.
+
+    With ``errors`` (one known standard error e_i per value) the mixture is
+    error-aware ("extreme deconvolution"): component k of value i is
+    N(μ_k, s² + e_i²), with one common extra variance s² fitted by EM
+    (:func:`_em_err_nb`); ``GMMFit.extra_sigma`` is s.
 
     Parameters
     ----------
@@ -365,6 +472,8 @@ def fit_gmm(
     n_screen, n_keep : int
         Every start runs ``n_screen`` EM iterations; the ``n_keep`` most
         likely then run to convergence.
+    errors : (N,) array, optional
+        Standard errors of the values (same units), all finite and > 0.
 
     Returns
     -------
@@ -386,6 +495,14 @@ def fit_gmm(
             if mu.size != k:
                 raise ValueError(f"init_means must hold {k} means, got {mu.size}")
             starts.append(mu)
+    if errors is not None:
+        e = np.asarray(errors, dtype=float).ravel()
+        if e.size != x.size:
+            raise ValueError(f"errors must give one standard error per value: {e.size} errors for {x.size} values")
+        if not np.all(np.isfinite(e) & (e > 0)):
+            raise ValueError("errors must be finite and positive")
+        return _fit_gmm_err(x, e, k, starts, spread, sigma_floor, max_iter=max_iter, tol=tol,
+                            n_screen=n_screen, n_keep=n_keep)
     # every start runs a few iterations; the most likely ones run to convergence
     xv, cw = _compress(x)
     screened = []
@@ -417,6 +534,43 @@ def fit_gmm(
         posterior=post[:, order],
         n_iter=n_iter,
         converged=conv,
+    )
+
+
+def _fit_gmm_err(x, e, k, starts, spread, sigma_floor, *, max_iter, tol, n_screen, n_keep) -> GMMFit:
+    """The error-aware mixture from the given starts (see :func:`fit_gmm`)."""
+    x = np.ascontiguousarray(x, dtype=float)
+    e2 = np.ascontiguousarray(e * e)
+    s2_floor = sigma_floor**2
+    med_e2 = float(np.median(e2))
+    screened = []
+    for mu0 in starts:
+        lab = np.argmin(np.abs(x[:, None] - mu0[None, :]), axis=1)
+        # initial extra variance: the spread inside the hard clusters beyond the errors
+        s2 = float(np.mean((x - mu0[lab]) ** 2) - med_e2)
+        s2 = max(s2, (spread / (4.0 * k)) ** 2, 100 * s2_floor)
+        r = _em_err_nb(x, e2, np.asarray(mu0, dtype=float).copy(), np.full(k, 1.0 / k), s2, int(n_screen),
+                       float(tol), float(s2_floor))
+        screened.append(r)
+    screened.sort(key=lambda r: -r[3])
+    best = None
+    for res in screened[:n_keep]:
+        if not res[6]:
+            more = _em_err_nb(x, e2, res[0], res[1], res[2], int(max_iter), float(tol), float(s2_floor))
+            res = more[:5] + (res[5] + more[5], more[6])
+        if best is None or res[3] > best[3] + 1e-12 * abs(best[3]):
+            best = res
+    means, weights, s2, ll, post, n_iter, conv = best
+    order = np.argsort(means, kind="stable")
+    return GMMFit(
+        means=means[order],
+        weights=weights[order],
+        sigma=float(np.sqrt(s2 + med_e2)),
+        log_likelihood=float(ll),
+        posterior=post[:, order],
+        n_iter=int(n_iter),
+        converged=bool(conv),
+        extra_sigma=float(np.sqrt(s2)),
     )
 
 
@@ -617,7 +771,10 @@ class CountResult:
         is ``icl``).
     params : dict
         ``"curve"``/``"mixed"``: the fitted curve ``c`` (Å²), ``pb_step`` =
-        g(1), ``se_ratio``, the starts tried.
+        g(1), ``se_ratio``, the starts tried.  ``"gmm"`` with errors:
+        ``extra_sigma`` (s of the chosen fit, Å²), ``median_error``,
+        ``extra_sigma_by_k`` (s for K = 1..), ``resolved_k`` (the K with
+        s ≤ ``resolved_factor`` × the median error).
     component_sigma, component_type : (K,) ndarray
         Width and type of each component (several types).
     types : (N,) ndarray of str or None
@@ -837,7 +994,53 @@ def _typical_error(errors, n):
     return float(np.median(e))
 
 
+#: error-aware counting: a fit resolves the classes when its extra spread s is at most this × the median error
+RESOLVED_FACTOR = 2.0
+
+
+def _usable_errors(errors, n):
+    """Per-column standard errors for the error-aware mixture, or None.
+
+    Errors that are NaN, infinite or ≤ 0 (a failed fit) are replaced by the
+    median of the others; with none usable, None (the plain mixture is used).
+    """
+    if errors is None:
+        return None, 0
+    e = np.asarray(errors, dtype=float).ravel()
+    if e.size != n:
+        raise ValueError(f"errors must give one standard error per column: {e.size} errors for {n} columns")
+    ok = np.isfinite(e) & (e > 0)
+    if not ok.any():
+        return None, 0
+    e = np.where(ok, e, np.median(e[ok]))
+    return e, int((~ok).sum())
+
+
 def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors=None) -> CountResult:
+    """Free mixture, K by the ICL; with ``errors`` the error-aware mixture and K among resolving fits.
+
+    Without errors: StatSTEM's common-width mixture, K at the ICL minimum.
+
+    With errors e_i (standard errors of the cross-sections, e.g. ``volume_err``
+    of :func:`fit_columns`): component k of column i is N(μ_k, s² + e_i²)
+    (:func:`fit_gmm` with ``errors``), s² one common extra variance.  The
+    premise of counting is that columns with equal counts have equal
+    cross-sections up to their measurement error; s measures the scatter
+    beyond it.  A fit with s well above the errors describes classes several
+    count steps wide: merged counts, not count classes.  On small sets (tens
+    of columns, many classes) the ICL's penalty of d ln N makes exactly such a
+    fit, K = 1, the overall minimum (multislice [110] Pb columns: 61 columns
+    in 9 classes).  K is therefore the ICL minimum among the fits that
+    *resolve* the classes, s ≤ ``RESOLVED_FACTOR`` (2) × the median error
+    (the factor allows for errors somewhat underestimated and for a little
+    scatter the fit does not see, e.g. an unconverged frozen-phonon average).
+    s decreases with K, so this is a lower bound on K; the ICL still keeps K
+    from growing past what the data support.  When no K up to
+    ``max_components`` resolves, the overall ICL minimum is taken (noted).
+    When the ICL's overall minimum is a resolving fit the choice is the same
+    as without the bound.  Errors underestimated by much more than 2× would
+    push K up (splits of true classes): the note names s and the errors.
+    """
     n = x.size
     if n_components is not None:
         _check_k(n, int(n_components))
@@ -847,31 +1050,62 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
     kmax_fit = min(kmax, n)
     if n_components is None and n < 2:
         raise ValueError("one column cannot be counted with a mixture: give a library or more columns")
+    e, n_bad = _usable_errors(errors, n)
     icl = np.full(kmax, np.nan)
     fits = {}
     prev = None
+
+    def fit(k, prev):
+        return fit_gmm(x, k, seed=seed, init_means=_grow_starts(x, prev, k) or None, errors=e)
+
     for k in range(1, kmax_fit + 1):
-        f = fit_gmm(x, k, seed=seed, init_means=_grow_starts(x, prev, k) or None)
+        f = fit(k, prev)
         fits[k] = f
         icl[k - 1] = icl_criterion(f.log_likelihood, f.posterior, 2 * k, entropy)
         prev = f
     k_icl = int(np.nanargmin(icl)) + 1
     notes = []
+    params = {}
+    k_pick = k_icl
+    if e is not None:
+        med_e = float(np.median(e))
+        extra = np.array([fits[j].extra_sigma for j in range(1, kmax_fit + 1)])
+        resolved = [j for j in range(1, kmax_fit + 1) if extra[j - 1] <= RESOLVED_FACTOR * med_e]
+        params = {"median_error": med_e, "extra_sigma_by_k": extra, "resolved_k": resolved,
+                  "resolved_factor": RESOLVED_FACTOR}
+        if n_bad:
+            notes.append(f"{n_bad} columns without a usable error got the median error ({med_e:.3g} Å²)")
+        if resolved:
+            k_pick = min(resolved, key=lambda j: icl[j - 1])
+            if k_pick != k_icl:
+                notes.append(
+                    f"error-aware mixture: K = {k_pick}, the ICL minimum among the fits that resolve the classes "
+                    f"(extra spread s ≤ {RESOLVED_FACTOR:g} × the median error {med_e:.3g} Å², K ≥ {min(resolved)}); "
+                    f"the overall ICL minimum, K = {k_icl}, has s = {extra[k_icl - 1]:.3g} Å² "
+                    f"({extra[k_icl - 1] / med_e:.1f}× the error): merged classes"
+                )
+        else:
+            notes.append(
+                f"error-aware mixture: no K up to {kmax_fit} brings the extra spread s down to "
+                f"{RESOLVED_FACTOR:g} × the median error ({med_e:.3g} Å²; smallest s {extra.min():.3g} Å²): "
+                f"K = {k_icl} at the ICL minimum; the errors may be underestimated, or raise max_components"
+            )
     if n_components is not None:
         k = int(n_components)
         if k not in fits:
-            fits[k] = fit_gmm(x, k, seed=seed, init_means=_grow_starts(x, fits.get(k - 1), k) or None)
-        notes.append(f"{k} components forced (the ICL minimum is at {k_icl})")
+            fits[k] = fit(k, fits.get(k - 1))
+        notes.append(f"{k} components forced (the ICL {'choice' if e is not None else 'minimum'} is at {k_pick})")
     else:
-        k = k_icl
+        k = k_pick
         if k == kmax_fit and kmax_fit > 1:
             notes.append(
                 f"the ICL is smallest at the largest number of components tried ({k}): raise max_components"
             )
     f = fits[k]
-    others = [j for j in local_minima(icl) if j != k and icl[j - 1] - np.nanmin(icl) < 10.0]
+    best = icl[k_pick - 1]  # the ICL of the fit the data chose (the minimum without errors)
+    others = [j for j in local_minima(icl) if j != k and icl[j - 1] - best < 10.0
+              and (e is None or j in params["resolved_k"])]
     if others:
-        best = np.nanmin(icl)
         notes.append(
             "the ICL has other local minima at K = "
             + ", ".join(f"{j} ({icl[j - 1] - best:+.1f})" for j in others[:4])
@@ -890,13 +1124,14 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
         low, inferred = int(lowest_count), False
         if low < 0:
             raise ValueError(f"lowest_count must be ≥ 0, got {lowest_count}")
-    err = _typical_error(errors, n)
-    if err is not None and f.sigma > 2.0 * err:
-        notes.append(
-            f"the common width ({f.sigma:.3g} Å²) is {f.sigma / err:.1f}× the columns' median fitted error "
-            f"({err:.3g} Å²): classes are merged or the errors are underestimated; look at local ICL minima "
-            f"(K = {', '.join(str(j) for j in local_minima(icl)) or '-'}) or try model='curve'"
-        )
+    if e is not None:
+        params["extra_sigma"] = float(f.extra_sigma)
+        if f.extra_sigma > RESOLVED_FACTOR * params["median_error"]:
+            notes.append(
+                f"the extra spread s ({f.extra_sigma:.3g} Å²) is {f.extra_sigma / params['median_error']:.1f}× the "
+                f"columns' median fitted error ({params['median_error']:.3g} Å²): classes are merged or the errors "
+                "are underestimated; try model='curve' or a library"
+            )
     labels = np.argmax(f.posterior, axis=1)
     comp_counts = low + np.arange(k)
     return CountResult(
@@ -914,9 +1149,10 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
         method="gmm",
         volumes=x,
         log_likelihood=f.log_likelihood,
-        n_components_icl=k_icl,
+        n_components_icl=k_pick,
         entropy=entropy,
         notes=notes,
+        params=params,
     )
 
 
@@ -1542,9 +1778,14 @@ def count_atoms(
     errors : (N,) array, optional
         Standard errors of the cross-sections (Å², ``volume_err`` of
         :func:`fit_columns`; taken from the table when it has that column).
-        The curve model then prefers fits whose class width is at most 3× the
-        median error (a width far above the precision means unresolved
-        classes, e.g. all columns in one class); the free mixture notes it.
+        The free mixture (``model="gmm"``) is then error-aware: column i's
+        component width is sqrt(s² + e_i²) with one fitted extra spread s,
+        and K is the ICL minimum among the fits with s ≤ 2 × the median error
+        (``RESOLVED_FACTOR``; see :func:`_count_gmm`); ``params`` holds s per
+        K.  Errors that are NaN or ≤ 0 get the median error.  The curve model
+        prefers fits whose class width is at most 3× the median error (a
+        width far above the precision means unresolved classes).  Without
+        errors, StatSTEM's common-width mixture.
 
     Returns
     -------

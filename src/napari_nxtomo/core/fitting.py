@@ -881,6 +881,13 @@ def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None
         image) plus 6 × the noise of the smoothed image (the pixel noise is
         estimated robustly from differences of neighbouring pixels), and at
         least 0.1 % of the smoothed image's range above the background.
+        For a quantised image (every value an integer multiple of a quantum
+        q ≥ 0: detected electron counts, possibly divided by the dose per
+        pixel) the noise at a peak also holds its own shot noise: pixel
+        variance ``noise² + q · (value - background)`` (Poisson), so a peak
+        must stand 6 of its own standard deviations above the background.
+        This keeps an empty vacuum of zero counts, where the neighbour
+        differences are zero, from giving a column at every stray electron.
     smooth : float, optional
         Standard deviation of the Gaussian smoothing, Å.  Default
         ``min_distance / 6`` (at least half a pixel).
@@ -914,9 +921,15 @@ def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None
         noise = _pixel_noise(img)
         bg = float(np.percentile(sm, 2.0))
         rng = float(sm.max() - bg)
-        # noise of the smoothed image, pixel by pixel (larger near the edges)
-        noise_s = noise * np.sqrt(np.outer(_smoothing_gain(sm.shape[0], sig), _smoothing_gain(sm.shape[1], sig)))
-        thr_map = bg + np.maximum(6.0 * noise_s, 1e-3 * rng)
+        # variance gain of the smoothing, pixel by pixel (larger near the edges)
+        gain = np.outer(_smoothing_gain(sm.shape[0], sig), _smoothing_gain(sm.shape[1], sig))
+        var_s = noise**2 * gain
+        q = _quantum(img)
+        if q > 0:
+            # counts: Poisson variance q × (mean above the background) on top of the background's noise;
+            # the smoothed image is the local mean (Var Σ k_j X_j = Σ k_j² q m_j ≈ q m Σ k_j²)
+            var_s = var_s + q * np.maximum(sm - bg, 0.0) * gain
+        thr_map = bg + np.maximum(6.0 * np.sqrt(var_s), 1e-3 * rng)
     else:
         thr_map = np.full(sm.shape, float(threshold))
     peaks = peak_local_max(sm, min_distance=1, threshold_abs=float(thr_map.min()), exclude_border=False)
@@ -985,6 +998,35 @@ def _suppress(peaks, values, min_distance):
             nb = indices[indptr[i] : indptr[i + 1]]
             keep[nb[nb > i]] = False
     return peaks[keep]
+
+
+def _quantum(img, max_level=1000, max_quanta=2**20):
+    """The quantum q of a quantised image (all values integer multiples of q ≥ 0), else 0.
+
+    Counted electrons, as stored or divided by the dose per pixel, are such
+    images.  q is the smallest step between the distinct values; the test is
+    made on the pixels up to ``max_level`` quanta (the upper ones carry the
+    rounding error of a float32 division), which must all lie within 1 % of
+    a multiple of q.  A continuous-valued (noise-free, filtered, background-
+    subtracted) image fails it, as does one with negative values, and so
+    does a step finer than 2⁻²⁰ of the largest value (the spacing of the
+    floating-point numbers, not a count).
+    """
+    v = np.asarray(img, dtype=float).ravel()
+    if v.size < 2 or v.min() < 0:
+        return 0.0
+    u = np.unique(v)
+    if u.size < 2:
+        return 0.0
+    q = float(np.diff(u).min())
+    if not q > 0 or u[-1] > max_quanta * q:
+        # no step, or the spacing of the float grid rather than a quantum of the signal
+        return 0.0
+    low = u[u <= u[0] + max_level * q]
+    r = (low - u[0]) / q
+    if np.all(np.abs(r - np.rint(r)) < 1e-2) and np.all(np.abs(u[0] / q - np.rint(u[0] / q)) < 1e-2):
+        return q
+    return 0.0
 
 
 def _pixel_noise(img):
