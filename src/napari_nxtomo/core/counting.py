@@ -278,8 +278,8 @@ def _em_nb(x, cw, means, weights, sigma, max_iter, tol, sigma_floor, fixed_means
 
 
 @numba.njit(cache=True)
-def _e_step_err_nb(x, e2, means, weights, s2, post):
-    """Fill ``post`` with t_ik for component variances s² + e_i²; return Σ_i ln p(x_i) (numba kernel)."""
+def _e_step_err_nb(x, e2, cw, means, weights, s2, post):
+    """Fill ``post`` with t_ik for component variances s² + e_i²; return Σ_i cw_i ln p(x_i) (numba kernel)."""
     n, k = post.shape
     ll = 0.0
     for i in range(n):
@@ -302,12 +302,12 @@ def _e_step_err_nb(x, e2, means, weights, s2, post):
             tot += ex
         for j in range(k):
             post[i, j] /= tot
-        ll += mx + np.log(tot)
+        ll += cw[i] * (mx + np.log(tot))
     return ll
 
 
 @numba.njit(cache=True)
-def _em_err_nb(x, e2, means, weights, s2, max_iter, tol, s2_floor):
+def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
     """EM for a 1D mixture with per-point known variances e_i² plus one common extra variance s² (numba).
 
     "Extreme deconvolution" in one dimension: x_i = v_i + ε_i with ε_i ~
@@ -316,11 +316,15 @@ def _em_err_nb(x, e2, means, weights, s2, max_iter, tol, s2_floor):
     weighted mean of x (the exact maximiser for the current s²); s² from the
     posterior moments of v_i (b_ik - μ_k = s²/(s²+e_i²) (x_i - μ_k), posterior
     variance s² e_i²/(s² + e_i²)).  Every step raises the likelihood.
+    ``cw`` are multiplicities (1 for raw data; cell counts for binned data).
 
     Returns means, weights, s², ln L, posterior, iterations, converged.
     """
     n = x.size
     k = means.size
+    ntot = 0.0
+    for i in range(n):
+        ntot += cw[i]
     means = means.copy()
     weights = weights.copy()
     post = np.empty((n, k))
@@ -328,17 +332,18 @@ def _em_err_nb(x, e2, means, weights, s2, max_iter, tol, s2_floor):
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        ll = _e_step_err_nb(x, e2, means, weights, s2, post)
+        ll = _e_step_err_nb(x, e2, cw, means, weights, s2, post)
         for j in range(k):
             nk = 0.0
             sw = 0.0
             sx = 0.0
             for i in range(n):
-                w = post[i, j] / (s2 + e2[i])
-                nk += post[i, j]
+                t = cw[i] * post[i, j]
+                w = t / (s2 + e2[i])
+                nk += t
                 sw += w
                 sx += w * x[i]
-            weights[j] = nk / n
+            weights[j] = nk / ntot
             if sw > 0.0 and nk > 1e-12:
                 means[j] = sx / sw
         acc = 0.0
@@ -347,13 +352,13 @@ def _em_err_nb(x, e2, means, weights, s2, max_iter, tol, s2_floor):
             shrink = s2 / v
             for j in range(k):
                 d = shrink * (x[i] - means[j])
-                acc += post[i, j] * (d * d + s2 * e2[i] / v)
-        s2 = max(acc / n, s2_floor)
+                acc += cw[i] * post[i, j] * (d * d + s2 * e2[i] / v)
+        s2 = max(acc / ntot, s2_floor)
         if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
             converged = True
             break
         ll_old = ll
-    ll = _e_step_err_nb(x, e2, means, weights, s2, post)
+    ll = _e_step_err_nb(x, e2, cw, means, weights, s2, post)
     return means, weights, s2, ll, post, it, converged
 
 
@@ -537,30 +542,63 @@ def fit_gmm(
     )
 
 
+#: quantile groups of the errors when the error-aware EM bins its data
+_N_ERR_GROUPS = 8
+
+
+def _compress_err(x, e2):
+    """(values, variances, multiplicities) for the error-aware EM: the data, or for large N cell means.
+
+    Above ``_BIN_ABOVE`` values the data go into cells: x in equal bins of a
+    quarter of the median error (at most ``_N_BINS``; the within-bin spread
+    adds at most e²/192 to a variance) times ``_N_ERR_GROUPS`` quantile groups of e².  The
+    final posteriors and likelihood are always computed on the raw data.
+    """
+    x = np.ascontiguousarray(x, dtype=float)
+    e2 = np.ascontiguousarray(e2, dtype=float)
+    lo, hi = float(x.min()), float(x.max())
+    if x.size <= _BIN_ABOVE or hi <= lo:
+        return x, e2, np.ones(x.size)
+    h = 0.25 * float(np.sqrt(np.median(e2)))
+    nbx = int(min(_N_BINS, max(1, np.ceil((hi - lo) / h))))
+    ix = np.clip(((x - lo) / (hi - lo) * nbx).astype(np.int64), 0, nbx - 1)
+    ie = np.searchsorted(np.quantile(e2, np.arange(1, _N_ERR_GROUPS) / _N_ERR_GROUPS), e2, side="right")
+    cell = ix * _N_ERR_GROUPS + ie
+    uniq, inv, cnt = np.unique(cell, return_inverse=True, return_counts=True)
+    cnt = cnt.astype(float)
+    xm = np.bincount(inv, weights=x, minlength=uniq.size) / cnt
+    em = np.bincount(inv, weights=e2, minlength=uniq.size) / cnt
+    return xm, em, cnt
+
+
 def _fit_gmm_err(x, e, k, starts, spread, sigma_floor, *, max_iter, tol, n_screen, n_keep) -> GMMFit:
     """The error-aware mixture from the given starts (see :func:`fit_gmm`)."""
     x = np.ascontiguousarray(x, dtype=float)
     e2 = np.ascontiguousarray(e * e)
     s2_floor = sigma_floor**2
     med_e2 = float(np.median(e2))
+    xv, ev, cw = _compress_err(x, e2)
     screened = []
     for mu0 in starts:
-        lab = np.argmin(np.abs(x[:, None] - mu0[None, :]), axis=1)
+        lab = np.argmin(np.abs(xv[:, None] - mu0[None, :]), axis=1)
         # initial extra variance: the spread inside the hard clusters beyond the errors
-        s2 = float(np.mean((x - mu0[lab]) ** 2) - med_e2)
+        s2 = float(np.average((xv - mu0[lab]) ** 2, weights=cw) - med_e2)
         s2 = max(s2, (spread / (4.0 * k)) ** 2, 100 * s2_floor)
-        r = _em_err_nb(x, e2, np.asarray(mu0, dtype=float).copy(), np.full(k, 1.0 / k), s2, int(n_screen),
+        r = _em_err_nb(xv, ev, cw, np.asarray(mu0, dtype=float).copy(), np.full(k, 1.0 / k), s2, int(n_screen),
                        float(tol), float(s2_floor))
         screened.append(r)
     screened.sort(key=lambda r: -r[3])
     best = None
     for res in screened[:n_keep]:
         if not res[6]:
-            more = _em_err_nb(x, e2, res[0], res[1], res[2], int(max_iter), float(tol), float(s2_floor))
+            more = _em_err_nb(xv, ev, cw, res[0], res[1], res[2], int(max_iter), float(tol), float(s2_floor))
             res = more[:5] + (res[5] + more[5], more[6])
         if best is None or res[3] > best[3] + 1e-12 * abs(best[3]):
             best = res
     means, weights, s2, ll, post, n_iter, conv = best
+    if xv.size != x.size:
+        post = np.empty((x.size, k))
+        ll = _e_step_err_nb(x, e2, np.ones(x.size), means, np.maximum(weights, 0.0), s2, post)
     order = np.argsort(means, kind="stable")
     return GMMFit(
         means=means[order],
