@@ -408,14 +408,21 @@ def test_bad_input_per_type_names_the_type():
 # error-aware mixture (per-column errors, one common extra spread)
 
 
-def test_error_aware_fit_recovers_means_and_extra_spread():
-    """3000 values from 3 classes (means 1, 2, 3), extra spread s = 0.05 and known errors 0.05-0.2 per value:
-    the error-aware EM gets the means within 0.02, s within 20 % and the weights within 0.03."""
-    rng = np.random.default_rng(0)
-    n = 3000
+def three_classes_with_errors(n, seed):
+    """n values in 3 classes (means 1, 2, 3) with extra spread s = 0.05 and known errors 0.05-0.2:
+    (class index, errors, values)."""
+    rng = np.random.default_rng(seed)
     k = rng.integers(0, 3, n)
     e = rng.uniform(0.05, 0.2, n)
     x = np.array([1.0, 2.0, 3.0])[k] + rng.normal(0, 0.05, n) + rng.normal(0, 1, n) * e
+    return k, e, x
+
+
+def test_error_aware_fit_recovers_means_and_extra_spread():
+    """3000 values from 3 classes (means 1, 2, 3), extra spread s = 0.05 and known errors 0.05-0.2 per value:
+    the error-aware EM gets the means within 0.02, s within 20 % and the weights within 0.03."""
+    n = 3000
+    k, e, x = three_classes_with_errors(n, seed=0)
     f = fit_gmm(x, 3, errors=e)
     np.testing.assert_allclose(f.means, [1, 2, 3], atol=0.02)
     assert f.extra_sigma == pytest.approx(0.05, rel=0.2)
@@ -433,11 +440,8 @@ def test_error_aware_fit_binned_above_3000_values_matches_the_raw_fit(monkeypatc
     """8000 values (3 classes, s = 0.05, errors 0.05-0.2): the binned EM gives the raw EM's fit."""
     import napari_nxtomo.core.counting as counting
 
-    rng = np.random.default_rng(3)
     n = 8000
-    k = rng.integers(0, 3, n)
-    e = rng.uniform(0.05, 0.2, n)
-    x = np.array([1.0, 2.0, 3.0])[k] + rng.normal(0, 0.05, n) + rng.normal(0, 1, n) * e
+    _, e, x = three_classes_with_errors(n, seed=3)
     binned = fit_gmm(x, 3, errors=e)
     monkeypatch.setattr(counting, "_BIN_ABOVE", 10**9)
     raw = fit_gmm(x, 3, errors=e)

@@ -206,80 +206,13 @@ class GMMFit:
 
 
 @numba.njit(cache=True)
-def _e_step_nb(x, cw, means, weights, sigma, post):
-    """Fill ``post`` with t_ik; return Σ_i cw_i ln p(x_i) (numba kernel).
+def _e_step_nb(x, e2, cw, means, weights, s2, post):
+    """Fill ``post`` with t_ik for component variances s² + e_i²; return Σ_i cw_i ln p(x_i) (numba kernel).
 
-    ``cw`` are the multiplicities of the points (ones for raw data, counts
-    for binned data).
+    ``e2`` are the points' known variances (zeros for the common-width
+    mixture of width sqrt(s2)); ``cw`` their multiplicities (ones for raw
+    data, counts for binned data).
     """
-    n, k = post.shape
-    c = -np.log(sigma) - 0.5 * np.log(2.0 * np.pi)
-    ll = 0.0
-    for i in range(n):
-        mx = -np.inf
-        for j in range(k):
-            if weights[j] > 0.0:
-                z = (x[i] - means[j]) / sigma
-                v = np.log(weights[j]) - 0.5 * z * z + c
-            else:
-                v = -np.inf
-            post[i, j] = v
-            if v > mx:
-                mx = v
-        tot = 0.0
-        for j in range(k):
-            e = np.exp(post[i, j] - mx) if post[i, j] > -np.inf else 0.0
-            post[i, j] = e
-            tot += e
-        for j in range(k):
-            post[i, j] /= tot
-        ll += cw[i] * (mx + np.log(tot))
-    return ll
-
-
-@numba.njit(cache=True)
-def _em_nb(x, cw, means, weights, sigma, max_iter, tol, sigma_floor, fixed_means):
-    """EM for a common-width 1D mixture from one start (numba).
-
-    Returns means, weights, sigma, ln L, posterior, iterations, converged.
-    """
-    n = x.size
-    k = means.size
-    ntot = cw.sum()
-    means = means.copy()
-    weights = weights.copy()
-    post = np.empty((n, k))
-    ll_old = -np.inf
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        ll = _e_step_nb(x, cw, means, weights, sigma, post)
-        for j in range(k):
-            nk = 0.0
-            sx = 0.0
-            for i in range(n):
-                nk += cw[i] * post[i, j]
-                sx += cw[i] * post[i, j] * x[i]
-            weights[j] = nk / ntot
-            if not fixed_means and nk > 1e-12:
-                means[j] = sx / nk
-        var = 0.0
-        for i in range(n):
-            for j in range(k):
-                d = x[i] - means[j]
-                var += cw[i] * post[i, j] * d * d
-        sigma = max(np.sqrt(var / ntot), sigma_floor)
-        if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
-            converged = True
-            break
-        ll_old = ll
-    ll = _e_step_nb(x, cw, means, weights, sigma, post)
-    return means, weights, sigma, ll, post, it, converged
-
-
-@numba.njit(cache=True)
-def _e_step_err_nb(x, e2, cw, means, weights, s2, post):
-    """Fill ``post`` with t_ik for component variances s² + e_i²; return Σ_i cw_i ln p(x_i) (numba kernel)."""
     n, k = post.shape
     ll = 0.0
     for i in range(n):
@@ -307,7 +240,7 @@ def _e_step_err_nb(x, e2, cw, means, weights, s2, post):
 
 
 @numba.njit(cache=True)
-def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
+def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
     """EM for a 1D mixture with per-point known variances e_i² plus one common extra variance s² (numba).
 
     "Extreme deconvolution" in one dimension: x_i = v_i + ε_i with ε_i ~
@@ -317,6 +250,8 @@ def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
     posterior moments of v_i (b_ik - μ_k = s²/(s²+e_i²) (x_i - μ_k), posterior
     variance s² e_i²/(s² + e_i²)).  Every step raises the likelihood.
     ``cw`` are multiplicities (1 for raw data; cell counts for binned data).
+    With e_i = 0 this is the plain common-width mixture (width s); with
+    ``fixed_means`` only the weights and s² are fitted.
 
     Returns means, weights, s², ln L, posterior, iterations, converged.
     """
@@ -332,7 +267,7 @@ def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        ll = _e_step_err_nb(x, e2, cw, means, weights, s2, post)
+        ll = _e_step_nb(x, e2, cw, means, weights, s2, post)
         for j in range(k):
             nk = 0.0
             sw = 0.0
@@ -344,7 +279,7 @@ def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
                 sw += w
                 sx += w * x[i]
             weights[j] = nk / ntot
-            if sw > 0.0 and nk > 1e-12:
+            if not fixed_means and sw > 0.0 and nk > 1e-12:
                 means[j] = sx / sw
         acc = 0.0
         for i in range(n):
@@ -358,7 +293,7 @@ def _em_err_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor):
             converged = True
             break
         ll_old = ll
-    ll = _e_step_err_nb(x, e2, cw, means, weights, s2, post)
+    ll = _e_step_nb(x, e2, cw, means, weights, s2, post)
     return means, weights, s2, ll, post, it, converged
 
 
@@ -367,22 +302,39 @@ _BIN_ABOVE = 3000
 _N_BINS = 2048
 
 
-def _compress(x):
-    """(values, multiplicities) for the EM: the data, or for large N its bin means and counts.
+#: quantile groups of the errors when the error-aware EM bins its data
+_N_ERR_GROUPS = 8
 
-    With 2048 equal bins the bin width is far below any resolvable class width
-    (the within-bin spread adds h²/12 to the variance), and the final
-    posteriors and likelihood are always computed on the raw data.
+
+def _compress(x, e2=None):
+    """(values, variances, multiplicities) for the EM: the data, or for large N cell means and counts.
+
+    Above ``_BIN_ABOVE`` values the data go into cells.  Without variances
+    (common-width mixture): ``_N_BINS`` equal bins of x, far narrower than any
+    resolvable class (the within-bin spread adds h²/12 to the variance).
+    With variances e² (error-aware mixture): x in equal bins of a quarter of
+    the median error (at most ``_N_BINS``; at most e²/192 added) times
+    ``_N_ERR_GROUPS`` quantile groups of e², each cell carrying its mean e².
+    The final posteriors and likelihood are always computed on the raw data.
     """
     x = np.ascontiguousarray(x, dtype=float)
-    if x.size <= _BIN_ABOVE or x.max() <= x.min():
-        return x, np.ones(x.size)
-    edges = np.linspace(x.min(), x.max(), _N_BINS + 1)
-    idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _N_BINS - 1)
-    cnt = np.bincount(idx, minlength=_N_BINS).astype(float)
-    tot = np.bincount(idx, weights=x, minlength=_N_BINS)
-    keep = cnt > 0
-    return tot[keep] / cnt[keep], cnt[keep]
+    e2 = None if e2 is None else np.ascontiguousarray(e2, dtype=float)
+    lo, hi = float(x.min()), float(x.max())
+    if x.size <= _BIN_ABOVE or hi <= lo:
+        return x, e2, np.ones(x.size)
+    if e2 is None:
+        nbx, groups, ie = _N_BINS, 1, 0
+    else:
+        h = 0.25 * float(np.sqrt(np.median(e2)))
+        nbx = int(min(_N_BINS, max(1, np.ceil((hi - lo) / h))))
+        groups = _N_ERR_GROUPS
+        ie = np.searchsorted(np.quantile(e2, np.arange(1, groups) / groups), e2, side="right")
+    ix = np.clip(((x - lo) / (hi - lo) * nbx).astype(np.int64), 0, nbx - 1)
+    uniq, inv, cnt = np.unique(ix * groups + ie, return_inverse=True, return_counts=True)
+    cnt = cnt.astype(float)
+    xm = np.bincount(inv, weights=x, minlength=uniq.size) / cnt
+    em = None if e2 is None else np.bincount(inv, weights=e2, minlength=uniq.size) / cnt
+    return xm, em, cnt
 
 
 def _e_step(x, means, weights, sigma):
@@ -398,20 +350,22 @@ def _e_step(x, means, weights, sigma):
 
 
 def _em(x, means, weights, sigma, *, max_iter, tol, sigma_floor, fixed_means=False, cw=None):
-    """EM iterations from one start; returns (means, weights, sigma, loglik, post, n_iter, converged)."""
+    """EM iterations of the common-width mixture from one start; returns (means, weights, sigma, loglik, post,
+    n_iter, converged)."""
     x = np.ascontiguousarray(x, dtype=float)
-    m, w, s, ll, post, it, conv = _em_nb(
+    m, w, s2, ll, post, it, conv = _em_nb(
         x,
+        np.zeros(x.size),
         np.ones(x.size) if cw is None else np.ascontiguousarray(cw, dtype=float),
         np.asarray(means, dtype=float),
         np.asarray(weights, dtype=float),
-        float(sigma),
+        float(sigma) ** 2,
         int(max_iter),
         float(tol),
-        float(sigma_floor),
+        float(sigma_floor) ** 2,
         bool(fixed_means),
     )
-    return m, w, float(s), float(ll), post, int(it), bool(conv)
+    return m, w, float(np.sqrt(s2)), float(ll), post, int(it), bool(conv)
 
 
 def _kmeanspp(x, k, rng):
@@ -456,7 +410,7 @@ def fit_gmm(
     With ``errors`` (one known standard error e_i per value) the mixture is
     error-aware ("extreme deconvolution"): component k of value i is
     N(μ_k, s² + e_i²), with one common extra variance s² fitted by EM
-    (:func:`_em_err_nb`); ``GMMFit.extra_sigma`` is s.
+    (:func:`_em_nb`); ``GMMFit.extra_sigma`` is s.
 
     Parameters
     ----------
@@ -509,7 +463,7 @@ def fit_gmm(
         return _fit_gmm_err(x, e, k, starts, spread, sigma_floor, max_iter=max_iter, tol=tol,
                             n_screen=n_screen, n_keep=n_keep)
     # every start runs a few iterations; the most likely ones run to convergence
-    xv, cw = _compress(x)
+    xv, _, cw = _compress(x)
     screened = []
     for mu0 in starts:
         # initial width: the spread inside the hard clusters of the start
@@ -542,63 +496,34 @@ def fit_gmm(
     )
 
 
-#: quantile groups of the errors when the error-aware EM bins its data
-_N_ERR_GROUPS = 8
-
-
-def _compress_err(x, e2):
-    """(values, variances, multiplicities) for the error-aware EM: the data, or for large N cell means.
-
-    Above ``_BIN_ABOVE`` values the data go into cells: x in equal bins of a
-    quarter of the median error (at most ``_N_BINS``; the within-bin spread
-    adds at most e²/192 to a variance) times ``_N_ERR_GROUPS`` quantile groups of e².  The
-    final posteriors and likelihood are always computed on the raw data.
-    """
-    x = np.ascontiguousarray(x, dtype=float)
-    e2 = np.ascontiguousarray(e2, dtype=float)
-    lo, hi = float(x.min()), float(x.max())
-    if x.size <= _BIN_ABOVE or hi <= lo:
-        return x, e2, np.ones(x.size)
-    h = 0.25 * float(np.sqrt(np.median(e2)))
-    nbx = int(min(_N_BINS, max(1, np.ceil((hi - lo) / h))))
-    ix = np.clip(((x - lo) / (hi - lo) * nbx).astype(np.int64), 0, nbx - 1)
-    ie = np.searchsorted(np.quantile(e2, np.arange(1, _N_ERR_GROUPS) / _N_ERR_GROUPS), e2, side="right")
-    cell = ix * _N_ERR_GROUPS + ie
-    uniq, inv, cnt = np.unique(cell, return_inverse=True, return_counts=True)
-    cnt = cnt.astype(float)
-    xm = np.bincount(inv, weights=x, minlength=uniq.size) / cnt
-    em = np.bincount(inv, weights=e2, minlength=uniq.size) / cnt
-    return xm, em, cnt
-
-
 def _fit_gmm_err(x, e, k, starts, spread, sigma_floor, *, max_iter, tol, n_screen, n_keep) -> GMMFit:
     """The error-aware mixture from the given starts (see :func:`fit_gmm`)."""
     x = np.ascontiguousarray(x, dtype=float)
     e2 = np.ascontiguousarray(e * e)
     s2_floor = sigma_floor**2
     med_e2 = float(np.median(e2))
-    xv, ev, cw = _compress_err(x, e2)
+    xv, ev, cw = _compress(x, e2)
     screened = []
     for mu0 in starts:
         lab = np.argmin(np.abs(xv[:, None] - mu0[None, :]), axis=1)
         # initial extra variance: the spread inside the hard clusters beyond the errors
         s2 = float(np.average((xv - mu0[lab]) ** 2, weights=cw) - med_e2)
         s2 = max(s2, (spread / (4.0 * k)) ** 2, 100 * s2_floor)
-        r = _em_err_nb(xv, ev, cw, np.asarray(mu0, dtype=float).copy(), np.full(k, 1.0 / k), s2, int(n_screen),
-                       float(tol), float(s2_floor))
+        r = _em_nb(xv, ev, cw, np.asarray(mu0, dtype=float).copy(), np.full(k, 1.0 / k), s2, int(n_screen),
+                   float(tol), float(s2_floor), False)
         screened.append(r)
     screened.sort(key=lambda r: -r[3])
     best = None
     for res in screened[:n_keep]:
         if not res[6]:
-            more = _em_err_nb(xv, ev, cw, res[0], res[1], res[2], int(max_iter), float(tol), float(s2_floor))
+            more = _em_nb(xv, ev, cw, res[0], res[1], res[2], int(max_iter), float(tol), float(s2_floor), False)
             res = more[:5] + (res[5] + more[5], more[6])
         if best is None or res[3] > best[3] + 1e-12 * abs(best[3]):
             best = res
     means, weights, s2, ll, post, n_iter, conv = best
     if xv.size != x.size:
         post = np.empty((x.size, k))
-        ll = _e_step_err_nb(x, e2, np.ones(x.size), means, np.maximum(weights, 0.0), s2, post)
+        ll = _e_step_nb(x, e2, np.ones(x.size), means, np.maximum(weights, 0.0), s2, post)
     order = np.argsort(means, kind="stable")
     return GMMFit(
         means=means[order],
@@ -1254,7 +1179,7 @@ def _fit_curve_mixture(x, u, coef, sigma, *, degree, min_step_ratio=0.7, weights
     means (exact for one common width: Σ_i t_ij (x_i - μ_j)² = const +
     N_j (x̄_j - μ_j)²).
     """
-    xv, cw = _compress(x)
+    xv, _, cw = _compress(x)
     n = float(cw.sum())
     coef = np.asarray(coef, dtype=float).copy()
     if coef.size < degree:
@@ -1268,9 +1193,10 @@ def _fit_curve_mixture(x, u, coef, sigma, *, degree, min_step_ratio=0.7, weights
     w = w / w.sum()
     floor = 1e-6 * max(float(np.abs(x).max()), 1e-300)
     post = np.empty((xv.size, u.size))
+    e0 = np.zeros(xv.size)  # common width: no per-column variance
     ll_old = -np.inf
     for _ in range(max_iter):
-        ll = _e_step_nb(xv, cw, mu, w, sigma, post)
+        ll = _e_step_nb(xv, e0, cw, mu, w, sigma * sigma, post)
         pw = post * cw[:, None]
         nk = pw.sum(axis=0)
         w = nk / n
@@ -1284,7 +1210,8 @@ def _fit_curve_mixture(x, u, coef, sigma, *, degree, min_step_ratio=0.7, weights
             break
         ll_old = ll
     post = np.empty((x.size, u.size))
-    ll = _e_step_nb(np.ascontiguousarray(x, dtype=float), np.ones(x.size), mu, w, sigma, post)
+    xr = np.ascontiguousarray(x, dtype=float)
+    ll = _e_step_nb(xr, np.zeros(x.size), np.ones(x.size), mu, w, sigma * sigma, post)
     return {"coef": coef, "sigma": sigma, "weights": w, "means": mu, "ll": float(ll), "post": post}
 
 
@@ -1311,7 +1238,7 @@ def _fit_lattice(x, cp, cs, coef, sigma, r0, r_bounds, *, degree, min_step_ratio
     """
     from scipy.optimize import minimize_scalar
 
-    xv, cw = _compress(x)
+    xv, _, cw = _compress(x)
     n = float(cw.sum())
     coef = np.asarray(coef, dtype=float).copy()
     r = float(r0)
@@ -1323,6 +1250,7 @@ def _fit_lattice(x, cp, cs, coef, sigma, r0, r_bounds, *, degree, min_step_ratio
     w = w / w.sum()
     floor = 1e-6 * max(float(np.abs(x).max()), 1e-300)
     post = np.empty((xv.size, cp.size))
+    e0 = np.zeros(xv.size)  # common width: no per-column variance
     free_r = r_bounds[1] > r_bounds[0]
 
     def rss(rr, xbar, nk):
@@ -1333,7 +1261,7 @@ def _fit_lattice(x, cp, cs, coef, sigma, r0, r_bounds, *, degree, min_step_ratio
 
     ll_old = -np.inf
     for _ in range(max_iter):
-        ll = _e_step_nb(xv, cw, mu, w, sigma, post)
+        ll = _e_step_nb(xv, e0, cw, mu, w, sigma * sigma, post)
         pw = post * cw[:, None]
         nk = pw.sum(axis=0)
         w = nk / n
@@ -1350,7 +1278,8 @@ def _fit_lattice(x, cp, cs, coef, sigma, r0, r_bounds, *, degree, min_step_ratio
             break
         ll_old = ll
     post = np.empty((x.size, cp.size))
-    ll = _e_step_nb(np.ascontiguousarray(x, dtype=float), np.ones(x.size), mu, w, sigma, post)
+    xr = np.ascontiguousarray(x, dtype=float)
+    ll = _e_step_nb(xr, np.zeros(x.size), np.ones(x.size), mu, w, sigma * sigma, post)
     return {"coef": coef, "r": r, "sigma": sigma, "weights": w, "means": mu, "ll": float(ll), "post": post}
 
 
