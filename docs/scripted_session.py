@@ -1,7 +1,7 @@
 """A scripted napari session: the four steps of napari-nxtomo driven from Python on a viewer.
 
     python docs/scripted_session.py                 # opens napari, runs, leaves the window open
-    xvfb-run -a python docs/scripted_session.py --screenshot docs/docked_session.png --quit
+    xvfb-run -a -s "-screen 0 1920x1200x24" python docs/scripted_session.py --screenshot docs/docked_session.png --quit
 
 Every step is the dock a user would click, run from Python: the layers and
 features it leaves are the same.  Replace the sample by your own images with
@@ -53,6 +53,7 @@ def main(screenshot=None, quit_after=False):
     debye.source.value = "3D points layer"
     debye.layer.value = model
     debye.complete.value = True
+    debye.min_neighbours.value = 4                             # Se with >= 4 of its 6 Pb: no dangling shell
     debye.compute()
     debye.runner.wait()
 

@@ -114,6 +114,13 @@ def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, 
     assert any(a.get_ylabel() == "count (points colour)" for a in axes)
     icl_ax = [a for a in axes if a.get_ylabel() == "ICL"][0]
     assert len(icl_ax.lines) >= 2
+    # the star marks the K each type's counting chose (with the fit's errors not always the ICL's minimum)
+    res = count.result
+    chosen = sorted(int(r.n_components_icl) for r in (res.by_type.values() if res.by_type else [res]))
+    stars = sorted(int(ln.get_xdata()[0]) for ln in icl_ax.lines if ln.get_marker() == "*" and len(ln.get_xdata()))
+    assert stars == chosen
+    # the counting's notes are listed in the dock's notes box, one per line
+    assert count.notes.toPlainText().splitlines() == [f"• {n}" for n in count.result.notes]
 
 
 def test_bad_input_gives_messages_not_tracebacks(make_napari_viewer, qtbot, errors):

@@ -22,7 +22,7 @@ from magicgui.widgets import (
     create_widget,
 )
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from ._layers import COUNT_CMAP, colour_by, columns_kwargs
 from ._qt_tasks import TaskRunner
@@ -252,11 +252,20 @@ class CountAtomsWidget(QWidget):
         self.canvas.setMinimumHeight(320)
         self.status = QLabel("Fit the columns first; their volumes are counted here.")
         self.status.setWordWrap(True)
+        # a wrapped label's height is not kept when the dock is squeezed: reserve the summary's three lines
+        self.status.setMinimumHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
+        # the counting's notes (choice of K, inferred lowest count, ...) can run to many lines: a scrolling box
+        # keeps them readable when the dock is short, where a wrapped label would be squeezed over the plot
+        self.notes = QPlainTextEdit()
+        self.notes.setReadOnly(True)
+        self.notes.setMaximumHeight(96)
+        self.notes.setPlaceholderText("notes on the counting appear here")
         lay = QVBoxLayout(self)
         lay.addWidget(self.form.native)
         lay.addWidget(self.runner)
         lay.addWidget(self.canvas, 1)
         lay.addWidget(self.status)
+        lay.addWidget(self.notes)
         self.run_button.changed.connect(self.run)
         self.last_worker = None
         self.result = None
@@ -313,6 +322,8 @@ class CountAtomsWidget(QWidget):
         if self.lowest.value:
             kwargs["lowest_count"] = int(self.lowest.value)
 
+        self.notes.clear()
+
         def job(progress, cancel):
             progress(0, 1)
             res = count_atoms(volumes, **kwargs)
@@ -343,8 +354,8 @@ class CountAtomsWidget(QWidget):
             self.status.setText(
                 f"{len(volumes)} columns, {res.n_components} classes ({res.method}), {what} per column {lo}-{hi}; "
                 f"written to the 'count' feature of '{pts.name}' (colour = count, legend above)."
-                + (f" Notes: {' '.join(res.notes)}" if res.notes else "")
             )
+            self.notes.setPlainText("\n".join(f"• {n}" for n in res.notes))
 
         self.last_worker = self.runner.start(job, done, "atom counting")
 

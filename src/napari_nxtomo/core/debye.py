@@ -66,6 +66,7 @@ at the same time, and a napari thread worker is a thread.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -1000,7 +1001,7 @@ def _detect_affine_grid(model: _Model, tol: float):
     v = d[near]
     lengths = r[near]
     # every triple of neighbour vectors: the smallest well-conditioned volume is a primitive cell
-    tri = np.array([c for c in _triples(v.shape[0])], dtype=np.int64)
+    tri = np.array(list(itertools.combinations(range(v.shape[0]), 3)), dtype=np.int64)
     dets = np.abs(np.linalg.det(v[tri]))
     prod = lengths[tri].prod(axis=1)
     ok = dets > 0.05 * prod
@@ -1032,13 +1033,6 @@ def _detect_affine_grid(model: _Model, tol: float):
         if fine:
             return _fit_affine(model, g, tol)
     return None
-
-
-def _triples(n: int):
-    for i in range(n):
-        for j in range(i + 1, n):
-            for k in range(j + 1, n):
-                yield (i, j, k)
 
 
 def _lattice_shape(g: np.ndarray):

@@ -11,7 +11,9 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     Top: histogram of the cross-sections with the fitted mixture and its
     components coloured by count (a colour bar gives the count ↔ colour
     legend used for the points); bottom: the ICL against the number of
-    components with its minimum marked (one curve per column type).
+    components with the K it chose marked (its minimum; with per-column
+    errors the minimum among the fits that resolve the classes), one curve
+    per column type.
 
     Parameters
     ----------
@@ -56,10 +58,13 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
             continue
         k = np.arange(1, row.size + 1)
         ax2.plot(k[good], row[good], "o-", ms=3, label=f"ICL {name}".strip())
-        kmin = k[good][np.argmin(row[good])]
-        ax2.plot(kmin, np.nanmin(row), "r*", ms=10)
+        # the K the ICL chose: its minimum, or with per-column errors the minimum among the resolving fits
+        kc = int((res.by_type[name] if res.by_type else res).n_components_icl)
+        if not (1 <= kc <= row.size and np.isfinite(row[kc - 1])):
+            kc = int(k[good][np.argmin(row[good])])
+        ax2.plot(kc, row[kc - 1], "r*", ms=10)
     if ax2.lines:
-        ax2.plot([], [], "r*", label="minimum")
+        ax2.plot([], [], "r*", label="ICL choice")
         ax2.set_xlabel("number of components")
         ax2.set_ylabel("ICL")
         ax2.legend(fontsize=8)
