@@ -19,8 +19,8 @@ Images:
   5e4 e/Å²) along [100], [010] (mixed Pb+Se columns: the Pb-count curve
   model, which the errors do not switch) and [110] (Pb and Se columns counted
   apart); fresh Poisson draws from its noise-free image;
-* the abTEM multislice images of ``tests/data/multislice`` ([100] mixed,
-  [110] Pb/Se) at 1e5 e/Å², seeds 0.. (as ``tests/test_multislice.py``).
+* the abTEM multislice images of ``tests/core/data/multislice`` ([100] mixed,
+  [110] Pb/Se) at 1e5 e/Å², seeds 0.. (as ``tests/core/test_multislice.py``).
 
 Printed per view and column type: the exact-count fraction (mean, min, max
 over the seeds) of both methods and the number of classes K chosen against
@@ -33,7 +33,7 @@ Measured (default 3 and 5 seeds, ~25 s on 2 cores): generator [100] 1.000
 both, [010] 0.998 both, [110] Pb 1.000 both (K 13 = true), [110] Se 0.000
 (K 1) → 0.947 (K 10-11, true 11); multislice [110] Pb 0.033 (K 1) → 0.954
 [0.951-0.967] (K 9 = true), [110] Se 0.000 both, [100] mixed 0.015 / 0.257
-[0.012-0.333] (still failing: a strict xfail in tests/test_multislice.py).
+[0.012-0.333] (still failing: a strict xfail in tests/core/test_multislice.py).
 
 Last, the speed of counting many columns: 10 000 cross-sections in 14
 classes (errors 8-20 % of a class step plus 5 % extra spread), counted with
@@ -53,7 +53,7 @@ from scipy.spatial import cKDTree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "core"))
 
 from napari_nxtomo.core.columns import fit_typed_columns  # noqa: E402
 from napari_nxtomo.core.counting import count_atoms  # noqa: E402
@@ -117,7 +117,7 @@ def main(argv):
         report(f"generator [{''.join(map(str, view.geometry.zone_axis))}]", rows)
     from test_multislice import DATA, DOSE, MIN_DISTANCE, VIEWS, load_view, noisy
 
-    print(f"multislice (abTEM, tests/data/multislice, {DOSE:g} e/Å²), {n_ms} realisation(s)")
+    print(f"multislice (abTEM, tests/core/data/multislice, {DOSE:g} e/Å²), {n_ms} realisation(s)")
     for name in VIEWS:
         if not (DATA / f"haadf_{name}.npy").exists():
             print(f"  no multislice image for [{name}]")

@@ -5,7 +5,7 @@ Gaussian per column with a cross-section from a smooth model.  Real images are
 not like that: the probe channels along a column and spreads to its
 neighbours, and thermal diffuse scattering (frozen phonons) feeds the annular
 detector.  This script makes HAADF images with a full multislice calculation
-(abTEM) so that ``tests/test_multislice.py`` can check column finding,
+(abTEM) so that ``tests/core/test_multislice.py`` can check column finding,
 fitting and counting beyond the project's model.  abTEM is only needed here,
 not by the tests.
 
@@ -49,7 +49,7 @@ fitted cross-section scatters by ~10-11 % (median; RMS 12-14 %) from one
 configuration to the next, so ~5 % remains in the mean of four, more than the
 Poisson noise of a 1e5 e/Å² image (1.3 % for Pb columns).  The images of
 the single configurations are stored (``haadf_<uvw>_configs.npz``) so that
-this can be measured; ``tests/test_multislice.py`` reports it.  (Drawing
+this can be measured; ``tests/core/test_multislice.py`` reports it.  (Drawing
 fresh configurations per tile and per pixel subset instead, 10 per tile and
 2 per pixel for the same run time, was tried and did not help: a column then
 sees its atoms displaced differently from pixel to pixel, which adds as much
@@ -74,7 +74,7 @@ is off by 6 % of that weak signal (0.1 % of the maximum).  Tiles whose cell
 holds no atom are left at 0 (vacuum: no scattering onto the detector).  The
 scan covers the projected particle and 2.6 Å around it.
 
-Output (``--out``, default ``tests/data/multislice``)
+Output (``--out``, default ``tests/core/data/multislice``)
 -----------------------------------------------------
 ``haadf_<uvw>.npy``
     float32 (H, W): the frozen-phonon mean HAADF signal, as the fraction of
@@ -276,7 +276,7 @@ def simulate_view(zone, positions, elements, displacements, s, log=print):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--views", nargs="+", default=["100", "110"], help="zone axes, e.g. 100 110")
-    ap.add_argument("--out", default=str(REPO / "tests" / "data" / "multislice"))
+    ap.add_argument("--out", default=str(REPO / "tests" / "core" / "data" / "multislice"))
     ap.add_argument("--configs", type=int, help="number of frozen-phonon configurations")
     ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half)")
     ap.add_argument("--quick", action="store_true", help="tiny particle, one configuration: a smoke test")

@@ -22,7 +22,7 @@ from napari_nxtomo.core.io import (
 )
 
 # The repository is checked out next to shared/ (see shared/DESIGN.md).
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 FORMATS = DATA / "formats"
 REAL = DATA / "real"
 

@@ -13,7 +13,7 @@ import yaml
 import napari_nxtomo
 import napari_nxtomo.core.tables
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def installed_manifest() -> Path:

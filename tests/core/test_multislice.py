@@ -1,6 +1,6 @@
 """Column finding, fitting and counting on multislice HAADF images (beyond the project's own model).
 
-The images in ``tests/data/multislice`` were made by
+The images in ``tests/core/data/multislice`` were made by
 ``benchmarks/multislice/make_images.py`` with abTEM 1.0.11 (frozen-phonon
 multislice: channelling, probe spreading to neighbouring columns, thermal
 diffuse scattering) of a 583-atom PbSe cuboctahedron
@@ -24,7 +24,7 @@ mixture, per type: the table's ``volume_err`` gives each column its own
 error, K at the ICL minimum among the fits that resolve the classes; along
 [100] the Pb-count curve model of mixed columns).
 
-What was measured (``python tests/test_multislice.py`` prints it all, 10
+What was measured (``python tests/core/test_multislice.py`` prints it all, 10
 realisations at 1e5 e/Å²) and what the tests assert, with a small margin:
 
 * every true column is found, none twice (10/10 realisations); along [110] a
@@ -406,7 +406,7 @@ def test_default_counting_recovers_counts_100(view, runs):
 
 
 # --------------------------------------------------------------------------
-# measurement report: python tests/test_multislice.py [n_realisations]
+# measurement report: python tests/core/test_multislice.py [n_realisations]
 
 
 def _fit_noise_free(view):
