@@ -78,8 +78,10 @@ def _curve_em(x, means, sigma, weights, m_step, *, max_iter, tol):
     """
     xv, _, cw = _compress(x)
     n = float(cw.sum())
-    w = np.where(_in_range(means, x, sigma), 1.0, 1e-6) if weights is None else np.maximum(
-        np.asarray(weights, dtype=float), 1e-12)
+    if weights is None:
+        w = np.where(_in_range(means, x, sigma), 1.0, 1e-6)
+    else:
+        w = np.maximum(np.asarray(weights, dtype=float), 1e-12)
     w = w / w.sum()
     floor = 1e-6 * max(float(np.abs(x).max()), 1e-300)
     post = np.empty((xv.size, means.size))
