@@ -131,7 +131,7 @@ def main(argv):
 
 
 def speed(n=10_000, unbinned=False):
-    import napari_nxtomo.core.counting as counting
+    from napari_nxtomo.core.counting import binning  # _BIN_ABOVE is read there
 
     rng = np.random.default_rng(1)
     truth = rng.integers(1, 15, n)
@@ -144,15 +144,15 @@ def speed(n=10_000, unbinned=False):
     if unbinned:
         runs.append(("error-aware, raw values", {"errors": err}, 10**12))
     for name, kw, bin_above in runs:
-        old = counting._BIN_ABOVE
+        old = binning._BIN_ABOVE
         if bin_above is not None:
-            counting._BIN_ABOVE = bin_above
+            binning._BIN_ABOVE = bin_above
         try:
             t = time.perf_counter()
             res = count_atoms(x, **kw)
             dt = time.perf_counter() - t
         finally:
-            counting._BIN_ABOVE = old
+            binning._BIN_ABOVE = old
         extra = f", extra spread s {res.params['extra_sigma']:.2e} (true {0.05 * step:.2e})" if kw else ""
         print(f"  {name:<24s} {dt:6.2f} s  K {res.n_components}  exact {np.mean(res.counts == truth):.4f}{extra}",
               flush=True)

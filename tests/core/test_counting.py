@@ -438,12 +438,12 @@ def test_error_aware_fit_recovers_means_and_extra_spread():
 
 def test_error_aware_fit_binned_above_3000_values_matches_the_raw_fit(monkeypatch):
     """8000 values (3 classes, s = 0.05, errors 0.05-0.2): the binned EM gives the raw EM's fit."""
-    import napari_nxtomo.core.counting as counting
+    from napari_nxtomo.core.counting import binning
 
     n = 8000
     _, e, x = three_classes_with_errors(n, seed=3)
     binned = fit_gmm(x, 3, errors=e)
-    monkeypatch.setattr(counting, "_BIN_ABOVE", 10**9)
+    monkeypatch.setattr(binning, "_BIN_ABOVE", 10**9)
     raw = fit_gmm(x, 3, errors=e)
     np.testing.assert_allclose(binned.means, raw.means, atol=2e-3)
     np.testing.assert_allclose(binned.weights, raw.weights, atol=2e-3)
