@@ -14,8 +14,6 @@ numba kernels sit apart in ``_sum_kernels`` and ``_bin_kernels``.
 """
 
 from .beam import (
-    HC_KEV_ANGSTROM,
-    NEUTRON_KEV_ANGSTROM2,
     Beam,
     energy_to_wavelength,
     q_to_two_theta,
@@ -23,13 +21,18 @@ from .beam import (
     wavelength_to_energy,
 )
 from .form_factors import NEUTRON_SCATTERING_LENGTHS, scattering_factors
-from .grid import _detect_affine_grid
-from .histogram import DEFAULT_BIN_WIDTH, MAX_HISTOGRAM_BINS, PairHistogram
+from .histogram import DEFAULT_BIN_WIDTH, PairHistogram
 from .intensity import debye_intensity
-from .lattice import MAX_LATTICE_CELLS
 from .method import select_method
-from .model import COINCIDENT_DISTANCE, _prepare
 from .pdf import pair_distance_histogram, pair_distribution
+
+# names of the former module core/debye.py that tests and scripts reach here
+from .beam import HC_KEV_ANGSTROM as HC_KEV_ANGSTROM
+from .grid import _detect_affine_grid as _detect_affine_grid
+from .histogram import MAX_HISTOGRAM_BINS as MAX_HISTOGRAM_BINS
+from .lattice import MAX_LATTICE_CELLS as MAX_LATTICE_CELLS
+from .model import COINCIDENT_DISTANCE as COINCIDENT_DISTANCE
+from .model import _prepare as _prepare
 
 __all__ = [
     "DEFAULT_BIN_WIDTH",

@@ -18,6 +18,7 @@ import numpy as np
 
 from .model import _Model
 
+
 @dataclass
 class _Grid:
     """Atoms on a lattice: ``position = basis @ g + shift[element]``, g integer."""

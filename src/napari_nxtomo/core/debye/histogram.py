@@ -115,7 +115,6 @@ class PairHistogram:
         return self.distance[m], self.weight[m]
 
 
-
 def _make_histogram(model: _Model, tp, dist, weight, amp, var, coincident, method, bin_width=None, grid_step=None):
     """A PairHistogram of the model's terms (pair type, distance, weight, amplitude, variance)."""
     ne = model.n_types
