@@ -9,16 +9,7 @@ from .problem import N_SIGMA, _Problem
 from .progress import _Progress
 from .solver import _evaluate, _least_squares, _standard_errors
 from .threads import _LOCK, _default_threads, _threads
-from .validation import (
-    _check_image,
-    _check_options,
-    _check_pixel_size,
-    _check_positions,
-    _check_resolution,
-    _check_separation,
-    _check_types,
-    _given_widths,
-)
+from .validation import _check_inputs, _check_resolution, _given_widths
 from .widths import _scan_width
 
 #: a column whose centre is closer than this many widths to the image edge is
@@ -196,23 +187,21 @@ def fit_columns(
     >>> image = np.random.default_rng(0).poisson(clean * dose) / dose
     >>> start = truth[["y", "x"]].to_numpy() + 0.1
     >>> table = fit_columns(image, 0.2, start)
-    >>> for row in table.itertuples():
-    ...     print(f"{row.y:.2f} {row.x:.2f} {row.volume:.2f} {row.width:.2f}")
-    3.00 3.00 2.00 0.40
-    3.00 6.00 3.00 0.40
-    6.00 4.50 4.00 0.40
+    >>> for r in table.itertuples():
+    ...     print(f"({r.y:.2f}, {r.x:.2f}) Å, {r.volume:.1f} ± {r.volume_err:.3f} Å², width {r.width:.2f} Å")
+    (3.00, 3.00) Å, 2.0 ± 0.005 Å², width 0.40 Å
+    (3.00, 6.00) Å, 3.0 ± 0.006 Å², width 0.40 Å
+    (6.00, 4.50) Å, 4.0 ± 0.007 Å², width 0.40 Å
     >>> print(bool(table["x_err"].max() < 0.01), table.attrs["converged"])
     True True
     """
-    img, p, pos, labels, tcode, tnames = _check_inputs(image, pixel_size, positions, types, weighting, fit_background,
-                                                       background)
-    ys = np.ascontiguousarray(pos[:, 0] / p)
-    xs = np.ascontiguousarray(pos[:, 1] / p)
-    _check_separation(ys, xs, p, 1.0, "one pixel")
+    img, p, ys, xs, labels, tcode, tnames = _check_inputs(
+        image, pixel_size, positions, types, weighting, fit_background, background
+    )
     given = _given_widths(width, fit_width, tnames, p)
     problem = _Problem(img, n_sigma, fit_background, background)
     if n_threads is None:
-        n_threads = _default_threads(img.size + 1000 * len(pos))  # a window holds ~1000 pixels for 2-4 px widths
+        n_threads = _default_threads(img.size + 1000 * len(ys))  # a window holds ~1000 pixels for 2-4 px widths
     steps = _Progress(progress, cancel, int(max_iter) * (2 if weighting == "noise" else 1))
     with _LOCK, _threads(n_threads):
         ss_t = given if given is not None else _scan_width(problem, ys, xs, len(tnames), steps)
@@ -240,16 +229,6 @@ def fit_columns(
         }
     )
     return table
-
-
-def _check_inputs(image, pixel_size, positions, types, weighting, fit_background, background):
-    """The image (float64), pixel size, positions (Å) and type labels, codes and names, checked."""
-    img = _check_image(image)
-    p = _check_pixel_size(pixel_size)
-    pos = _check_positions(positions, img.shape, p)
-    _check_options(weighting, fit_background, background)
-    labels, tcode, tnames = _check_types(types, len(pos))
-    return img, p, pos, labels, tcode, tnames
 
 
 def _table(est, err, labels, pixel_size, shape):

@@ -32,6 +32,20 @@ def estimate_noise(image, model, leverage=None):
         noise on an image normalised to the incident beam), image units.
         Both are clipped at zero; where the fit is degenerate the variance is
         taken as constant.
+
+    Examples
+    --------
+    Poisson noise of 50 counts per unit of signal (``β = 1/50``) with a
+    read noise of 0.1 (``α = 0.01``):
+
+    >>> import numpy as np
+    >>> from napari_nxtomo.core.fitting import estimate_noise
+    >>> rng = np.random.default_rng(0)
+    >>> model = np.tile(np.linspace(1.0, 9.0, 200), (200, 1))
+    >>> image = rng.poisson(model * 50) / 50 + rng.normal(0.0, 0.1, model.shape)
+    >>> alpha, beta = estimate_noise(image, model)
+    >>> print(f"alpha {alpha:.3f}, beta {beta:.3f}")
+    alpha 0.010, beta 0.020
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
     model = np.ascontiguousarray(model, dtype=np.float64)

@@ -15,6 +15,24 @@ from ..simulate import FWHM_TO_SIGMA
 MIN_SEPARATION_SIGMAS = 0.5 / FWHM_TO_SIGMA
 
 
+def _check_inputs(image, pixel_size, positions, types, weighting, fit_background, background):
+    """The inputs of :func:`fit_columns`, checked.
+
+    Returns the image (float64), the pixel size (Å), the positions in pixels
+    ``ys``, ``xs`` (no two closer than one pixel), the type labels, their
+    integer codes and the sorted distinct labels.
+    """
+    img = _check_image(image)
+    p = _check_pixel_size(pixel_size)
+    pos = _check_positions(positions, img.shape, p)
+    _check_options(weighting, fit_background, background)
+    labels, tcode, tnames = _check_types(types, len(pos))
+    ys = np.ascontiguousarray(pos[:, 0] / p)
+    xs = np.ascontiguousarray(pos[:, 1] / p)
+    _check_separation(ys, xs, p, 1.0, "one pixel")
+    return img, p, ys, xs, labels, tcode, tnames
+
+
 def _check_image(image) -> np.ndarray:
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[-1] in (3, 4):
@@ -95,7 +113,9 @@ def _check_types(types, n):
             raise ValueError(f"types must have one label per column ({n}), got shape {labels.shape}")
     tcode, tnames = pd.factorize(pd.Series(labels), sort=True)
     if np.any(tcode < 0):
-        raise ValueError(f"{int((tcode < 0).sum())} column(s) have no type label (NaN or None); give every column a type")
+        raise ValueError(
+            f"{int((tcode < 0).sum())} column(s) have no type label (NaN or None); give every column a type"
+        )
     return labels, np.ascontiguousarray(tcode, dtype=np.int64), tnames
 
 
