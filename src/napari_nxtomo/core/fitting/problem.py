@@ -241,10 +241,10 @@ def model_image(shape, pixel_size, table, background=None, *, n_sigma=None):
 
 
 def _invert_blocks(p, ok=True):
-    """Inverses of a stack of small blocks ``p`` (N, k, k), zero where not positive definite by determinant.
+    """Inverses of a stack of small blocks ``p`` (N, k, k); zero where a block is not finite or det ≤ 0.
 
-    Returns the inverses and the mask of the blocks inverted (``ok`` and-ed
-    with finite and positive determinant).
+    Returns the inverses and the mask of the blocks inverted: ``ok`` (a mask
+    of the blocks to try, or True) and finite with a positive determinant.
     """
     ok = ok & np.all(np.isfinite(p), axis=(1, 2)) & (np.linalg.det(p) > 0)
     pinv = np.zeros_like(p)

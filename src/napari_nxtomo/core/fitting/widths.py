@@ -12,7 +12,8 @@ def _scan_width(problem, ys, xs, n_types, progress, max_columns=400):
     """Initial common width (pixels) of every type, from a scan of 14 widths.
 
     The widths span from 0.4 pixel (or half the largest) up to 0.35 × the
-    median nearest-neighbour distance of the columns (at least 0.6 pixel);
+    median nearest-neighbour distance of the columns (at most a sixth of the
+    image, at least 0.6 pixel), geometrically;
     the minimum of the residual is refined by a parabola in log(width).  Uses
     the ``max_columns`` columns nearest to the middle of the column set (and
     the image crop around them) to keep it cheap.  ``progress`` is the fit's
