@@ -143,6 +143,20 @@ def split_types(positions, volumes, method: str = "parity", names=("Pb", "Se")) 
     Returns
     -------
     (N,) ndarray of str
+
+    Examples
+    --------
+    A 4 × 4 chequerboard of heavy (volume 4) and light (1.5) columns, 3 Å apart:
+
+    >>> import numpy as np
+    >>> from napari_nxtomo.core.columns import split_types
+    >>> ij = np.array([(i, j) for i in range(4) for j in range(4)])
+    >>> volumes = np.where(ij.sum(axis=1) % 2 == 0, 4.0, 1.5)
+    >>> print(split_types(3.0 * ij, volumes).reshape(4, 4))
+    [['Pb' 'Se' 'Pb' 'Se']
+     ['Se' 'Pb' 'Se' 'Pb']
+     ['Pb' 'Se' 'Pb' 'Se']
+     ['Se' 'Pb' 'Se' 'Pb']]
     """
     p = _check_positions(positions, 3)
     v = np.asarray(volumes, dtype=float).ravel()
@@ -225,6 +239,32 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
     pandas.DataFrame
         The table of :func:`~napari_nxtomo.core.fitting.fit_columns`; its
         ``attrs["type_rule"]`` says which rule was applied.
+
+    Examples
+    --------
+    A [110]-like chequerboard of heavy (Pb: volume 4 Å², width 0.45 Å) and
+    light (Se: 1.5 Å², 0.4 Å) columns, split by lattice parity and fitted
+    with one width per type:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from napari_nxtomo.core.columns import fit_typed_columns
+    >>> from napari_nxtomo.core.fitting import model_image
+    >>> ij = np.array([(i, j) for i in range(4) for j in range(4)])
+    >>> positions = 2.0 + 3.0 * ij  # Å
+    >>> heavy = ij.sum(axis=1) % 2 == 0
+    >>> truth = pd.DataFrame({"y": positions[:, 0], "x": positions[:, 1],
+    ...                       "volume": np.where(heavy, 4.0, 1.5), "width": np.where(heavy, 0.45, 0.4)})
+    >>> clean = model_image((65, 65), 0.2, truth, background=0.01)
+    >>> dose = 1e5 * 0.2**2  # electrons per pixel
+    >>> image = np.random.default_rng(0).poisson(clean * dose) / dose
+    >>> table = fit_typed_columns(image, 0.2, positions + 0.05, rule="parity")
+    >>> table.attrs["type_rule"]
+    'parity'
+    >>> {t: round(w, 2) for t, w in table.attrs["widths"].items()}
+    {'Pb': 0.45, 'Se': 0.4}
+    >>> table.groupby("type")["volume"].mean().round(1).to_dict()
+    {'Pb': 4.0, 'Se': 1.5}
     """
     from .fitting import fit_columns
 
