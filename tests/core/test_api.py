@@ -237,7 +237,7 @@ def _modules(package: str = "napari_nxtomo", path=None) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("module", _modules())
+@pytest.mark.parametrize("module", ["napari_nxtomo", *_modules()])
 def test_doctests(module, tmp_path, monkeypatch):
     """The module's doctests pass (run in an empty folder: an example that writes files writes them there)."""
     monkeypatch.chdir(tmp_path)
