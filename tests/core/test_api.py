@@ -116,6 +116,7 @@ QT_MODULE_PREFIXES = (
     "napari_nxtomo._widgets",
     "napari_nxtomo._debye_widget",
     "napari_nxtomo._tomo_widget",
+    "napari_nxtomo.widgets",  # the other name issue 11 allows for the docks' package
 )
 
 
