@@ -128,7 +128,8 @@ def test_reconstruct_subcommand_from_counted_tables(tmp_path, sample):
     q = np.rint(pos / (sample.lattice_parameter / 4)).astype(int)
     _, shared = best_fcc_translation(q, true_pb)
     assert shared == len(true_pb)
-    assert np.all((props["certainty"] >= 0) & (props["certainty"] <= 1))
+    # exact counts of three views leave one model: every atom certain (a frequency over the sampled models)
+    assert np.all(props["certainty"] > 0.99)
     coords, feats, md, _ = read_points_csv(out / "model.csv")
     assert coords.shape == (len(true_pb), 3) and "certainty" in feats
     for view in sample.views:

@@ -32,9 +32,15 @@ def test_parity_split_of_found_and_fitted_columns_110(view110):
     assert len(table) == len(truth) and len(np.unique(idx)) == len(truth) and d.max() < 0.3
     types = split_types(table[["y", "x"]].to_numpy(), table["volume"], "parity", names=("Pb", "Se"))
     assert np.all(types == truth["type"].to_numpy()[idx])
-    # intensity alone fails where thick Se columns outshine thin Pb ones, but gets most
+    # intensity alone cannot be right everywhere: thick Se columns outshine thin Pb ones, so no threshold on the
+    # cross-sections separates the types (the best one, chosen with the truth, types 0.975 right)
+    vol, true_type = table["volume"].to_numpy(), truth["type"].to_numpy()[idx]
+    best = max(np.mean(np.where(vol > t, "Pb", "Se") == true_type) for t in vol)
+    assert best < 1.0
+    # the intensity split (its threshold chosen without the truth) gets within 0.03 of that best threshold
+    # (7 of 241 columns; measured 0.954 against 0.975)
     by_int = split_types(table[["y", "x"]].to_numpy(), table["volume"], "intensity")
-    assert 0.85 < np.mean(by_int == truth["type"].to_numpy()[idx]) < 1.0
+    assert np.mean(by_int == true_type) >= best - 0.03
 
 
 def test_index_columns_survives_rotation_and_scan_distortion():

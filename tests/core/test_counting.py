@@ -244,7 +244,12 @@ def test_mixed_options(particle):
     truth = view.columns["n_Pb"].to_numpy()
     gmm = count_atoms(x, max_components=12, mixed=False)
     free_r = pb_counts_mixed(x, se_ratio=None, gmm=gmm)
-    assert 0.14 <= free_r.params["se_ratio"] <= 0.35
+    # truth: the generator's Se step over its Pb step, (34/82)^1.7 = 0.2239 before saturation, 0.2212 between the
+    # (n, n-1) and (n-1, n-1) columns of the sample at any n (the saturation scales both steps alike); the
+    # fitted ratio scatters by sd 0.023 over realisations of the [100]/[010] images (measured 0.222-0.285 in 6):
+    # 3 sd.  (The fit's own bounds, SE_RATIO_BOUNDS, are 0.145-0.348.)
+    step = CrossSectionModel().cross_section({"Pb": [5, 5, 4], "Se": [5, 4, 4]})
+    assert free_r.params["se_ratio"] == pytest.approx((step[0] - step[1]) / (step[1] - step[2]), abs=0.07)
     for res in (free_r, pb_counts_mixed(x, degree=1, gmm=gmm), pb_counts_mixed(x, lowest_count=1, gmm=gmm)):
         assert np.mean(res.counts == truth) >= 0.95
     # a lowest count the data do not support is still honoured (another scale, or a shift with a note)
@@ -458,10 +463,12 @@ def test_error_aware_fit_binned_above_3000_values_matches_the_raw_fit(monkeypatc
 
 def test_error_aware_counting_resolves_what_the_common_width_merges():
     """63 columns, 7 in each count 1..9, cross-sections growing faster than the count and errors of 4 %
-    (0.8-1.25 × per column), no other scatter: the common-width mixture's ICL takes one class (0.111 exact
-    in every seed); the error-aware mixture (K = ICL minimum among fits with s ≤ 2 × the median error) takes
-    8 or 9 classes and gets 0.78-0.97 exact (mean 0.88 over seeds 0-5), counts numbered from 1 as given."""
-    exact_err, exact_plain = [], []
+    (0.8-1.25 × per column), no other scatter: the error-aware mixture (K = ICL minimum among fits with
+    s ≤ 2 × the median error) takes 8 or 9 classes and gets 0.78-0.97 exact (mean 0.88 over seeds 0-5),
+    counts numbered from 1 as given.  The counting ceiling (each column given the true count whose mean
+    is nearest) is 0.95-1.0 (mean 0.97).  Measured, not asserted: the common-width mixture's ICL takes one
+    class (0.111 exact in every seed)."""
+    exact_err, ceilings = [], []
     for seed in range(6):
         rng = np.random.default_rng(seed)
         k = np.repeat(np.arange(1, 10), 7)
@@ -472,17 +479,22 @@ def test_error_aware_counting_resolves_what_the_common_width_merges():
         res = count_atoms(x, errors=e, lowest_count=1)
         assert res.n_components in (8, 9)
         assert res.params["extra_sigma"] <= 2.0 * res.params["median_error"]
-        assert res.params["resolved_k"][0] > plain.n_components
+        assert res.n_components in res.params["resolved_k"]
         exact_err.append(np.mean(res.counts == k))
-        exact_plain.append(np.mean(plain.counts == k))
-    assert min(exact_err) >= 0.75 and np.mean(exact_err) >= 0.85, exact_err
-    assert max(exact_plain) <= 0.2, exact_plain
+        ceilings.append(np.mean(np.argmin(np.abs(x[:, None] - mean[::7][None, :]), axis=1) + 1 == k))
+        if res.n_components == 9:
+            # the true K: the mixture's assignment (fitted means, per-column errors) may differ from the nearest
+            # true mean in a few columns; 3 of 63 = 0.048 (measured up to 0.047)
+            assert exact_err[-1] >= ceilings[-1] - 0.05, (seed, exact_err[-1], ceilings[-1])
+    # with K = 8 one adjacent pair of classes is merged and the classes above it are numbered one low (measured
+    # 0.78-0.83 against ceilings 0.95-1.0); over the six seeds within 0.1 of the ceiling (measured 0.097)
+    assert np.mean(exact_err) >= np.mean(ceilings) - 0.1, (exact_err, ceilings)
     # a table's volume_err switches it on; errors=None gives the common-width result
     table = pd.DataFrame({"volume": x, "volume_err": e})
     np.testing.assert_array_equal(count_atoms(table, lowest_count=1).counts, res.counts)
     again = count_atoms(x, lowest_count=1, errors=None)
     np.testing.assert_array_equal(again.counts, plain.counts)
-    assert again.params == {} and plain.n_components == 1
+    assert again.params == {} and again.n_components == plain.n_components
 
 
 def test_error_aware_counting_with_underestimated_errors_falls_back_to_the_icl():

@@ -205,11 +205,14 @@ def test_sample_images_find_and_fit(samples):
         assert abs(df.width.iloc[0] / truth.width.iloc[0] - 1) < 0.01
         assert abs(df.attrs["background"] - view.background) < 2e-4
         assert not df.border.any()
-        # standard errors: the observed scatter matches the predicted one
+        # standard errors: the observed scatter matches the predicted one.  The standard deviation of N unit
+        # pulls scatters by 1/sqrt(2N) (5.4 % for the 169 columns of [100]): 3 of those (measured 0.88-1.13
+        # over seeds 0-2 and the three views)
+        tol = 3.0 / np.sqrt(2 * len(df))
         pull = (df.x - yx[idx, 1]) / df.x_err
-        assert 0.7 < pull.std() < 1.4
+        assert abs(pull.std() - 1) < tol, (view.name, pull.std())
         pull_v = (df.volume - truth.cross_section.to_numpy()[idx]) / df.volume_err
-        assert 0.7 < pull_v.std() < 1.4
+        assert abs(pull_v.std() - 1) < tol, (view.name, pull_v.std())
 
         found0 = find_columns(ideal.image, ideal.pixel_size, min_distance=1.5)
         _match(found0, yx, 0.5)

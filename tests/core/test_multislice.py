@@ -48,10 +48,15 @@ realisations at 1e5 e/Å²) and what the tests assert, with a small margin:
   fitted table's ``volume_err`` switches on; the plain common-width mixture
   got 0.033 (its ICL minimum is at K = 1 in every realisation; K forced to
   the true 9 gives 0.93-0.95 in 8 of 10).  [100] Pb counts of the mixed
-  columns still fail (strict xfail below): 0.012-0.333 (the curve model
-  either numbers the right classes from 0, or takes an alias at 0.6 × the
-  true step and counts up to 8).  ``python benchmarks/bench_counting.py``
-  prints both methods side by side.
+  columns do not yet reach issue 17's target (an expected failure below):
+  0.012-0.333 (the curve model either numbers the right classes from 0, or
+  takes an alias at 0.6 × the true step and counts up to 8).  ``python
+  benchmarks/bench_counting.py`` prints both methods side by side.
+* the counting ceiling of each noisy image (issue 17: every column gets the
+  true count whose mean cross-section over that image's columns is nearest)
+  is 0.975-0.988 ([100] Pb of the mixed columns) and 0.951-0.967 ([110] Pb
+  columns), seeds 0-4; the tests assert issue 17's target, the ceiling minus
+  0.03 at 1e5 e/Å², against it.
 
 * at a lower dose, 2e4 e/Å², the [110] image is more than half vacuum pixels
   with exactly zero counts; the neighbour differences then give zero noise,
@@ -99,12 +104,11 @@ TEST_SEEDS = (0, 1, 2)
 MAX_POSITION_ERROR = {"100": 0.16, "110": 0.20}
 #: RMS of that distance, Å (measured 0.052, 0.046)
 RMS_POSITION_ERROR = {"100": 0.06, "110": 0.055}
-#: exact fraction with the multislice library, lowest realisation (measured 0.975 [100] Pb, 0.919 [110] Pb)
-MIN_EXACT_LIBRARY = {"100": 0.95, "110": 0.90}
+#: issue 17's allowance below the counting ceiling at 1e5 e/Å² ("Pb-bearing columns counted exactly for at
+#: least the ceiling minus 0.03"); the counting ceiling is measured on each image against its truth (ceiling())
+CEILING_MARGIN = 0.03
 #: per-atom cross-section of the thick Pb columns over that of the thinnest, [110] (measured 1.5)
 MIN_PER_ATOM_GAIN_110 = 1.3
-#: what counting should reach on these images ([110] Pb does, [100] does not: see the strict xfail)
-TARGET_EXACT = 0.9
 
 
 @dataclass
@@ -203,6 +207,24 @@ def counted_fraction(view_name: str, out: dict) -> float:
     """The default pipeline's fraction: [110] Pb columns (plain GMM + ICL); [100] Pb count of the mixed columns."""
     key = "Pb" if view_name == "110" else "Pb (mixed model)"
     return float(np.mean(out["exact"][key]))
+
+
+def ceiling(view: View, out: dict) -> float:
+    """Issue 17's counting ceiling of one image: the fraction of its Pb-bearing columns counted right when each
+    gets the true Pb count whose mean fitted cross-section (over that image's columns of that count) is nearest.
+
+    The counted columns are those of ``counted_fraction``: [110] Pb columns, [100] every (mixed) column.
+    """
+    table = out["table"]
+    n_pb = view.columns.iloc[out["idx"]]["n_Pb"].to_numpy()
+    sel = n_pb > 0
+    if view.name == "110":
+        sel &= table["type"].to_numpy() == "Pb"
+    n, v = n_pb[sel], table["volume"].to_numpy()[sel]
+    ks = np.unique(n)
+    means = np.array([v[n == k].mean() for k in ks])
+    nearest = ks[np.argmin(np.abs(v[:, None] - means[None, :]), axis=1)]
+    return float(np.mean(nearest == n))
 
 
 def _fit_noise_free(view):
@@ -363,13 +385,18 @@ def test_cross_section_per_atom_grows_with_thickness(view, noise_free):
 
 
 def test_library_counts(view, runs):
-    """A library of the multislice cross-sections counts the Pb of (nearly) every column: the classes separate."""
+    """A library of the multislice cross-sections counts the Pb of (nearly) every column: the classes separate.
+
+    The oracle library (class means of the noise-free image) should count as well as the noisy image's own
+    class means (its ceiling), within issue 17's 0.03; measured 0.975 against 0.975-0.988 ([100]) and
+    0.951-0.967 against 0.951-0.967 ([110]).
+    """
     for out in runs:
-        assert np.mean(out["exact_library"]) >= MIN_EXACT_LIBRARY[view.name]
+        assert np.mean(out["exact_library"]) >= ceiling(view, out) - CEILING_MARGIN
 
 
 def test_default_counting_recovers_counts_110(view, runs):
-    """[110] Pb columns with the defaults: the error-aware mixture (``volume_err`` of the fit) gets ≥ 0.9 exact.
+    """[110] Pb columns with the defaults: the error-aware mixture (``volume_err`` of the fit) reaches the ceiling.
 
     The plain common-width mixture got 0.033 (ICL minimum at K = 1: the
     frozen-phonon scatter within a class makes the common width large, and
@@ -377,7 +404,9 @@ def test_default_counting_recovers_counts_110(view, runs):
     columns' own errors the mixture's extra spread s tells merged classes from
     resolved ones; K is the ICL minimum among fits with s ≤ 2 × the median
     error.  Measured: K = 9 (the true number) in seeds 0-4, exact 0.951,
-    0.951, 0.951, 0.951, 0.967 (``python benchmarks/bench_counting.py``).
+    0.951, 0.951, 0.951, 0.967 (``python benchmarks/bench_counting.py``),
+    equal to each image's ceiling; asserted: issue 17's target, the ceiling
+    minus 0.03.
     """
     if view.name != "110":
         pytest.skip("[100]: mixed columns, see test_default_counting_recovers_counts_100")
@@ -385,24 +414,24 @@ def test_default_counting_recovers_counts_110(view, runs):
     for out in runs:
         pb = out["count_result"].by_type["Pb"]
         assert pb.n_components == k_true
-        assert counted_fraction(view.name, out) >= TARGET_EXACT
+        assert counted_fraction(view.name, out) >= ceiling(view, out) - CEILING_MARGIN
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason=(
-        "measured at 1e5 e/Å², 10 realisations: [100] Pb counts of the mixed columns 0.012-0.333 exact with the "
-        "default curve model (it numbers the classes from 0, or takes an alias at 0.6 x the step and counts up to "
-        "8); the error-aware mixture is for plain columns and does not apply to the Pb/Se sub-classes: see the "
-        "module docstring"
+        "issue 17 (physical counting: multislice libraries, normalisation, hybrid counting): \"in every view, "
+        "Pb-bearing columns counted exactly for at least the ceiling minus 0.03 at 1·10⁵ e/Å²\"; today the "
+        "default curve model counts 0.012-0.333 of the [100] mixed columns exactly against a ceiling of "
+        "0.975-0.988 (module docstring)"
     ),
 )
 def test_default_counting_recovers_counts_100(view, runs):
-    """[100] mixed Pb/Se columns: the default Pb counts should be mostly exact; they are not."""
+    """[100] mixed Pb/Se columns: the default Pb counts reach issue 17's target, the ceiling minus 0.03."""
     if view.name != "100":
         pytest.skip("[110]: see test_default_counting_recovers_counts_110")
     for out in runs:
-        assert counted_fraction(view.name, out) >= TARGET_EXACT
+        assert counted_fraction(view.name, out) >= ceiling(view, out) - CEILING_MARGIN
 
 
 # --------------------------------------------------------------------------

@@ -167,7 +167,9 @@ def test_noise_scales_with_dose_and_seed_reproduces():
     c = simulate_haadf(pos, els, geom, dose=1e4, seed=1, **kw)
     np.testing.assert_array_equal(a.image, c.image)
     ra, rb = (a.image - a.expected).std(), (b.image - b.expected).std()
-    assert ra / rb == pytest.approx(2.0, rel=0.08)
+    # each standard deviation over 64 × 64 pixels scatters by 1/sqrt(2 · 4096) = 1.1 %, their ratio by 1.6 %:
+    # 3 of those (measured 1.982-2.005 over seeds 0-4)
+    assert ra / rb == pytest.approx(2.0, rel=0.05)
 
 
 def test_projection_geometry_frames():

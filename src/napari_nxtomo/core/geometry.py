@@ -44,6 +44,17 @@ class ProjectionGeometry:
         Common tilt axis, perpendicular to the zone axis (default ``[001]``).
     image_rotation : float
         In-plane rotation of the crystal in the image, degrees.
+
+    Examples
+    --------
+    Along [110] with the tilt axis [001] on the image rows:
+
+    >>> g = ProjectionGeometry((1, 1, 0), (0, 0, 1))
+    >>> g.project([[0, 0, 6.12], [3.06, -3.06, 0]]).round(3).tolist()  # (row, col), Å
+    [[6.12, 0.0], [0.0, 4.327]]
+    >>> labels, centres = g.group_columns([[0, 0, 0], [3.06, 3.06, 0], [3.06, -3.06, 0]])
+    >>> labels.tolist()  # the first two atoms share a column along the beam
+    [0, 0, 1]
     """
 
     zone_axis: tuple = (1, 0, 0)

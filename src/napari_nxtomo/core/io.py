@@ -923,9 +923,23 @@ def load_image(
 
     Examples
     --------
-    >>> image, pixel_size, md = load_image("particle_100.dm4")  # doctest: +SKIP
-    >>> md["units"]  # doctest: +SKIP
-    ('Å', 'Å')
+    An ImageJ TIFF calibrated in nm (0.02 nm per pixel) opens in Å:
+
+    >>> import pathlib, tempfile
+    >>> import numpy as np, tifffile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "haadf.tif"
+    >>> tifffile.imwrite(path, np.zeros((64, 48), np.float32), imagej=True, resolution=(1 / 0.02, 1 / 0.02),
+    ...                  metadata={"unit": "nm"})
+    >>> image, pixel_size, md = load_image(path)
+    >>> image.shape, round(pixel_size, 4), md["units"], md["calibrated"]
+    ((64, 48), 0.2, ('Å', 'Å'), True)
+
+    A ``.npy`` array carries no calibration: 1 pixel per pixel.
+
+    >>> np.save(path.with_suffix(".npy"), np.ones((8, 8)))
+    >>> image, pixel_size, md = load_image(path.with_suffix(".npy"))
+    >>> pixel_size, md["calibrated"]
+    (1.0, False)
     """
     images = read_images(path, assume_unit=assume_unit)
     best = min(range(len(images)), key=lambda i: (_preference(images[i].metadata["title"]), i))

@@ -34,6 +34,15 @@ class Crystal:
         Element symbol to its basis position in quarter-lattice units
         (``(2, 0, 0)`` is ``(a/2, 0, 0)``).  Each basis atom is repeated by the
         fcc translations.
+
+    Examples
+    --------
+    >>> gold = Crystal("Au (fcc)", 4.078, {"Au": (0, 0, 0)})
+    >>> q, elements = gold.sites(4.078)  # every site within one a of the origin along x, y and z
+    >>> q.shape, str(elements[0])
+    ((63, 3), 'Au')
+    >>> gold.to_angstrom([2, 2, 0]).round(3).tolist()  # Å
+    [2.039, 2.039, 0.0]
     """
 
     name: str

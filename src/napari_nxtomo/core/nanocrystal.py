@@ -81,6 +81,15 @@ class NanocrystalModel:
     parameters : dict
         The builder's arguments and derived numbers (shape facet distances,
         strain).
+
+    Examples
+    --------
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), a=5.936, diameter=20.0, shape="cuboctahedron")
+    >>> len(m), m.composition(), m.on_grid
+    (117, {'Pb': 55.0, 'S': 62.0}, True)
+    >>> zyx, kwargs = m.layer_data()  # a napari Points layer: (z, y, x) and its features
+    >>> zyx.shape, sorted(kwargs["features"])
+    ((117, 3), ['element', 'occupancy', 'region'])
     """
 
     positions: np.ndarray
@@ -302,6 +311,20 @@ def build_nanocrystal(
     Returns
     -------
     NanocrystalModel
+
+    Examples
+    --------
+    A 2 nm PbS cuboctahedron on the cubic grid:
+
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), a=5.936, diameter=20.0, shape="cuboctahedron")
+    >>> len(m), m.on_grid
+    (117, True)
+
+    A rhombohedrally strained sphere with 10 % Pb vacancies in a core 3 Å inside the surface:
+
+    >>> r = build_nanocrystal(a=5.936, diameter=20.0, alpha_rh=59.1, core_occupancy={"Pb": 0.9}, shell_thickness=3.0)
+    >>> r.on_grid, {k: round(v, 1) for k, v in r.composition().items()}
+    (False, {'Pb': 77.1, 'S': 92.0})
     """
     a = float(a)
     diameter = float(diameter)
@@ -419,6 +442,18 @@ def complete_sublattice(
     anion_positions : (M, 3) ndarray
         Å, the same frame as ``positions``.
     elements : (M,) ndarray of str
+
+    Examples
+    --------
+    The Pb of a small PbSe cube (13 Pb, 14 Se): its 14 Se sit where at least two Pb meet.
+
+    >>> cube = build_nanocrystal("rocksalt", ("Pb", "Se"), a=6.12, diameter=15.0, shape="cube")
+    >>> pb = cube.positions[cube.elements == "Pb"]
+    >>> se, elements = complete_sublattice(pb, 6.12, anion="Se", min_neighbours=2)
+    >>> len(se), str(elements[0])
+    (14, 'Se')
+    >>> len(complete_sublattice(pb, 6.12, anion="Se")[0])  # every site touching a Pb
+    38
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] == 0:
@@ -497,6 +532,16 @@ def add_anion_sublattice(
     occupancy : (N + M,) ndarray
     n_added : int
         M, the anion sites added.
+
+    Examples
+    --------
+    >>> cube = build_nanocrystal("rocksalt", ("Pb", "Se"), a=6.12, diameter=15.0, shape="cube")
+    >>> pb = cube.positions[cube.elements == "Pb"]
+    >>> positions, elements, occupancy, n_added = add_anion_sublattice(pb, ["Pb"] * len(pb), 6.12, min_neighbours=2)
+    >>> positions.shape, n_added
+    ((27, 3), 14)
+    >>> add_anion_sublattice(positions, elements, 6.12, min_neighbours=2)[3]  # completing twice adds nothing
+    0
     """
     from scipy.spatial import cKDTree
 

@@ -58,6 +58,15 @@ class SampleParticle:
     views : list of SimulatedImage
         One image per zone axis, each with its true columns.
     description : str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pair = SampleParticle("PbSe pair", 6.12, np.array([[0, 0, 0], [2, 0, 0]]), np.array(["Pb", "Se"]))
+    >>> pair.composition()
+    {'Pb': 1, 'Se': 1}
+    >>> pair.sites("Se").round(2).tolist()  # Å: a/2 along x
+    [[3.06, 0.0, 0.0]]
     """
 
     name: str
@@ -165,6 +174,17 @@ def pbse_cuboctahedron(seed: int = 0, noise: bool = True, n_half: int = 6) -> Sa
     Returns
     -------
     SampleParticle
+
+    Examples
+    --------
+    >>> p = pbse_cuboctahedron(seed=0)
+    >>> p.composition()
+    {'Pb': 931, 'Se': 838}
+    >>> [v.name for v in p.views]
+    ['PbSe cuboctahedron [100]', 'PbSe cuboctahedron [010]', 'PbSe cuboctahedron [110]']
+    >>> view = p.views[2]
+    >>> view.image.shape, len(view.columns), sorted(set(view.columns["type"]))
+    ((305, 381), 241, ['Pb', 'Se'])
     """
     q, el = _pbse_cuboctahedron_model(int(n_half), int(seed))
     name = "PbSe cuboctahedron"
@@ -227,6 +247,18 @@ def pbse_cdse_core_shell(seed: int = 0, noise: bool = True) -> SampleParticle:
         Seed of the image shifts and the noise (the model itself has no random part).
     noise : bool
         Poisson noise at the sample dose (5e4 e/Å²).
+
+    Returns
+    -------
+    SampleParticle
+
+    Examples
+    --------
+    >>> p = pbse_cdse_core_shell(noise=False)
+    >>> p.composition()
+    {'Cd': 1639, 'Pb': 577, 'Se': 2414}
+    >>> [v.geometry.zone_axis for v in p.views]
+    [(1, 0, 0), (0, 1, 0), (1, 1, 0)]
     """
     q, el = _core_shell_model()
     name = "PbSe/CdSe core-shell rod"

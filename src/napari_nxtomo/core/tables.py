@@ -72,6 +72,19 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> features = pd.DataFrame({"volume": [0.12, 0.3], "type": ["Pb", "Se"]})
+    >>> path = write_points_csv(folder / "columns.csv", [[1.0, 2.0], [3.5, 4.0]], features,
+    ...                         metadata={"zone_axis": (1, 1, 0)}, name="PbSe [110] columns")
+    >>> print(path.read_text().splitlines()[0])
+    # napari-nxtomo points v1
+    >>> list(pd.read_csv(path, comment="#").columns)  # any CSV reader that skips comments
+    ['y', 'x', 'volume', 'type']
     """
     coords = np.asarray(coords, dtype=float)
     if coords.ndim != 2 or coords.shape[1] not in (2, 3):
@@ -118,6 +131,19 @@ def read_points_csv(path):
     features : pandas.DataFrame
     metadata : dict
     name : str or None
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> path = write_points_csv(pathlib.Path(tempfile.mkdtemp()) / "columns.csv", [[1.0, 2.0], [3.5, 4.0]],
+    ...                         pd.DataFrame({"volume": [0.12, 0.3]}), metadata={"zone_axis": (1, 1, 0)},
+    ...                         name="PbSe [110] columns")
+    >>> coords, features, metadata, name = read_points_csv(path)
+    >>> coords.tolist(), features["volume"].tolist()
+    ([[1.0, 2.0], [3.5, 4.0]], [0.12, 0.3])
+    >>> metadata, name
+    ({'zone_axis': [1, 1, 0]}, 'PbSe [110] columns')
     """
     path = Path(path)
     header = {}
@@ -164,6 +190,22 @@ def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
         Per-atom values (e.g. ``certainty``); float, int or bool.
     info : dict, optional
         Per-frame values written as ``key=value`` on the comment line.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = write_xyz(pathlib.Path(tempfile.mkdtemp()) / "model.xyz", [[0, 0, 0], [3.06, 0, 0]], ["Pb", "Se"],
+    ...                  {"certainty": [1.0, 0.5]}, info={"lattice_parameter": 6.12})
+    >>> print(path.read_text())
+    2
+    Properties=species:S:1:pos:R:3:certainty:R:1 lattice_parameter=6.12
+    Pb 0.000000 0.000000 0.000000 1
+    Se 3.060000 0.000000 0.000000 0.5
+    <BLANKLINE>
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3:
@@ -208,6 +250,17 @@ def read_xyz(path):
         Per-atom values other than species and positions.
     info : dict
         ``key=value`` pairs of the comment line (JSON-decoded where possible).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = write_xyz(pathlib.Path(tempfile.mkdtemp()) / "model.xyz", [[0, 0, 0], [3.06, 0, 0]], ["Pb", "Se"],
+    ...                  {"certainty": [1.0, 0.5]}, info={"lattice_parameter": 6.12})
+    >>> positions, elements, properties, info = read_xyz(path)
+    >>> positions.tolist(), elements.tolist()
+    ([[0.0, 0.0, 0.0], [3.06, 0.0, 0.0]], ['Pb', 'Se'])
+    >>> properties["certainty"].tolist(), info
+    ([1.0, 0.5], {'lattice_parameter': 6.12})
     """
     path = Path(path)
     with open(path, encoding="utf-8") as fh:
