@@ -101,9 +101,11 @@ def pattern_table(p, fit, measured_name, unit):
     if fit is not None:
         cols["fitted"] = fit.apply(p.intensity)
         xname = "measured_q_inv_A" if p.axis == AXIS_Q else "measured_two_theta_deg"
-        extra = {xname: fit.x, "measured": fit.measured, "measured_fitted": fit.fitted, "measured_residual": fit.residual}
+        extra = {xname: fit.x, "measured": fit.measured, "measured_fitted": fit.fitted,
+                 "measured_residual": fit.residual}
         comments.append(f"measured {measured_name}: {fit.describe()}")
-        comments.append("fitted = scale * intensity + background; measured_* columns: the measured points in the overlap")
+        comments.append(
+            "fitted = scale * intensity + background; measured_* columns: the measured points in the overlap")
     if p.g is not None:
         extra.update({"r_A": p.r, "G_inv_A2": p.g})
     return cols, extra, comments

@@ -46,7 +46,8 @@ class PatternPlot:
 
     def _draw_fit(self, p, m, fit, xlabel):
         ax, axr = self.figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-        (self.lines["measured"],) = ax.plot(m["x_axis"], m["y"], ".", ms=2, color="0.45", label=f"measured ({m['name']})")
+        (self.lines["measured"],) = ax.plot(m["x_axis"], m["y"], ".", ms=2, color="0.45",
+                                            label=f"measured ({m['name']})")
         (self.lines["fitted"],) = ax.plot(p.x, fit.apply(p.intensity), "-", lw=1.0, color="C3",
                                           label="Debye × scale + background")
         ax.set_ylabel("intensity (measured units)")
