@@ -59,7 +59,7 @@ def read_table_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
     their features and the colour by count; atom models come back in 3D
     (z, y, x in Å) with element and certainty.
     """
-    from ._layers import atoms_kwargs, columns_kwargs
+    from ._qt.layers import atoms_kwargs, columns_kwargs
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     layers: list[LayerData] = []

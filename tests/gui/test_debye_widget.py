@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_nxtomo._debye_widget import AXIS_TT, SOURCE_LAYER, DebyeWidget
+from napari_nxtomo._qt.debye_dock import AXIS_TT, SOURCE_LAYER, DebyeWidget
 from napari_nxtomo.core.debye import (
     debye_intensity,
     energy_to_wavelength,
@@ -24,14 +24,11 @@ TIMEOUT = 180_000  # ms; the first call may compile numba kernels
 @pytest.fixture
 def notes(monkeypatch):
     """Collect the notifications (errors and infos) instead of showing them."""
-    import napari_nxtomo._debye_widget as dw
-    import napari_nxtomo._qt_tasks as tasks
+    import napari_nxtomo._qt.notify as notify
 
     got = {"error": [], "info": []}
-    monkeypatch.setattr(dw, "show_error", got["error"].append)
-    monkeypatch.setattr(tasks, "show_error", got["error"].append)
-    monkeypatch.setattr(dw, "show_info", got["info"].append)
-    monkeypatch.setattr(tasks, "show_info", got["info"].append)
+    monkeypatch.setattr(notify, "show_error", got["error"].append)
+    monkeypatch.setattr(notify, "show_info", got["info"].append)
     return got
 
 

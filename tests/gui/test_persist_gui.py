@@ -8,7 +8,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_columns_csv_round_trip(make_napari_viewer, tmp_path):
-    from napari_nxtomo._layers import COUNT_CMAP, colour_by, columns_kwargs
+    from napari_nxtomo._qt.layers import COUNT_CMAP, colour_by, columns_kwargs
 
     viewer = make_napari_viewer(show=True)
     rng = np.random.default_rng(0)
@@ -31,7 +31,7 @@ def test_columns_csv_round_trip(make_napari_viewer, tmp_path):
 
 
 def test_atom_model_xyz_round_trip(make_napari_viewer, tmp_path):
-    from napari_nxtomo._layers import atoms_kwargs
+    from napari_nxtomo._qt.layers import atoms_kwargs
 
     viewer = make_napari_viewer(show=True)
     rng = np.random.default_rng(1)

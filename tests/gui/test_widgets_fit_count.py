@@ -19,12 +19,10 @@ def truth():
 @pytest.fixture
 def errors(monkeypatch):
     """Collect the notifications the widgets raise instead of showing them."""
-    import napari_nxtomo._qt_tasks as tasks
-    import napari_nxtomo._widgets as widgets
+    import napari_nxtomo._qt.notify as notify
 
     got = []
-    monkeypatch.setattr(widgets, "show_error", got.append)
-    monkeypatch.setattr(tasks, "show_error", got.append)
+    monkeypatch.setattr(notify, "show_error", got.append)
     return got
 
 
@@ -167,10 +165,10 @@ def test_bad_input_gives_messages_not_tracebacks(make_napari_viewer, qtbot, erro
 
 def test_fit_can_be_cancelled_and_keeps_the_points(make_napari_viewer, qtbot, truth, errors, monkeypatch):
     """Cancel right after starting a fit of a 4 × 4 mosaic of the [110] image: nothing changes."""
-    import napari_nxtomo._qt_tasks as tasks
+    import napari_nxtomo._qt.notify as notify
 
     infos = []
-    monkeypatch.setattr(tasks, "show_info", infos.append)
+    monkeypatch.setattr(notify, "show_info", infos.append)
     viewer = make_napari_viewer(show=True)
     fit, _ = _docks(viewer)
     view = truth.views[2]

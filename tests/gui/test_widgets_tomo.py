@@ -10,13 +10,10 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def errors(monkeypatch):
-    import napari_nxtomo._qt_tasks as tasks
-    import napari_nxtomo._tomo_widget as tomo
-    import napari_nxtomo._widgets as widgets
+    import napari_nxtomo._qt.notify as notify
 
     got = []
-    for mod in (tasks, tomo, widgets):
-        monkeypatch.setattr(mod, "show_error", got.append)
+    monkeypatch.setattr(notify, "show_error", got.append)
     return got
 
 
@@ -125,9 +122,7 @@ def test_bad_input_messages(make_napari_viewer, qtbot, errors):
 
 def test_demo_gui_session_has_the_four_docks_and_the_sample(make_napari_viewer):
     """What `napari-nxtomo demo --gui` opens: the three sample views and the four widgets, in order."""
-    from napari_nxtomo._debye_widget import DebyeWidget
-    from napari_nxtomo._tomo_widget import ReconstructWidget
-    from napari_nxtomo._widgets import CountAtomsWidget, FitColumnsWidget
+    from napari_nxtomo._qt import CountAtomsWidget, DebyeWidget, FitColumnsWidget, ReconstructWidget
     from napari_nxtomo.cli import DOCKS, docked_session
 
     viewer = make_napari_viewer(show=True)

@@ -1,10 +1,11 @@
-"""Running long core computations from a dock widget: thread worker, progress bar, cancel button.
+"""Running long core computations from a dock: thread worker, progress bar, cancel button.
 
-Every widget of the plugin runs its numerics through :class:`TaskRunner`: the
+Every dock of the plugin runs its numerics through :class:`TaskRunner`: the
 core function gets ``progress(i, n)`` and ``cancel() -> bool`` callbacks, runs
 in a napari thread worker (the viewer stays responsive), the progress bar in
 the dock follows it, the cancel button stops it at the next check, and any
-error reaches the user as a napari notification instead of a traceback.
+error reaches the user as a napari notification (:mod:`.notify`) instead of a
+traceback.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import threading
 from typing import Callable
 
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from . import notify
 
 
 class _ProgressSignal(QObject):
@@ -86,7 +88,7 @@ class TaskRunner(QWidget):
         Returns the worker (tests may wait on it), or None if a task is already running.
         """
         if self.busy:
-            show_info(f"napari-nxtomo: {what} is waiting, another task is still running")
+            notify.info(f"{what} is waiting, another task is still running")
             return None
         self._cancel_event.clear()
         self.bar.setRange(0, 0)  # busy until the first progress report
@@ -109,11 +111,11 @@ class TaskRunner(QWidget):
 
         def errored(exc):
             if type(exc).__name__.endswith("Cancelled"):
-                show_info(f"napari-nxtomo: {what} cancelled")
+                notify.info(f"{what} cancelled")
                 if on_cancelled is not None:
                     on_cancelled(exc)
                 return
-            show_error(f"napari-nxtomo: {what} failed: {exc}")
+            notify.error(f"{what} failed: {exc}")
 
         worker.returned.connect(returned)
         worker.errored.connect(errored)

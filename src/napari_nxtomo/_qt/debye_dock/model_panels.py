@@ -1,0 +1,175 @@
+"""The Debye dock's model panels: a 3D points layer of atoms as the model, or the nanocrystal builder."""
+
+from __future__ import annotations
+
+import re
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox, create_widget
+
+from .._pending_numerics import ModelParams
+from ..layers import atoms_from_layer
+
+SHAPE_CHOICES = {
+    "sphere": "sphere",
+    "cube": "cube",
+    "octahedron": "octahedron",
+    "cuboctahedron": "cuboctahedron",
+    "rhombic dodecahedron": "rhombic_dodecahedron",
+}
+SOURCE_BUILDER = "builder (below)"
+SOURCE_LAYER = "3D points layer"
+
+
+def _element_list(text) -> tuple:
+    names = tuple(t for t in re.split(r"[\s,;]+", str(text).strip()) if t)
+    if not names:
+        raise ValueError("give the elements, cation first, e.g. 'Pb, S' (one element for fcc)")
+    return names
+
+
+class BuilderPanel:
+    """The nanocrystal builder: structure, elements, size, shape, occupancies, distortion, 'Show model'."""
+
+    def __init__(self):
+        self.structure = ComboBox(choices=["rocksalt", "zincblende", "fcc"], value="rocksalt", label="structure")
+        self.elements = LineEdit(value="Pb, S", label="elements (cation, anion)")
+        self.a = FloatSpinBox(value=5.936, min=1.0, max=30.0, step=0.001, label="lattice a (Å)")
+        self.diameter = FloatSpinBox(value=32.0, min=2.0, max=500.0, step=0.5, label="diameter (Å)")
+        self.diameter.tooltip = "diameter of the sphere of the same volume as the shape"
+        self.shape = ComboBox(choices=list(SHAPE_CHOICES), value="sphere", label="shape")
+        self.core_occ = LineEdit(value="", label="core occupancy")
+        self.core_occ.tooltip = "element=occupancy, e.g. 'Pb=0.9' (missing elements: 1)"
+        self.shell_occ = LineEdit(value="", label="shell occupancy")
+        self.shell_occ.tooltip = "element=occupancy, e.g. 'S=0.8' (missing elements: 1)"
+        self.shell = FloatSpinBox(value=0.0, min=0.0, max=100.0, step=0.1, label="shell thickness (Å)")
+        self.alpha_rh = FloatSpinBox(value=60.0, min=45.1, max=74.9, step=0.01, label="α_RH (°)")
+        self.alpha_rh.tooltip = "primitive rhombohedral angle: 60° cubic, the paper's 59.1° for 3.2 nm PbS"
+        self.delta_r = FloatSpinBox(value=0.0, min=-1.0, max=1.0, step=0.001, label="cation Δr [111] (Å)")
+        self.delta_r.tooltip = "off-centring of the cation (Pb) along [111], Å"
+        self.show_button = PushButton(text="Show model")
+        self.builder_box = Container(
+            widgets=[
+                self.structure, self.elements, self.a, self.diameter, self.shape, self.core_occ,
+                self.shell_occ, self.shell, self.alpha_rh, self.delta_r, self.show_button,
+            ]
+        )
+        self.widgets = [self.builder_box]
+
+    def parameters(self) -> dict:
+        """``build_nanocrystal`` keyword arguments from the builder's fields (ValueError if malformed)."""
+        from ...core.patterns import parse_element_values
+
+        els = _element_list(self.elements.value)
+        core = parse_element_values(self.core_occ.value, "core occupancy", allow_single=False, lo=0.0, hi=1.0)
+        shell = parse_element_values(self.shell_occ.value, "shell occupancy", allow_single=False, lo=0.0, hi=1.0)
+        return {
+            "structure": self.structure.value,
+            "elements": els,
+            "a": float(self.a.value),
+            "diameter": float(self.diameter.value),
+            "shape": SHAPE_CHOICES[self.shape.value],
+            "core_occupancy": core,
+            "shell_occupancy": shell,
+            "shell_thickness": float(self.shell.value),
+            "alpha_rh": float(self.alpha_rh.value),
+            "delta_r_pb": float(self.delta_r.value),
+        }
+
+
+class ModelSourcePanel:
+    """Where the model comes from: the builder (its box shown) or a 3D points layer with its options.
+
+    The layer's options: certainty as occupancy, and the anion sublattice
+    completed around the atoms (anion, sublattice, minimum number of cation
+    neighbours, lattice parameter when the layer does not say it).
+    """
+
+    def __init__(self, builder_box):
+        self.builder_box = builder_box
+        self.source = ComboBox(choices=[SOURCE_BUILDER, SOURCE_LAYER], value=SOURCE_BUILDER, label="model")
+        self.layer = create_widget(annotation="napari.layers.Points", label="points layer")
+        self.layer.tooltip = "3D points (z, y, x in Å) with an 'element' feature; 'occupancy' is used when present"
+        self.use_certainty = CheckBox(value=False, text="use 'certainty' as occupancy")
+        self.use_certainty.tooltip = "multiply each atom's occupancy (1 if absent) by its 'certainty' feature"
+        self.complete = CheckBox(value=False, text="complete the anion sublattice")
+        self.complete.tooltip = "add the anion sites around the atoms (e.g. rocksalt Se around reconstructed Pb)"
+        self.anion = LineEdit(value="Se", label="anion")
+        self.sublattice = ComboBox(choices=["rocksalt", "zincblende"], value="rocksalt", label="sublattice")
+        self.layer_a = FloatSpinBox(value=6.12, min=1.0, max=30.0, step=0.001, label="a (Å) if not in layer")
+        self.min_neighbours = SpinBox(value=1, min=1, max=6, label="min. cation neighbours")
+        self.min_neighbours.tooltip = (
+            "keep an anion site with at least this many cations around it: 1 adds every site touching a cation "
+            "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; the status line says "
+            "how many were added"
+        )
+        self.layer_box = Container(
+            widgets=[self.layer, self.use_certainty, self.complete, self.anion, self.sublattice, self.min_neighbours,
+                     self.layer_a]
+        )
+        self.widgets = [self.source, self.layer_box]
+        self._layer_seen = None
+        self.source.changed.connect(self._on_source)
+        self.complete.changed.connect(self._on_source)
+        self.layer.changed.connect(self._on_layer)
+        self._on_source()
+
+    @property
+    def from_builder(self) -> bool:
+        return self.source.value == SOURCE_BUILDER
+
+    def _on_source(self, *_):
+        self.builder_box.visible = self.from_builder
+        self.layer_box.visible = not self.from_builder
+        for w in (self.anion, self.sublattice, self.min_neighbours, self.layer_a):
+            w.enabled = self.complete.value
+
+    def follow_layer(self):
+        """Take the chosen layer's settings if the choice changed (after the layer list was refreshed)."""
+        if self.layer.value is not self._layer_seen:
+            self._on_layer()
+
+    def _on_layer(self, *_):
+        """The chosen layer's structure, lattice parameter and certainty preset the options."""
+        layer = self.layer.value
+        self._layer_seen = layer
+        if layer is None:
+            return
+        md = layer.metadata or {}
+        if md.get("structure") in ("rocksalt", "zincblende"):
+            self.sublattice.value = md["structure"]
+        a = md.get("lattice_parameter")
+        if a is not None:
+            try:
+                self.layer_a.value = float(a)
+            except (TypeError, ValueError):
+                pass
+        if "certainty" in layer.features and "occupancy" not in layer.features:
+            self.use_certainty.value = True
+
+    def parameters(self) -> ModelParams:
+        """The layer's atoms (copied) and the completion asked for. ValueError on bad input."""
+        layer = self.layer.value
+        if layer is None:
+            raise ValueError("choose a 3D points layer of atoms (or switch the model to the builder)")
+        positions, elements, occupancy = atoms_from_layer(layer, self.use_certainty.value)
+        a = (layer.metadata or {}).get("lattice_parameter")
+        return ModelParams(
+            "layer",
+            positions=positions,  # (x, y, z)
+            elements=elements,
+            occupancy=occupancy,
+            lattice_parameter=float(a) if a is not None else None,
+            complete=self._completion(a) if self.complete.value else None,
+            name=layer.name,
+        )
+
+    def _completion(self, a) -> dict:
+        anion = self.anion.value.strip()
+        if not re.fullmatch(r"[A-Z][a-z]?", anion):
+            raise ValueError(f"the anion must be one element symbol such as 'Se'; got {anion!r}")
+        return {
+            "anion": anion,
+            "structure": self.sublattice.value,
+            "min_neighbours": int(self.min_neighbours.value),
+            "lattice_parameter": float(a) if a is not None else float(self.layer_a.value),
+        }

@@ -1,0 +1,96 @@
+"""What every dock of the plugin shares: the viewer, a form whose layer lists follow it, a task runner, a status line.
+
+A dock subclasses :class:`Dock`, builds its form (a magicgui ``Container``)
+from small panels, and lays it out with :func:`stack`; long work goes through
+:meth:`Dock.start` (a :class:`~.tasks.TaskRunner`).
+"""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from . import notify
+from .tasks import TaskRunner
+
+
+class Dock(QWidget):
+    """Base of the docks: ``viewer``, ``form``, ``runner``, ``status`` and ``last_worker``.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    status : str
+        What the status line says before anything has run.
+    """
+
+    def __init__(self, napari_viewer, status: str):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.form = None  # the subclass's magicgui Container
+        self.runner = TaskRunner()
+        self.status = QLabel(status)
+        self.status.setWordWrap(True)
+        self.last_worker = None
+
+    def reset_choices(self, *_):
+        """Refresh the layer lists (napari calls this when layers are added or removed)."""
+        if self.form is not None:
+            self.form.reset_choices()
+
+    def showEvent(self, event):  # keep the layer lists fresh
+        self.reset_choices()
+        super().showEvent(event)
+
+    def chosen_layer(self, widget, missing: str):
+        """The layer chosen in ``widget`` once the lists are fresh; None, and ``missing`` told the user, if none."""
+        self.reset_choices()
+        layer = widget.value
+        if layer is None:
+            notify.error(missing)
+        return layer
+
+    def start(self, job, done, what: str, on_cancelled=None):
+        """Run ``job(progress, cancel)`` in the task runner, ``done(result)`` after; returns the worker."""
+        self.last_worker = self.runner.start(job, done, what, on_cancelled=on_cancelled)
+        return self.last_worker
+
+
+def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
+    """Lay ``items`` out top to bottom in ``widget``.
+
+    An item is a QWidget, a magicgui widget (its ``native`` is used), a
+    layout, or ``(item, stretch_factor)``; ``stretch`` adds space at the end.
+    """
+    lay = QVBoxLayout(widget)
+    for item in items:
+        item, factor = item if isinstance(item, tuple) else (item, 0)
+        item = getattr(item, "native", item)
+        if isinstance(item, QWidget):
+            lay.addWidget(item, factor)
+        else:
+            lay.addLayout(item)
+    if stretch:
+        lay.addStretch(1)
+    return lay
+
+
+def figure_canvas(figsize, min_height: int | None = None):
+    """A matplotlib figure in a Qt canvas: ``(figure, canvas)``."""
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, constrained_layout=True)
+    canvas = FigureCanvasQTAgg(figure)
+    if min_height is not None:
+        canvas.setMinimumHeight(min_height)
+    return figure, canvas
+
+
+def chosen_path(edit, path=None):
+    """The file a magicgui ``FileEdit`` names (set to ``path`` first when given), or None when it is empty."""
+    if path is not None:
+        edit.value = path
+    value = edit.value
+    if value is None or str(value) in ("", "."):
+        return None
+    return value

@@ -1,0 +1,161 @@
+"""The 'Fit columns' dock: find atomic columns in an image and fit one Gaussian per column.
+
+Glue only: the image layer becomes an array in Å (:func:`.layers.image_array`),
+:func:`napari_nxtomo.core.fitting.find_columns` and
+:func:`napari_nxtomo.core.columns.fit_typed_columns` do the work (the fit in a
+thread worker), and the results come back as the points layer's ``features``
+and two image layers (model, residual).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
+
+from . import notify
+from .dock import Dock, stack
+from .layers import add_or_update_points, columns_kwargs, fitted_features, image_array, points_to_image_frame
+
+TYPE_CHOICES = {
+    "auto (from zone axis)": "auto",
+    "one type": "one",
+    "one type, mixed heavy+light ([100] rocksalt)": "mixed",
+    "two types by lattice parity ([110] rocksalt)": "parity",
+    "two types by intensity": "intensity",
+    "keep the points' 'type' feature": "given",
+}
+#: image metadata the fitted points layer carries over
+CARRIED_METADATA = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg")
+
+
+def _element_pair(text) -> tuple:
+    names = [t.strip() for t in str(text).replace(";", ",").split(",") if t.strip()]
+    if len(names) != 2:
+        raise ValueError(f"give the heavy and the light element separated by a comma (e.g. 'Pb, Se'), not {text!r}")
+    return names[0], names[1]
+
+
+class FitColumnsWidget(Dock):
+    """Find atomic columns and fit one Gaussian per column (overlap handled, one width per type)."""
+
+    def __init__(self, napari_viewer):
+        super().__init__(napari_viewer, "Find columns (or draw them in a points layer), edit them, then fit.")
+        self.form = Container(widgets=[*self._find_panel(), *self._fit_panel()])
+        stack(self, self.form, self.runner, self.status, stretch=True)
+        self.find_button.changed.connect(self.find)
+        self.fit_button.changed.connect(self.fit)
+
+    def _find_panel(self) -> list:
+        """Image, minimum distance, 'Find columns'."""
+        self.image = create_widget(annotation="napari.layers.Image", label="image")
+        self.min_distance = FloatSpinBox(value=2.0, min=0.3, max=50.0, step=0.1, label="min distance (Å)")
+        self.find_button = PushButton(text="Find columns")
+        return [self.image, self.min_distance, self.find_button]
+
+    def _fit_panel(self) -> list:
+        """Points layer of columns, column types, elements, 'Fit columns'."""
+        self.points = create_widget(annotation="napari.layers.Points", label="columns")
+        self.types = ComboBox(choices=list(TYPE_CHOICES), value="auto (from zone axis)", label="column types")
+        self.types.tooltip = (
+            "auto: from the image's zone axis (rocksalt [100]: mixed Pb+Se columns; [110]: Pb and Se "
+            "columns by lattice parity); or choose; 'keep' uses the points' own 'type' feature"
+        )
+        self.elements = LineEdit(value="Pb, Se", label="heavy, light element")
+        self.fit_button = PushButton(text="Fit columns")
+        return [self.points, self.types, self.elements, self.fit_button]
+
+    # ------------------------------------------------------------ find
+
+    def find(self):
+        """Find the columns of the chosen image: a points layer '<image> columns' (added or updated)."""
+        from ..core.fitting import find_columns
+
+        layer = self.chosen_layer(self.image, "open an image first (File > Open, or File > Open Sample)")
+        if layer is None:
+            return
+        try:
+            img, pixel, origin = image_array(layer, self.viewer)
+            pos = find_columns(img, pixel, self.min_distance.value)
+        except ValueError as exc:
+            notify.error(exc)
+            return
+        features = pd.DataFrame({"type": pd.Series(["column"] * len(pos), dtype="category")})
+        kwargs = columns_kwargs(features, f"{layer.name} columns", {"pixel_size_A": pixel, "units": "Å"}, origin)
+        pts = add_or_update_points(self.viewer, pos, kwargs)
+        self.reset_choices()
+        self.points.value = pts
+        self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit.")
+
+    # ------------------------------------------------------------ fit
+
+    def _fit_inputs(self):
+        """Everything the fit needs, read in the main thread (ValueError on bad input)."""
+        layer, pts = self.image.value, self.points.value
+        img, pixel, origin = image_array(layer, self.viewer)
+        pos = points_to_image_frame(pts, origin)
+        if len(pos) == 0:
+            raise ValueError(f"the points layer '{pts.name}' is empty: find or draw columns first")
+        own = pts.features["type"].astype(str).to_numpy() if "type" in pts.features else None
+        rule = TYPE_CHOICES[self.types.value]
+        if rule == "given" and own is None:
+            raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
+        options = {"zone_axis": layer.metadata.get("zone_axis"), "names": _element_pair(self.elements.value),
+                   "types": own}
+        return img, pixel, origin, pos, rule, options
+
+    def fit(self):
+        """Fit the chosen points layer's columns on the chosen image in a thread worker."""
+        from ..core.columns import fit_typed_columns
+        from ..core.fitting import model_image
+
+        self.reset_choices()
+        layer, pts = self.image.value, self.points.value
+        if layer is None or pts is None:
+            notify.error("choose an image and a points layer of columns (use 'Find columns')")
+            return
+        try:
+            img, pixel, origin, pos, rule, options = self._fit_inputs()
+        except ValueError as exc:
+            notify.error(exc)
+            return
+
+        def job(progress, cancel):
+            table = fit_typed_columns(img, pixel, pos, rule, **options, progress=progress, cancel=cancel)
+            return table, model_image(img.shape, pixel, table, table.attrs.get("background", 0.0))
+
+        def done(result):
+            table, model = result
+            self._show_columns(pts, layer, table, pixel, origin)
+            self._show_model(layer, img, model, pixel, origin)
+            rms = float(np.sqrt(np.mean((img - model) ** 2)))
+            self.status.setText(
+                f"Fitted {len(table)} columns of '{layer.name}': median volume {np.median(table.volume):.4g} "
+                f"(image units × Å²), residual RMS {rms:.3g}. Results in the features of '{pts.name}'."
+            )
+
+        self.status.setText(f"Fitting {len(pos)} columns ...")
+        self.start(job, done, "column fit")
+
+    @staticmethod
+    def _show_columns(pts, layer, table, pixel, origin):
+        """The fitted table into the points layer: positions, features, metadata."""
+        features = fitted_features(table, pts.features)
+        pts.data = table[["y", "x"]].to_numpy()
+        pts.translate = tuple(origin)
+        pts.features = features
+        pts.metadata.update({"fitted_on": layer.name, "pixel_size_A": pixel,
+                             "column_types": table.attrs.get("type_rule")})
+        for key in CARRIED_METADATA:
+            if key in layer.metadata:
+                pts.metadata[key] = layer.metadata[key]
+
+    def _show_model(self, layer, img, model, pixel, origin):
+        """The model image and the residual as image layers over the image (added or updated)."""
+        common = {"scale": (pixel, pixel), "translate": tuple(origin), "units": ("angstrom", "angstrom")}
+        for suffix, data, cmap in (("model", model, "gray"), ("residual", img - model, "twilight_shifted")):
+            name = f"{layer.name} {suffix}"
+            if name in self.viewer.layers:
+                self.viewer.layers[name].data = data
+            else:
+                self.viewer.add_image(data, name=name, colormap=cmap, visible=suffix == "residual", **common)
