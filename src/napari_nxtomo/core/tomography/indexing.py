@@ -303,7 +303,10 @@ def _place(projections, a, t):
         vl, fits = _lattice_fits(p, t, a, prefer_down=not any_given and k == 0)
         options.append((p, vl, fits))
     combo = _choose_fits(options, projections)
-    return [_placed_from_fit(p, vl, fits[j], a) for (p, vl, fits), j in zip(options, combo)]
+    placed = []
+    for (p, vl, fits), j in zip(options, combo):  # a loop, not a comprehension: the warnings' stacklevel
+        placed.append(_placed_from_fit(p, vl, fits[j], a))
+    return placed
 
 
 def _projection_fit(pl: _Placed, N, a, n_missing) -> ProjectionFit:
