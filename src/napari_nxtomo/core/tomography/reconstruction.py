@@ -54,8 +54,8 @@ def reconstruct(
     projections : sequence of Projection
         Two or more images along different zone axes about one tilt axis.
     lattice_parameter : float
-        Cubic lattice parameter *a* in Å (for PbSe
-        ``ROCKSALT_PBSE.lattice_parameter``, :data:`napari_nxtomo.core.lattice.ROCKSALT_PBSE`).
+        Cubic lattice parameter *a* in Å; for PbSe
+        ``ROCKSALT_PBSE.lattice_parameter`` (:data:`napari_nxtomo.core.lattice.ROCKSALT_PBSE`).
     lattice : {"fcc"}
         The lattice of the reconstructed sublattice.
     n_runs : int
