@@ -22,6 +22,25 @@ class ReconstructionCancelled(Exception):
     partial : ReconstructionResult or None
         The result from the runs (and the exact solve) that finished before
         the cancel; None when nothing had finished.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_nxtomo.core.geometry import ProjectionGeometry
+    >>> from napari_nxtomo.core.lattice import ROCKSALT_PBSE, cuboctahedron_mask
+    >>> from napari_nxtomo.core.tomography import Projection, ReconstructionCancelled, reconstruct
+    >>> a = ROCKSALT_PBSE.lattice_parameter
+    >>> q, _ = ROCKSALT_PBSE.sites(a, "Pb")
+    >>> q = q[cuboctahedron_mask(q * a / 4, a / 2)]
+    >>> views = []
+    >>> for zone in [(1, 0, 0), (0, 1, 0)]:
+    ...     labels, centres = ProjectionGeometry(zone).group_columns(q * a / 4)
+    ...     views.append(Projection(zone, centres + 20.0, np.bincount(labels)))
+    >>> try:
+    ...     reconstruct(views, a, n_runs=2, seed=0, cancel=lambda: True)
+    ... except ReconstructionCancelled as exc:
+    ...     print(exc.partial is None)
+    True
     """
 
     def __init__(self, message, partial=None):
