@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lattice import Crystal
+from .lattice import CUBE_NORMALS, OCTAHEDRON_NORMALS, Crystal, cuboctahedron_facets, facets_mask
 
 __all__ = [
     "SHAPES",
@@ -184,21 +184,18 @@ def _shape_facets(shape: str, diameter: float):
     d = float(diameter)
     if shape == "sphere":
         return None, np.array([d / 2.0]), {"radius": d / 2.0, "half_extent": d / 2.0}
-    axes = np.eye(3)
-    cube_n = np.concatenate([axes, -axes])
-    octa_n = np.array([(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float) / np.sqrt(3.0)
     if shape == "cube":
         edge = d * (np.pi / 6.0) ** (1.0 / 3.0)
-        return cube_n, np.full(6, edge / 2.0), {"edge": edge, "facet_100": edge / 2.0, "half_extent": edge / 2.0}
+        return CUBE_NORMALS, np.full(6, edge / 2.0), {"edge": edge, "facet_100": edge / 2.0, "half_extent": edge / 2.0}
     if shape == "octahedron":
         # |x| + |y| + |z| <= c, volume 4 c^3 / 3
         c = d * (np.pi / 8.0) ** (1.0 / 3.0)
-        return octa_n, np.full(8, c / np.sqrt(3.0)), {"vertex": c, "facet_111": c / np.sqrt(3.0), "half_extent": c}
+        return OCTAHEDRON_NORMALS, np.full(8, c / np.sqrt(3.0)), {"vertex": c, "facet_111": c / np.sqrt(3.0),
+                                                                  "half_extent": c}
     if shape == "cuboctahedron":
         # max |x_i| <= h and |x| + |y| + |z| <= 2 h, volume 20 h^3 / 3
         h = d * (np.pi / 40.0) ** (1.0 / 3.0)
-        normals = np.concatenate([cube_n, octa_n])
-        dist = np.concatenate([np.full(6, h), np.full(8, 2.0 * h / np.sqrt(3.0))])
+        normals, dist = cuboctahedron_facets(h)
         return normals, dist, {"facet_100": h, "facet_111": 2.0 * h / np.sqrt(3.0), "half_extent": h}
     if shape == "rhombic_dodecahedron":
         # |x_i| + |x_j| <= c for every pair of axes, volume 2 c^3
@@ -220,7 +217,7 @@ def _inside(positions, normals, dist, depth=0.0):
     if normals is None:
         r = dist[0] - depth
         return np.einsum("ij,ij->i", positions, positions) <= r * r + _EPS
-    return np.all(positions @ normals.T <= dist[None, :] - depth + _EPS, axis=1)
+    return facets_mask(positions, normals, dist, depth)
 
 
 def _crystal(structure: str, elements, a: float) -> Crystal:

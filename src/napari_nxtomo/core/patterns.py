@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tables import atomic_open
+
 __all__ = [
     "PatternFit",
     "WEIGHTINGS",
@@ -346,12 +348,12 @@ def fit_scale_background(
 # ---------------------------------------------------------------------------
 
 
-def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.10g}"
+def _fmt(v, digits: int = 10) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
 
 
-def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=()) -> Path:
-    """Write pattern columns to a CSV file.
+def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(), *, digits: int = 10) -> Path:
+    """Write pattern columns to a CSV file (the one writer of patterns: dock, CLI, demo).
 
     Parameters
     ----------
@@ -367,10 +369,25 @@ def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(
     comments : sequence of str
         Lines written first, each after ``# `` (pandas reads the file back
         with ``pd.read_csv(path, comment="#")``).
+    digits : int
+        Significant digits of the numbers (``%g`` format).
 
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "pattern.csv"
+    >>> _ = write_pattern_csv(path, {"q_inv_A": [1.0, 1.5, 2.0], "intensity": [10.0, 5.0, 2.5]},
+    ...                       {"measured": [9.5, 5.2]}, ["a test pattern"], digits=4)
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    # a test pattern
+    q_inv_A,intensity,measured
+    1,10,9.5
+    1.5,5,5.2
+    2,2.5,
     """
     path = Path(path)
     blocks = dict(columns)
@@ -385,8 +402,9 @@ def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(
     lines = [f"# {c}" for c in comments]
     lines.append(",".join(arrays))
     for i in range(n):
-        lines.append(",".join(_fmt(float(a[i])) if i < a.size else "" for a in arrays.values()))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(",".join(_fmt(float(a[i]), digits) if i < a.size else "" for a in arrays.values()))
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
     return path
 
 

@@ -1,4 +1,7 @@
-"""Tables of columns and atoms on disk: CSV with a metadata header, extended XYZ.
+"""Files the project writes: tables of columns and atoms, calibrated images.
+
+Every writer here replaces its file in one step (:func:`atomic_open`): a
+reader never sees half a file, and a failed write leaves the old one.
 
 Points CSV
 ----------
@@ -24,19 +27,74 @@ Atoms with their per-atom values, readable by ASE and OVITO::
     ...
 
 Positions are Cartesian ``x, y, z`` in Å (crystal frame).
+
+Images
+------
+:func:`write_image_tiff`: an ImageJ TIFF calibrated in nm, with the layer
+metadata as JSON (what microscope software writes; the plugin reads it back).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 CSV_MAGIC = "# napari-nxtomo points v1"
+
+
+@contextmanager
+def atomic_open(path, mode: str = "w", **kwargs):
+    """Open a file for writing that replaces ``path`` only once it is complete.
+
+    The data go to a temporary file beside ``path`` (same folder, so the
+    final ``os.replace`` is atomic); on an error the temporary file is
+    removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or Path
+    mode : str
+        ``"w"`` (text) or ``"wb"`` (bytes).
+    **kwargs
+        Passed to :func:`open` (``encoding``, ``newline``).
+
+    Yields
+    ------
+    file object
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with atomic_open(folder / "a.txt", encoding="utf-8") as fh:
+    ...     _ = fh.write("complete")
+    >>> (folder / "a.txt").read_text(encoding="utf-8"), sorted(p.name for p in folder.iterdir())
+    ('complete', ['a.txt'])
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fh = open(tmp, mode, **kwargs)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _jsonable(value):
@@ -88,7 +146,7 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
         order = [c for c in features.columns]
         table = table[[a for a in axes] + [c for c in order if c not in axes]]
     path = Path(path)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(CSV_MAGIC + "\n")
         if name:
             fh.write(f"# name: {name}\n")
@@ -184,7 +242,7 @@ def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
         needs_quotes = re.search(r"[\s=]", text) is not None
         words.append(f"{k}={shlex.quote(text) if needs_quotes else text}")
     path = Path(path)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(f"{len(pos)}\n{' '.join(words)}\n")
         cols = [els] + [pos[:, i] for i in range(3)] + list(props.values())
         for row in zip(*cols):
@@ -255,3 +313,45 @@ def read_xyz(path):
     elements = out.pop("species").astype(str)
     positions = out.pop("pos").astype(float)
     return positions, elements, out, info
+
+
+def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = None) -> Path:
+    """Write an image as an ImageJ TIFF calibrated in nm (what microscope software does).
+
+    Parameters
+    ----------
+    path : str or Path
+    image : (H, W) array
+        Written as float32.
+    pixel_size_A : float
+        Pixel size in Å (stored as pixels per nm in the TIFF resolution tags).
+    metadata : dict, optional
+        Stored as JSON in the ImageJ ``Info`` field (zone axis, tilt axis, ...).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_nxtomo.core.io import load_image
+    >>> path = Path(tempfile.mkdtemp()) / "im.tif"
+    >>> _ = write_image_tiff(path, np.ones((4, 6)), 0.2, {"zone_axis": [1, 1, 0]})
+    >>> data, pixel, md = load_image(path)
+    >>> data.shape, round(pixel, 4), md["zone_axis"]
+    ((4, 6), 0.2, (1, 1, 0))
+    """
+    import tifffile
+
+    px_nm = pixel_size_A / 10.0
+    path = Path(path)
+    with atomic_open(path, "wb") as fh:
+        tifffile.imwrite(
+            fh,
+            np.asarray(image).astype(np.float32),
+            imagej=True,
+            resolution=(1.0 / px_nm, 1.0 / px_nm),
+            metadata={"unit": "nm", "Info": json.dumps(metadata or {})},
+        )
+    return path
