@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,13 +45,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _common import peak_memory_kb
 
-from napari_nxtomo import ProjectionGeometry, load_image, simulate_haadf
+from napari_nxtomo import ROCKSALT_PBSE, ProjectionGeometry, load_image, simulate_haadf
+from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns, fit_columns, model_image
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PIXEL = 0.16  # Å
-A_PBSE = 6.12  # Å
+A_PBSE = ROCKSALT_PBSE.lattice_parameter  # Å
 
 
 def pbse_slab(n_side, shape, pixel_size=PIXEL, seed=0, noise=True):
@@ -81,9 +82,7 @@ def pbse_slab(n_side, shape, pixel_size=PIXEL, seed=0, noise=True):
 
 
 def rms_error(fit_yx, true_yx):
-    from scipy.spatial import cKDTree
-
-    d, _ = cKDTree(true_yx).query(fit_yx)
+    _, d = match_columns(fit_yx, true_yx)
     return float(np.sqrt(np.mean(d**2)))
 
 
@@ -117,19 +116,6 @@ def have_atomap():
 
 def row(name, value, unit=""):
     print(f"  {name:<58s} {value:>14s} {unit}")
-
-
-def peak_memory_kb():
-    """Peak resident memory of this process, kB (VmHWM on Linux: unlike getrusage's ru_maxrss it
-    does not inherit the parent's peak across fork and exec)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def memory_child(path):
@@ -178,9 +164,7 @@ def main():
     t0 = time.perf_counter()
     start = find_columns(sim.image, PIXEL, min_distance=2.0)
     t_find = time.perf_counter() - t0
-    from scipy.spatial import cKDTree
-
-    d, idx = cKDTree(true_yx).query(start)
+    idx, d = match_columns(start, true_yx)
     n_matched = len(np.unique(idx[d < 0.5]))
     row("find_columns time", f"{t_find:.2f}", "s")
     row("columns found / true / matched within 0.5 Å", f"{len(start)}/{len(truth)}/{n_matched}")
@@ -190,7 +174,7 @@ def main():
         t0 = time.perf_counter()
         df = fit_columns(sim.image, PIXEL, start, weighting=weighting)
         t_fit[weighting] = time.perf_counter() - t0
-        _, idx = cKDTree(true_yx).query(df[["y", "x"]].to_numpy())
+        idx, _ = match_columns(df, true_yx)
         rel = df.volume.to_numpy() / truth.cross_section.to_numpy()[idx] - 1
         tag = "default" if weighting == "noise" else "StatSTEM-like"
         print(f"  fit_columns, weighting={weighting!r} ({tag}):")

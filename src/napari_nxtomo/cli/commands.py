@@ -146,6 +146,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     Returns
     -------
     list of Path
+        The counted tables (``<table>_counts.csv``).
 
     Examples
     --------
@@ -212,6 +213,7 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
     Returns
     -------
     list of Path
+        ``model.xyz``, ``model.csv`` and the re-projection tables.
 
     Examples
     --------
@@ -316,13 +318,14 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
     Returns
     -------
     list of Path
+        The patterns written (``<model>_pattern.csv``).
 
     Examples
     --------
-    >>> import tempfile
+    >>> from tempfile import mkdtemp
     >>> import pandas as pd
     >>> from napari_nxtomo.core.tables import write_xyz
-    >>> folder = Path(tempfile.mkdtemp())
+    >>> folder = Path(mkdtemp())
     >>> model = write_xyz(folder / "pb4.xyz", [[0, 0, 0], [3.06, 3.06, 0], [3.06, 0, 3.06], [0, 3.06, 3.06]],
     ...                   ["Pb"] * 4)
     >>> [csv] = run_debye([model], folder, q_min=1.0, q_max=2.0, q_step=0.5, energy_keV=20.0, quiet=True)

@@ -8,7 +8,8 @@
   :func:`noisy_image` draws Poisson noise at a dose.
 * :func:`projections_from_truth`: the true columns of a sample particle's
   images as :class:`~napari_nxtomo.core.tomography.Projection` objects,
-  exact or with a fraction of the counts off by one.
+  exact or with a fraction of the counts off by one;
+  :func:`counted_tables_from_truth`: the same columns as counted tables.
 
 Lengths in Å, doses in electrons per Å².
 """
@@ -29,6 +30,7 @@ __all__ = [
     "MULTISLICE_MIN_DISTANCE",
     "MULTISLICE_VIEWS",
     "MultisliceView",
+    "counted_tables_from_truth",
     "load_multislice_view",
     "noisy_image",
     "projections_from_truth",
@@ -185,3 +187,35 @@ def projections_from_truth(particle, n_views: int = 3, miscount_fraction: float 
                                       **kwargs))
         miscounted.append(m)
     return projections, miscounted
+
+
+def counted_tables_from_truth(particle, element: str = "Pb") -> list:
+    """The true columns of a sample particle's views as counted column tables.
+
+    Parameters
+    ----------
+    particle : SampleParticle
+    element : str
+        Whose count goes into ``count``.
+
+    Returns
+    -------
+    list of (coords, features, metadata)
+        Per view: ``(N, 2)`` positions ``(y, x)`` in Å, a table with ``type``
+        and ``count`` (the true number of ``element`` atoms), and the view's
+        layer metadata (zone axis, tilt direction, ...), as
+        :func:`~napari_nxtomo.core.workflow.projections_from_tables` takes them.
+
+    Examples
+    --------
+    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
+    >>> tables = counted_tables_from_truth(pbse_cuboctahedron(noise=False, n_half=2))
+    >>> [(len(coords), list(features.columns), metadata["zone_axis"]) for coords, features, metadata in tables][2]
+    (33, ['type', 'count'], (1, 1, 0))
+    """
+    tables = []
+    for view in particle.views:
+        cols = view.columns
+        features = pd.DataFrame({"type": cols["type"].to_numpy(), "count": cols[f"n_{element}"].to_numpy()})
+        tables.append((cols[["y", "x"]].to_numpy(), features, view.layer_metadata()))
+    return tables

@@ -166,17 +166,14 @@ def cuboctahedron_facets(half_width: float, half_diagonal: float | None = None):
 
 
 def cuboctahedron_mask(positions, half_width: float, half_diagonal: float | None = None) -> np.ndarray:
-    """Sites inside a cuboctahedron bounded by {100} and {111} planes.
+    """Sites inside a cuboctahedron bounded by {100} and {111} planes (:func:`cuboctahedron_facets`).
 
     Parameters
     ----------
     positions : (N, 3) array
         Positions in Å relative to the particle centre.
-    half_width : float
-        Distance from the centre to the {100} facets, in Å.
-    half_diagonal : float, optional
-        The {111} facets are ``|x| + |y| + |z| <= half_diagonal`` (Å); the
-        default ``2 * half_width`` gives the regular cuboctahedron.
+    half_width, half_diagonal : float
+        As :func:`cuboctahedron_facets` (Å).
 
     Returns
     -------

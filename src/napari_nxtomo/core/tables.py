@@ -334,9 +334,9 @@ def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = N
 
     Examples
     --------
-    >>> import tempfile
+    >>> from tempfile import mkdtemp
     >>> from napari_nxtomo.core.io import load_image
-    >>> path = Path(tempfile.mkdtemp()) / "im.tif"
+    >>> path = Path(mkdtemp()) / "im.tif"
     >>> _ = write_image_tiff(path, np.ones((4, 6)), 0.2, {"zone_axis": [1, 1, 0]})
     >>> data, pixel, md = load_image(path)
     >>> data.shape, round(pixel, 4), md["zone_axis"]

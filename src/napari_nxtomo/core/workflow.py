@@ -234,10 +234,9 @@ def projections_from_tables(tables, zone_axes=None, *, element: str = "Pb", name
 
     Examples
     --------
+    >>> from napari_nxtomo.core.groundtruth import counted_tables_from_truth
     >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
-    >>> particle = pbse_cuboctahedron(noise=False, n_half=2)
-    >>> tables = [(v.columns[["y", "x"]].to_numpy(), v.columns.assign(count=v.columns["n_Pb"]),
-    ...            {"zone_axis": v.geometry.zone_axis}) for v in particle.views]
+    >>> tables = counted_tables_from_truth(pbse_cuboctahedron(noise=False, n_half=2))
     >>> projections, kept = projections_from_tables(tables)
     >>> [p.name for p in projections], [len(k) for k in kept]
     (['table 1', 'table 2', 'table 3'], [25, 27, 19])
@@ -286,10 +285,10 @@ def reconstruct_tables(tables, lattice_parameter: float, *, zone_axes=None, elem
 
     Examples
     --------
+    >>> from napari_nxtomo.core.groundtruth import counted_tables_from_truth
     >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
     >>> particle = pbse_cuboctahedron(noise=False, n_half=2)
-    >>> tables = [(v.columns[["y", "x"]].to_numpy(), v.columns.assign(count=v.columns["n_Pb"]),
-    ...            {"zone_axis": v.geometry.zone_axis}) for v in particle.views]
+    >>> tables = counted_tables_from_truth(particle)
     >>> result = reconstruct_tables(tables, particle.lattice_parameter, n_runs=0, method="exact")
     >>> result.n_atoms == int(np.sum(particle.elements == "Pb")), result.exact.status
     (True, 'optimal')
@@ -323,11 +322,9 @@ def reprojection_table(result, names=None, kept=None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
-    >>> particle = pbse_cuboctahedron(noise=False, n_half=2)
-    >>> tables = [(v.columns[["y", "x"]].to_numpy(), v.columns.assign(count=v.columns["n_Pb"]),
-    ...            {"zone_axis": v.geometry.zone_axis}) for v in particle.views]
-    >>> result = reconstruct_tables(tables, particle.lattice_parameter, n_runs=0, method="exact")
+    >>> from napari_nxtomo.core import groundtruth, samples
+    >>> tables = groundtruth.counted_tables_from_truth(samples.pbse_cuboctahedron(noise=False, n_half=2))
+    >>> result = reconstruct_tables(tables, 6.12, n_runs=0, method="exact")
     >>> reprojection_table(result, ["100", "010", "110"])[["projection", "columns", "columns_off"]]
       projection  columns  columns_off
     0        100       25            0
@@ -371,12 +368,11 @@ def reprojection_per_column(result, kept, n_rows) -> list:
 
     Examples
     --------
-    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
-    >>> particle = pbse_cuboctahedron(noise=False, n_half=2)
-    >>> tables = [(v.columns[["y", "x"]].to_numpy(), v.columns.assign(count=v.columns["n_Pb"]),
-    ...            {"zone_axis": v.geometry.zone_axis}) for v in particle.views]
+    >>> from napari_nxtomo.core.groundtruth import counted_tables_from_truth as true_tables
+    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron as sample
+    >>> tables = true_tables(sample(noise=False, n_half=2))
     >>> projections, kept = projections_from_tables(tables)
-    >>> result = reconstruct_tables(tables, particle.lattice_parameter, n_runs=0, method="exact")
+    >>> result = reconstruct_tables(tables, 6.12, n_runs=0, method="exact")
     >>> per_column = reprojection_per_column(result, kept, [len(t[0]) for t in tables])
     >>> len(per_column[2]), int(per_column[2]["residual"].isna().sum()), float(per_column[2]["residual"].abs().max())
     (33, 14, 0.0)
@@ -677,10 +673,9 @@ def compute_pattern(model: PatternModel, q, *, x=None, two_theta=None, axis: str
 
     Examples
     --------
-    >>> model = pattern_model({"structure": "rocksalt", "elements": ("Pb", "S"), "a": 5.936, "diameter": 12.0,
-    ...                        "shape": "cube"})
+    >>> gold = pattern_model({"structure": "fcc", "elements": ("Au",), "a": 4.08, "diameter": 10.0})
     >>> x, q, tt = q_grid(1.0, 4.0, 0.5, 0.7)
-    >>> p = compute_pattern(model, q, x=x, two_theta=tt, wavelength=0.7, b_iso=0.5, with_gr=True, r_max=10.0)
+    >>> p = compute_pattern(gold, q, x=x, two_theta=tt, wavelength=0.7, b_iso=0.5, with_gr=True, r_max=10.0)
     >>> p.intensity.shape, p.g.shape, bool(np.all(p.intensity > 0))
     ((7,), (1001,), True)
     """
