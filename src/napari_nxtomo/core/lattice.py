@@ -34,6 +34,12 @@ class Crystal:
         Element symbol to its basis position in quarter-lattice units
         (``(2, 0, 0)`` is ``(a/2, 0, 0)``).  Each basis atom is repeated by the
         fcc translations.
+
+    Examples
+    --------
+    >>> q, elements = ROCKSALT_PBSE.sites(3.1)
+    >>> len(q), sorted(set(elements.tolist())), ROCKSALT_PBSE.to_angstrom(q[:1]).shape
+    (27, ['Pb', 'Se'], (1, 3))
     """
 
     name: str
@@ -202,6 +208,11 @@ def capsule_mask(positions, radius: float, half_length: float, axis: int = 2) ->
         ``2 * (half_length + radius)`` long.
     axis : int
         Rod axis, 0, 1 or 2 for x, y, z.
+
+    Examples
+    --------
+    >>> capsule_mask([[0.0, 0.0, 6.0], [0.0, 0.0, 8.0], [2.5, 0.0, 0.0]], radius=2.0, half_length=5.0).tolist()
+    [True, False, False]
     """
     p = np.asarray(positions, dtype=float)
     along = np.clip(p[:, axis], -half_length, half_length)
@@ -223,6 +234,12 @@ def coordination(q, neighbour_vectors) -> np.ndarray:
     Returns
     -------
     (N,) int ndarray
+
+    Examples
+    --------
+    >>> q = np.array([[0, 0, 0], [2, 2, 0], [2, 0, 2], [8, 8, 8]])
+    >>> coordination(q, FCC_NEIGHBOURS_Q).tolist()
+    [2, 2, 2, 0]
     """
     q = np.asarray(q, dtype=np.int64)
     occupied = {tuple(v) for v in q}

@@ -81,6 +81,15 @@ class NanocrystalModel:
     parameters : dict
         The builder's arguments and derived numbers (shape facet distances,
         strain).
+
+    Examples
+    --------
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), 5.936, 20.0)
+    >>> len(m), m.on_grid, m.grid_step, {k: round(v) for k, v in m.composition().items()}
+    (171, True, 1.484, {'Pb': 79, 'S': 92})
+    >>> zyx, layer = m.layer_data()
+    >>> zyx.shape, sorted(layer["features"])
+    ((171, 3), ['element', 'occupancy', 'region'])
     """
 
     positions: np.ndarray
@@ -161,6 +170,13 @@ def rhombohedral_strain(alpha_rh: float) -> np.ndarray:
     -------
     (3, 3) ndarray
         Acts on column vectors: ``r' = F @ r``.
+
+    Examples
+    --------
+    >>> rhombohedral_strain(60.0).round(6).tolist() == np.eye(3).tolist()
+    True
+    >>> round(float(rhombohedral_strain(59.1)[0, 1]), 4)
+    0.0068
     """
     alpha = float(alpha_rh)
     if not (np.isfinite(alpha) and 45.0 < alpha < 75.0):
@@ -299,6 +315,15 @@ def build_nanocrystal(
     Returns
     -------
     NanocrystalModel
+
+    Examples
+    --------
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), 5.936, 30.0, "cuboctahedron", core_occupancy={"Pb": 0.9},
+    ...                       shell_occupancy={"S": 0.8}, shell_thickness=3.0)
+    >>> len(m), {k: round(v, 1) for k, v in m.composition().items()}, sorted(set(m.region.tolist()))
+    (569, {'Pb': 294.3, 'S': 231.2}, ['core', 'shell'])
+    >>> build_nanocrystal(alpha_rh=59.1, diameter=20.0).on_grid
+    False
     """
     a = float(a)
     diameter = float(diameter)
@@ -416,6 +441,13 @@ def complete_sublattice(
     anion_positions : (M, 3) ndarray
         Å, the same frame as ``positions``.
     elements : (M,) ndarray of str
+
+    Examples
+    --------
+    >>> pb = np.array([[0.0, 0.0, 0.0], [3.06, 3.06, 0.0]])
+    >>> se, elements = complete_sublattice(pb, 6.12, "Se")
+    >>> len(se), len(complete_sublattice(pb, 6.12, "Se", min_neighbours=2)[0]), str(elements[0])
+    (10, 2, 'Se')
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] == 0:
@@ -494,6 +526,14 @@ def add_anion_sublattice(
     occupancy : (N + M,) ndarray
     n_added : int
         M, the anion sites added.
+
+    Examples
+    --------
+    >>> pos, els, occ, n_added = add_anion_sublattice([[0.0, 0.0, 0.0]], ["Pb"], 6.12, "Se")
+    >>> n_added, pos.shape, sorted(set(els.tolist())), occ.tolist()[:2]
+    (6, (7, 3), ['Pb', 'Se'], [1.0, 1.0])
+    >>> add_anion_sublattice(pos, els, 6.12, "Se")[3]  # completing twice adds nothing
+    0
     """
     from scipy.spatial import cKDTree
 

@@ -59,6 +59,12 @@ class SampleParticle:
     views : list of SimulatedImage
         One image per zone axis, each with its true columns.
     description : str
+
+    Examples
+    --------
+    >>> p = pbse_cuboctahedron(noise=False, n_half=2)
+    >>> p.composition(), p.sites("Pb").shape, [v.name for v in p.views]
+    ({'Pb': 54, 'Se': 39}, (54, 3), ['PbSe cuboctahedron [100]', 'PbSe cuboctahedron [010]', 'PbSe cuboctahedron [110]'])
     """
 
     name: str
@@ -166,6 +172,12 @@ def pbse_cuboctahedron(seed: int = 0, noise: bool = True, n_half: int = 6) -> Sa
     Returns
     -------
     SampleParticle
+
+    Examples
+    --------
+    >>> p = pbse_cuboctahedron()
+    >>> p.composition(), p.lattice_parameter, p.views[2].image.shape
+    ({'Pb': 931, 'Se': 838}, 6.12, (305, 381))
     """
     q, el = _pbse_cuboctahedron_model(int(n_half), int(seed))
     description = (
@@ -228,6 +240,12 @@ def pbse_cdse_core_shell(seed: int = 0, noise: bool = True) -> SampleParticle:
         Seed of the image shifts and the noise (the model itself has no random part).
     noise : bool
         Poisson noise at the sample dose (5e4 e/Å²).
+
+    Examples
+    --------
+    >>> p = pbse_cdse_core_shell(noise=False)
+    >>> p.composition(), [len(v.columns) for v in p.views]
+    ({'Cd': 1639, 'Pb': 577, 'Se': 2414}, [807, 807, 652])
     """
     q, el = _core_shell_model()
     description = (

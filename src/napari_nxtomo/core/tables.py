@@ -130,6 +130,20 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = Path(mkdtemp()) / "columns.csv"
+    >>> _ = write_points_csv(path, [[1.0, 2.0], [3.0, 4.5]], pd.DataFrame({"count": [3, 5]}),
+    ...                      metadata={"zone_axis": (1, 1, 0)}, name="demo columns")
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    # napari-nxtomo points v1
+    # name: demo columns
+    # metadata: {"zone_axis": [1, 1, 0]}
+    y,x,count
+    1,2,3
+    3,4.5,5
     """
     coords = np.asarray(coords, dtype=float)
     if coords.ndim != 2 or coords.shape[1] not in (2, 3):
@@ -158,7 +172,15 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
 
 
 def is_points_csv(path) -> bool:
-    """True for a CSV written by :func:`write_points_csv`."""
+    """True for a CSV written by :func:`write_points_csv`.
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> folder = Path(mkdtemp())
+    >>> is_points_csv(write_points_csv(folder / "a.csv", np.zeros((1, 2)))), is_points_csv(folder / "missing.csv")
+    (True, False)
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.readline().strip() == CSV_MAGIC
@@ -176,6 +198,15 @@ def read_points_csv(path):
     features : pandas.DataFrame
     metadata : dict
     name : str or None
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = write_points_csv(Path(mkdtemp()) / "atoms.csv", [[0.0, 1.0, 2.0]], pd.DataFrame({"element": ["Pb"]}),
+    ...                         metadata={"lattice_parameter": 6.12})
+    >>> coords, features, metadata, name = read_points_csv(path)
+    >>> coords.tolist(), features["element"].tolist(), metadata, name
+    ([[0.0, 1.0, 2.0]], ['Pb'], {'lattice_parameter': 6.12}, None)
     """
     path = Path(path)
     header = {}
@@ -222,6 +253,17 @@ def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
         Per-atom values (e.g. ``certainty``); float, int or bool.
     info : dict, optional
         Per-frame values written as ``key=value`` on the comment line.
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = write_xyz(Path(mkdtemp()) / "pb2.xyz", [[0, 0, 0], [3.06, 3.06, 0]], ["Pb", "Pb"],
+    ...                  {"certainty": np.array([1.0, 0.5])}, info={"lattice_parameter": 6.12})
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    2
+    Properties=species:S:1:pos:R:3:certainty:R:1 lattice_parameter=6.12
+    Pb 0.000000 0.000000 0.000000 1
+    Pb 3.060000 3.060000 0.000000 0.5
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3:
@@ -266,6 +308,14 @@ def read_xyz(path):
         Per-atom values other than species and positions.
     info : dict
         ``key=value`` pairs of the comment line (JSON-decoded where possible).
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = write_xyz(Path(mkdtemp()) / "se.xyz", [[3.06, 0, 0]], ["Se"], {"certainty": np.array([0.9])})
+    >>> positions, elements, properties, info = read_xyz(path)
+    >>> positions.tolist(), elements.tolist(), properties["certainty"].tolist()
+    ([[3.06, 0.0, 0.0]], ['Se'], [0.9])
     """
     path = Path(path)
     with open(path, encoding="utf-8") as fh:
