@@ -216,8 +216,8 @@ def projections_from_tables(tables, zone_axes=None, *, element: str = "Pb", name
         napari writer) or a tuple ``(coords, features, metadata)``: ``(N, 2)``
         positions ``(y, x)`` in Å, a table with ``count`` (and ``type``), and
         a dict with ``zone_axis`` (and ``tilt_direction``).
-    zone_axes : sequence of (3,) ints, optional
-        One per table, for tables that do not say theirs.
+    zone_axes : sequence of (3,) ints or None, optional
+        One per table, overriding the table's own (None: the table's).
     element : str
         The reconstructed species: only its columns are used.
     names : sequence of str, optional
@@ -252,7 +252,7 @@ def projections_from_tables(tables, zone_axes=None, *, element: str = "Pb", name
         coords, features, metadata, name = _table_of(item, i, names)
         if coords.ndim != 2 or coords.shape[1] != 2:
             raise ValueError(f"{name} holds 3D points, not the columns of an image")
-        zone = zone_axes[i] if zone_axes is not None else metadata.get("zone_axis")
+        zone = zone_axes[i] if zone_axes is not None and zone_axes[i] is not None else metadata.get("zone_axis")
         try:
             proj, rows = projection_from_table(coords, features, zone, element,
                                                tilt_direction=metadata.get("tilt_direction"), name=name)
