@@ -381,6 +381,7 @@ def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = N
     Returns
     -------
     Path
+        The TIFF written (float32, resolution in pixels per nm).
 
     Examples
     --------
