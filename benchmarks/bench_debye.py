@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _common import peak_memory_kb
 
 from napari_nxtomo.core import debye as D
 from napari_nxtomo.core.nanocrystal import build_nanocrystal
@@ -280,7 +280,7 @@ def main(argv=None):
         return
     section_million()
     section_scaling(args.quick)
-    print(f"\npeak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"\npeak resident memory of this process: {peak_memory_kb() / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

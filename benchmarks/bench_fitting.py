@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,13 +45,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _common import peak_memory_kb
 
-from napari_nxtomo import ProjectionGeometry, load_image, simulate_haadf
+from napari_nxtomo import ROCKSALT_PBSE, ProjectionGeometry, load_image, simulate_haadf
+from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns, fit_columns, model_image
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PIXEL = 0.16  # Å
-A_PBSE = 6.12  # Å
+A_PBSE = ROCKSALT_PBSE.lattice_parameter  # Å
 
 
 def pbse_slab(n_side, shape, pixel_size=PIXEL, seed=0, noise=True):
@@ -81,9 +82,7 @@ def pbse_slab(n_side, shape, pixel_size=PIXEL, seed=0, noise=True):
 
 
 def rms_error(fit_yx, true_yx):
-    from scipy.spatial import cKDTree
-
-    d, _ = cKDTree(true_yx).query(fit_yx)
+    _, d = match_columns(fit_yx, true_yx)
     return float(np.sqrt(np.mean(d**2)))
 
 
@@ -117,19 +116,6 @@ def have_atomap():
 
 def row(name, value, unit=""):
     print(f"  {name:<58s} {value:>14s} {unit}")
-
-
-def peak_memory_kb():
-    """Peak resident memory of this process, kB (VmHWM on Linux: unlike getrusage's ru_maxrss it
-    does not inherit the parent's peak across fork and exec)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def memory_child(path):
@@ -166,8 +152,21 @@ def main():
     warm = pbse_slab(4, (96, 96))
     fit_columns(warm.image, PIXEL, warm.columns[["y", "x"]].to_numpy() + 0.05, weighting="noise")
 
-    # ---------------------------------------------------------------- 1. synthetic 2048²
-    n_side, size = (50, 1024) if args.quick else (100, 2048)
+    sim, start, t_fit = synthetic(args.quick)
+    atomap_ok = not args.no_atomap and have_atomap()
+    if not args.no_atomap and not atomap_ok:
+        print("\n(atomap is not importable: `pip install atomap` to compare)")
+
+    if atomap_ok:
+        atomap_crop(sim, start, t_fit, args.quick)
+    real_image(atomap_ok)
+    if not args.quick:
+        memory()
+
+
+def synthetic(quick):
+    """1. A synthetic [100] PbSe slab: find and fit (both weightings) against the truth."""
+    n_side, size = (50, 1024) if quick else (100, 2048)
     t0 = time.perf_counter()
     sim = pbse_slab(n_side, (size, size))
     t_gen = time.perf_counter() - t0
@@ -178,9 +177,7 @@ def main():
     t0 = time.perf_counter()
     start = find_columns(sim.image, PIXEL, min_distance=2.0)
     t_find = time.perf_counter() - t0
-    from scipy.spatial import cKDTree
-
-    d, idx = cKDTree(true_yx).query(start)
+    idx, d = match_columns(start, true_yx)
     n_matched = len(np.unique(idx[d < 0.5]))
     row("find_columns time", f"{t_find:.2f}", "s")
     row("columns found / true / matched within 0.5 Å", f"{len(start)}/{len(truth)}/{n_matched}")
@@ -190,7 +187,7 @@ def main():
         t0 = time.perf_counter()
         df = fit_columns(sim.image, PIXEL, start, weighting=weighting)
         t_fit[weighting] = time.perf_counter() - t0
-        _, idx = cKDTree(true_yx).query(df[["y", "x"]].to_numpy())
+        idx, _ = match_columns(df, true_yx)
         rel = df.volume.to_numpy() / truth.cross_section.to_numpy()[idx] - 1
         tag = "default" if weighting == "noise" else "StatSTEM-like"
         print(f"  fit_columns, weighting={weighting!r} ({tag}):")
@@ -202,49 +199,51 @@ def main():
         row("  cross-section: median |relative error|", f"{np.median(np.abs(rel)) * 100:.2f}", "%")
         row("  cross-section: mean relative error (bias)", f"{np.mean(rel) * 100:+.3f}", "%")
         row("  width fitted / true", f"{df.width.iloc[0]:.4f}/{truth.width.iloc[0]:.4f}", "Å")
+    return sim, start, t_fit
 
-    atomap_ok = not args.no_atomap and have_atomap()
-    if not args.no_atomap and not atomap_ok:
-        print("\n(atomap is not importable: `pip install atomap` to compare)")
 
-    # ---------------------------------------------------------------- 2. Atomap on a crop
-    if atomap_ok:
-        from importlib.metadata import version
+def atomap_crop(sim, start, t_fit, quick):
+    """2. Atomap's 2D-Gaussian refinement against ours on a crop of image 1."""
+    from importlib.metadata import version
 
-        cs = 512 if args.quick else 768
-        c0 = size // 2 - cs // 2
-        crop = np.ascontiguousarray(sim.image[c0 : c0 + cs, c0 : c0 + cs])
-        lo, hi = c0 * PIXEL, (c0 + cs - 1) * PIXEL
-        inside = np.all((start >= lo - 0.5 * PIXEL) & (start <= hi + 0.5 * PIXEL), axis=1)
-        start_c = start[inside] - c0 * PIXEL
-        true_c = true_yx - c0 * PIXEL
-        print(f"\n2. Atomap {version('atomap')} 2D-Gaussian refinement vs ours: {cs}x{cs} crop of image 1, "
-              f"{len(start_c)} columns, same start positions (find_columns)")
-        t_am, am_rc = atomap_fit(crop, start_c / PIXEL)
-        am_yx = am_rc * PIXEL
-        # columns away from the crop's edge (Atomap's discs and our windows are cut there)
-        margin = 1.5
-        interior = np.all((start_c > margin) & (start_c < (cs - 1) * PIXEL - margin), axis=1)
-        e_am = rms_error(am_yx[interior], true_c)
-        per_col = t_am / len(start_c)
-        t_am_full = per_col * len(start)
-        row("Atomap on the crop", f"{t_am:.2f}", "s")
-        row("Atomap per column", f"{per_col * 1e3:.1f}", "ms")
-        row(f"Atomap extrapolated to the {len(start)} columns of image 1", f"{t_am_full:.1f}", "s")
-        row(f"position RMS error vs truth, Atomap ({interior.sum()} interior columns)", f"{e_am:.4f}", "Å")
-        for weighting in ("noise", "uniform"):
-            t0 = time.perf_counter()
-            df_c = fit_columns(crop, PIXEL, start_c, weighting=weighting)
-            t_ours_c = time.perf_counter() - t0
-            e_ours = rms_error(df_c[["y", "x"]].to_numpy()[interior], true_c)
-            print(f"  ours, weighting={weighting!r}:")
-            row("  time on the crop", f"{t_ours_c:.2f}", "s")
-            row("  time ratio Atomap/ours, same crop", f"{t_am / t_ours_c:.1f}", "x")
-            row("  time ratio Atomap (extrapolated)/ours, full image 1", f"{t_am_full / t_fit[weighting]:.1f}", "x")
-            row("  position RMS error vs truth, ours", f"{e_ours:.4f}", "Å")
-            row("  error ratio ours/Atomap", f"{e_ours / e_am:.3f}", "x")
+    size = sim.image.shape[0]
+    true_yx = sim.columns[["y", "x"]].to_numpy()
+    cs = 512 if quick else 768
+    c0 = size // 2 - cs // 2
+    crop = np.ascontiguousarray(sim.image[c0 : c0 + cs, c0 : c0 + cs])
+    lo, hi = c0 * PIXEL, (c0 + cs - 1) * PIXEL
+    inside = np.all((start >= lo - 0.5 * PIXEL) & (start <= hi + 0.5 * PIXEL), axis=1)
+    start_c = start[inside] - c0 * PIXEL
+    true_c = true_yx - c0 * PIXEL
+    print(f"\n2. Atomap {version('atomap')} 2D-Gaussian refinement vs ours: {cs}x{cs} crop of image 1, "
+          f"{len(start_c)} columns, same start positions (find_columns)")
+    t_am, am_rc = atomap_fit(crop, start_c / PIXEL)
+    am_yx = am_rc * PIXEL
+    # columns away from the crop's edge (Atomap's discs and our windows are cut there)
+    margin = 1.5
+    interior = np.all((start_c > margin) & (start_c < (cs - 1) * PIXEL - margin), axis=1)
+    e_am = rms_error(am_yx[interior], true_c)
+    per_col = t_am / len(start_c)
+    t_am_full = per_col * len(start)
+    row("Atomap on the crop", f"{t_am:.2f}", "s")
+    row("Atomap per column", f"{per_col * 1e3:.1f}", "ms")
+    row(f"Atomap extrapolated to the {len(start)} columns of image 1", f"{t_am_full:.1f}", "s")
+    row(f"position RMS error vs truth, Atomap ({interior.sum()} interior columns)", f"{e_am:.4f}", "Å")
+    for weighting in ("noise", "uniform"):
+        t0 = time.perf_counter()
+        df_c = fit_columns(crop, PIXEL, start_c, weighting=weighting)
+        t_ours_c = time.perf_counter() - t0
+        e_ours = rms_error(df_c[["y", "x"]].to_numpy()[interior], true_c)
+        print(f"  ours, weighting={weighting!r}:")
+        row("  time on the crop", f"{t_ours_c:.2f}", "s")
+        row("  time ratio Atomap/ours, same crop", f"{t_am / t_ours_c:.1f}", "x")
+        row("  time ratio Atomap (extrapolated)/ours, full image 1", f"{t_am_full / t_fit[weighting]:.1f}", "x")
+        row("  position RMS error vs truth, ours", f"{e_ours:.4f}", "Å")
+        row("  error ratio ours/Atomap", f"{e_ours / e_am:.3f}", "x")
 
-    # ---------------------------------------------------------------- 3. real image
+
+def real_image(atomap_ok):
+    """3. The real ADF image (no ground truth): ours, and Atomap beside it."""
     path = REAL_DATA / "srtio3_adf_atomap.hdf5"
     if path.is_file():
         from skimage.filters import threshold_otsu
@@ -284,25 +283,26 @@ def main():
     else:
         print(f"\n3. real image skipped: {path} not found")
 
-    # ---------------------------------------------------------------- 4. memory, 4096²
-    if not args.quick:
-        big = pbse_slab(200, (4096, 4096), seed=1)
-        rng = np.random.default_rng(2)
-        start_b = big.columns[["y", "x"]].to_numpy() + rng.normal(0, 0.1, (len(big.columns), 2))
-        with tempfile.TemporaryDirectory() as tmp:
-            f = Path(tmp) / "big.npz"
-            np.savez(f, image=big.image, start=start_b, pixel=PIXEL)
-            del big
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(f)], capture_output=True, text=True)
-        if out.returncode != 0:
-            print("\n4. memory run failed:\n" + out.stderr[-2000:])
-        else:
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"\n4. memory: 4096x4096 image, {res['n']} columns, fitted in a fresh process")
-            row("fit_columns time", f"{res['time']:.2f}", "s")
-            row("peak resident memory of the process", f"{res['peak_kb'] / 2**20:.2f}", "GiB")
-            row("before the fit (imports, numba, the 128 MiB image)", f"{res['base_kb'] / 2**20:.2f}", "GiB")
-            row("added by fit_columns", f"{(res['peak_kb'] - res['base_kb']) / 2**20:.2f}", "GiB")
+
+def memory():
+    """4. Peak memory of fitting a 4096² image, in a fresh process."""
+    big = pbse_slab(200, (4096, 4096), seed=1)
+    rng = np.random.default_rng(2)
+    start_b = big.columns[["y", "x"]].to_numpy() + rng.normal(0, 0.1, (len(big.columns), 2))
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "big.npz"
+        np.savez(f, image=big.image, start=start_b, pixel=PIXEL)
+        del big
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(f)], capture_output=True, text=True)
+    if out.returncode != 0:
+        print("\n4. memory run failed:\n" + out.stderr[-2000:])
+    else:
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"\n4. memory: 4096x4096 image, {res['n']} columns, fitted in a fresh process")
+        row("fit_columns time", f"{res['time']:.2f}", "s")
+        row("peak resident memory of the process", f"{res['peak_kb'] / 2**20:.2f}", "GiB")
+        row("before the fit (imports, numba, the 128 MiB image)", f"{res['base_kb'] / 2**20:.2f}", "GiB")
+        row("added by fit_columns", f"{(res['peak_kb'] - res['base_kb']) / 2**20:.2f}", "GiB")
 
 
 if __name__ == "__main__":

@@ -37,52 +37,21 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import warnings
 
 import numpy as np
+from _common import quiet
 
+from napari_nxtomo.core.evaluation import score_sites
+from napari_nxtomo.core.groundtruth import projections_from_truth
 from napari_nxtomo.core.samples import pbse_cuboctahedron
-from napari_nxtomo.core.tomography import Projection, reconstruct
+from napari_nxtomo.core.tomography import reconstruct
 
 SIZES = (4, 8, 12)
 
 
 def projections(sample, n_views=3, frac=0.0, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for v in sample.views[:n_views]:
-        c = v.columns[v.columns.n_Pb > 0]
-        counts = c.n_Pb.to_numpy().copy()
-        m = rng.random(len(counts)) < frac
-        counts[m] += rng.choice([-1, 1], m.sum())
-        out.append(Projection(v.geometry.zone_axis, c[["y", "x"]].to_numpy(), np.maximum(counts, 0)))
-    return out
-
-
-def fcc_shift(q, truth):
-    ts = set(map(tuple, truth.tolist()))
-    best = (-1, None)
-    for dx in range(-8, 9, 2):
-        for dy in range(-8, 9, 2):
-            for dz in range(-8, 9, 2):
-                if (dx + dy + dz) % 4:
-                    continue
-                n = len(set(map(tuple, (q + (dx, dy, dz)).tolist())) & ts)
-                if n > best[0]:
-                    best = (n, np.array([dx, dy, dz]))
-    return best[1]
-
-
-def truth_mask(result, truth):
-    T = fcc_shift(result.q, truth)
-    ts = set(map(tuple, truth.tolist()))
-    return np.array([tuple(v) in ts for v in (result.sites[["qx", "qy", "qz"]].to_numpy() + T).tolist()])
-
-
-def quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
+    """The true columns of the first ``n_views`` views, a fraction ``frac`` miscounted by ±1."""
+    return projections_from_truth(sample, n_views, frac, seed)[0]
 
 
 def speed(sizes, repeats):
@@ -139,7 +108,7 @@ def accuracy(sizes, seeds):
                 t0 = time.perf_counter()
                 r = quiet(reconstruct, projections(s, nv, frac, seed), s.lattice_parameter, n_runs=10, seed=seed)
                 dt = time.perf_counter() - t0
-                is_true = truth_mask(r, truth)
+                is_true = score_sites(r, truth).is_true
                 occ = r.sites["occupied"].to_numpy()
                 tp = int((occ & is_true).sum())
                 at_opt = int(np.sum(np.abs(r.run_energies - r.exact.energy) < 1e-6))

@@ -14,7 +14,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv-bench/bin/python ]; then
     $PY -m venv .venv-bench
     .venv-bench/bin/pip install -q --upgrade pip
-    .venv-bench/bin/pip install -q ".[bench]"
+    .venv-bench/bin/pip install -q -e ".[bench]"  # editable: the benchmarks measure this checkout
 fi
 if [ ! -x .venv-peers/bin/python ]; then
     $PY -m venv .venv-peers

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy.spatial import cKDTree
 
-from napari_nxtomo.cli import _write_image_tiff
+from napari_nxtomo.core.evaluation import best_fcc_translation
 from napari_nxtomo.core.samples import pbse_cuboctahedron
-from napari_nxtomo.core.tables import read_points_csv
+from napari_nxtomo.core.tables import read_points_csv, write_image_tiff
 
 
 def _exe():
@@ -32,7 +32,7 @@ def test_fit_then_count_on_sample_images(tmp_path, sample):
     for view in sample.views:
         zone = "".join(map(str, view.geometry.zone_axis))
         path = tmp_path / f"haadf_{zone}.tif"
-        _write_image_tiff(path, view.image, view.pixel_size, view.layer_metadata())
+        write_image_tiff(path, view.image, view.pixel_size, view.layer_metadata())
         images.append(path)
     out = tmp_path / "out"
     res = subprocess.run([_exe(), "fit", *map(str, images), "--out", str(out), "--min-distance", "1.4", "--quiet"],
@@ -106,7 +106,6 @@ def test_debye_subcommand_matches_the_core(tmp_path, sample):
 
 def test_reconstruct_subcommand_from_counted_tables(tmp_path, sample):
     """reconstruct: true counted tables of the three views -> every true Pb site, re-projection exact."""
-    from napari_nxtomo.cli import best_fcc_translation
     from napari_nxtomo.core.tables import read_xyz, write_points_csv
 
     tables = []

@@ -76,8 +76,6 @@ worst), while the [100] curve model still numbers every column one too low.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,15 +85,16 @@ from scipy.spatial import cKDTree
 
 from napari_nxtomo.core.columns import fit_typed_columns
 from napari_nxtomo.core.counting import count_atoms
+from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns
-from napari_nxtomo.core.geometry import ProjectionGeometry
+from napari_nxtomo.core.groundtruth import MULTISLICE_DOSE as DOSE
+from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE as MIN_DISTANCE
+from napari_nxtomo.core.groundtruth import MULTISLICE_VIEWS as VIEWS
+from napari_nxtomo.core.groundtruth import MultisliceView as View
+from napari_nxtomo.core.groundtruth import load_multislice_view
+from napari_nxtomo.core.groundtruth import noisy_image as noisy
 
 DATA = Path(__file__).resolve().parent / "data" / "multislice"
-VIEWS = ("100", "110")
-#: electrons per Å²
-DOSE = 1e5
-#: smallest column spacing × ~0.7 (Å): a/2 = 3.06 Å along [100], a/(2√2) = 2.16 Å along [110]
-MIN_DISTANCE = {"100": 2.1, "110": 1.5}
 #: noise realisations run by the tests (the report runs more)
 TEST_SEEDS = (0, 1, 2)
 
@@ -111,45 +110,13 @@ CEILING_MARGIN = 0.03
 MIN_PER_ATOM_GAIN_110 = 1.3
 
 
-@dataclass
-class View:
-    name: str
-    image: np.ndarray
-    pixel_size: float
-    zone_axis: tuple
-    origin: np.ndarray
-    columns: pd.DataFrame
-    meta: dict
-
-    @property
-    def geometry(self) -> ProjectionGeometry:
-        return ProjectionGeometry(self.zone_axis, tuple(self.meta["tilt_axis"]))
-
-
 def load_view(name: str) -> View:
-    meta = json.loads((DATA / f"haadf_{name}.json").read_text())
-    return View(
-        name=name,
-        image=np.load(DATA / f"haadf_{name}.npy"),
-        pixel_size=float(meta["pixel_size_A"]),
-        zone_axis=tuple(meta["zone_axis"]),
-        origin=np.asarray(meta["origin_A"], dtype=float),
-        columns=pd.read_csv(DATA / meta["columns_file"]),
-        meta=meta,
-    )
-
-
-def noisy(view: View, dose: float, seed: int) -> np.ndarray:
-    """Poisson noise at ``dose`` e/Å²: counts = Poisson(image · dose · pixel²), back in image units."""
-    per_pixel = dose * view.pixel_size**2
-    rng = np.random.default_rng(seed)
-    return rng.poisson(np.clip(view.image, 0, None).astype(float) * per_pixel) / per_pixel
+    return load_multislice_view(DATA, name)
 
 
 def truth_of(view: View, table: pd.DataFrame):
     """Nearest true column of every fitted column: (index, distance Å)."""
-    d, idx = cKDTree(view.columns[["y", "x"]].to_numpy()).query(table[["y", "x"]].to_numpy())
-    return idx, d
+    return match_columns(table, view.columns)
 
 
 def class_library(view: View, table: pd.DataFrame, idx) -> dict:

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 
 from napari_nxtomo.core import tomography as tomo
+from napari_nxtomo.core.evaluation import score_sites
 from napari_nxtomo.core.geometry import ProjectionGeometry
+from napari_nxtomo.core.groundtruth import projections_from_truth
 from napari_nxtomo.core.lattice import FCC_NEIGHBOURS_Q
 from napari_nxtomo.core.samples import pbse_cdse_core_shell, pbse_cuboctahedron
 from napari_nxtomo.core.tables import read_points_csv, read_xyz
@@ -46,43 +48,13 @@ def true_pb(sample):
 
 def make_projections(sample, n_views=3, frac=0.0, seed=0, **kwargs):
     """Projections from the true columns; a fraction ``frac`` of the columns miscounted by ±1."""
-    rng = np.random.default_rng(seed)
-    projs, wrong = [], []
-    for v in sample.views[:n_views]:
-        c = v.columns[v.columns.n_Pb > 0]  # along [110] only the Pb columns, as documented
-        counts = c.n_Pb.to_numpy().copy()
-        m = rng.random(len(counts)) < frac
-        counts[m] += rng.choice([-1, 1], m.sum())
-        projs.append(Projection(v.geometry.zone_axis, c[["y", "x"]].to_numpy(), np.maximum(counts, 0), **kwargs))
-        wrong.append(m)
-    return projs, wrong
-
-
-def fcc_shift(q, truth):
-    """The fcc translation T (q-units) with the largest overlap of q + T with truth."""
-    ts = set(map(tuple, truth.tolist()))
-    best = (-1, None)
-    r = range(-8, 9, 2)
-    for dx in r:
-        for dy in r:
-            for dz in r:
-                if (dx + dy + dz) % 4:
-                    continue
-                n = len(set(map(tuple, (q + (dx, dy, dz)).tolist())) & ts)
-                if n > best[0]:
-                    best = (n, np.array([dx, dy, dz]))
-    return best[1]
+    return projections_from_truth(sample, n_views, frac, seed, **kwargs)
 
 
 def score(result, truth):
     """(recall, precision, is-true-atom mask over result.sites, translation)."""
-    T = fcc_shift(result.q, truth)
-    ts = set(map(tuple, truth.tolist()))
-    sq = result.sites[["qx", "qy", "qz"]].to_numpy() + T
-    is_true = np.array([tuple(v) in ts for v in sq.tolist()])
-    occ = result.sites["occupied"].to_numpy()
-    tp = int((occ & is_true).sum())
-    return tp / len(truth), tp / max(int(occ.sum()), 1), is_true, T
+    s = score_sites(result, truth)
+    return s.recall, s.precision, s.is_true, s.translation
 
 
 def miscount_rate_sd(sample, projs, eps):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from napari_nxtomo.core.evaluation import best_fcc_translation
 from napari_nxtomo.core.samples import pbse_cuboctahedron
 
 pytestmark = pytest.mark.gui
@@ -23,14 +24,7 @@ def _wait(qtbot, widget, timeout=300_000):
 
 def _fcc_overlap(q, truth):
     """Largest number of sites q + T shared with truth over fcc translations T (quarter-lattice units)."""
-    ts = set(map(tuple, truth.tolist()))
-    best = 0
-    for dx in range(-8, 9, 2):
-        for dy in range(-8, 9, 2):
-            for dz in range(-8, 9, 2):
-                if (dx + dy + dz) % 4 == 0:
-                    best = max(best, len(set(map(tuple, (q + (dx, dy, dz)).tolist())) & ts))
-    return best
+    return best_fcc_translation(q, truth)[1]
 
 
 def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_path):

@@ -37,12 +37,9 @@ class Crystal:
 
     Examples
     --------
-    >>> gold = Crystal("Au (fcc)", 4.078, {"Au": (0, 0, 0)})
-    >>> q, elements = gold.sites(4.078)  # every site within one a of the origin along x, y and z
-    >>> q.shape, str(elements[0])
-    ((63, 3), 'Au')
-    >>> gold.to_angstrom([2, 2, 0]).round(3).tolist()  # Å
-    [2.039, 2.039, 0.0]
+    >>> q, elements = ROCKSALT_PBSE.sites(3.1)
+    >>> len(q), sorted(set(elements.tolist())), ROCKSALT_PBSE.to_angstrom(q[:1]).shape
+    (27, ['Pb', 'Se'], (1, 3))
     """
 
     name: str
@@ -102,13 +99,53 @@ ROCKSALT_PBSE = Crystal("PbSe (rocksalt)", 6.12, {"Pb": (0, 0, 0), "Se": (2, 0, 
 ZINCBLENDE_CDSE = Crystal("CdSe (zincblende)", 6.12, {"Se": (2, 0, 0), "Cd": (3, 1, 1)})
 
 
-def cuboctahedron_mask(positions, half_width: float, half_diagonal: float | None = None) -> np.ndarray:
-    """Sites inside a cuboctahedron bounded by {100} and {111} planes.
+#: outward unit normals of the six {100} facets (x, y, z)
+CUBE_NORMALS = np.concatenate([np.eye(3), -np.eye(3)])
+
+#: outward unit normals of the eight {111} facets
+OCTAHEDRON_NORMALS = np.array(
+    [(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float
+) / np.sqrt(3.0)
+
+#: how far (Å) outside a facet a site still counts as inside (sites on a facet are in)
+FACET_TOLERANCE = 1e-6
+
+
+def facets_mask(positions, normals, distances, depth: float = 0.0) -> np.ndarray:
+    """Sites inside a convex polyhedron given by its facets, at least ``depth`` Å deep.
 
     Parameters
     ----------
     positions : (N, 3) array
         Positions in Å relative to the particle centre.
+    normals : (K, 3) array
+        Outward unit normals of the facets.
+    distances : (K,) array
+        Distance (Å) of each facet from the centre.
+    depth : float
+        Keep only sites at least this far (Å) inside every facet (0: the whole
+        polyhedron, its surface included).
+
+    Returns
+    -------
+    (N,) bool ndarray
+
+    Examples
+    --------
+    >>> cube = facets_mask([[0.0, 0.0, 0.9], [0.0, 0.0, 1.1]], CUBE_NORMALS, np.ones(6))
+    >>> cube.tolist()
+    [True, False]
+    """
+    p = np.asarray(positions, dtype=float)
+    d = np.asarray(distances, dtype=float)
+    return np.all(p @ np.asarray(normals, dtype=float).T <= d[None, :] - depth + FACET_TOLERANCE, axis=1)
+
+
+def cuboctahedron_facets(half_width: float, half_diagonal: float | None = None):
+    """The {100} and {111} facets of a cuboctahedron: ``(normals, distances)``.
+
+    Parameters
+    ----------
     half_width : float
         Distance from the centre to the {100} facets, in Å.
     half_diagonal : float, optional
@@ -117,13 +154,44 @@ def cuboctahedron_mask(positions, half_width: float, half_diagonal: float | None
 
     Returns
     -------
-    (N,) bool ndarray
+    normals : (14, 3) ndarray
+        The six {100} normals, then the eight {111} ones.
+    distances : (14,) ndarray
+        Å.
+
+    Examples
+    --------
+    >>> normals, distances = cuboctahedron_facets(3.0)
+    >>> normals.shape, [round(float(d), 4) for d in distances[[0, 6]]]
+    ((14, 3), [3.0, 3.4641])
     """
-    p = np.abs(np.asarray(positions, dtype=float))
     if half_diagonal is None:
         half_diagonal = 2.0 * half_width
-    eps = 1e-6
-    return (p.max(axis=1) <= half_width + eps) & (p.sum(axis=1) <= half_diagonal + eps)
+    distances = np.concatenate([np.full(6, float(half_width)), np.full(8, half_diagonal / np.sqrt(3.0))])
+    return np.concatenate([CUBE_NORMALS, OCTAHEDRON_NORMALS]), distances
+
+
+def cuboctahedron_mask(positions, half_width: float, half_diagonal: float | None = None) -> np.ndarray:
+    """Sites inside a cuboctahedron bounded by {100} and {111} planes (:func:`cuboctahedron_facets`).
+
+    Parameters
+    ----------
+    positions : (N, 3) array
+        Positions in Å relative to the particle centre.
+    half_width, half_diagonal : float
+        As :func:`cuboctahedron_facets` (Å).
+
+    Returns
+    -------
+    (N,) bool ndarray
+
+    Examples
+    --------
+    >>> q, _ = ROCKSALT_PBSE.sites(10.0, "Pb")
+    >>> int(cuboctahedron_mask(ROCKSALT_PBSE.to_angstrom(q), 6.12).sum())
+    55
+    """
+    return facets_mask(positions, *cuboctahedron_facets(half_width, half_diagonal))
 
 
 def capsule_mask(positions, radius: float, half_length: float, axis: int = 2) -> np.ndarray:
@@ -140,6 +208,11 @@ def capsule_mask(positions, radius: float, half_length: float, axis: int = 2) ->
         ``2 * (half_length + radius)`` long.
     axis : int
         Rod axis, 0, 1 or 2 for x, y, z.
+
+    Examples
+    --------
+    >>> capsule_mask([[0.0, 0.0, 6.0], [0.0, 0.0, 8.0], [2.5, 0.0, 0.0]], radius=2.0, half_length=5.0).tolist()
+    [True, False, False]
     """
     p = np.asarray(positions, dtype=float)
     along = np.clip(p[:, axis], -half_length, half_length)
@@ -161,6 +234,12 @@ def coordination(q, neighbour_vectors) -> np.ndarray:
     Returns
     -------
     (N,) int ndarray
+
+    Examples
+    --------
+    >>> q = np.array([[0, 0, 0], [2, 2, 0], [2, 0, 2], [8, 8, 8]])
+    >>> coordination(q, FCC_NEIGHBOURS_Q).tolist()
+    [2, 2, 2, 0]
     """
     q = np.asarray(q, dtype=np.int64)
     occupied = {tuple(v) for v in q}

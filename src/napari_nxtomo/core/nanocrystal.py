@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lattice import Crystal
+from .lattice import CUBE_NORMALS, OCTAHEDRON_NORMALS, Crystal, cuboctahedron_facets, facets_mask
 
 __all__ = [
     "SHAPES",
@@ -84,12 +84,12 @@ class NanocrystalModel:
 
     Examples
     --------
-    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), a=5.936, diameter=20.0, shape="cuboctahedron")
-    >>> len(m), m.composition(), m.on_grid
-    (117, {'Pb': 55.0, 'S': 62.0}, True)
-    >>> zyx, kwargs = m.layer_data()  # a napari Points layer: (z, y, x) and its features
-    >>> zyx.shape, sorted(kwargs["features"])
-    ((117, 3), ['element', 'occupancy', 'region'])
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), 5.936, 20.0)
+    >>> len(m), m.on_grid, m.grid_step, {k: round(v) for k, v in m.composition().items()}
+    (171, True, 1.484, {'Pb': 79, 'S': 92})
+    >>> zyx, layer = m.layer_data()
+    >>> zyx.shape, sorted(layer["features"])
+    ((171, 3), ['element', 'occupancy', 'region'])
     """
 
     positions: np.ndarray
@@ -170,6 +170,13 @@ def rhombohedral_strain(alpha_rh: float) -> np.ndarray:
     -------
     (3, 3) ndarray
         Acts on column vectors: ``r' = F @ r``.
+
+    Examples
+    --------
+    >>> rhombohedral_strain(60.0).round(6).tolist() == np.eye(3).tolist()
+    True
+    >>> round(float(rhombohedral_strain(59.1)[0, 1]), 4)
+    0.0068
     """
     alpha = float(alpha_rh)
     if not (np.isfinite(alpha) and 45.0 < alpha < 75.0):
@@ -193,21 +200,18 @@ def _shape_facets(shape: str, diameter: float):
     d = float(diameter)
     if shape == "sphere":
         return None, np.array([d / 2.0]), {"radius": d / 2.0, "half_extent": d / 2.0}
-    axes = np.eye(3)
-    cube_n = np.concatenate([axes, -axes])
-    octa_n = np.array([(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float) / np.sqrt(3.0)
     if shape == "cube":
         edge = d * (np.pi / 6.0) ** (1.0 / 3.0)
-        return cube_n, np.full(6, edge / 2.0), {"edge": edge, "facet_100": edge / 2.0, "half_extent": edge / 2.0}
+        return CUBE_NORMALS, np.full(6, edge / 2.0), {"edge": edge, "facet_100": edge / 2.0, "half_extent": edge / 2.0}
     if shape == "octahedron":
         # |x| + |y| + |z| <= c, volume 4 c^3 / 3
         c = d * (np.pi / 8.0) ** (1.0 / 3.0)
-        return octa_n, np.full(8, c / np.sqrt(3.0)), {"vertex": c, "facet_111": c / np.sqrt(3.0), "half_extent": c}
+        return OCTAHEDRON_NORMALS, np.full(8, c / np.sqrt(3.0)), {"vertex": c, "facet_111": c / np.sqrt(3.0),
+                                                                  "half_extent": c}
     if shape == "cuboctahedron":
         # max |x_i| <= h and |x| + |y| + |z| <= 2 h, volume 20 h^3 / 3
         h = d * (np.pi / 40.0) ** (1.0 / 3.0)
-        normals = np.concatenate([cube_n, octa_n])
-        dist = np.concatenate([np.full(6, h), np.full(8, 2.0 * h / np.sqrt(3.0))])
+        normals, dist = cuboctahedron_facets(h)
         return normals, dist, {"facet_100": h, "facet_111": 2.0 * h / np.sqrt(3.0), "half_extent": h}
     if shape == "rhombic_dodecahedron":
         # |x_i| + |x_j| <= c for every pair of axes, volume 2 c^3
@@ -229,7 +233,7 @@ def _inside(positions, normals, dist, depth=0.0):
     if normals is None:
         r = dist[0] - depth
         return np.einsum("ij,ij->i", positions, positions) <= r * r + _EPS
-    return np.all(positions @ normals.T <= dist[None, :] - depth + _EPS, axis=1)
+    return facets_mask(positions, normals, dist, depth)
 
 
 def _crystal(structure: str, elements, a: float) -> Crystal:
@@ -314,17 +318,12 @@ def build_nanocrystal(
 
     Examples
     --------
-    A 2 nm PbS cuboctahedron on the cubic grid:
-
-    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), a=5.936, diameter=20.0, shape="cuboctahedron")
-    >>> len(m), m.on_grid
-    (117, True)
-
-    A rhombohedrally strained sphere with 10 % Pb vacancies in a core 3 Å inside the surface:
-
-    >>> r = build_nanocrystal(a=5.936, diameter=20.0, alpha_rh=59.1, core_occupancy={"Pb": 0.9}, shell_thickness=3.0)
-    >>> r.on_grid, {k: round(v, 1) for k, v in r.composition().items()}
-    (False, {'Pb': 77.1, 'S': 92.0})
+    >>> m = build_nanocrystal("rocksalt", ("Pb", "S"), 5.936, 30.0, "cuboctahedron", core_occupancy={"Pb": 0.9},
+    ...                       shell_occupancy={"S": 0.8}, shell_thickness=3.0)
+    >>> len(m), {k: round(v, 1) for k, v in m.composition().items()}, sorted(set(m.region.tolist()))
+    (569, {'Pb': 294.3, 'S': 231.2}, ['core', 'shell'])
+    >>> build_nanocrystal(alpha_rh=59.1, diameter=20.0).on_grid
+    False
     """
     a = float(a)
     diameter = float(diameter)
@@ -445,15 +444,10 @@ def complete_sublattice(
 
     Examples
     --------
-    The Pb of a small PbSe cube (13 Pb, 14 Se): its 14 Se sit where at least two Pb meet.
-
-    >>> cube = build_nanocrystal("rocksalt", ("Pb", "Se"), a=6.12, diameter=15.0, shape="cube")
-    >>> pb = cube.positions[cube.elements == "Pb"]
-    >>> se, elements = complete_sublattice(pb, 6.12, anion="Se", min_neighbours=2)
-    >>> len(se), str(elements[0])
-    (14, 'Se')
-    >>> len(complete_sublattice(pb, 6.12, anion="Se")[0])  # every site touching a Pb
-    38
+    >>> pb = np.array([[0.0, 0.0, 0.0], [3.06, 3.06, 0.0]])
+    >>> se, elements = complete_sublattice(pb, 6.12, "Se")
+    >>> len(se), len(complete_sublattice(pb, 6.12, "Se", min_neighbours=2)[0]), str(elements[0])
+    (10, 2, 'Se')
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] == 0:
@@ -535,12 +529,10 @@ def add_anion_sublattice(
 
     Examples
     --------
-    >>> cube = build_nanocrystal("rocksalt", ("Pb", "Se"), a=6.12, diameter=15.0, shape="cube")
-    >>> pb = cube.positions[cube.elements == "Pb"]
-    >>> positions, elements, occupancy, n_added = add_anion_sublattice(pb, ["Pb"] * len(pb), 6.12, min_neighbours=2)
-    >>> positions.shape, n_added
-    ((27, 3), 14)
-    >>> add_anion_sublattice(positions, elements, 6.12, min_neighbours=2)[3]  # completing twice adds nothing
+    >>> pos, els, occ, n_added = add_anion_sublattice([[0.0, 0.0, 0.0]], ["Pb"], 6.12, "Se")
+    >>> n_added, pos.shape, sorted(set(els.tolist())), occ.tolist()[:2]
+    (6, (7, 3), ['Pb', 'Se'], [1.0, 1.0])
+    >>> add_anion_sublattice(pos, els, 6.12, "Se")[3]  # completing twice adds nothing
     0
     """
     from scipy.spatial import cKDTree

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tables import atomic_open
+
 __all__ = [
     "PatternFit",
     "WEIGHTINGS",
@@ -79,6 +81,15 @@ def load_pattern(path, columns=(0, 1)):
     ValueError
         If a line holds text, has too few columns, a value is not finite, an
         abscissa is repeated or there are fewer than two points.
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = Path(mkdtemp()) / "measured.xy"
+    >>> _ = path.write_text("# Q (1/A)  I\\nQ I\\n2.0 40\\n1.0 10\\n1.5 25\\n", encoding="utf-8")
+    >>> x, y = load_pattern(path)
+    >>> x.tolist(), y.tolist()
+    ([1.0, 1.5, 2.0], [10.0, 25.0, 40.0])
     """
     path = Path(path)
     if not path.is_file():
@@ -166,6 +177,13 @@ class PatternFit:
     weights : (n,) ndarray
     overlap : (float, float)
         The range of x used.
+
+    Examples
+    --------
+    >>> fit = fit_scale_background([1, 2, 3, 4], [1.0, 4.0, 2.0, 3.0], [1, 2, 3, 4], [12.0, 18.0, 14.0, 16.0],
+    ...                            weighting="unit")
+    >>> round(fit.scale, 6), round(fit.background, 6), fit.apply([0.0, 1.0]).round(6).tolist()
+    (2.0, 10.0, [10.0, 12.0])
     """
 
     scale: float
@@ -253,6 +271,14 @@ def fit_scale_background(
     ValueError
         If the patterns do not overlap in x (with at least one point more
         than parameters), or the simulated pattern is flat there.
+
+    Examples
+    --------
+    >>> q = np.linspace(1.0, 5.0, 41)
+    >>> simulated = 1.0 + np.cos(3 * q) ** 2
+    >>> fit = fit_scale_background(q, simulated, q[::2], 3.0 * simulated[::2] + 0.5)
+    >>> round(fit.scale, 6), round(fit.background, 6), fit.n_points, fit.weighting
+    (3.0, 0.5, 21, 'poisson')
     """
     xs = np.asarray(x_sim, dtype=float).ravel()
     ys = np.asarray(i_sim, dtype=float).ravel()
@@ -268,61 +294,13 @@ def fit_scale_background(
         raise ValueError(f"weighting must be one of {WEIGHTINGS}; got {weighting!r}")
     order = np.argsort(xs, kind="stable")
     xs, ys = xs[order], ys[order]
-    lo, hi = max(xs[0], xm.min()), min(xs[-1], xm.max())
-    inside = (xm >= xs[0]) & (xm <= xs[-1])
     n_par = 2 if background else 1
-    if not np.any(inside) or lo > hi or inside.sum() <= n_par:
-        raise ValueError(
-            f"the measured pattern (x {xm.min():.4g}–{xm.max():.4g}) and the simulated one "
-            f"(x {xs[0]:.4g}–{xs[-1]:.4g}) overlap in {int(inside.sum())} measured point(s), too few to fit "
-            f"{'scale and background' if background else 'a scale'}; compute the pattern over the measured range "
-            "(and check that both use the same axis, Q in Å⁻¹ or 2θ in °, and the same wavelength)"
-        )
+    inside = _overlap(xs, xm, n_par)
     x = xm[inside]
     meas = ym[inside]
     sim = np.interp(x, xs, ys)
-    notes = []
-    if sigma is not None:
-        s = np.asarray(sigma, dtype=float).ravel()
-        if s.shape != xm.shape or np.any(~np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError("sigma must hold one positive, finite uncertainty per measured point")
-        w = 1.0 / s[inside] ** 2
-        kind = "sigma"
-    elif weighting == "poisson":
-        floor = poisson_floor * float(np.max(np.abs(meas)))
-        if floor <= 0:
-            raise ValueError("the measured intensities are all zero in the overlap; nothing to fit")
-        n_low = int(np.sum(meas < floor))
-        if n_low:
-            notes.append(f"{n_low} point(s) below {poisson_floor:g}·max weighted as the floor")
-        w = 1.0 / np.maximum(meas, floor)
-        kind = "poisson"
-    else:
-        w = np.ones_like(meas)
-        kind = "unit"
-    design = np.column_stack([sim, np.ones_like(sim)]) if background else sim[:, None]
-    sw = np.sqrt(w)
-    a = design * sw[:, None]
-    b = meas * sw
-    # centre and scale the columns so that a pattern of 1e8 e² and a constant stay well conditioned
-    norms = np.linalg.norm(a, axis=0)
-    if np.any(norms == 0):
-        raise ValueError("the simulated pattern is zero over the overlap; nothing to scale")
-    coef_n, _, rank, _ = np.linalg.lstsq(a / norms, b, rcond=None)
-    if rank < n_par:
-        raise ValueError(
-            "the simulated pattern is flat over the overlap, so scale and background cannot be told apart; "
-            "widen the Q range or fit without background"
-        )
-    coef = coef_n / norms
-    fitted = design @ coef
-    dof = x.size - n_par
-    chi2 = float(np.sum(w * (meas - fitted) ** 2))
-    chi2_red = chi2 / dof
-    cov = np.linalg.pinv(a.T @ a)
-    if kind == "unit":
-        cov = cov * chi2_red
-    err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    w, kind, notes = _fit_weights(meas, xm, inside, sigma, weighting, poisson_floor)
+    coef, err, fitted, chi2_red = _weighted_linear_fit(sim, meas, w, background, kind)
     return PatternFit(
         scale=float(coef[0]),
         background=float(coef[1]) if background else 0.0,
@@ -341,17 +319,79 @@ def fit_scale_background(
     )
 
 
+def _overlap(xs, xm, n_par: int) -> np.ndarray:
+    """The measured points inside the (sorted) simulated range; an error when too few to fit ``n_par`` parameters."""
+    lo, hi = max(xs[0], xm.min()), min(xs[-1], xm.max())
+    inside = (xm >= xs[0]) & (xm <= xs[-1])
+    if not np.any(inside) or lo > hi or inside.sum() <= n_par:
+        raise ValueError(
+            f"the measured pattern (x {xm.min():.4g}–{xm.max():.4g}) and the simulated one "
+            f"(x {xs[0]:.4g}–{xs[-1]:.4g}) overlap in {int(inside.sum())} measured point(s), too few to fit "
+            f"{'scale and background' if n_par == 2 else 'a scale'}; compute the pattern over the measured range "
+            "(and check that both use the same axis, Q in Å⁻¹ or 2θ in °, and the same wavelength)"
+        )
+    return inside
+
+
+def _fit_weights(meas, xm, inside, sigma, weighting: str, poisson_floor: float):
+    """(weights, their kind, notes) of the measured points in the overlap."""
+    notes = []
+    if sigma is not None:
+        s = np.asarray(sigma, dtype=float).ravel()
+        if s.shape != xm.shape or np.any(~np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError("sigma must hold one positive, finite uncertainty per measured point")
+        return 1.0 / s[inside] ** 2, "sigma", notes
+    if weighting == "poisson":
+        floor = poisson_floor * float(np.max(np.abs(meas)))
+        if floor <= 0:
+            raise ValueError("the measured intensities are all zero in the overlap; nothing to fit")
+        n_low = int(np.sum(meas < floor))
+        if n_low:
+            notes.append(f"{n_low} point(s) below {poisson_floor:g}·max weighted as the floor")
+        return 1.0 / np.maximum(meas, floor), "poisson", notes
+    return np.ones_like(meas), "unit", notes
+
+
+def _weighted_linear_fit(sim, meas, w, background: bool, kind: str):
+    """Weighted least squares of ``meas ≈ scale · sim (+ background)``: (coef, standard errors, fitted, χ²_red)."""
+    n_par = 2 if background else 1
+    design = np.column_stack([sim, np.ones_like(sim)]) if background else sim[:, None]
+    sw = np.sqrt(w)
+    a = design * sw[:, None]
+    b = meas * sw
+    # centre and scale the columns so that a pattern of 1e8 e² and a constant stay well conditioned
+    norms = np.linalg.norm(a, axis=0)
+    if np.any(norms == 0):
+        raise ValueError("the simulated pattern is zero over the overlap; nothing to scale")
+    coef_n, _, rank, _ = np.linalg.lstsq(a / norms, b, rcond=None)
+    if rank < n_par:
+        raise ValueError(
+            "the simulated pattern is flat over the overlap, so scale and background cannot be told apart; "
+            "widen the Q range or fit without background"
+        )
+    coef = coef_n / norms
+    fitted = design @ coef
+    dof = sim.size - n_par
+    chi2 = float(np.sum(w * (meas - fitted) ** 2))
+    chi2_red = chi2 / dof
+    cov = np.linalg.pinv(a.T @ a)
+    if kind == "unit":
+        cov = cov * chi2_red
+    err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    return coef, err, fitted, chi2_red
+
+
 # ---------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------
 
 
-def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.10g}"
+def _fmt(v, digits: int = 10) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
 
 
-def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=()) -> Path:
-    """Write pattern columns to a CSV file.
+def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(), *, digits: int = 10) -> Path:
+    """Write pattern columns to a CSV file (the one writer of patterns: dock, CLI, demo).
 
     Parameters
     ----------
@@ -367,10 +407,25 @@ def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(
     comments : sequence of str
         Lines written first, each after ``# `` (pandas reads the file back
         with ``pd.read_csv(path, comment="#")``).
+    digits : int
+        Significant digits of the numbers (``%g`` format).
 
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "pattern.csv"
+    >>> _ = write_pattern_csv(path, {"q_inv_A": [1.0, 1.5, 2.0], "intensity": [10.0, 5.0, 2.5]},
+    ...                       {"measured": [9.5, 5.2]}, ["a test pattern"], digits=4)
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    # a test pattern
+    q_inv_A,intensity,measured
+    1,10,9.5
+    1.5,5,5.2
+    2,2.5,
     """
     path = Path(path)
     blocks = dict(columns)
@@ -385,8 +440,9 @@ def write_pattern_csv(path, columns: dict, extra: dict | None = None, comments=(
     lines = [f"# {c}" for c in comments]
     lines.append(",".join(arrays))
     for i in range(n):
-        lines.append(",".join(_fmt(float(a[i])) if i < a.size else "" for a in arrays.values()))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(",".join(_fmt(float(a[i]), digits) if i < a.size else "" for a in arrays.values()))
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
     return path
 
 
@@ -418,6 +474,13 @@ def parse_element_values(text, what: str = "value", *, allow_single: bool = True
     ------
     ValueError
         On anything else, with an example of the expected form.
+
+    Examples
+    --------
+    >>> parse_element_values("Pb=1.2, S=0.9", "B (Å²)", lo=0.0)
+    {'Pb': 1.2, 'S': 0.9}
+    >>> parse_element_values("0.8"), parse_element_values("")
+    (0.8, None)
     """
     text = "" if text is None else str(text).strip()
     if not text:

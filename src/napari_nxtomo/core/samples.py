@@ -31,6 +31,7 @@ from .lattice import (
     cuboctahedron_mask,
 )
 from .simulate import CrossSectionModel, SimulatedImage, simulate_haadf
+from .tables import atomic_open
 
 #: the three views of the paper, about the common tilt axis [001]
 PAPER_ZONE_AXES = ((1, 0, 0), (0, 1, 0), (1, 1, 0))
@@ -61,12 +62,9 @@ class SampleParticle:
 
     Examples
     --------
-    >>> import numpy as np
-    >>> pair = SampleParticle("PbSe pair", 6.12, np.array([[0, 0, 0], [2, 0, 0]]), np.array(["Pb", "Se"]))
-    >>> pair.composition()
-    {'Pb': 1, 'Se': 1}
-    >>> pair.sites("Se").round(2).tolist()  # Å: a/2 along x
-    [[3.06, 0.0, 0.0]]
+    >>> p = pbse_cuboctahedron(noise=False, n_half=2)
+    >>> p.composition(), p.sites("Pb").shape, [v.name for v in p.views]
+    ({'Pb': 54, 'Se': 39}, (54, 3), ['PbSe cuboctahedron [100]', 'PbSe cuboctahedron [010]', 'PbSe cuboctahedron [110]'])
     """
 
     name: str
@@ -92,7 +90,7 @@ class SampleParticle:
 
     def write_xyz(self, path) -> None:
         """Write the true model as an .xyz file (Å)."""
-        with open(path, "w", encoding="utf-8") as fh:
+        with atomic_open(path, "w", encoding="utf-8") as fh:
             fh.write(f"{len(self.q)}\n{self.name}: true model, positions in Å (x y z)\n")
             for el, (x, y, z) in zip(self.elements, self.positions):
                 fh.write(f"{el} {x:.4f} {y:.4f} {z:.4f}\n")
@@ -177,28 +175,23 @@ def pbse_cuboctahedron(seed: int = 0, noise: bool = True, n_half: int = 6) -> Sa
 
     Examples
     --------
-    >>> p = pbse_cuboctahedron(seed=0)
-    >>> p.composition()
-    {'Pb': 931, 'Se': 838}
-    >>> [v.name for v in p.views]
-    ['PbSe cuboctahedron [100]', 'PbSe cuboctahedron [010]', 'PbSe cuboctahedron [110]']
-    >>> view = p.views[2]
-    >>> view.image.shape, len(view.columns), sorted(set(view.columns["type"]))
-    ((305, 381), 241, ['Pb', 'Se'])
+    >>> p = pbse_cuboctahedron()
+    >>> p.composition(), p.lattice_parameter, p.views[2].image.shape
+    ({'Pb': 931, 'Se': 838}, 6.12, (305, 381))
     """
     q, el = _pbse_cuboctahedron_model(int(n_half), int(seed))
-    name = "PbSe cuboctahedron"
-    p = SampleParticle(
-        name=name,
-        lattice_parameter=ROCKSALT_PBSE.lattice_parameter,
-        q=q.copy(),
-        elements=el.copy(),
-        description=(
-            "Rocksalt PbSe cuboctahedron ({100} and {111} facets), an incomplete PbSe layer (island) "
-            "on the (100) facet and 5 Pb surface vacancies; HAADF-STEM along [100], [010], [110] "
-            "about the tilt axis [001]."
-        ),
+    description = (
+        "Rocksalt PbSe cuboctahedron ({100} and {111} facets), an incomplete PbSe layer (island) "
+        "on the (100) facet and 5 Pb surface vacancies; HAADF-STEM along [100], [010], [110] "
+        "about the tilt axis [001]."
     )
+    return _imaged_particle("PbSe cuboctahedron", q, el, description, seed=seed, noise=noise)
+
+
+def _imaged_particle(name, q, elements, description, *, seed, noise) -> SampleParticle:
+    """A sample particle on the PbSe grid with its three images."""
+    p = SampleParticle(name=name, lattice_parameter=ROCKSALT_PBSE.lattice_parameter, q=q.copy(),
+                       elements=elements.copy(), description=description)
     p.views = _image_views(name, p.q, p.elements, p.lattice_parameter, seed=seed, noise=noise)
     return p
 
@@ -248,30 +241,16 @@ def pbse_cdse_core_shell(seed: int = 0, noise: bool = True) -> SampleParticle:
     noise : bool
         Poisson noise at the sample dose (5e4 e/Å²).
 
-    Returns
-    -------
-    SampleParticle
-
     Examples
     --------
     >>> p = pbse_cdse_core_shell(noise=False)
-    >>> p.composition()
-    {'Cd': 1639, 'Pb': 577, 'Se': 2414}
-    >>> [v.geometry.zone_axis for v in p.views]
-    [(1, 0, 0), (0, 1, 0), (1, 1, 0)]
+    >>> p.composition(), [len(v.columns) for v in p.views]
+    ({'Cd': 1639, 'Pb': 577, 'Se': 2414}, [807, 807, 652])
     """
     q, el = _core_shell_model()
-    name = "PbSe/CdSe core-shell rod"
-    p = SampleParticle(
-        name=name,
-        lattice_parameter=ROCKSALT_PBSE.lattice_parameter,
-        q=q.copy(),
-        elements=el.copy(),
-        description=(
-            "Rod (capsule, radius 25 Å, along [001]) of zincblende CdSe around a rocksalt PbSe "
-            "cuboctahedral core with a Pb island on its (010) facet; coherent Se sublattice; "
-            "HAADF-STEM along [100], [010], [110] about the tilt axis [001]."
-        ),
+    description = (
+        "Rod (capsule, radius 25 Å, along [001]) of zincblende CdSe around a rocksalt PbSe "
+        "cuboctahedral core with a Pb island on its (010) facet; coherent Se sublattice; "
+        "HAADF-STEM along [100], [010], [110] about the tilt axis [001]."
     )
-    p.views = _image_views(name, p.q, p.elements, p.lattice_parameter, seed=seed + 1, noise=noise)
-    return p
+    return _imaged_particle("PbSe/CdSe core-shell rod", q, el, description, seed=seed + 1, noise=noise)

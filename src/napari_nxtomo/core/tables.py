@@ -1,4 +1,7 @@
-"""Tables of columns and atoms on disk: CSV with a metadata header, extended XYZ.
+"""Files the project writes: tables of columns and atoms, calibrated images.
+
+Every writer here replaces its file in one step (:func:`atomic_open`): a
+reader never sees half a file, and a failed write leaves the old one.
 
 Points CSV
 ----------
@@ -24,19 +27,74 @@ Atoms with their per-atom values, readable by ASE and OVITO::
     ...
 
 Positions are Cartesian ``x, y, z`` in Å (crystal frame).
+
+Images
+------
+:func:`write_image_tiff`: an ImageJ TIFF calibrated in nm, with the layer
+metadata as JSON (what microscope software writes; the plugin reads it back).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 CSV_MAGIC = "# napari-nxtomo points v1"
+
+
+@contextmanager
+def atomic_open(path, mode: str = "w", **kwargs):
+    """Open a file for writing that replaces ``path`` only once it is complete.
+
+    The data go to a temporary file beside ``path`` (same folder, so the
+    final ``os.replace`` is atomic); on an error the temporary file is
+    removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or Path
+    mode : str
+        ``"w"`` (text) or ``"wb"`` (bytes).
+    **kwargs
+        Passed to :func:`open` (``encoding``, ``newline``).
+
+    Yields
+    ------
+    file object
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with atomic_open(folder / "a.txt", encoding="utf-8") as fh:
+    ...     _ = fh.write("complete")
+    >>> (folder / "a.txt").read_text(encoding="utf-8"), sorted(p.name for p in folder.iterdir())
+    ('complete', ['a.txt'])
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fh = open(tmp, mode, **kwargs)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _jsonable(value):
@@ -75,16 +133,17 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> import pandas as pd
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> features = pd.DataFrame({"volume": [0.12, 0.3], "type": ["Pb", "Se"]})
-    >>> path = write_points_csv(folder / "columns.csv", [[1.0, 2.0], [3.5, 4.0]], features,
-    ...                         metadata={"zone_axis": (1, 1, 0)}, name="PbSe [110] columns")
-    >>> print(path.read_text().splitlines()[0])
+    >>> from tempfile import mkdtemp
+    >>> path = Path(mkdtemp()) / "columns.csv"
+    >>> _ = write_points_csv(path, [[1.0, 2.0], [3.0, 4.5]], pd.DataFrame({"count": [3, 5]}),
+    ...                      metadata={"zone_axis": (1, 1, 0)}, name="demo columns")
+    >>> print(path.read_text(encoding="utf-8"), end="")
     # napari-nxtomo points v1
-    >>> list(pd.read_csv(path, comment="#").columns)  # any CSV reader that skips comments
-    ['y', 'x', 'volume', 'type']
+    # name: demo columns
+    # metadata: {"zone_axis": [1, 1, 0]}
+    y,x,count
+    1,2,3
+    3,4.5,5
     """
     coords = np.asarray(coords, dtype=float)
     if coords.ndim != 2 or coords.shape[1] not in (2, 3):
@@ -101,7 +160,7 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
         order = [c for c in features.columns]
         table = table[[a for a in axes] + [c for c in order if c not in axes]]
     path = Path(path)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(CSV_MAGIC + "\n")
         if name:
             fh.write(f"# name: {name}\n")
@@ -113,7 +172,15 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
 
 
 def is_points_csv(path) -> bool:
-    """True for a CSV written by :func:`write_points_csv`."""
+    """True for a CSV written by :func:`write_points_csv`.
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> folder = Path(mkdtemp())
+    >>> is_points_csv(write_points_csv(folder / "a.csv", np.zeros((1, 2)))), is_points_csv(folder / "missing.csv")
+    (True, False)
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.readline().strip() == CSV_MAGIC
@@ -134,16 +201,12 @@ def read_points_csv(path):
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> import pandas as pd
-    >>> path = write_points_csv(pathlib.Path(tempfile.mkdtemp()) / "columns.csv", [[1.0, 2.0], [3.5, 4.0]],
-    ...                         pd.DataFrame({"volume": [0.12, 0.3]}), metadata={"zone_axis": (1, 1, 0)},
-    ...                         name="PbSe [110] columns")
+    >>> from tempfile import mkdtemp
+    >>> path = write_points_csv(Path(mkdtemp()) / "atoms.csv", [[0.0, 1.0, 2.0]], pd.DataFrame({"element": ["Pb"]}),
+    ...                         metadata={"lattice_parameter": 6.12})
     >>> coords, features, metadata, name = read_points_csv(path)
-    >>> coords.tolist(), features["volume"].tolist()
-    ([[1.0, 2.0], [3.5, 4.0]], [0.12, 0.3])
-    >>> metadata, name
-    ({'zone_axis': [1, 1, 0]}, 'PbSe [110] columns')
+    >>> coords.tolist(), features["element"].tolist(), metadata, name
+    ([[0.0, 1.0, 2.0]], ['Pb'], {'lattice_parameter': 6.12}, None)
     """
     path = Path(path)
     header = {}
@@ -191,21 +254,16 @@ def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
     info : dict, optional
         Per-frame values written as ``key=value`` on the comment line.
 
-    Returns
-    -------
-    Path
-
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> path = write_xyz(pathlib.Path(tempfile.mkdtemp()) / "model.xyz", [[0, 0, 0], [3.06, 0, 0]], ["Pb", "Se"],
-    ...                  {"certainty": [1.0, 0.5]}, info={"lattice_parameter": 6.12})
-    >>> print(path.read_text())
+    >>> from tempfile import mkdtemp
+    >>> path = write_xyz(Path(mkdtemp()) / "pb2.xyz", [[0, 0, 0], [3.06, 3.06, 0]], ["Pb", "Pb"],
+    ...                  {"certainty": np.array([1.0, 0.5])}, info={"lattice_parameter": 6.12})
+    >>> print(path.read_text(encoding="utf-8"), end="")
     2
     Properties=species:S:1:pos:R:3:certainty:R:1 lattice_parameter=6.12
     Pb 0.000000 0.000000 0.000000 1
-    Se 3.060000 0.000000 0.000000 0.5
-    <BLANKLINE>
+    Pb 3.060000 3.060000 0.000000 0.5
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 2 or pos.shape[1] != 3:
@@ -226,7 +284,7 @@ def write_xyz(path, positions, elements, properties=None, *, info=None) -> Path:
         needs_quotes = re.search(r"[\s=]", text) is not None
         words.append(f"{k}={shlex.quote(text) if needs_quotes else text}")
     path = Path(path)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(f"{len(pos)}\n{' '.join(words)}\n")
         cols = [els] + [pos[:, i] for i in range(3)] + list(props.values())
         for row in zip(*cols):
@@ -253,14 +311,11 @@ def read_xyz(path):
 
     Examples
     --------
-    >>> import pathlib, tempfile
-    >>> path = write_xyz(pathlib.Path(tempfile.mkdtemp()) / "model.xyz", [[0, 0, 0], [3.06, 0, 0]], ["Pb", "Se"],
-    ...                  {"certainty": [1.0, 0.5]}, info={"lattice_parameter": 6.12})
+    >>> from tempfile import mkdtemp
+    >>> path = write_xyz(Path(mkdtemp()) / "se.xyz", [[3.06, 0, 0]], ["Se"], {"certainty": np.array([0.9])})
     >>> positions, elements, properties, info = read_xyz(path)
-    >>> positions.tolist(), elements.tolist()
-    ([[0.0, 0.0, 0.0], [3.06, 0.0, 0.0]], ['Pb', 'Se'])
-    >>> properties["certainty"].tolist(), info
-    ([1.0, 0.5], {'lattice_parameter': 6.12})
+    >>> positions.tolist(), elements.tolist(), properties["certainty"].tolist()
+    ([[3.06, 0.0, 0.0]], ['Se'], [0.9])
     """
     path = Path(path)
     with open(path, encoding="utf-8") as fh:
@@ -308,3 +363,46 @@ def read_xyz(path):
     elements = out.pop("species").astype(str)
     positions = out.pop("pos").astype(float)
     return positions, elements, out, info
+
+
+def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = None) -> Path:
+    """Write an image as an ImageJ TIFF calibrated in nm (what microscope software does).
+
+    Parameters
+    ----------
+    path : str or Path
+    image : (H, W) array
+        Written as float32.
+    pixel_size_A : float
+        Pixel size in Å (stored as pixels per nm in the TIFF resolution tags).
+    metadata : dict, optional
+        Stored as JSON in the ImageJ ``Info`` field (zone axis, tilt axis, ...).
+
+    Returns
+    -------
+    Path
+        The TIFF written (float32, resolution in pixels per nm).
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> from napari_nxtomo.core.io import load_image
+    >>> path = Path(mkdtemp()) / "im.tif"
+    >>> _ = write_image_tiff(path, np.ones((4, 6)), 0.2, {"zone_axis": [1, 1, 0]})
+    >>> data, pixel, md = load_image(path)
+    >>> data.shape, round(pixel, 4), md["zone_axis"]
+    ((4, 6), 0.2, (1, 1, 0))
+    """
+    import tifffile
+
+    px_nm = pixel_size_A / 10.0
+    path = Path(path)
+    with atomic_open(path, "wb") as fh:
+        tifffile.imwrite(
+            fh,
+            np.asarray(image).astype(np.float32),
+            imagej=True,
+            resolution=(1.0 / px_nm, 1.0 / px_nm),
+            metadata={"unit": "nm", "Info": json.dumps(metadata or {})},
+        )
+    return path

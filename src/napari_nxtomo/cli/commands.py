@@ -1,0 +1,370 @@
+"""The batch subcommands: fit, count, reconstruct, debye.
+
+Each reads files, calls the workflow step (:mod:`napari_nxtomo.core.workflow`)
+and writes tables the plugin's reader opens again as layers, with a figure
+beside them.  ``quiet=False`` prints a progress bar and one line per file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core import workflow
+from .figures import count_figure, model_figures, pattern_figure
+
+__all__ = ["progress_bar", "run_count", "run_debye", "run_fit", "run_reconstruct"]
+
+#: the metadata of an image that its column table keeps
+_IMAGE_KEYS = ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", "source")
+
+
+def progress_bar(desc: str, quiet: bool, *, leave: bool = False, unit: str = "it"):
+    """A tqdm bar on stdout and its ``progress(i, n)`` callback (nothing shown when ``quiet``).
+
+    Examples
+    --------
+    >>> bar, progress = progress_bar("work", quiet=True)
+    >>> progress(3, 4)
+    >>> bar.n, bar.total
+    (3, 4)
+    >>> bar.close()
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=desc, disable=quiet, file=sys.stdout, leave=leave, unit=unit)
+
+    def progress(i, n):
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    return bar, progress
+
+
+def run_fit(images, out: Path, *, min_distance: float, types: str = "auto", elements=("Pb", "Se"),
+            zone_axis=None, assume_unit=None, quiet=False) -> list[Path]:
+    """Find and fit the columns of each image; write ``<image>_columns.csv`` per image.
+
+    Parameters
+    ----------
+    images : sequence of paths
+        Any format the plugin reads; every 2D image in a file is fitted.
+    out : Path
+        Output folder (made if missing).
+    min_distance : float
+        Smallest column spacing to keep, Å.
+    types : {"auto", "one", "mixed", "parity", "intensity"}
+        Column types (:func:`~napari_nxtomo.core.workflow.find_and_fit`).
+    elements : (str, str)
+        Heavy and light element.
+    zone_axis : (3,) ints, optional
+        For files that do not say theirs.
+    assume_unit : str, optional
+        Length unit of files whose axes carry none.
+    quiet : bool
+
+    Returns
+    -------
+    list of Path
+        The tables written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
+    >>> from napari_nxtomo.core.tables import read_points_csv, write_image_tiff
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> view = pbse_cuboctahedron(noise=False, n_half=2).views[2]
+    >>> image = write_image_tiff(folder / "haadf_110.tif", view.image, view.pixel_size, view.layer_metadata())
+    >>> [table] = run_fit([image], folder, min_distance=1.4, quiet=True)
+    >>> coords, features, metadata, name = read_points_csv(table)
+    >>> table.name, len(coords) == len(view.columns), metadata["column_types"]
+    ('haadf_110_columns.csv', True, 'parity')
+    """
+    from ..core.io import read_images
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, images):
+        for im in read_images(path, assume_unit=assume_unit):
+            written.append(_fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet))
+    return written
+
+
+def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_axis, quiet) -> Path:
+    """Fit one image of a file and write its table."""
+    from ..core.tables import write_points_csv
+
+    data = np.asarray(im.data, dtype=float)
+    if data.ndim != 2:
+        raise ValueError(f"{path.name}: {data.shape} is a stack; fit its frames one by one (napari does)")
+    md = im.metadata
+    if not md.get("calibrated", True):
+        print(f"warning: {path.name} carries no pixel size; distances are in pixels", file=sys.stderr)
+    pixel = float(md["pixel_size_A"])
+    zone = zone_axis if zone_axis is not None else md.get("zone_axis")
+    bar, progress = progress_bar(f"fit {path.name}", quiet)
+    table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
+                                  progress=progress)
+    bar.close()
+    keep = {k: md[k] for k in _IMAGE_KEYS if k in md}
+    keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
+    suffix = f"_{md['index']}" if md.get("index") else ""
+    target = out / f"{path.stem}{suffix}_columns.csv"
+    write_points_csv(target, table[["y", "x"]].to_numpy(), table, metadata=keep, name=f"{path.stem} columns")
+    if not quiet:
+        kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
+        print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule "
+              f"{table.attrs.get('type_rule')} -> {target}")
+    return target
+
+
+def _stem(path: Path, suffix: str) -> str:
+    """The file's stem without the suffix a previous subcommand gave it."""
+    return path.stem[: -len(suffix)] if path.stem.endswith(suffix) else path.stem
+
+
+def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
+              library=None, quiet=False) -> list[Path]:
+    """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``.
+
+    Parameters
+    ----------
+    tables : sequence of paths
+        Column tables written by ``fit`` (or the napari writer).
+    out : Path
+    max_components, n_components, lowest_count
+        As :func:`~napari_nxtomo.core.counting.count_atoms` (None: chosen).
+    library : path, optional
+        CSV with columns ``count`` and ``cross_section`` (Å²).
+    quiet : bool
+
+    Returns
+    -------
+    list of Path
+        The counted tables (``<table>_counts.csv``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from napari_nxtomo.core.tables import read_points_csv, write_points_csv
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> volumes = np.repeat([1.0, 2.0, 3.0], 20) + np.tile(np.linspace(-0.05, 0.05, 20), 3)
+    >>> table = write_points_csv(folder / "a_columns.csv", np.zeros((60, 2)), pd.DataFrame({"volume": volumes}))
+    >>> [counted] = run_count([table], folder, max_components=4, lowest_count=1, quiet=True)
+    >>> _, features, metadata, _ = read_points_csv(counted)
+    >>> counted.name, sorted(set(features["count"])), metadata["counting"]["n_components"]
+    ('a_counts.csv', [1, 2, 3], 3)
+    """
+    from ..core.tables import read_points_csv, write_points_csv
+
+    lib = workflow.read_count_library(library) if library is not None else None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, tables):
+        coords, feats, md, name = read_points_csv(path)
+        if "volume" not in feats:
+            raise ValueError(f"{path.name} has no 'volume' column: run 'napari-nxtomo fit' first")
+        feats, res = workflow.count_table(feats, max_components=max_components, library=lib,
+                                          n_components=n_components, lowest_count=lowest_count)
+        md["counting"] = {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes),
+                          # the fit's standard errors make the free mixture error-aware (count_atoms takes them)
+                          "errors": "volume_err" if "volume_err" in feats else None}
+        stem = _stem(path, "_columns")
+        target = out / f"{stem}_counts.csv"
+        write_points_csv(target, coords, feats, metadata=md, name=name)
+        count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
+        written.append(target)
+        if not quiet:
+            print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
+                  f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
+    return written
+
+
+def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str = "Pb", zone_axes=None,
+                    n_runs: int = 10, method: str = "both", seed: int = 0, quiet=False) -> list[Path]:
+    """Discrete tomography from counted column tables (one per zone axis).
+
+    Writes ``model.xyz`` and ``model.csv`` (the 3D model with certainty),
+    ``<table>_reprojection.csv`` per table (measured and re-projected counts,
+    residual), ``model_certainty.png`` and ``reprojection.png``.
+
+    Parameters
+    ----------
+    tables : sequence of paths
+        Counted column tables (``count``), one per zone axis.
+    out : Path
+    lattice_parameter : float
+        Cubic *a*, Å.
+    element : str
+        The reconstructed species.
+    zone_axes : sequence of (3,) ints, optional
+        One per table, for tables that do not say theirs.
+    n_runs, method, seed
+        As :func:`~napari_nxtomo.core.tomography.reconstruct`.
+    quiet : bool
+
+    Returns
+    -------
+    list of Path
+        ``model.xyz``, ``model.csv`` and the re-projection tables.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
+    >>> from napari_nxtomo.core.tables import read_xyz, write_points_csv
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> particle = pbse_cuboctahedron(noise=False, n_half=2)
+    >>> tables = [write_points_csv(folder / f"t{i}_counts.csv", v.columns[["y", "x"]].to_numpy(),
+    ...                            v.columns.assign(count=v.columns["n_Pb"]), metadata=v.layer_metadata())
+    ...           for i, v in enumerate(particle.views)]
+    >>> written = run_reconstruct(tables, folder, lattice_parameter=6.12, n_runs=0, method="exact", quiet=True)
+    >>> positions, elements, properties, info = read_xyz(folder / "model.xyz")
+    >>> [p.name for p in written][:3], len(positions) == int(np.sum(particle.elements == "Pb"))
+    (['model.xyz', 'model.csv', 't0_reprojection.csv'], True)
+    """
+    from ..core.tables import write_points_csv
+    from ..core.tomography import reconstruct
+
+    out = Path(out)
+    projections, _ = workflow.projections_from_tables(tables, zone_axes, element=element,
+                                                      missing_zone_hint=" (--zone-axes)")
+    stems = [_stem(Path(path), "_counts") for path in tables]
+    out.mkdir(parents=True, exist_ok=True)
+    bar, progress = progress_bar("reconstruct (runs, exact optimum, certainty)", quiet)
+    result = reconstruct(projections, lattice_parameter, n_runs=n_runs, seed=seed, method=method, progress=progress)
+    bar.close()
+    written = [result.write_xyz(out / "model.xyz", element=element),
+               result.to_csv(out / "model.csv", name=f"{element} model")]
+    for stem, proj, rep in zip(stems, projections, result.reprojection):
+        written.append(write_points_csv(out / f"{stem}_reprojection.csv", rep[["y", "x"]].to_numpy(),
+                                        rep.drop(columns=["y", "x"]),
+                                        metadata={"zone_axis": list(proj.zone_axis), "element": element},
+                                        name=f"{stem} residual"))
+    model_figures(out, result, stems)
+    if not quiet:
+        ex = result.exact
+        print(f"{result.n_atoms} {element} atoms, {result.surface_edges} surface edges, count mismatch "
+              f"{result.count_mismatch}, from {result.model_source}"
+              + (f" (exact solver: {ex.status})" if ex is not None else "")
+              + f"; connected {result.connected}, {result.n_holes} holes -> {out / 'model.xyz'}")
+        for note in result.notes:
+            print(f"  note: {note}")
+    return written
+
+
+def _model_of_file(path: Path, *, use_certainty, complete, lattice_parameter, min_neighbours, quiet):
+    """The atoms of an .xyz file as a pattern model (certainty as occupancy, anions completed, if asked)."""
+    from ..core.tables import read_xyz
+
+    pos, els, props, info = read_xyz(path)
+    occ = None
+    if use_certainty:
+        if "certainty" not in props:
+            raise ValueError(f"{path.name} has no per-atom 'certainty' to use as occupancy")
+        occ = np.clip(np.asarray(props["certainty"], dtype=float), 0.0, 1.0)
+    if not complete:
+        return workflow.pattern_model(positions=pos, elements=els, occupancy=occ, name=path.name)
+    a = lattice_parameter or info.get("lattice_parameter")
+    if a is None:
+        raise ValueError(f"give --lattice-parameter: {path.name} does not say it")
+    cation, _, anion = complete.partition(":")
+    anion = anion or "Se"
+    model = workflow.pattern_model(
+        positions=pos, elements=els, occupancy=occ, name=path.name,
+        complete={"anion": anion, "structure": "rocksalt", "lattice_parameter": float(a), "cation": cation,
+                  "min_neighbours": min_neighbours},
+    )
+    if not quiet:
+        print(f"{path.name}: {model.n_added} {anion} added around {int(np.sum(model.elements == cation))} {cation}"
+              f" (sites with >= {min_neighbours} {cation} neighbours)")
+    return model
+
+
+def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
+              b_iso=None, radiation="xray", complete=None, lattice_parameter=None, use_certainty=False,
+              min_neighbours=1, quiet=False) -> list[Path]:
+    """Debye pattern of each .xyz model; write ``<model>_pattern.csv`` and ``.png``.
+
+    Parameters
+    ----------
+    models : sequence of paths
+        .xyz files (x y z in Å, element symbols).
+    out : Path
+    q_min, q_max, q_step : float
+        Å⁻¹ (:func:`~napari_nxtomo.core.workflow.q_range`).
+    energy_keV, wavelength : float, optional
+        The X-ray beam (one of them): anomalous terms and a 2θ column.
+    b_iso : float or dict, optional
+        Debye-Waller B, Å².
+    radiation : {"xray", "constant", "neutron"}
+    complete : str, optional
+        ``"CATION:ANION"``: add the rocksalt anion sublattice around the cations.
+    lattice_parameter : float, optional
+        Å, for ``complete`` when the file does not say it.
+    use_certainty : bool
+        Use the per-atom certainty as site occupancy.
+    min_neighbours : int
+        With ``complete``: keep anion sites with at least this many cations.
+    quiet : bool
+
+    Returns
+    -------
+    list of Path
+        The patterns written (``<model>_pattern.csv``).
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> import pandas as pd
+    >>> from napari_nxtomo.core.tables import write_xyz
+    >>> folder = Path(mkdtemp())
+    >>> model = write_xyz(folder / "pb4.xyz", [[0, 0, 0], [3.06, 3.06, 0], [3.06, 0, 3.06], [0, 3.06, 3.06]],
+    ...                   ["Pb"] * 4)
+    >>> [csv] = run_debye([model], folder, q_min=1.0, q_max=2.0, q_step=0.5, energy_keV=20.0, quiet=True)
+    >>> pattern = pd.read_csv(csv, comment="#")
+    >>> list(pattern.columns), len(pattern)
+    (['q_inv_A', 'two_theta_deg', 'intensity'], 3)
+    """
+    from ..core.debye import energy_to_wavelength, q_to_two_theta, wavelength_to_energy
+    from ..core.patterns import write_pattern_csv
+
+    q = workflow.q_range(q_min, q_max, q_step)
+    if wavelength is None and energy_keV is not None:
+        wavelength = energy_to_wavelength(energy_keV)
+    if energy_keV is None and wavelength is not None:
+        energy_keV = wavelength_to_energy(wavelength)
+    two_theta = q_to_two_theta(q, wavelength) if wavelength is not None else None  # checks the range first
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, models):
+        model = _model_of_file(path, use_certainty=use_certainty, complete=complete,
+                               lattice_parameter=lattice_parameter, min_neighbours=min_neighbours, quiet=quiet)
+        bar, progress = progress_bar(f"Debye {path.name}", quiet)
+        # the command line has always let debye_intensity find the grid itself (lattice_hint=False)
+        pattern = workflow.compute_pattern(model, q, two_theta=two_theta, radiation=radiation, wavelength=wavelength,
+                                           energy_keV=energy_keV if radiation == "xray" else None, b_iso=b_iso,
+                                           lattice_hint=False, progress=progress)
+        bar.close()
+        columns = {"q_inv_A": q}
+        if two_theta is not None:
+            columns["two_theta_deg"] = two_theta
+        columns["intensity"] = pattern.intensity
+        n = len(model.positions)
+        comment = (f"Debye pattern of {path.name}: {n} atoms, radiation {radiation}"
+                   + (f", {energy_keV:.4g} keV ({wavelength:.5g} Å)" if wavelength else "")
+                   + f", B {b_iso or 0} Å²; intensity in electrons² per particle")
+        target = write_pattern_csv(out / f"{path.stem}_pattern.csv", columns, comments=[comment], digits=8)
+        pattern_figure(q, pattern.intensity, out / f"{path.stem}_pattern.png", title=f"{path.stem}, {n} atoms")
+        written.append(target)
+        if not quiet:
+            print(f"{path.name}: {n} atoms, {len(q)} Q points -> {target}")
+    return written

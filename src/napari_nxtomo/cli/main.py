@@ -1,0 +1,171 @@
+"""``napari-nxtomo``: the argument parser and the entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.lattice import ROCKSALT_PBSE
+
+__all__ = ["build_parser", "main"]
+
+
+def _zone(text):
+    from ..core.tomography import parse_zone_axis
+
+    try:
+        return parse_zone_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_demo(sub) -> None:
+    demo = sub.add_parser("demo", help="run the workflow on the bundled sample particles, headless")
+    demo.add_argument("--out", default="nxtomo-demo", help="output folder (default: ./nxtomo-demo)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
+    demo.add_argument("--quiet", action="store_true", help="no progress output")
+    demo.add_argument("--runs", type=int, default=10, help="annealing runs of the reconstruction (default 10)")
+    demo.add_argument("--gui", action="store_true",
+                      help="open napari with the sample loaded and the four widgets docked instead")
+
+
+def _add_fit(sub) -> None:
+    fit = sub.add_parser("fit", help="find and fit the atomic columns of images; one CSV table per image")
+    fit.add_argument("images", nargs="+", help="image files (any format the plugin reads)")
+    fit.add_argument("--out", default=".", help="output folder (default: here)")
+    fit.add_argument("--min-distance", type=float, default=1.5, help="smallest column spacing to keep, Å (default 1.5)")
+    fit.add_argument("--types", default="auto", choices=["auto", "one", "mixed", "parity", "intensity"],
+                     help="column types: auto from the zone axis (rocksalt <100> mixed, <110> parity)")
+    fit.add_argument("--elements", default="Pb,Se", help="heavy and light element (default Pb,Se)")
+    fit.add_argument("--zone-axis", type=_zone, default=None, help="zone axis when the file does not say, e.g. 110")
+    fit.add_argument("--assume-unit", default=None, help="length unit of files whose axes carry no unit (e.g. nm)")
+    fit.add_argument("--quiet", action="store_true")
+
+
+def _add_count(sub) -> None:
+    count = sub.add_parser("count", help="count atoms per column from fitted tables (Gaussian mixture + ICL)")
+    count.add_argument("tables", nargs="+", help="column tables written by 'fit' (or the napari writer)")
+    count.add_argument("--out", default=".", help="output folder (default: here)")
+    count.add_argument("--max-components", type=int, default=20)
+    count.add_argument("--n-components", type=int, default=None, help="force the number of classes")
+    count.add_argument("--lowest-count", type=int, default=None, help="count of the lowest class")
+    count.add_argument("--library", default=None, help="CSV with columns count, cross_section (Å²)")
+    count.add_argument("--quiet", action="store_true")
+
+
+def _add_reconstruct(sub) -> None:
+    a = ROCKSALT_PBSE.lattice_parameter
+    rec = sub.add_parser("reconstruct", help="3D model on the fcc grid from counted column tables (discrete tomography)")
+    rec.add_argument("tables", nargs="+", help="counted column tables written by 'count' (one per zone axis)")
+    rec.add_argument("--out", default=".", help="output folder (default: here)")
+    rec.add_argument("--lattice-parameter", type=float, default=a, help=f"Å (default {a:g}, PbSe)")
+    rec.add_argument("--element", default="Pb", help="the reconstructed species (default Pb)")
+    rec.add_argument("--zone-axes", type=_zone, nargs="+", default=None,
+                     help="one per table when the tables do not say, e.g. 100 010 110")
+    rec.add_argument("--runs", type=int, default=10, help="annealing runs (default 10)")
+    rec.add_argument("--solver", default="both", choices=["both", "anneal", "exact"],
+                     help="annealing runs and the exact optimum (default), or one of them")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--quiet", action="store_true")
+
+
+def _add_debye(sub) -> None:
+    debye = sub.add_parser("debye", help="Debye scattering pattern of atom models (.xyz)")
+    debye.add_argument("models", nargs="+", help=".xyz files (x y z in Å, element symbols)")
+    debye.add_argument("--out", default=".", help="output folder (default: here)")
+    debye.add_argument("--q-min", type=float, default=0.5, help="Å⁻¹ (default 0.5)")
+    debye.add_argument("--q-max", type=float, default=25.0, help="Å⁻¹ (default 25)")
+    debye.add_argument("--q-step", type=float, default=0.01, help="Å⁻¹ (default 0.01)")
+    src = debye.add_mutually_exclusive_group()
+    src.add_argument("--energy", type=float, default=None, help="X-ray energy, keV (anomalous f', f'' and 2θ)")
+    src.add_argument("--wavelength", type=float, default=None, help="X-ray wavelength, Å")
+    debye.add_argument("--b", default=None, help="Debye-Waller B in Å²: one number or Pb=1.2,Se=0.9")
+    debye.add_argument("--radiation", default="xray", choices=["xray", "constant", "neutron"])
+    debye.add_argument("--complete", default=None, metavar="CATION:ANION",
+                       help="add the rocksalt anion sublattice around the cations, e.g. Pb:Se")
+    debye.add_argument("--min-neighbours", type=int, default=1,
+                       help="with --complete: keep anion sites with at least this many cation neighbours (default 1: "
+                            "every site touching a cation; 4 of 6 keeps well-coordinated sites only)")
+    debye.add_argument("--lattice-parameter", type=float, default=None, help="Å, for --complete")
+    debye.add_argument("--certainty-as-occupancy", action="store_true",
+                       help="use the model's per-atom certainty as site occupancy")
+    debye.add_argument("--quiet", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: the subcommands demo, fit, count, reconstruct and debye.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["reconstruct", "a_counts.csv", "b_counts.csv", "--zone-axes", "100", "110"])
+    >>> args.command, args.lattice_parameter, args.zone_axes
+    ('reconstruct', 6.12, [(1, 0, 0), (1, 1, 0)])
+    """
+    parser = argparse.ArgumentParser(
+        prog="napari-nxtomo",
+        description="3D atomic models of nanocrystals from HAADF-STEM images (napari plugin and command line).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_fit, _add_count, _add_reconstruct, _add_debye):
+        add(sub)
+    return parser
+
+
+def _run(parser, args) -> None:
+    """Call the subcommand's runner with the parsed options."""
+    from . import commands, demo
+
+    if args.command == "demo" and args.gui:
+        demo.run_gui()
+    elif args.command == "demo":
+        demo.run_demo(Path(args.out), seed=args.seed, quiet=args.quiet, n_runs=args.runs)
+    elif args.command == "fit":
+        els = tuple(e.strip() for e in args.elements.split(","))
+        if len(els) != 2:
+            parser.error("--elements needs two symbols, e.g. Pb,Se")
+        commands.run_fit(args.images, Path(args.out), min_distance=args.min_distance, types=args.types,
+                         elements=els, zone_axis=args.zone_axis, assume_unit=args.assume_unit, quiet=args.quiet)
+    elif args.command == "count":
+        commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
+                           n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
+                           quiet=args.quiet)
+    elif args.command == "reconstruct":
+        commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
+                                 element=args.element, zone_axes=args.zone_axes, n_runs=args.runs,
+                                 method=args.solver, seed=args.seed, quiet=args.quiet)
+    elif args.command == "debye":
+        from ..core.patterns import parse_element_values
+
+        commands.run_debye(args.models, Path(args.out), q_min=args.q_min, q_max=args.q_max, q_step=args.q_step,
+                           energy_keV=args.energy, wavelength=args.wavelength,
+                           b_iso=parse_element_values(args.b, "B (Å²)", lo=0.0), radiation=args.radiation,
+                           complete=args.complete, lattice_parameter=args.lattice_parameter,
+                           min_neighbours=args.min_neighbours, use_certainty=args.certainty_as_occupancy,
+                           quiet=args.quiet)
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (2 with a one-line message on bad input).
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     status = main(["reconstruct", "only_one_counts.csv", "--quiet"])
+    >>> status, err.getvalue().strip()
+    (2, 'napari-nxtomo reconstruct: give at least two counted column tables, one per zone axis')
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _run(parser, args)
+    except (ValueError, OSError) as exc:
+        print(f"napari-nxtomo {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
