@@ -447,81 +447,73 @@ def _ome_pixels(ome_xml: str) -> list[dict[str, str]]:
     return out
 
 
+_TIFF_TAGS = ("XResolution", "YResolution", "ResolutionUnit", "ImageDescription", "Software", "ImageWidth",
+              "ImageLength", "BitsPerSample", "SampleFormat", "PhotometricInterpretation")
+
+
+def _tiff_tags(page) -> dict:
+    """The calibration and description tags of a TIFF page (enum values by name)."""
+    tags = {}
+    for t in page.tags.values():
+        if t.name in _TIFF_TAGS:
+            v = t.value
+            tags[t.name] = v.name if hasattr(v, "name") else v
+    return tags
+
+
+def _tiff_signal(series, sizes: dict, title: str, fmt: str, original_metadata: dict) -> _Signal:
+    """One TIFF series as a signal; ``sizes`` maps an axis code to (pixel size, unit)."""
+    axes = []
+    for code, n in zip(series.axes, series.shape):
+        size, unit = sizes.get(code, (1.0, ""))
+        axes.append(_Axis(code, int(n), size, 0.0, unit, None))
+    return _Signal(data=series.asarray(), axes=axes, title=title, fmt=fmt, reader="tifffile",
+                   original_metadata=original_metadata)
+
+
+def _ome_signals(tif, tags: dict) -> list[_Signal]:
+    """Every series of an OME-TIFF, with the sizes and units of its ``Pixels`` element."""
+    pixels = _ome_pixels(tif.ome_metadata)
+    signals = []
+    for i, series in enumerate(tif.series):
+        px = pixels[i] if i < len(pixels) else {}
+        sizes = {}
+        for ax in "XYZ":
+            value = px.get(f"PhysicalSize{ax}")
+            if value is not None:
+                # OME default unit is the micrometre.
+                sizes[ax] = (float(value), px.get(f"PhysicalSize{ax}Unit", "µm"))
+        title = _clean_title(px.get("_ImageName") or series.name)
+        signals.append(_tiff_signal(series, sizes, title, "OME-TIFF", {"ome_xml": tif.ome_metadata, "tags": tags}))
+    return signals
+
+
+def _plain_tiff_signal(tif, tags: dict) -> _Signal:
+    """The first series of an ImageJ or plain TIFF (ImageJ: resolution tags and ``spacing`` as sizes)."""
+    series = tif.series[0]
+    if not tif.is_imagej:
+        return _tiff_signal(series, {}, "", "TIFF", {"tags": tags})
+    ij = dict(tif.imagej_metadata or {})
+    unit = str(ij.get("unit", ""))
+    sizes = {}
+    for code, tag in (("X", "XResolution"), ("Y", "YResolution")):
+        value = _tiff_resolution(tif.pages[0], tag)
+        if value is not None:
+            sizes[code] = (value, unit)
+    if "spacing" in ij:
+        sizes["Z"] = (float(ij["spacing"]), unit)
+    return _tiff_signal(series, sizes, "", "ImageJ TIFF", {"imagej": ij, "tags": tags})
+
+
 def _read_tiff(path: Path) -> tuple[list[_Signal], list[str]]:
     import tifffile
 
-    signals: list[_Signal] = []
-    skipped: list[str] = []
     with tifffile.TiffFile(path) as tif:
-        page0 = tif.pages[0]
-        tags = {}
-        for t in page0.tags.values():
-            if t.name in ("XResolution", "YResolution", "ResolutionUnit",
-                          "ImageDescription", "Software", "ImageWidth",
-                          "ImageLength", "BitsPerSample", "SampleFormat",
-                          "PhotometricInterpretation"):
-                v = t.value
-                tags[t.name] = v.name if hasattr(v, "name") else v
-        series_list = list(tif.series)
+        tags = _tiff_tags(tif.pages[0])
         if tif.is_ome and tif.ome_metadata:
-            pixels = _ome_pixels(tif.ome_metadata)
-            for i, series in enumerate(series_list):
-                px = pixels[i] if i < len(pixels) else {}
-                sizes = {}
-                for ax in "XYZ":
-                    value = px.get(f"PhysicalSize{ax}")
-                    if value is not None:
-                        # OME default unit is the micrometre.
-                        sizes[ax] = (float(value), px.get(f"PhysicalSize{ax}Unit", "µm"))
-                axes = []
-                for code, n in zip(series.axes, series.shape):
-                    size, unit = sizes.get(code, (1.0, ""))
-                    axes.append(_Axis(code, int(n), size, 0.0, unit, None))
-                signals.append(
-                    _Signal(
-                        data=series.asarray(),
-                        axes=axes,
-                        title=_clean_title(px.get("_ImageName") or series.name),
-                        fmt="OME-TIFF",
-                        reader="tifffile",
-                        original_metadata={"ome_xml": tif.ome_metadata, "tags": tags},
-                    )
-                )
-            return signals, skipped
-        series = series_list[0]
-        for s in series_list[1:]:
-            skipped.append(f"TIFF series {s.name!r} {tuple(s.shape)}: only the first series is read")
-        if tif.is_imagej:
-            ij = dict(tif.imagej_metadata or {})
-            unit = str(ij.get("unit", ""))
-            sizes = {}
-            for code, tag in (("X", "XResolution"), ("Y", "YResolution")):
-                value = _tiff_resolution(page0, tag)
-                if value is not None:
-                    sizes[code] = (value, unit)
-            if "spacing" in ij:
-                sizes["Z"] = (float(ij["spacing"]), unit)
-            fmt = "ImageJ TIFF"
-            om = {"imagej": ij, "tags": tags}
-        else:
-            sizes = {}
-            fmt = "TIFF"
-            om = {"tags": tags}
-        axes = []
-        for code, n in zip(series.axes, series.shape):
-            size, unit = sizes.get(code, (1.0, ""))
-            axes.append(_Axis(code, int(n), size, 0.0, unit, None))
-        signals.append(
-            _Signal(
-                data=series.asarray(),
-                axes=axes,
-                title="",
-                fmt=fmt,
-                reader="tifffile",
-                original_metadata=om,
-            )
-        )
-    return signals, skipped
+            return _ome_signals(tif, tags), []
+        skipped = [f"TIFF series {s.name!r} {tuple(s.shape)}: only the first series is read" for s in tif.series[1:]]
+        return [_plain_tiff_signal(tif, tags)], skipped
 
 
 # --- npy --------------------------------------------------------------------

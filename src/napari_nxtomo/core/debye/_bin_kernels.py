@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._sum_kernels import _partners
+
 
 @njit(parallel=True, cache=True, fastmath=True)
 def _bin_rows(x, y, z, types, occ, starts, pidx, width, i0, i1, mom, chunk):
@@ -47,8 +49,7 @@ def _bin_rows(x, y, z, types, occ, starts, pidx, width, i0, i1, mom, chunk):
                 continue
             ti = types[i]
             for b in range(ne):
-                jstart = max(starts[b], i + 1)
-                jend = starts[b + 1]
+                jstart, jend = _partners(starts, b, i)
                 h = mom[s, pidx[ti, b]]
                 for j0 in range(jstart, jend, chunk):
                     m = min(jend - j0, chunk)

@@ -14,6 +14,12 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def _partners(starts, b, i):
+    """The partners j > i of atom i among the atoms of element block b (sorted by element): [jstart, jend)."""
+    return max(starts[b], i + 1), starts[b + 1]
+
+
 @njit(cache=True, fastmath=True)
 def _accumulate(out_row, d, a, av, m, has_var, q, uniform, q0, dq, sn, cs, sd, cd):
     """out_row[k] += sum_t a[t] sin(q_k d[t]) (1 - q_k^2 av[t] / (2 a[t]))  for t < m."""
@@ -86,8 +92,7 @@ def _exact_rows(pos, types, occ, starts, pidx, q, uniform, q0, dq, i0, i1, acc, 
                 continue
             ti = types[i]
             for b in range(ne):
-                jstart = max(starts[b], i + 1)
-                jend = starts[b + 1]
+                jstart, jend = _partners(starts, b, i)
                 if jstart >= jend:
                     continue
                 p = pidx[ti, b]

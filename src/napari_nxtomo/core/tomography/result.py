@@ -25,19 +25,12 @@ class ReconstructionCancelled(Exception):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from napari_nxtomo.core.geometry import ProjectionGeometry
-    >>> from napari_nxtomo.core.lattice import ROCKSALT_PBSE, cuboctahedron_mask
-    >>> from napari_nxtomo.core.tomography import Projection, ReconstructionCancelled, reconstruct
-    >>> a = ROCKSALT_PBSE.lattice_parameter
-    >>> q, _ = ROCKSALT_PBSE.sites(a, "Pb")
-    >>> q = q[cuboctahedron_mask(q * a / 4, a / 2)]
-    >>> views = []
-    >>> for zone in [(1, 0, 0), (0, 1, 0)]:
-    ...     labels, centres = ProjectionGeometry(zone).group_columns(q * a / 4)
-    ...     views.append(Projection(zone, centres + 20.0, np.bincount(labels)))
+    >>> from napari_nxtomo.core.groundtruth import projections_from_truth
+    >>> from napari_nxtomo.core.samples import pbse_cuboctahedron
+    >>> from napari_nxtomo.core.tomography import ReconstructionCancelled, reconstruct
+    >>> views, _ = projections_from_truth(pbse_cuboctahedron(noise=False, n_half=2), 2)
     >>> try:
-    ...     reconstruct(views, a, n_runs=2, seed=0, cancel=lambda: True)
+    ...     reconstruct(views, 6.12, n_runs=2, cancel=lambda: True)
     ... except ReconstructionCancelled as exc:
     ...     print(exc.partial is None)
     True
