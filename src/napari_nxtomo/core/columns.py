@@ -43,6 +43,13 @@ def lattice_vectors(positions, *, max_neighbours: int = 6):
     (2, 2) ndarray
         Rows are the lattice vectors ``a1``, ``a2`` in Å (``|a1| <= |a2|``),
         each the median of the neighbour vectors of its direction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grid = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 2)
+    >>> lattice_vectors(grid * [3.06, 4.33]).round(2).tolist()  # Å
+    [[3.06, 0.0], [0.0, 4.33]]
     """
     p = _check_positions(positions, 3)
     k = min(max_neighbours, len(p) - 1)
@@ -99,6 +106,14 @@ def index_columns(positions, vectors=None):
         Lattice indices; columns not connected to the largest group of
         neighbours are indexed from the global lattice.
     vectors : (2, 2) ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grid = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 2)
+    >>> ij, vectors = index_columns(grid * [3.06, 4.33] + [1.0, 2.0])
+    >>> (ij - ij[0]).max(axis=0).tolist(), len(np.unique(ij, axis=0))
+    ([3, 4], 20)
     """
     p = _check_positions(positions, 3)
     a = lattice_vectors(p) if vectors is None else np.asarray(vectors, dtype=float)
@@ -205,6 +220,11 @@ def type_rule_for_zone(zone_axis) -> str:
     ``<100>``: every column holds both elements in turn (``"mixed"``);
     ``<110>``: pure columns of either element alternate (``"parity"``);
     otherwise, or without a zone axis, ``"one"``.
+
+    Examples
+    --------
+    >>> type_rule_for_zone((1, 0, 0)), type_rule_for_zone((1, 1, 0)), type_rule_for_zone((1, 1, 1))
+    ('mixed', 'parity', 'one')
     """
     if zone_axis is None or len(zone_axis) != 3:
         return "one"

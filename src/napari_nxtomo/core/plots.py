@@ -23,6 +23,17 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     res : CountResult
     cmap : str
         Colormap of the counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from napari_nxtomo.core.counting import count_atoms
+    >>> volumes = np.random.default_rng(0).normal(np.repeat([1.0, 2.0, 3.0], 40), 0.05)
+    >>> fig = Figure()
+    >>> plot_counts(fig, volumes, count_atoms(volumes, max_components=5))
+    >>> len(fig.axes) >= 2
+    True
     """
     import matplotlib as mpl
 

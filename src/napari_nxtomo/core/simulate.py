@@ -40,7 +40,13 @@ FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 
 
 def atomic_number(symbol: str) -> int:
-    """Atomic number of an element symbol (via xraydb)."""
+    """Atomic number of an element symbol (via xraydb).
+
+    Examples
+    --------
+    >>> atomic_number("Pb"), atomic_number("Se")
+    (82, 34)
+    """
     import xraydb
 
     try:
@@ -145,7 +151,13 @@ def render_gaussians(shape_y, shape_x, ys, xs, volumes, sigmas, n_sigma=7.0):
 
 
 def column_type(elements) -> str:
-    """Name of a column type from the elements it holds, heaviest first: ``"Pb+Se"``."""
+    """Name of a column type from the elements it holds, heaviest first: ``"Pb+Se"``.
+
+    Examples
+    --------
+    >>> column_type(["Se", "Pb", "Se"]), column_type(["Cd"])
+    ('Pb+Se', 'Cd')
+    """
     uniq = sorted(set(elements), key=lambda e: (-atomic_number(e), e))
     return "+".join(uniq)
 
