@@ -265,3 +265,23 @@ def _has_examples(doc: str | None) -> bool:
 def test_public_functions_and_classes_have_examples(name):
     """Every public function and class shows its use in a runnable numpydoc Examples section."""
     assert _has_examples(getattr(napari_nxtomo, name).__doc__), f"{name} has no Examples section with >>> lines"
+
+
+def _core_functions():
+    """Every public function defined in a module of napari_nxtomo.core (not re-exports)."""
+    found = []
+    for module in _modules():
+        if not module.startswith("napari_nxtomo.core."):
+            continue
+        mod = importlib.import_module(module)
+        for name, obj in vars(mod).items():
+            if not name.startswith("_") and inspect.isfunction(obj) and obj.__module__ == module:
+                found.append(f"{module}:{name}")
+    return found
+
+
+@pytest.mark.parametrize("qualname", _core_functions())
+def test_every_public_core_function_has_examples(qualname):
+    """Issue 11: every public function of the numerical core has a runnable Example (run by test_doctests)."""
+    module, name = qualname.split(":")
+    assert _has_examples(getattr(importlib.import_module(module), name).__doc__), f"{qualname}: no Examples"
