@@ -31,7 +31,7 @@ message that names the file, the reason and what to do.
 
 Modules: :mod:`.reading` (the front: :func:`read_images`, :func:`load_image`),
 :mod:`.files` (extensions, path checks, error messages), :mod:`.signals` (the
-records), :mod:`.rsciio`, :mod:`.tiff`, :mod:`.npy` (one reader per family of
+records), :mod:`.rosetta` (RosettaSciIO), :mod:`.tiff`, :mod:`.npy` (one reader per family of
 files), :mod:`.units` and :mod:`.calibration` (from a raw signal to an image in Å).
 """
 

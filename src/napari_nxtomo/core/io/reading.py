@@ -10,7 +10,7 @@ import numpy as np
 from .calibration import _calibrate
 from .files import _check_path, _damaged, _fail
 from .npy import _read_npy
-from .rsciio import _read_rsciio
+from .rosetta import _read_rsciio
 from .signals import ImageData, _describe, _image_axis_positions
 from .tiff import _read_tiff
 
