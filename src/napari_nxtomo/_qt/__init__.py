@@ -10,9 +10,8 @@ The docks (named in ``napari.yaml``):
 Shared: :mod:`.tasks` (long work in a thread worker, progress, cancel),
 :mod:`.layers` (layers to arrays and back, how points layers look),
 :mod:`.notify` (messages to the user) and :mod:`.dock` (the docks' common base).
-The docks hold no numerics: they call :mod:`napari_nxtomo.core` (the few
-numeric pieces still waiting for ``core/workflow.py`` are in
-:mod:`._pending_numerics`).
+The docks hold no numerics: they call :mod:`napari_nxtomo.core`, mostly
+:mod:`napari_nxtomo.core.workflow` (one plain function per step).
 
 The docks are imported on first use, so that the reader can use
 :mod:`.layers` without loading the widgets.

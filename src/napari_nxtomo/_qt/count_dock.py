@@ -14,22 +14,10 @@ import pandas as pd
 from magicgui.widgets import ComboBox, Container, FileEdit, PushButton, SpinBox, create_widget
 from qtpy.QtWidgets import QPlainTextEdit
 
+from ..core.workflow import read_count_library, with_counts
 from . import notify
 from .dock import Dock, chosen_path, figure_canvas, stack
-from .layers import COUNT_CMAP, colour_by, counted_features
-
-
-def read_library(path) -> dict | None:
-    """A cross-section library CSV (columns ``count``, ``cross_section``) as {count: cross-section}.
-
-    None when ``path`` is not a file.
-    """
-    if path is None or not path.is_file():
-        return None
-    lib = pd.read_csv(path)
-    if not {"count", "cross_section"} <= set(lib.columns):
-        raise ValueError(f"the library {path.name} needs two columns named 'count' and 'cross_section'")
-    return dict(zip(lib["count"].astype(int), lib["cross_section"].astype(float)))
+from .layers import COUNT_CMAP, colour_by
 
 
 def counting_metadata(result, feature: str) -> dict:
@@ -91,7 +79,8 @@ class CountAtomsWidget(Dock):
     def _count_inputs(self, pts, feature):
         """Cross-sections and ``count_atoms`` keyword arguments (ValueError, OSError on bad input)."""
         volumes = pts.features[feature].to_numpy(dtype=float)
-        library = read_library(chosen_path(self.library))
+        path = chosen_path(self.library)
+        library = read_count_library(path) if path is not None and path.is_file() else None
         types = pts.features["type"].astype(str).to_numpy() if "type" in pts.features else None
         kwargs = {"max_components": int(self.max_components.value), "library": library, "types": types}
         if feature == "volume" and "volume_err" in pts.features:
@@ -131,8 +120,8 @@ class CountAtomsWidget(Dock):
     def _show(self, pts, feature, volumes, res):
         """The counts into the layer (features, colour, metadata), the plot, the summary and the notes."""
         self.result = res
-        pts.features = counted_features(pts.features, res)
-        lo, hi = int(np.min(res.counts)), int(np.max(res.counts))
+        pts.features = with_counts(pts.features, res)
+        lo, hi = res.count_range()
         colour_by(pts, "count", COUNT_CMAP, (lo, max(hi, lo + 1)))
         pts.metadata["counting"] = counting_metadata(res, feature)
         self.plot(volumes, res)

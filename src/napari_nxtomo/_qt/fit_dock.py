@@ -1,15 +1,15 @@
 """The 'Fit columns' dock: find atomic columns in an image and fit one Gaussian per column.
 
 Glue only: the image layer becomes an array in Å (:func:`.layers.image_array`),
-:func:`napari_nxtomo.core.fitting.find_columns` and
-:func:`napari_nxtomo.core.columns.fit_typed_columns` do the work (the fit in a
+:func:`napari_nxtomo.core.fitting.find_columns`,
+:func:`napari_nxtomo.core.workflow.find_and_fit` and
+:func:`napari_nxtomo.core.workflow.check_fit` do the work (the fit in a
 thread worker), and the results come back as the points layer's ``features``
 and two image layers (model, residual).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
 
@@ -100,14 +100,13 @@ class FitColumnsWidget(Dock):
         rule = TYPE_CHOICES[self.types.value]
         if rule == "given" and own is None:
             raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
-        options = {"zone_axis": layer.metadata.get("zone_axis"), "names": _element_pair(self.elements.value),
-                   "types": own}
+        options = {"zone_axis": layer.metadata.get("zone_axis"), "elements": _element_pair(self.elements.value),
+                   "given_types": own}
         return img, pixel, origin, pos, rule, options
 
     def fit(self):
         """Fit the chosen points layer's columns on the chosen image in a thread worker."""
-        from ..core.columns import fit_typed_columns
-        from ..core.fitting import model_image
+        from ..core.workflow import check_fit, find_and_fit
 
         self.reset_choices()
         layer, pts = self.image.value, self.points.value
@@ -121,17 +120,17 @@ class FitColumnsWidget(Dock):
             return
 
         def job(progress, cancel):
-            table = fit_typed_columns(img, pixel, pos, rule, **options, progress=progress, cancel=cancel)
-            return table, model_image(img.shape, pixel, table, table.attrs.get("background", 0.0))
+            table = find_and_fit(img, pixel, positions=pos, types=rule, **options, progress=progress, cancel=cancel)
+            return table, check_fit(img, pixel, table)
 
         def done(result):
-            table, model = result
+            table, check = result
             self._show_columns(pts, layer, table, pixel, origin)
-            self._show_model(layer, img, model, pixel, origin)
-            rms = float(np.sqrt(np.mean((img - model) ** 2)))
+            self._show_model(layer, check, pixel, origin)
             self.status.setText(
-                f"Fitted {len(table)} columns of '{layer.name}': median volume {np.median(table.volume):.4g} "
-                f"(image units × Å²), residual RMS {rms:.3g}. Results in the features of '{pts.name}'."
+                f"Fitted {len(table)} columns of '{layer.name}': median volume {check.median_volume:.4g} "
+                f"(image units × Å²), residual RMS {check.residual_rms:.3g}. "
+                f"Results in the features of '{pts.name}'."
             )
 
         self.status.setText(f"Fitting {len(pos)} columns ...")
@@ -150,10 +149,10 @@ class FitColumnsWidget(Dock):
             if key in layer.metadata:
                 pts.metadata[key] = layer.metadata[key]
 
-    def _show_model(self, layer, img, model, pixel, origin):
-        """The model image and the residual as image layers over the image (added or updated)."""
+    def _show_model(self, layer, check, pixel, origin):
+        """The model image and the residual of a FitCheck as image layers over the image (added or updated)."""
         common = {"scale": (pixel, pixel), "translate": tuple(origin), "units": ("angstrom", "angstrom")}
-        for suffix, data, cmap in (("model", model, "gray"), ("residual", img - model, "twilight_shifted")):
+        for suffix, data, cmap in (("model", check.model, "gray"), ("residual", check.residual, "twilight_shifted")):
             name = f"{layer.name} {suffix}"
             if name in self.viewer.layers:
                 self.viewer.layers[name].data = data

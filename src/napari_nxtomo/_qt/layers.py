@@ -3,10 +3,9 @@
 A dock reads its inputs with :func:`image_array`, :func:`world_coordinates`,
 :func:`projection_from_layer` and :func:`atoms_from_layer`, and writes its
 results back with the layer keyword arguments (:func:`columns_kwargs`,
-:func:`atoms_kwargs`) and feature tables (:func:`fitted_features`,
-:func:`counted_features`) made here.  One place for the styling, too, so that
-the docks, the reader (tables read back) and the models from the builder all
-show the same thing.  No Qt here (napari only where a layer is touched).
+:func:`atoms_kwargs`) and the feature tables (:func:`fitted_features`) made
+here.  One place for the styling, too, so that the docks, the reader (tables
+read back) and the models from the builder all show the same thing.  No Qt here (napari only where a layer is touched).
 """
 
 from __future__ import annotations
@@ -130,7 +129,7 @@ def projection_from_layer(layer, element="Pb", zone_override=None):
 
 
 def atoms_from_layer(layer, use_certainty: bool = False):
-    """Positions (x, y, z in Å), elements and occupancy of a 3D points layer of atoms.
+    """Positions (x, y, z in Å), elements, occupancy and certainty of a 3D points layer of atoms.
 
     Parameters
     ----------
@@ -138,12 +137,14 @@ def atoms_from_layer(layer, use_certainty: bool = False):
         3D points (z, y, x in Å) with an ``element`` feature; ``occupancy``
         is used when present.
     use_certainty : bool
-        Multiply each occupancy (1 if absent) by the ``certainty`` feature.
+        Also return the ``certainty`` feature (the core multiplies each
+        occupancy by it: :func:`napari_nxtomo.core.workflow.pattern_model`).
 
     Returns
     -------
-    (positions, elements, occupancy) : (N, 3) float array, (N,) str array,
-    (N,) float array or None (every site full).
+    (positions, elements, occupancy, certainty) : (N, 3) float array, (N,)
+    str array, (N,) float array or None (every site full), (N,) float array
+    or None (not asked).
 
     Raises
     ------
@@ -154,9 +155,9 @@ def atoms_from_layer(layer, use_certainty: bool = False):
     --------
     >>> from napari.layers import Points
     >>> pts = Points([[1.0, 2.0, 3.0]], features={"element": ["Pb"], "certainty": [0.5]})
-    >>> xyz, els, occ = atoms_from_layer(pts, use_certainty=True)
-    >>> xyz.tolist(), els.tolist(), occ.tolist()
-    ([[3.0, 2.0, 1.0]], ['Pb'], [0.5])
+    >>> xyz, els, occ, certainty = atoms_from_layer(pts, use_certainty=True)
+    >>> xyz.tolist(), els.tolist(), occ, certainty.tolist()
+    ([[3.0, 2.0, 1.0]], ['Pb'], None, [0.5])
     """
     data = np.asarray(layer.data, dtype=float)
     if data.ndim != 2 or data.shape[1] != 3:
@@ -170,12 +171,12 @@ def atoms_from_layer(layer, use_certainty: bool = False):
             "(e.g. layer.features['element'] = 'Pb')"
         )
     occ = feats["occupancy"].to_numpy(dtype=float) if "occupancy" in feats else None
+    cert = None
     if use_certainty:
         if "certainty" not in feats:
             raise ValueError(f"the points layer '{layer.name}' has no 'certainty' feature to use as occupancy")
-        cert = np.clip(feats["certainty"].to_numpy(dtype=float), 0.0, 1.0)
-        occ = cert if occ is None else occ * cert
-    return world_coordinates(layer, 3)[:, ::-1].copy(), feats["element"].astype(str).to_numpy(), occ
+        cert = feats["certainty"].to_numpy(dtype=float)
+    return world_coordinates(layer, 3)[:, ::-1].copy(), feats["element"].astype(str).to_numpy(), occ, cert
 
 
 # ---------------------------------------------------------------- results -> layers
@@ -192,28 +193,6 @@ def fitted_features(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame
     """
     keep = features.drop(columns=[c for c in features.columns if c in table.columns], errors="ignore")
     return pd.concat([table.reset_index(drop=True), keep.reset_index(drop=True)], axis=1)
-
-
-def counted_features(features: pd.DataFrame, result) -> pd.DataFrame:
-    """The layer's features with the counting's ``count``, ``count_probability`` (and ``n_minor``).
-
-    ``result`` is a :class:`napari_nxtomo.core.counting.CountResult`.
-
-    Examples
-    --------
-    >>> from napari_nxtomo.core.counting import count_atoms
-    >>> res = count_atoms(np.repeat([1.0, 2.0, 3.0], 20) + np.tile(np.linspace(-0.05, 0.05, 20), 3), max_components=4)
-    >>> f = counted_features(pd.DataFrame({"volume": np.zeros(60)}), res)
-    >>> list(f.columns), sorted(set(f["count"]))
-    (['volume', 'count', 'count_probability'], [1, 2, 3])
-    """
-    features = features.copy()
-    frame = result.to_frame()
-    features["count"] = np.asarray(result.counts, dtype=int)
-    features["count_probability"] = frame["probability"].to_numpy()
-    if "n_minor" in frame:
-        features["n_minor"] = frame["n_minor"].to_numpy()
-    return features
 
 
 def add_or_update_points(viewer, data, kwargs: dict, update=("features",)):

@@ -16,8 +16,9 @@ import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, Select, SpinBox
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem
 
+from ..core.lattice import ROCKSALT_PBSE
+from ..core.workflow import reprojection_per_column, reprojection_table
 from . import notify
-from ._pending_numerics import reprojection_rows
 from .dock import Dock, stack
 from .layers import CERTAINTY_CMAP, atoms_kwargs, colour_by, projection_from_layer
 
@@ -50,7 +51,8 @@ class ReconstructWidget(Dock):
         self.zones = LineEdit(value="", label="zone axes (optional)")
         self.zones.tooltip = "one per chosen layer, e.g. '100, 010, 110'; empty: from each layer's metadata"
         self.element = LineEdit(value="Pb", label="element")
-        self.lattice = FloatSpinBox(value=6.12, min=1.0, max=20.0, step=0.01, label="lattice parameter (Å)")
+        self.lattice = FloatSpinBox(value=ROCKSALT_PBSE.lattice_parameter, min=1.0, max=20.0, step=0.01,
+                                    label="lattice parameter (Å)")
         self.solver = ComboBox(choices=list(SOLVERS), value="annealing runs + exact optimum", label="solver")
         self.n_runs = SpinBox(value=10, min=1, max=1000, label="annealing runs")
         self.seed = SpinBox(value=0, min=0, max=2**31 - 1, label="seed")
@@ -136,14 +138,13 @@ class ReconstructWidget(Dock):
         self._show_reprojection(result, layers, kept)
         self.save_xyz.setEnabled(True)
         self.save_csv.setEnabled(True)
-        cert = np.asarray(result.certainty)
         exact = getattr(result, "exact", None)
         certified = f", exact optimum {exact.status}" if exact is not None and hasattr(exact, "status") else ""
         self.status.setText(
             f"{len(result.positions)} {element} atoms ({result.model_source}{certified}), "
             f"energy {result.energy:.1f}, {result.surface_edges} surface edges, "
             f"{'connected' if result.connected else 'NOT connected'}, {result.n_holes} holes; "
-            f"{np.mean(cert >= 0.9) * 100:.1f} % of the atoms at certainty ≥ 0.9. "
+            f"{result.certain_fraction(0.9) * 100:.1f} % of the atoms at certainty ≥ 0.9. "
             "Residual (model − measured) per column in each layer's 'residual' feature."
         )
 
@@ -165,17 +166,18 @@ class ReconstructWidget(Dock):
 
     def _show_reprojection(self, result, layers, kept):
         """Model count and residual per column in each projection's layer; one table row per projection."""
-        self.table.setRowCount(len(layers))
-        for row, (ly, idx, rep) in enumerate(zip(layers, kept, result.reprojection)):
-            rows, model, resid, s = reprojection_rows(rep, idx)
+        per_column = reprojection_per_column(result, kept, [len(ly.data) for ly in layers])
+        for ly, frame in zip(layers, per_column):
             f = ly.features.copy()
-            f["model_count"] = np.nan
-            f["residual"] = np.nan
-            f.loc[f.index[rows], "model_count"] = model
-            f.loc[f.index[rows], "residual"] = resid
+            f["model_count"] = frame["model_count"].to_numpy()
+            f["residual"] = frame["residual"].to_numpy()
             ly.features = f
+        summary = reprojection_table(result, [ly.name for ly in layers], kept)
+        self.table.setRowCount(len(layers))
+        for row, s in enumerate(summary.to_dict("records")):
             unmeasured = f" ({s['unmeasured']} unmeasured)" if s["unmeasured"] else ""
-            cells = [ly.name, s["columns"], s["measured"], s["model"], s["columns_off"], f"{s['rms']:.3g}" + unmeasured]
+            cells = [s["projection"], s["columns"], s["measured"], s["model"], s["columns_off"],
+                     f"{s['rms_residual']:.3g}" + unmeasured]
             for col, v in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(str(v)))
         self.table.resizeColumnsToContents()

@@ -265,20 +265,20 @@ def _model_of_file(path: Path, *, use_certainty, complete, lattice_parameter, mi
     from ..core.tables import read_xyz
 
     pos, els, props, info = read_xyz(path)
-    occ = None
+    certainty = None
     if use_certainty:
         if "certainty" not in props:
             raise ValueError(f"{path.name} has no per-atom 'certainty' to use as occupancy")
-        occ = np.clip(np.asarray(props["certainty"], dtype=float), 0.0, 1.0)
+        certainty = props["certainty"]
     if not complete:
-        return workflow.pattern_model(positions=pos, elements=els, occupancy=occ, name=path.name)
+        return workflow.pattern_model(positions=pos, elements=els, certainty=certainty, name=path.name)
     a = lattice_parameter or info.get("lattice_parameter")
     if a is None:
         raise ValueError(f"give --lattice-parameter: {path.name} does not say it")
     cation, _, anion = complete.partition(":")
     anion = anion or "Se"
     model = workflow.pattern_model(
-        positions=pos, elements=els, occupancy=occ, name=path.name,
+        positions=pos, elements=els, certainty=certainty, name=path.name,
         complete={"anion": anion, "structure": "rocksalt", "lattice_parameter": float(a), "cation": cation,
                   "min_neighbours": min_neighbours},
     )
@@ -286,6 +286,19 @@ def _model_of_file(path: Path, *, use_certainty, complete, lattice_parameter, mi
         print(f"{path.name}: {model.n_added} {anion} added around {int(np.sum(model.elements == cation))} {cation}"
               f" (sites with >= {min_neighbours} {cation} neighbours)")
     return model
+
+
+def _beam(energy_keV, wavelength, radiation):
+    """The beam given by its energy (keV) or its wavelength (Å), or both if they agree; None if neither."""
+    from ..core.debye import Beam
+
+    if energy_keV is None and wavelength is None:
+        return None
+    if wavelength is None:
+        return Beam.from_energy(energy_keV, radiation)
+    if energy_keV is None:
+        return Beam.from_wavelength(wavelength, radiation)
+    return Beam(energy_keV, wavelength, radiation)
 
 
 def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
@@ -301,7 +314,8 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
     q_min, q_max, q_step : float
         Å⁻¹ (:func:`~napari_nxtomo.core.workflow.q_range`).
     energy_keV, wavelength : float, optional
-        The X-ray beam (one of them): anomalous terms and a 2θ column.
+        The beam (one of them, :class:`~napari_nxtomo.core.debye.Beam` of
+        ``radiation``): anomalous terms (X-rays) and a 2θ column.
     b_iso : float or dict, optional
         Debye-Waller B, Å².
     radiation : {"xray", "constant", "neutron"}
@@ -333,15 +347,13 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
     >>> list(pattern.columns), len(pattern)
     (['q_inv_A', 'two_theta_deg', 'intensity'], 3)
     """
-    from ..core.debye import energy_to_wavelength, q_to_two_theta, wavelength_to_energy
     from ..core.patterns import write_pattern_csv
 
     q = workflow.q_range(q_min, q_max, q_step)
-    if wavelength is None and energy_keV is not None:
-        wavelength = energy_to_wavelength(energy_keV)
-    if energy_keV is None and wavelength is not None:
-        energy_keV = wavelength_to_energy(wavelength)
-    two_theta = q_to_two_theta(q, wavelength) if wavelength is not None else None  # checks the range first
+    beam = _beam(energy_keV, wavelength, radiation)
+    if beam is not None:
+        energy_keV, wavelength = beam.energy_keV, beam.wavelength
+    two_theta = beam.two_theta(q) if beam is not None else None  # checks the range first
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []

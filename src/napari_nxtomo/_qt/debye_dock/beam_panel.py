@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, LineEdit, PushButton
 
-from .._pending_numerics import q_grid
+from ...core.debye import Beam
+from ...core.workflow import q_grid
 
 RADIATION_CHOICES = {
     "X-ray: f0(Q) + f′ + i f″ at the energy": ("xray", True),
@@ -18,6 +19,9 @@ BEAM_ENERGY = "energy (keV)"
 BEAM_WAVELENGTH = "wavelength (Å)"
 #: default ranges of the two axes: Q (Å⁻¹) and 2θ (°), (min, max, step)
 AXIS_DEFAULTS = {AXIS_Q: (0.5, 20.0, 0.01), AXIS_TT: (1.0, 130.0, 0.02)}
+#: the axis choices as the core names them (``PatternResult.axis``)
+AXIS_KEYS = {AXIS_Q: "q", AXIS_TT: "two_theta"}
+AXIS_LABELS = {key: label for label, key in AXIS_KEYS.items()}
 
 
 class BeamAxisPanel:
@@ -57,8 +61,6 @@ class BeamAxisPanel:
 
     def _on_beam(self, *_):
         """Keep energy and wavelength showing the same beam; neutrons are given by their wavelength."""
-        from ...core.debye import energy_to_wavelength, wavelength_to_energy
-
         kind, _ = self.radiation_kind()
         if kind == "neutron" and self.beam.value != BEAM_WAVELENGTH:
             self.beam.value = BEAM_WAVELENGTH  # re-enters through beam.changed
@@ -70,39 +72,35 @@ class BeamAxisPanel:
         if kind == "neutron":
             return
         with self.energy.changed.blocked(), self.wavelength.changed.blocked():
+            beam = self.beam_now()
             if by_energy:
-                self.wavelength.value = float(energy_to_wavelength(self.energy.value))
+                self.wavelength.value = beam.wavelength
             else:
-                self.energy.value = float(wavelength_to_energy(self.wavelength.value))
+                self.energy.value = beam.energy_keV
+
+    def beam_now(self) -> Beam:
+        """The beam as the panel gives it now: by its energy, or by its wavelength (always for neutrons)."""
+        kind, _ = self.radiation_kind()
+        if kind != "neutron" and self.beam.value == BEAM_ENERGY:
+            return Beam.from_energy(float(self.energy.value), kind)
+        return Beam.from_wavelength(float(self.wavelength.value), kind)
 
     def beam_parameters(self):
         """(wavelength Å, energy keV or None for the anomalous terms) as the panel says now."""
-        from ...core.debye import energy_to_wavelength, wavelength_to_energy
-
-        kind, anomalous = self.radiation_kind()
-        if kind != "neutron" and self.beam.value == BEAM_ENERGY:
-            energy = float(self.energy.value)
-            lam = float(energy_to_wavelength(energy))
-        else:
-            lam = float(self.wavelength.value)
-            energy = float(wavelength_to_energy(lam)) if kind != "neutron" else None
-        return lam, (energy if anomalous else None)
+        beam = self.beam_now()
+        _, anomalous = self.radiation_kind()
+        return beam.wavelength, (beam.energy_keV if anomalous else None)
 
     def carry_range(self) -> bool:
         """Carry the range over to the axis now chosen (through the wavelength) when it can be; True if it changed."""
-        from ...core.debye import q_to_two_theta, two_theta_to_q
-
         new, old = self.axis.value, self._axis_now
         if new == old:
             return False
         self._axis_now = new
-        lam, _ = self.beam_parameters()
+        beam = self.beam_now()
         lo, hi = self.x_min.value, self.x_max.value
         try:
-            if new == AXIS_TT:
-                lo, hi = (float(v) for v in q_to_two_theta([lo, hi], lam))
-            else:
-                lo, hi = (float(v) for v in two_theta_to_q([lo, hi], lam))
+            lo, hi = (float(v) for v in (beam.two_theta([lo, hi]) if new == AXIS_TT else beam.q([lo, hi])))
         except ValueError:
             lo, hi, _ = AXIS_DEFAULTS[new]
         self.x_min.value, self.x_max.value = round(lo, 2), round(hi, 2)
@@ -113,17 +111,19 @@ class BeamAxisPanel:
         """(x in the axis unit, Q in Å⁻¹, 2θ in ° or None) of the pattern asked for."""
         lam, _ = self.beam_parameters()
         return q_grid(float(self.x_min.value), float(self.x_max.value), float(self.x_step.value), lam,
-                      two_theta=self.axis.value == AXIS_TT)
+                      axis=AXIS_KEYS[self.axis.value])
 
     def request(self) -> dict:
         """``compute_pattern`` keyword arguments (all but the model), read now. ValueError on bad input."""
         from ...core.patterns import parse_element_values
 
-        grid = self.q_grid()
+        x, q, two_theta = self.q_grid()
         lam, energy = self.beam_parameters()
         return {
-            "grid": grid,
-            "axis": self.axis.value,
+            "q": q,
+            "x": x,
+            "two_theta": two_theta,
+            "axis": AXIS_KEYS[self.axis.value],
             "radiation": self.radiation_kind()[0],
             "wavelength": lam,
             "energy_keV": energy,

@@ -7,20 +7,9 @@ from pathlib import Path
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton
 
 from ..dock import chosen_path
-from .beam_panel import AXIS_Q, AXIS_TT
+from .beam_panel import AXIS_KEYS, AXIS_Q, AXIS_TT
 
 WEIGHT_CHOICES = {"Poisson-like, w = 1/I": "poisson", "unit weights": "unit"}
-
-
-def measured_in_axis(x, unit, axis, wavelength):
-    """Measured abscissae ``x`` given in ``unit`` (Q or 2θ) in the computed pattern's ``axis`` unit."""
-    from ...core.debye import q_to_two_theta, two_theta_to_q
-
-    if unit == axis:
-        return x
-    if unit == AXIS_TT:
-        return two_theta_to_q(x, wavelength)
-    return q_to_two_theta(x, wavelength)
 
 
 class MeasuredPanel:
@@ -54,7 +43,7 @@ class MeasuredPanel:
         from ...core.patterns import fit_scale_background
 
         measured["unit"] = self.measured_x.value
-        xm = measured_in_axis(measured["x"], measured["unit"], pattern.axis, pattern.wavelength)
+        xm = pattern.on_axis(measured["x"], AXIS_KEYS[measured["unit"]])
         fit = fit_scale_background(
             pattern.x, pattern.intensity, xm, measured["y"],
             weighting=WEIGHT_CHOICES[self.weights.value], background=bool(self.fit_background.value),
@@ -100,7 +89,7 @@ def pattern_table(p, fit, measured_name, unit):
     ]
     if fit is not None:
         cols["fitted"] = fit.apply(p.intensity)
-        xname = "measured_q_inv_A" if p.axis == AXIS_Q else "measured_two_theta_deg"
+        xname = "measured_q_inv_A" if p.axis == "q" else "measured_two_theta_deg"
         extra = {xname: fit.x, "measured": fit.measured, "measured_fitted": fit.fitted,
                  "measured_residual": fit.residual}
         comments.append(f"measured {measured_name}: {fit.describe()}")

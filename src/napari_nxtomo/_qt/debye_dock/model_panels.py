@@ -6,7 +6,7 @@ import re
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox, create_widget
 
-from .._pending_numerics import ModelParams
+from ...core.lattice import ROCKSALT_PBSE
 from ..layers import atoms_from_layer
 
 SHAPE_CHOICES = {
@@ -95,7 +95,8 @@ class ModelSourcePanel:
         self.complete.tooltip = "add the anion sites around the atoms (e.g. rocksalt Se around reconstructed Pb)"
         self.anion = LineEdit(value="Se", label="anion")
         self.sublattice = ComboBox(choices=["rocksalt", "zincblende"], value="rocksalt", label="sublattice")
-        self.layer_a = FloatSpinBox(value=6.12, min=1.0, max=30.0, step=0.001, label="a (Å) if not in layer")
+        self.layer_a = FloatSpinBox(value=ROCKSALT_PBSE.lattice_parameter, min=1.0, max=30.0, step=0.001,
+                                    label="a (Å) if not in layer")
         self.min_neighbours = SpinBox(value=1, min=1, max=6, label="min. cation neighbours")
         self.min_neighbours.tooltip = (
             "keep an anion site with at least this many cations around it: 1 adds every site touching a cation "
@@ -146,22 +147,25 @@ class ModelSourcePanel:
         if "certainty" in layer.features and "occupancy" not in layer.features:
             self.use_certainty.value = True
 
-    def parameters(self) -> ModelParams:
-        """The layer's atoms (copied) and the completion asked for. ValueError on bad input."""
+    def parameters(self) -> dict:
+        """``pattern_model`` keyword arguments: the layer's atoms (copied), the completion asked for.
+
+        ValueError on bad input.
+        """
         layer = self.layer.value
         if layer is None:
             raise ValueError("choose a 3D points layer of atoms (or switch the model to the builder)")
-        positions, elements, occupancy = atoms_from_layer(layer, self.use_certainty.value)
+        positions, elements, occupancy, certainty = atoms_from_layer(layer, self.use_certainty.value)
         a = (layer.metadata or {}).get("lattice_parameter")
-        return ModelParams(
-            "layer",
-            positions=positions,  # (x, y, z)
-            elements=elements,
-            occupancy=occupancy,
-            lattice_parameter=float(a) if a is not None else None,
-            complete=self._completion(a) if self.complete.value else None,
-            name=layer.name,
-        )
+        return {
+            "positions": positions,  # (x, y, z)
+            "elements": elements,
+            "occupancy": occupancy,
+            "certainty": certainty,
+            "lattice_parameter": float(a) if a is not None else None,
+            "complete": self._completion(a) if self.complete.value else None,
+            "name": layer.name,
+        }
 
     def _completion(self, a) -> dict:
         anion = self.anion.value.strip()

@@ -6,7 +6,7 @@ from magicgui.widgets import CheckBox
 from qtpy.QtWidgets import QTabWidget
 
 from ..dock import figure_canvas
-from .beam_panel import AXIS_Q
+from .beam_panel import AXIS_LABELS
 
 
 class PatternPlot:
@@ -28,13 +28,12 @@ class PatternPlot:
     def draw(self, pattern, measured, fit, axis, intensity_unit):
         """Draw the pattern (or the measured one alone, or both with the fit and its residual), and G(r).
 
-        ``axis`` is the axis chosen (used when there is no pattern yet);
+        ``axis`` is the axis chosen, as labelled (used when there is no pattern yet);
         ``intensity_unit`` labels a pattern drawn without a fit.
         """
         self.figure.clear()
         self.lines = {}
-        axis = pattern.axis if pattern is not None else axis
-        xlabel = "Q (Å⁻¹)" if axis == AXIS_Q else "2θ (°)"
+        xlabel = AXIS_LABELS[pattern.axis] if pattern is not None else axis
         if fit is not None and pattern is not None:
             ax = self._draw_fit(pattern, measured, fit, xlabel)
         else:
@@ -78,7 +77,7 @@ class PatternPlot:
         if p is not None and p.g is not None:
             (self.lines["G(r)"],) = axg.plot(p.r, p.g, "-", lw=1.0, color="C2")
             axg.axhline(0.0, color="0.6", lw=0.5)
-            axg.set_title(f"Q_max = {p.q.max():.3g} Å⁻¹", fontsize=8)
+            axg.set_title(f"Q_max = {p.q_max:.3g} Å⁻¹", fontsize=8)
         axg.set_xlabel("r (Å)")
         axg.set_ylabel("G(r) (Å⁻²)")
         self.canvas_gr.draw_idle()

@@ -14,8 +14,8 @@ from magicgui.widgets import Container, Widget
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QScrollArea, QSplitter, QWidget
 
+from ...core.workflow import PatternCancelled, PatternResult, compute_pattern, pattern_model
 from .. import notify
-from .._pending_numerics import ModelParams, PatternResult, compute_pattern
 from ..dock import Dock, stack
 from ..layers import add_or_update_points, atoms_kwargs
 from .beam_panel import BeamAxisPanel
@@ -98,10 +98,13 @@ class DebyeWidget(Dock):
 
     # ------------------------------------------------------------ model
 
-    def model_parameters(self) -> ModelParams:
-        """Gather the model source in the main thread (layer data copied). ValueError on bad input."""
+    def model_parameters(self) -> dict:
+        """``pattern_model`` keyword arguments, gathered in the main thread (layer data copied).
+
+        ValueError on bad input.
+        """
         if self.source_panel.from_builder:
-            return ModelParams("builder", builder=self.builder_panel.parameters())
+            return {"builder": self.builder_panel.parameters()}
         self.reset_choices()
         return self.source_panel.parameters()
 
@@ -142,7 +145,10 @@ class DebyeWidget(Dock):
             return None
 
         def job(progress, cancel):
-            return compute_pattern(params, **request, progress=progress, cancel=cancel)
+            if cancel():
+                raise PatternCancelled("cancelled")
+            model = pattern_model(**params)  # built here: a large builder model takes a while
+            return compute_pattern(model, **request, progress=progress, cancel=cancel)
 
         self.status.setText("Computing the Debye pattern ...")
         return self.start(job, self._show_pattern, "Debye pattern")

@@ -99,8 +99,8 @@ class CountResult:
     >>> post = np.array([[0.9, 0.1], [0.2, 0.8], [0.0, 1.0]])
     >>> res = CountResult.from_classes(np.array([0.061, 0.079, 0.083]), post, np.array([0.06, 0.08]), 0.005,
     ...                                np.array([1 / 3, 2 / 3]), [3, 4], method="gmm", icl=np.full(1, np.nan))
-    >>> res.counts, res.n_components, res.lowest_count
-    (array([3, 4, 4]), 2, 3)
+    >>> res.counts, res.n_components, res.lowest_count, res.count_range()
+    (array([3, 4, 4]), 2, 3, (3, 4))
     >>> res.to_frame()[["count", "probability"]].round(2).values.tolist()
     [[3.0, 0.9], [4.0, 0.8], [4.0, 1.0]]
     >>> round(float(res.pdf(0.07)[0]), 2)  # both classes 2 widths away: exp(-2) / (0.005 √(2π)), 1/Å²
@@ -227,6 +227,10 @@ class CountResult:
         z = (x[..., None] - self.means) / s
         comp = self.weights * np.exp(-0.5 * z * z) / (s * np.sqrt(2.0 * np.pi))
         return comp.sum(axis=-1), comp
+
+    def count_range(self) -> tuple[int, int]:
+        """The lowest and the highest count given to a column."""
+        return int(np.min(self.counts)), int(np.max(self.counts))
 
     def to_frame(self) -> pd.DataFrame:
         """Per-column table: volume, count, class, probability (and n_minor for mixed, type for several types)."""

@@ -110,8 +110,8 @@ class ReconstructionResult:
     >>> columns = [ProjectionGeometry(z).group_columns(q * a / 4) for z in [(1, 0, 0), (0, 1, 0)]]
     >>> result = reconstruct([Projection(z, yx + 10.0, np.bincount(lab)) for z, (lab, yx) in
     ...                       zip([(1, 0, 0), (0, 1, 0)], columns)], a, n_runs=0, method="exact")
-    >>> result.n_atoms, result.exact.status, result.to_frame().shape
-    (13, 'optimal', (13, 8))
+    >>> result.n_atoms, result.exact.status, result.to_frame().shape, result.certain_fraction()
+    (13, 'optimal', (13, 8), 1.0)
     >>> result.reprojection[0][["measured", "reconstructed"]].sum().tolist()
     [13.0, 13.0]
     """
@@ -143,6 +143,10 @@ class ReconstructionResult:
     def n_atoms(self) -> int:
         """Number of atoms in the model."""
         return len(self.positions)
+
+    def certain_fraction(self, threshold: float = 0.9) -> float:
+        """The share of the model's atoms whose certainty is at least ``threshold`` (0..1)."""
+        return float(np.mean(np.asarray(self.certainty) >= threshold))
 
     def run_positions(self, i: int) -> np.ndarray:
         """Atom positions (Å, crystal frame) of annealing run ``i``."""
