@@ -12,7 +12,6 @@ features it leaves are the same.  Replace the sample by your own images with
 import argparse
 
 import napari
-import numpy as np
 
 from napari_nxtomo.cli import docked_session
 
@@ -46,8 +45,7 @@ def main(screenshot=None, quit_after=False):
     tomo.run()
     tomo.runner.wait()
     model = viewer.layers["Pb model"]                          # 3D points, feature "certainty"
-    print(f"3D model: {len(model.data)} Pb atoms, certainty >= 0.9 for "
-          f"{np.mean(model.features['certainty'] >= 0.9):.1%}")
+    print(f"3D model: {len(model.data)} Pb atoms, certainty >= 0.9 for {tomo.result.certain_fraction(0.9):.1%}")
 
     # 4: Debye pattern of the reconstructed core, Se completed around the Pb
     debye.source.value = "3D points layer"

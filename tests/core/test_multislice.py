@@ -405,13 +405,6 @@ def test_default_counting_recovers_counts_100(view, runs):
 # measurement report: python tests/core/test_multislice.py [n_realisations]
 
 
-def _fit_noise_free(view):
-    pos = find_columns(view.image, view.pixel_size, MIN_DISTANCE[view.name])
-    table = fit_typed_columns(view.image, view.pixel_size, pos, rule="auto", zone_axis=view.zone_axis)
-    idx, d = truth_of(view, table)
-    return table, idx, d
-
-
 def report(n_real: int = 10, dose: float = DOSE, views=VIEWS):  # pragma: no cover - a measurement, not a test
     from napari_nxtomo.core.simulate import CrossSectionModel
 

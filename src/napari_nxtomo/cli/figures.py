@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.evaluation import holds_element
+from ..core.columns import holds_element
 from ..core.workflow import reprojection_table
 
 __all__ = ["count_figure", "model_figures", "overview_figure", "pattern_figure", "pipeline_figures"]

@@ -23,6 +23,7 @@ no split (see :func:`napari_nxtomo.core.counting.count_atoms`).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.spatial import cKDTree
@@ -230,6 +231,18 @@ def type_rule_for_zone(zone_axis) -> str:
         return "one"
     family = tuple(sorted(abs(int(v)) for v in zone_axis))
     return {(0, 0, 1): "mixed", (0, 1, 1): "parity"}.get(family, "one")
+
+
+def holds_element(types, element: str) -> np.ndarray:
+    """Which columns hold ``element``: type ``element`` or a mixed ``element+...`` type.
+
+    Examples
+    --------
+    >>> holds_element(["Pb", "Se", "Pb+Se"], "Pb").tolist()
+    [True, False, True]
+    """
+    t = pd.Series(np.asarray(types).astype(str))
+    return ((t == element) | t.str.startswith(element + "+")).to_numpy()
 
 
 def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=None, names=("Pb", "Se"),

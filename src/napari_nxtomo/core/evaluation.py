@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .columns import holds_element
+
 __all__ = [
     "SiteScore",
     "best_fcc_translation",
@@ -265,18 +267,6 @@ def match_columns(found, truth):
 
     distance, nearest = cKDTree(_yx(truth)).query(_yx(found))
     return nearest, distance
-
-
-def holds_element(types, element: str) -> np.ndarray:
-    """Which columns hold ``element``: type ``element`` or a mixed ``element+...`` type.
-
-    Examples
-    --------
-    >>> holds_element(["Pb", "Se", "Pb+Se"], "Pb").tolist()
-    [True, False, True]
-    """
-    t = pd.Series(np.asarray(types).astype(str))
-    return ((t == element) | t.str.startswith(element + "+")).to_numpy()
 
 
 def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb", match=None) -> dict:

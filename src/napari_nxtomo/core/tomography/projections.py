@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..columns import holds_element
+
 
 def _int_vector(v, what):
     a = np.asarray(v, dtype=float).ravel()
@@ -112,7 +114,7 @@ def projection_from_table(positions, features, zone_axis, element="Pb", tilt_dir
         t = features["type"].astype(str)
         kinds = set(t)
         if len(kinds) > 1 or kinds & {element} or any(k.startswith(element + "+") for k in kinds):
-            keep = ((t == element) | t.str.startswith(element + "+")).to_numpy()
+            keep = holds_element(t, element)
         if not keep.any():
             raise ValueError(f"{label} has no {element} columns (types: {sorted(kinds)})")
     pos = np.asarray(positions, dtype=float)[:, -2:]
