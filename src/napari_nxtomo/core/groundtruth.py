@@ -95,11 +95,18 @@ def load_multislice_view(folder, name: str) -> MultisliceView:
 
     Examples
     --------
-    >>> import napari_nxtomo
-    >>> folder = Path(napari_nxtomo.__file__).parents[2] / "tests" / "core" / "data" / "multislice"
+    A view folder as ``benchmarks/multislice/make_images.py`` writes it (here a
+    tiny stand-in written on the spot):
+
+    >>> import json, tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> np.save(folder / "haadf_110.npy", np.zeros((30, 40)))
+    >>> pd.DataFrame({"y": [1.0], "x": [2.0], "n_Pb": [5]}).to_csv(folder / "columns_110.csv", index=False)
+    >>> meta = {"pixel_size_A": 0.2, "zone_axis": [1, 1, 0], "origin_A": [3.0, 4.0], "columns_file": "columns_110.csv"}
+    >>> _ = (folder / "haadf_110.json").write_text(json.dumps(meta))
     >>> view = load_multislice_view(folder, "110")
-    >>> view.zone_axis, view.pixel_size, len(view.columns)
-    ((1, 1, 0), 0.2, 113)
+    >>> view.zone_axis, view.pixel_size, view.image.shape, len(view.columns)
+    ((1, 1, 0), 0.2, (30, 40), 1)
     """
     folder = Path(folder)
     meta = json.loads((folder / f"haadf_{name}.json").read_text())
