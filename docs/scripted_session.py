@@ -1,7 +1,7 @@
 """A scripted napari session: the four steps of napari-nxtomo driven from Python on a viewer.
 
     python docs/scripted_session.py                 # opens napari, runs, leaves the window open
-    xvfb-run -a -s "-screen 0 1920x1200x24" python docs/scripted_session.py --screenshot docs/docked_session.png --quit
+    xvfb-run -a -s "-screen 0 1920x1080x24" python docs/scripted_session.py --screenshot docs/docked_session.png --quit
 
 Every step is the dock a user would click, run from Python: the layers and
 features it leaves are the same.  Replace the sample by your own images with
@@ -18,7 +18,7 @@ from napari_nxtomo.cli import docked_session
 
 def main(screenshot=None, quit_after=False):
     viewer = napari.Viewer(title="napari-nxtomo: scripted session")
-    viewer.window.resize(1700, 1000)
+    viewer.window.resize(1920, 1080)
     fit, count, tomo, debye = docked_session(viewer)           # sample + the four docks
     images = [ly for ly in viewer.layers]
 
@@ -55,6 +55,7 @@ def main(screenshot=None, quit_after=False):
     debye.compute()
     debye.runner.wait()
 
+    tomo.show_tab()                                            # bring the Reconstruct tab to the front
     for ly in viewer.layers:
         ly.visible = False
     model.visible = True

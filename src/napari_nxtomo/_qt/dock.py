@@ -7,7 +7,8 @@ from small panels, and lays it out with :func:`stack`; long work goes through
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from . import notify
 from .tasks import TaskRunner
@@ -41,6 +42,16 @@ class Dock(QWidget):
         self.reset_choices()
         super().showEvent(event)
 
+    def show_tab(self):
+        """Bring this dock to the front of the tabbed dock area it shares with the others."""
+        from qtpy.QtWidgets import QDockWidget
+
+        parent = self.parent()
+        while parent is not None and not isinstance(parent, QDockWidget):
+            parent = parent.parent()
+        if parent is not None:
+            parent.raise_()
+
     def chosen_layer(self, widget, missing: str):
         """The layer chosen in ``widget`` once the lists are fresh; None, and ``missing`` told the user, if none."""
         self.reset_choices()
@@ -60,7 +71,11 @@ def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
 
     An item is a QWidget, a magicgui widget (its ``native`` is used), a
     layout, or ``(item, stretch_factor)``; ``stretch`` adds space at the end.
+    A :class:`Dock` gets its items inside a scroll area, so that however tall
+    its form, the dock (and with it napari's window) still fits a 1080p screen.
     """
+    if isinstance(widget, Dock):
+        widget = _scrolled(widget)
     lay = QVBoxLayout(widget)
     for item in items:
         item, factor = item if isinstance(item, tuple) else (item, 0)
@@ -72,6 +87,20 @@ def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
     if stretch:
         lay.addStretch(1)
     return lay
+
+
+def _scrolled(dock: QWidget) -> QWidget:
+    """Fill ``dock`` with a frameless scroll area; returns the widget inside it, for the dock's content."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    inner = QWidget()
+    scroll.setWidget(inner)
+    outer = QVBoxLayout(dock)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return inner
 
 
 def figure_canvas(figsize, min_height: int | None = None):

@@ -218,12 +218,15 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def docked_session(viewer, sample: str = "pbse_cuboctahedron") -> list:
-    """Load a sample into a viewer and dock the four widgets in workflow order; returns the widgets."""
+    """Load a sample into a viewer and dock the four widgets in workflow order; returns the widgets.
+
+    The docks share one tabbed area at the right (the first tab shown), so
+    that the window fits a 1920×1080 screen with the canvas at least half its
+    width.
+    """
     viewer.open_sample("napari-nxtomo", sample)
-    widgets = []
-    for name in DOCKS:
-        dock, widget = viewer.window.add_plugin_dock_widget("napari-nxtomo", name, tabify=False)
-        widgets.append(widget)
+    widgets = [viewer.window.add_plugin_dock_widget("napari-nxtomo", name, tabify=True)[1] for name in DOCKS]
+    widgets[0].show_tab()
     return widgets
 
 
