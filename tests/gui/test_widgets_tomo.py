@@ -43,9 +43,12 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
         fit.min_distance.value = 1.4
         fit.find()
         pts = viewer.layers[f"{image.name} columns"]
+        assert viewer.layers.index(pts) == viewer.layers.index(image) + 1  # drawn on the image it was found on
         fit.points.value = pts
         fit.fit()
         _wait(qtbot, fit)
+        for suffix in ("model", "residual"):  # hidden: the columns' count colours stay in sight
+            assert not viewer.layers[f"{image.name} {suffix}"].visible
         count.points.value = pts
         count.feature.value = "volume"
         count.run()
@@ -66,6 +69,15 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     assert model.ndim == 3
     cert = model.features["certainty"].to_numpy()
     assert cert.shape == (len(model.data),)
+    # opened in 3D, the camera on the particle's centre (within one lattice parameter)
+    assert viewer.dims.ndisplay == 3
+    centre = np.asarray(model.data).mean(axis=0)
+    assert np.abs(np.asarray(viewer.camera.center) - centre).max() < 6.12
+    # the certainty slider hides the atoms below it, and shows them all again at 0
+    tomo.threshold.value = 0.95
+    assert model.shown.sum() == (cert >= 0.95 - 1e-9).sum()
+    tomo.threshold.value = 0.0
+    assert model.shown.all()
     a = 6.12
     q = np.rint(np.asarray(model.data)[:, ::-1] / (a / 4)).astype(int)
     np.testing.assert_allclose(np.asarray(model.data)[:, ::-1], q * a / 4, atol=1e-6)  # on the fcc grid

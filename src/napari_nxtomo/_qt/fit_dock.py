@@ -15,7 +15,8 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushBu
 
 from . import notify
 from .dock import Dock, stack
-from .layers import add_or_update_points, columns_kwargs, fitted_features, image_array, points_to_image_frame
+from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
+                     points_to_image_frame)
 
 TYPE_CHOICES = {
     "auto (from zone axis)": "auto",
@@ -83,6 +84,8 @@ class FitColumnsWidget(Dock):
         features = pd.DataFrame({"type": pd.Series(["column"] * len(pos), dtype="category")})
         kwargs = columns_kwargs(features, f"{layer.name} columns", {"pixel_size_A": pixel, "units": "Å"}, origin)
         pts = add_or_update_points(self.viewer, pos, kwargs)
+        place_above(self.viewer, pts, layer)  # drawn on the image it was found on
+        layer.visible = pts.visible = True
         self.reset_choices()
         self.points.value = pts
         self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit.")
@@ -156,5 +159,6 @@ class FitColumnsWidget(Dock):
             name = f"{layer.name} {suffix}"
             if name in self.viewer.layers:
                 self.viewer.layers[name].data = data
-            else:
-                self.viewer.add_image(data, name=name, colormap=cmap, visible=suffix == "residual", **common)
+            else:  # hidden, just above the image: the count colours of the columns stay in sight
+                place_above(self.viewer, self.viewer.add_image(data, name=name, colormap=cmap, visible=False,
+                                                               **common), layer)

@@ -277,11 +277,60 @@ def atoms_kwargs(features: pd.DataFrame, name: str, metadata: dict | None = None
         "shading": "spherical",
         "units": ("angstrom",) * 3,
         "metadata": dict(metadata or {}),
-        "out_of_slice_display": True,
+        **_out_of_slice(),
     }
     if "certainty" in features and len(features):
         kwargs["face_color"] = mapped_colours(features["certainty"], CERTAINTY_CMAP, (0.0, 1.0))
     return kwargs
+
+
+def _out_of_slice() -> dict:
+    """Draw atoms cut by the slice plane as smaller discs: ``projection_mode`` (napari ≥ 0.9), else the older flag."""
+    from napari.layers.points._points_constants import PointsProjectionMode
+
+    if hasattr(PointsProjectionMode, "RESCALE_LINEAR"):
+        return {"projection_mode": "rescale_linear"}
+    return {"out_of_slice_display": True}
+
+
+def show_in_3d(viewer, layer) -> None:
+    """Switch the viewer to 3D and fit the camera to ``layer`` (a 3D model, not the 2D images beside it).
+
+    Examples
+    --------
+    >>> from napari.components import ViewerModel
+    >>> viewer = ViewerModel()
+    >>> layer = viewer.add_points([[0.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
+    >>> show_in_3d(viewer, layer)
+    >>> viewer.dims.ndisplay, [round(c) for c in viewer.camera.center]
+    (3, [5, 5, 5])
+    """
+    viewer.dims.ndisplay = 3
+    try:
+        viewer.reset_view(layers=[layer])
+    except TypeError:  # napari before 0.6 fits every layer: centre on the model by hand
+        viewer.reset_view()
+        lo, hi = np.asarray(layer.extent.world, dtype=float)
+        viewer.camera.center = tuple((lo + hi) / 2)
+
+
+def place_above(viewer, layer, below) -> None:
+    """Move ``layer`` just above ``below`` in the layer list (drawn over it, under the layers above it).
+
+    Examples
+    --------
+    >>> from napari.components import ViewerModel
+    >>> viewer = ViewerModel()
+    >>> a, b = viewer.add_points(name="a"), viewer.add_points(name="b")
+    >>> c = viewer.add_points(name="c")
+    >>> place_above(viewer, c, a)
+    >>> [ly.name for ly in viewer.layers]
+    ['a', 'c', 'b']
+    """
+    layers = viewer.layers
+    src, dst = layers.index(layer), layers.index(below)
+    if src != dst + 1:
+        layers.move(src, dst + 1 if src > dst else dst)
 
 
 def columns_kwargs(features: pd.DataFrame, name: str, metadata: dict | None = None, translate=(0.0, 0.0)) -> dict:

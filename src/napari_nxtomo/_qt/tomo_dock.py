@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, Select, SpinBox
+from magicgui.widgets import ComboBox, Container, FloatSlider, FloatSpinBox, LineEdit, PushButton, Select, SpinBox
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem
 
 from ..core.lattice import ROCKSALT_PBSE
 from ..core.workflow import reprojection_per_column, reprojection_table
 from . import notify
-from .dock import Dock, stack
-from .layers import CERTAINTY_CMAP, atoms_kwargs, colour_by, projection_from_layer
+from .dock import Dock, figure_canvas, stack
+from .layers import CERTAINTY_CMAP, atoms_kwargs, colour_by, projection_from_layer, show_in_3d
 
 SOLVERS = {
     "annealing runs + exact optimum": "both",
@@ -42,7 +42,8 @@ class ReconstructWidget(Dock):
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
         self.table.setMinimumHeight(110)
-        stack(self, self.form, self.runner, self.table, self._save_panel(), self.status, stretch=True)
+        stack(self, self.form, self.runner, self.table, self._save_panel(), *self._certainty_panel(), self.status,
+              stretch=True)
         self.run_button.changed.connect(self.run)
 
     def _options_panel(self) -> list:
@@ -72,6 +73,26 @@ class ReconstructWidget(Dock):
         buttons.addWidget(self.save_xyz)
         buttons.addWidget(self.save_csv)
         return buttons
+
+    def _certainty_panel(self) -> list:
+        """The model's colour bar (napari draws none for points) and a slider hiding atoms below a certainty."""
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        figure, self.colour_bar = figure_canvas((4, 0.75), min_height=60)
+        figure.colorbar(ScalarMappable(Normalize(0.0, 1.0), CERTAINTY_CMAP), cax=figure.add_subplot(),
+                        orientation="horizontal", label="certainty (share of runs with the atom)")
+        self.threshold = FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, label="hide certainty below")
+        self.threshold.tooltip = "atoms of the model whose certainty is below this value are hidden"
+        self.threshold.changed.connect(self._apply_threshold)
+        return [self.colour_bar, Container(widgets=[self.threshold])]
+
+    def _apply_threshold(self, *_):
+        """Show only the model's atoms at or above the certainty threshold."""
+        layer = self.model_layer
+        if layer is None or layer not in self.viewer.layers:
+            return
+        layer.shown = layer.features["certainty"].to_numpy(float) >= float(self.threshold.value) - 1e-9
 
     def _counted_layers(self, *_):
         from napari.layers import Points
@@ -163,6 +184,8 @@ class ReconstructWidget(Dock):
             self.viewer.layers.remove(name)
         self.model_layer = self.viewer.add_points(pos[:, ::-1], **atoms_kwargs(feats, name, md))
         colour_by(self.model_layer, "certainty", CERTAINTY_CMAP, (0.0, 1.0))
+        self._apply_threshold()
+        show_in_3d(self.viewer, self.model_layer)  # a 3D model is never shown as a 2D slice
 
     def _show_reprojection(self, result, layers, kept):
         """Model count and residual per column in each projection's layer; one table row per projection."""
