@@ -182,10 +182,31 @@ def test_fit_can_be_cancelled_and_keeps_the_points(make_napari_viewer, qtbot, tr
     fit.points.value = pts
     fit.fit()
     assert fit.runner.busy and fit.runner.cancel_button.isEnabled()
+    # while it runs the dock's buttons are disabled (a second press cannot be lost)
+    assert not fit.fit_button.native.isEnabled() and not fit.find_button.native.isEnabled()
     fit.runner.cancel()
     _wait(qtbot, fit)
     assert not errors, errors
     assert any("cancelled" in m for m in infos)
+    assert "cancelled" in fit.status.text() and "Fitting" not in fit.status.text()
+    assert fit.fit_button.native.isEnabled() and fit.find_button.native.isEnabled()
     np.testing.assert_array_equal(pts.data, before)
     assert "volume" not in pts.features
     assert "mosaic model" not in viewer.layers
+
+
+def test_a_failed_task_replaces_the_status_and_frees_the_buttons(make_napari_viewer, qtbot, errors):
+    """A task that raises: the user is told why, the status line says it failed, the buttons work again."""
+    viewer = make_napari_viewer(show=True)
+    fit, _ = _docks(viewer)
+    fit.status.setText("Fitting 3 columns ...")
+
+    def job(progress, cancel):
+        raise ValueError("columns closer than 2.5 Å")
+
+    fit.start(job, lambda result: None, "column fit")
+    assert not fit.fit_button.native.isEnabled()
+    _wait(qtbot, fit)
+    assert errors and "columns closer than 2.5 Å" in errors[-1]
+    assert fit.status.text() == "column fit failed: columns closer than 2.5 Å"
+    assert fit.fit_button.native.isEnabled() and fit.find_button.native.isEnabled()

@@ -61,8 +61,24 @@ class Dock(QWidget):
         return layer
 
     def start(self, job, done, what: str, on_cancelled=None):
-        """Run ``job(progress, cancel)`` in the task runner, ``done(result)`` after; returns the worker."""
-        self.last_worker = self.runner.start(job, done, what, on_cancelled=on_cancelled)
+        """Run ``job(progress, cancel)`` in the task runner, ``done(result)`` after; returns the worker.
+
+        While it runs the dock's buttons (but Cancel) are disabled; a failure
+        or a cancel replaces the status line ("… failed: why").
+        """
+        from qtpy.QtWidgets import QPushButton
+
+        if self.runner.busy:
+            return self.runner.start(job, done, what)  # tells the user, starts nothing
+        buttons = [b for b in self.findChildren(QPushButton) if b.isEnabled() and b is not self.runner.cancel_button]
+
+        def enable(on):
+            for b in buttons:
+                b.setEnabled(on)
+
+        enable(False)
+        self.last_worker = self.runner.start(job, done, what, on_cancelled=on_cancelled,
+                                             on_failed=self.status.setText, on_finished=lambda: enable(True))
         return self.last_worker
 
 

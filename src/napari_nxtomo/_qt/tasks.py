@@ -82,13 +82,17 @@ class TaskRunner(QWidget):
         self._cancel_event.set()
         self.cancel_button.setEnabled(False)
 
-    def start(self, func: Callable, on_done: Callable, what: str, on_cancelled: Callable | None = None):
+    def start(self, func: Callable, on_done: Callable, what: str, on_cancelled: Callable | None = None,
+              on_failed: Callable | None = None, on_finished: Callable | None = None):
         """Run ``func(progress=..., cancel=...)`` in a thread; ``on_done(result)`` in the main thread.
 
-        Returns the worker (tests may wait on it), or None if a task is already running.
+        ``on_failed(message)`` gets the message told to the user when the task
+        fails or is cancelled (before ``on_cancelled(exc)``); ``on_finished()``
+        runs last, whatever the outcome.  Returns the worker (tests may wait on
+        it), or None if a task is already running.
         """
         if self.busy:
-            notify.info(f"{what} is waiting, another task is still running")
+            notify.info(f"{what} not started: another task is still running (wait for it, or press Cancel)")
             return None
         self._cancel_event.clear()
         self.bar.setRange(0, 0)  # busy until the first progress report
@@ -104,18 +108,24 @@ class TaskRunner(QWidget):
             self.worker = None
             self.cancel_button.setEnabled(False)
             self.bar.setRange(0, 1)
+            if on_finished is not None:
+                on_finished()
 
         def returned(result):
             self.bar.setValue(1)
             on_done(result)
 
         def errored(exc):
-            if type(exc).__name__.endswith("Cancelled"):
-                notify.info(f"{what} cancelled")
-                if on_cancelled is not None:
-                    on_cancelled(exc)
+            cancelled = type(exc).__name__.endswith("Cancelled")
+            message = f"{what} cancelled" if cancelled else f"{what} failed: {exc}"
+            if on_failed is not None:
+                on_failed(message)
+            if not cancelled:
+                notify.error(message)
                 return
-            notify.error(f"{what} failed: {exc}")
+            notify.info(message)
+            if on_cancelled is not None:
+                on_cancelled(exc)
 
         worker.returned.connect(returned)
         worker.errored.connect(errored)
