@@ -26,7 +26,6 @@ def main(screenshot=None, quit_after=False):
     columns = []
     for image in images:
         fit.image.value = image
-        fit.min_distance.value = 1.4                           # Å
         fit.find()                                             # -> "<image> columns" points layer
         pts = viewer.layers[f"{image.name} columns"]
         fit.points.value = pts
@@ -47,13 +46,12 @@ def main(screenshot=None, quit_after=False):
     model = viewer.layers["Pb model"]                          # 3D points, feature "certainty"
     print(f"3D model: {len(model.data)} Pb atoms, certainty >= 0.9 for {tomo.result.certain_fraction(0.9):.1%}")
 
-    # 4: Debye pattern of the reconstructed core, Se completed around the Pb
-    debye.source.value = "3D points layer"
-    debye.layer.value = model
-    debye.complete.value = True
-    debye.min_neighbours.value = 4                             # Se with >= 4 of its 6 Pb: no dangling shell
+    # 4: Debye pattern of the reconstructed core: the dock starts on the newest model, Se completed
+    #    around the Pb where a site has >= 4 of its 6 Pb neighbours (the defaults)
+    debye.reset_choices()
     debye.compute()
     debye.runner.wait()
+    print(f"Debye: {debye.status.text()}")
 
     tomo.show_tab()                                            # bring the Reconstruct tab to the front
     for ly in viewer.layers:

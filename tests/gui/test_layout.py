@@ -28,3 +28,30 @@ def test_four_docks_fit_a_1080p_screen(make_napari_viewer, qtbot):
     assert window.width() <= 1920 and window.height() <= 1080, (window.width(), window.height())
     canvas = viewer.window._qt_viewer.canvas.native
     assert canvas.width() >= window.width() / 2, (canvas.width(), window.width())
+
+
+def test_defaults_follow_the_layers(make_napari_viewer, qtbot):
+    """Fit: min distance from zone axis + lattice parameter (0.65 × 2.16 Å along rocksalt [110]), else 1.4 Å;
+    Debye: starts on the newest reconstruction, completing Se with ≥ 4 Pb neighbours."""
+    import numpy as np
+    import pandas as pd
+
+    viewer = make_napari_viewer(show=True)
+    _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
+    _, debye = viewer.window.add_plugin_dock_widget("napari-nxtomo", "4 Debye scattering")
+    viewer.add_image(np.zeros((8, 8)), name="plain")
+    fit.reset_choices()
+    fit.image.value = viewer.layers["plain"]
+    assert fit.min_distance.value == 1.4 and "default" in fit.status.text()
+    viewer.add_image(np.zeros((8, 8)), name="known", metadata={"zone_axis": (1, 1, 0), "lattice_parameter": 6.12})
+    fit.reset_choices()
+    fit.image.value = viewer.layers["known"]
+    assert fit.min_distance.value == pytest.approx(0.65 * 6.12 / 8**0.5, abs=0.01)
+    assert "metadata" in fit.status.text()
+
+    assert debye.source.value != "3D points layer"
+    feats = pd.DataFrame({"element": ["Pb", "Pb"], "certainty": [1.0, 0.5]})
+    model = viewer.add_points(np.zeros((2, 3)), features=feats, name="Pb model")
+    debye.reset_choices()
+    assert debye.source.value == "3D points layer" and debye.layer.value is model
+    assert debye.complete.value and debye.min_neighbours.value == 4

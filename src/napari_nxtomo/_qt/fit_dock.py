@@ -18,6 +18,9 @@ from .dock import Dock, stack
 from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
                      points_to_image_frame)
 
+#: the peak finder's minimum distance (Å) when the image does not say its zone axis and lattice parameter
+DEFAULT_MIN_DISTANCE = 1.4
+
 TYPE_CHOICES = {
     "auto (from zone axis)": "auto",
     "one type": "one",
@@ -45,12 +48,14 @@ class FitColumnsWidget(Dock):
         self.form = Container(widgets=[*self._find_panel(), *self._fit_panel()])
         stack(self, self.form, self.runner, self.status, stretch=True)
         self.find_button.changed.connect(self.find)
+        self.image.changed.connect(self._preset_min_distance)
+        self._preset_min_distance()
         self.fit_button.changed.connect(self.fit)
 
     def _find_panel(self) -> list:
         """Image, minimum distance, 'Find columns'."""
         self.image = create_widget(annotation="napari.layers.Image", label="image")
-        self.min_distance = FloatSpinBox(value=2.0, min=0.3, max=50.0, step=0.1, label="min distance (Å)")
+        self.min_distance = FloatSpinBox(value=DEFAULT_MIN_DISTANCE, min=0.3, max=50.0, step=0.1, label="min distance (Å)")
         self.find_button = PushButton(text="Find columns")
         return [self.image, self.min_distance, self.find_button]
 
@@ -67,6 +72,25 @@ class FitColumnsWidget(Dock):
         return [self.points, self.types, self.elements, self.fit_button]
 
     # ------------------------------------------------------------ find
+
+    def _preset_min_distance(self, *_):
+        """Min distance from the image's zone axis and lattice parameter (metadata), else the default; said in the status."""
+        from ..core.columns import MIN_DISTANCE_SHARE, column_spacing
+
+        layer = self.image.value
+        if layer is None:
+            return
+        md = layer.metadata or {}
+        try:
+            spacing = column_spacing(md["zone_axis"], float(md["lattice_parameter"]), md.get("structure", "rocksalt"))
+        except (KeyError, TypeError, ValueError):
+            self.min_distance.value = DEFAULT_MIN_DISTANCE
+            self.status.setText(f"min distance {DEFAULT_MIN_DISTANCE} Å (default: '{layer.name}' does not give its "
+                                "zone axis and lattice parameter). Find columns, edit them, then fit.")
+            return
+        self.min_distance.value = round(MIN_DISTANCE_SHARE * spacing, 2)
+        self.status.setText(f"min distance {self.min_distance.value} Å: {MIN_DISTANCE_SHARE} × the {spacing:.2f} Å "
+                            f"column spacing of '{layer.name}' (zone axis and lattice parameter from its metadata).")
 
     def find(self):
         """Find the columns of the chosen image: a points layer '<image> columns' (added or updated)."""

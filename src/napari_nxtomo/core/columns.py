@@ -233,6 +233,47 @@ def type_rule_for_zone(zone_axis) -> str:
     return {(0, 0, 1): "mixed", (0, 1, 1): "parity"}.get(family, "one")
 
 
+#: sites of one cubic cell in quarter-lattice units: cations on fcc, anions shifted by (2,0,0) or (1,1,1)
+_FCC_Q = np.array([[0, 0, 0], [0, 2, 2], [2, 0, 2], [2, 2, 0]])
+_STRUCTURE_SHIFT = {"rocksalt": (2, 0, 0), "zincblende": (1, 1, 1), "fcc": None}
+
+#: the peak finder's minimum distance as a share of the nearest projected column spacing
+MIN_DISTANCE_SHARE = 0.65
+
+
+def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksalt") -> float:
+    """Nearest distance (Å) between two projected atomic columns of a cubic crystal along a zone axis.
+
+    Parameters
+    ----------
+    zone_axis : 3 ints, e.g. (1, 1, 0)
+    lattice_parameter : float
+        Cubic cell edge, Å.
+    structure : {"rocksalt", "zincblende", "fcc"}
+
+    Examples
+    --------
+    >>> round(column_spacing((1, 0, 0), 6.12), 3), round(column_spacing((1, 1, 0), 6.12), 3)
+    (3.06, 2.164)
+    >>> round(column_spacing((1, 0, 0), 6.08, "zincblende"), 3)
+    2.15
+    """
+    if structure not in _STRUCTURE_SHIFT:
+        raise ValueError(f"structure must be one of {sorted(_STRUCTURE_SHIFT)}; got {structure!r}")
+    zone = np.asarray(zone_axis, dtype=float)
+    if zone.shape != (3,) or not np.any(zone):
+        raise ValueError(f"the zone axis must be three integers such as (1, 1, 0); got {zone_axis!r}")
+    cells = np.stack(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij"), -1).reshape(-1, 1, 3) * 4
+    q = (cells + _FCC_Q).reshape(-1, 3)
+    if _STRUCTURE_SHIFT[structure] is not None:
+        q = np.vstack([q, q + _STRUCTURE_SHIFT[structure]])
+    zone /= np.linalg.norm(zone)
+    xyz = q * (lattice_parameter / 4.0)
+    flat = np.unique(np.round(xyz - np.outer(xyz @ zone, zone), 6), axis=0)
+    d, _ = cKDTree(flat).query(flat, k=2)
+    return float(d[:, 1].min())
+
+
 def holds_element(types, element: str) -> np.ndarray:
     """Which columns hold ``element``: type ``element`` or a mixed ``element+...`` type.
 

@@ -97,7 +97,7 @@ class ModelSourcePanel:
         self.sublattice = ComboBox(choices=["rocksalt", "zincblende"], value="rocksalt", label="sublattice")
         self.layer_a = FloatSpinBox(value=ROCKSALT_PBSE.lattice_parameter, min=1.0, max=30.0, step=0.001,
                                     label="a (Å) if not in layer")
-        self.min_neighbours = SpinBox(value=1, min=1, max=6, label="min. cation neighbours")
+        self.min_neighbours = SpinBox(value=4, min=1, max=6, label="min. cation neighbours")
         self.min_neighbours.tooltip = (
             "keep an anion site with at least this many cations around it: 1 adds every site touching a cation "
             "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; the status line says "
@@ -123,6 +123,23 @@ class ModelSourcePanel:
         self.layer_box.visible = not self.from_builder
         for w in (self.anion, self.sublattice, self.min_neighbours, self.layer_a):
             w.enabled = self.complete.value
+
+    def follow_reconstruction(self, viewer):
+        """Start on the newest reconstruction (a 3D points layer with 'certainty'), once per new one.
+
+        Sets the source to the layer, chooses it and completes the anion
+        sublattice (a reconstruction holds the cations only).
+        """
+        from napari.layers import Points
+
+        models = [ly for ly in viewer.layers if isinstance(ly, Points) and ly.ndim == 3 and "certainty" in ly.features]
+        if not models or models[-1] is getattr(self, "_model_seen", None):
+            return
+        self._model_seen = models[-1]
+        self.source.value = SOURCE_LAYER
+        self.layer.value = models[-1]
+        self.complete.value = True
+        self.follow_layer()
 
     def follow_layer(self):
         """Take the chosen layer's settings if the choice changed (after the layer list was refreshed)."""

@@ -90,6 +90,7 @@ class DebyeWidget(Dock):
     def reset_choices(self, *_):
         """Refresh the layer list (napari calls this when layers are added or removed)."""
         super().reset_choices()
+        self.source_panel.follow_reconstruction(self.viewer)
         self.source_panel.follow_layer()
 
     def _on_axis(self, *_):
