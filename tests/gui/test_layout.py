@@ -1,5 +1,6 @@
 """GUI: the four docks together fit a 1920×1080 screen and leave the canvas at least half the window's width."""
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.gui
@@ -55,3 +56,20 @@ def test_defaults_follow_the_layers(make_napari_viewer, qtbot):
     debye.reset_choices()
     assert debye.source.value == "3D points layer" and debye.layer.value is model
     assert debye.complete.value and debye.min_neighbours.value == 4
+
+
+def test_colouring_by_an_integer_count_raises_no_napari_warning():
+    """Issue 14: no warning of the plugin's own making reaches the user (napari's 'looks like categorical')."""
+    import warnings
+
+    from napari.layers import Points
+
+    from napari_nxtomo._qt.layers import COUNT_CMAP, colour_by
+
+    pts = Points(np.zeros((3, 2)), features={"count": np.array([1, 2, 5])})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        colour_by(pts, "count", COUNT_CMAP)
+    assert [str(w.message) for w in caught] == []
+    assert pts.face_color_mode == "colormap"
+    assert tuple(pts.face_contrast_limits) == (1.0, 5.0)

@@ -10,6 +10,8 @@ read back) and the models from the builder all show the same thing.  No Qt here 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -229,7 +231,11 @@ def colour_by(layer, feature: str, cmap: str, limits=None) -> None:
         lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if values.size else (0.0, 1.0)
         limits = (lo, hi if hi > lo else lo + 1.0)
     layer.face_colormap = cmap
-    layer.face_color = feature
+    with warnings.catch_warnings():
+        # napari guesses "categorical" for an integer feature with few values and warns; the
+        # colouring is continuous by intent and the mode is set explicitly on the next line
+        warnings.filterwarnings("ignore", message="Feature .* looks like categorical data", category=RuntimeWarning)
+        layer.face_color = feature
     layer.face_color_mode = "colormap"
     layer.face_contrast_limits = tuple(limits)
     layer.refresh_colors()
