@@ -36,6 +36,7 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     True
     """
     import matplotlib as mpl
+    import matplotlib.ticker  # noqa: F401  (mpl.ticker below)
 
     volumes = np.asarray(volumes, dtype=float)
     ax, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
@@ -52,14 +53,16 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
         counts_k = np.asarray(res.component_counts)
         for k in range(parts.shape[-1]):
             ax.plot(x, scale * parts[..., k], color=cm(norm(counts_k[k])), lw=1)
-        ax.plot(x, scale * total, color="k", lw=1.2, label=f"mixture, {res.n_components} classes")
+        ax.plot(x, scale * total, color="k", lw=1.2, label=_mixture_label(res))
     else:
         for c, v in sorted((res.library or {}).items()):
             ax.axvline(v, color=cm(norm(c)) if np.ndim(c) == 0 else "0.4", lw=0.8)
     ax.set_xlabel("cross-section (Å²)")
     ax.set_ylabel("columns per bin")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best", framealpha=0.7)
     cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, pad=0.01)
+    cb.locator = mpl.ticker.MaxNLocator(integer=True)  # counts are integers: no tick at 2.5
+    cb.update_ticks()
     cb.set_label("count (points colour)")
     icl = np.atleast_2d(np.asarray(res.icl, dtype=float))
     names = list(res.by_type) if res.by_type else [""]
@@ -73,12 +76,19 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
         kc = int((res.by_type[name] if res.by_type else res).n_components_icl)
         if not (1 <= kc <= row.size and np.isfinite(row[kc - 1])):
             kc = int(k[good][np.argmin(row[good])])
-        ax2.plot(kc, row[kc - 1], "r*", ms=10)
+        ax2.plot(kc, row[kc - 1], "r*", ms=10, label=f"chosen: {name + ' ' if name else ''}K = {kc}")
     if ax2.lines:
-        ax2.plot([], [], "r*", label="ICL choice")
+        ax2.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
         ax2.set_xlabel("number of components")
         ax2.set_ylabel("ICL")
-        ax2.legend(fontsize=8)
+        ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the curves
     else:
         ax2.set_axis_off()
         ax2.text(0.5, 0.5, "library: no mixture, no ICL", ha="center", va="center", transform=ax2.transAxes)
+
+
+def _mixture_label(res) -> str:
+    """The legend of the mixture curve: its classes, per column type when there are several."""
+    if res.by_type and len(res.by_type) > 1:
+        return "mixture: " + ", ".join(f"{t} {r.n_components}" for t, r in res.by_type.items()) + " classes"
+    return f"mixture, {res.n_components} classes"
