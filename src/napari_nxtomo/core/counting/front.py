@@ -10,7 +10,7 @@ import pandas as pd
 from .curve import _count_curve
 from .gmm import _count_gmm
 from .inputs import _as_volumes, _column_errors
-from .library import _count_library
+from .hybrid import _count_hybrid, known_scale
 from .mixed import SE_RATIO_Z2, _count_mixed, _se_ratio_bounds
 from .result import CountResult
 
@@ -31,6 +31,9 @@ def count_atoms(
     entropy: str = "soft",
     se_ratio=SE_RATIO_Z2,
     errors=None,
+    dose=None,
+    pixel_size=None,
+    scale=None,
 ) -> CountResult:
     """Atom counts from column cross-sections (StatSTEM's mixture-model counting).
 
@@ -133,10 +136,13 @@ def count_atoms(
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
     options = dict(max_components=max_components, n_components=n_components, lowest_count=lowest_count,
-                   model=model, seed=seed, entropy=entropy, se_ratio=se_ratio)
+                   model=model, seed=seed, entropy=entropy, se_ratio=se_ratio,
+                   scale=known_scale(dose, pixel_size, scale))
+    if options["scale"] is not None and library is None:
+        raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
     if types is None:
-        if _keyed_by_type(library):
-            raise ValueError("the library is keyed by column type: give types too")
+        if _keyed_by_type(library) or _library_object(library):
+            raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
         return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, **options)
     by_type = _count_by_type(x, types, errors, library, mixed, options)
     return _assemble(x, types, by_type, entropy)
@@ -182,13 +188,35 @@ def _per_type(value, key):
     return value.get(key) if isinstance(value, Mapping) else value
 
 
+def _library_object(library) -> bool:
+    """Whether a library is an object that gives each type's dict through ``.values(type)``."""
+    return library is not None and not isinstance(library, Mapping) and callable(getattr(library, "values", None))
+
+
+def _library_of(library, t):
+    """The library of column type ``t`` (dict form), or a ValueError naming the types the library has."""
+    if _library_object(library):
+        try:
+            return library.values(t)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"the library has no column type {t!r} ({exc}): use a library of this crystal and "
+                             "zone axis (its column types must be the table's)") from exc
+    if not _keyed_by_type(library):
+        return library
+    if t not in library:
+        raise ValueError(f"the library has column types {sorted(library)}, not {t!r}: use a library of this "
+                         "crystal and zone axis (its column types must be the table's)")
+    return library[t]
+
+
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label=""):
+               errors=None, label="", scale=None, check_dose=True):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
-        res = _count_library(x, library)
+        res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
+                            mixed=bool(mixed) if label else None, check_dose=check_dose)
         if lowest_count is not None:
             res.notes.append("lowest_count is ignored with a library: the library names the counts")
         return res
@@ -208,16 +236,31 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
     return _count_curve(x, **options)
 
 
+def _dose_judge(names, library, mixed):
+    """The type whose free scale may contradict a given dose: the one-element type of the heaviest library.
+
+    Light columns (Se) and mixed columns fit a free scale too loosely to judge it.
+    """
+    from .library import _parse_library
+
+    plain = [t for t in names if not _is_mixed(mixed, t)]
+    if not plain:
+        return None
+    return max(plain, key=lambda t: _parse_library(_library_of(library, t))[2].max())
+
+
 def _count_by_type(x, types, errors, library, mixed, options):
     """One result per column type, in the order of first appearance; per-type settings picked from dicts."""
     by_type = {}
-    for t in dict.fromkeys(types.tolist()):
+    names = list(dict.fromkeys(types.tolist()))
+    judge = _dose_judge(names, library, mixed) if options["scale"] is not None else None
+    for t in names:
         sel = types == t
         try:
             by_type[t] = _count_one(
                 x[sel],
                 max_components=_per_type(options["max_components"], t) or 20,
-                library=library.get(t) if _keyed_by_type(library) else library,
+                library=None if library is None else _library_of(library, t),
                 n_components=_per_type(options["n_components"], t),
                 lowest_count=_per_type(options["lowest_count"], t),
                 mixed=_is_mixed(mixed, t),
@@ -227,6 +270,8 @@ def _count_by_type(x, types, errors, library, mixed, options):
                 se_ratio=options["se_ratio"],
                 errors=None if errors is None else errors[sel],
                 label=f" of type {t!r}",
+                scale=options["scale"],
+                check_dose=t == judge,
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
