@@ -108,9 +108,10 @@ def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
 
 
 @numba.njit(cache=True)
-def _scaled_em_nb(x, e2, values, c, s2, max_iter, tol, s2_floor, fix_c):
+def _scaled_em_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, fix_c):
     """EM of the hybrid mixture: class means c · values_k (one scale c), variances s² + e_i², free weights.
 
+    Starts from the weights given (summing to one) and s².
     Each iteration: E-step; τ_k = mean of t_ik; c = Σ t_ik x_i L_k / v_i / Σ t_ik L_k² / v_i (v_i = s² + e_i²,
     the exact maximiser at the current s²) unless ``fix_c``; s² from the posterior moments as in :func:`_em_nb`.
     Returns c, weights, s², ln L, posterior, iterations, converged.
@@ -118,7 +119,7 @@ def _scaled_em_nb(x, e2, values, c, s2, max_iter, tol, s2_floor, fix_c):
     n = x.size
     k = values.size
     cw = np.ones(n)
-    weights = np.full(k, 1.0 / k)
+    weights = weights.copy()
     post = np.empty((n, k))
     logp = np.empty(n)
     ll_old = -np.inf

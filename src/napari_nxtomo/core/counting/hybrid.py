@@ -16,9 +16,11 @@ and the lowest count, the library the spacing of the classes.
 Mixed columns ((n_Pb, n_Se) entries): the window and c are chosen on the
 ladder of Pb counts (each the mean of its entries; the ±1 Se spread goes into
 s), since the dense comb of Se sub-classes would let a wrong scale fit as
-well; then, at that scale, every (n_Pb, n_Se) entry of the window's Pb counts
-is a class (weights and s refitted) and a column's Pb count is the one of
-largest posterior summed over its Se sub-classes.
+well; then, for the ladder's best ``N_PAIR_CANDIDATES`` windows of distinct
+scales (the aliases of a shifted count lie ~1/n apart), at those scales, every (n_Pb, n_Se) entry of the window's Pb counts is a class
+(weights and s refitted), the window of smallest ICL of these classes is
+kept, and a column's Pb count is the one of largest posterior summed over
+its Se sub-classes.
 
 Units: a library holds cross-sections in *fraction of the incident beam ×
 Å²*.  An image in fraction of the beam per pixel gives fitted volumes in
@@ -38,7 +40,9 @@ from .mixture import icl_criterion
 from .result import CountResult
 
 #: mixed columns: the extra spread of a Pb-count class may be at most this fraction of the ladder's median spacing
-LADDER_WIDTH = 0.35
+LADDER_WIDTH = 0.5
+#: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
+N_PAIR_CANDIDATES = 3
 #: the dose's class means may be off the fitted ones by at most this fraction of a class spacing (median column)
 DOSE_MISMATCH_SPACING = 0.5
 
@@ -105,12 +109,16 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9):
     floor = (1e-6 * max(float(x.max()), 1e-300)) ** 2
 
     def run(c0, fix, n_iter, both=True):
-        # two starts of s²: the spread about the nearest class beyond the errors, and all of it (the EM's s² step
-        # is slow when s² starts far below the errors); screening runs only the second
+        # weights: the fractions nearest each class (each at least 1/N); two starts of s²: the spread about the
+        # nearest class beyond the errors, and all of it (the EM's s² step is slow when s² starts far below the
+        # errors); screening runs only the second
         mu = c0 * vals
-        r2 = float(np.mean(np.min((x[:, None] - mu[None, :]) ** 2, axis=1)))
+        d2 = (x[:, None] - mu[None, :]) ** 2
+        w = np.bincount(np.argmin(d2, axis=1), minlength=mu.size) + 1.0
+        w /= w.sum()
+        r2 = float(np.mean(np.min(d2, axis=1)))
         gap = np.min(np.diff(mu)) if mu.size > 1 else 0.1 * mu[0]
-        fits = [_scaled_em_nb(x, e2, vals, float(c0), max(s2, (0.05 * gap) ** 2, floor), n_iter, tol, floor, fix)
+        fits = [_scaled_em_nb(x, e2, vals, float(c0), max(s2, (0.05 * gap) ** 2, floor), w, n_iter, tol, floor, fix)
                 for s2 in ((r2 - float(np.median(e2)), r2) if both else (r2,))]
         return max(fits, key=lambda f: f[3])
 
@@ -127,13 +135,13 @@ def _scale_error(x, e2, vals, fit):
     """Standard error of c from the curvature of the profile ln L (weights and s re-fitted at c(1 ± h))."""
     c = fit[0]
     h = 0.004
-    ll = [_scaled_em_nb(x, e2, vals, c * f, fit[2], 300, 1e-10, 1e-300, True)[3] for f in (1 - h, 1 + h)]
+    ll = [_scaled_em_nb(x, e2, vals, c * f, fit[2], fit[1], 300, 1e-10, 1e-300, True)[3] for f in (1 - h, 1 + h)]
     d2 = (ll[0] - 2 * fit[3] + ll[1]) / (c * h) ** 2
     return float(1.0 / np.sqrt(-d2)) if d2 < 0 else float("nan")
 
 
 def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
-    """(ICL, lo, hi, library indices, fit) of the window of smallest ICL, and the best ICL per number of classes."""
+    """[(ICL, lo, hi, library indices, fit)] of every admissible window, smallest ICL first; the best ICL per K."""
     fits = []
     for lo, hi, idx in _windows(counts_l):
         if idx.size > x.size:
@@ -153,13 +161,20 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
     # as the free mixture (gmm.RESOLVED_FACTOR): with errors, only fits whose extra spread s is at most that many
     # median errors resolve their classes; a few broad classes would otherwise win the ICL (not for the ladder of
     # mixed columns, whose classes are broadened by their ±1 light atom)
+    # when no fit qualifies, the fits of the smallest s (within 10 %) are kept
     if resolve and np.any(e2 > 0):
         limit = (RESOLVED_FACTOR**2) * float(np.median(e2))
-        fits = [f for f in fits if f[4][2] <= limit] or fits
+        fits = [f for f in fits if f[4][2] <= limit] or _narrowest(fits)
     elif not resolve:  # the ladder's classes still stand apart: s at most LADDER_WIDTH of its median spacing
         step = float(np.median(np.diff(values))) if values.size > 1 else float(values[0])
-        fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or fits
-    return min(fits, key=lambda f: f[0]), icl_by_k
+        fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or _narrowest(fits)
+    return sorted(fits, key=lambda f: f[0]), icl_by_k
+
+
+def _narrowest(fits):
+    """The fits whose extra spread s is within 10 % of the smallest (relative to their scale)."""
+    rel = np.array([np.sqrt(f[4][2]) / f[4][0] for f in fits])
+    return [f for f, r in zip(fits, rel) if r <= 1.1 * rel.min()]
 
 
 def _check_range(x, c, vals, counts, width, label):
@@ -177,7 +192,7 @@ def _check_range(x, c, vals, counts, width, label):
 
 def _check_dose(x, e2, counts_l, values, c_dose, entropy, label):
     """A ValueError when the dose's scale puts the classes between those the data show (fitted scale far off)."""
-    (_, _, _, idx, fit), _ = _best_window(x, e2, counts_l, values, None, entropy)
+    _, _, _, idx, fit = _best_window(x, e2, counts_l, values, None, entropy)[0][0]
     vals = values[idx]
     spacing = float(np.median(np.diff(vals))) if vals.size > 1 else float(vals[0])
     typical = float(np.median(vals[np.argmax(fit[4], axis=1)]))
@@ -205,13 +220,10 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
         _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
-    (icl, lo, hi, idx, fit), icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy,
-                                                     resolve=minor_l is None)
+    ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)
+    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(x, e2, counts_l, values, ranked, entropy)
     c = fit[0]
-    c_err = _scale_error(x, e2, ladder[idx], fit) if scale is None else 0.0
-    if minor_l is not None:  # the (n_heavy, n_light) classes of the chosen heavy counts, at the chosen scale
-        idx = np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
-        fit = _fit_window(x, e2, values[idx], c)
+    c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
     vals, cl = values[idx], counts_l[idx]
     width = float(np.sqrt(s2 + np.median(e2)))
@@ -225,6 +237,10 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
              + f"; classes of counts {lo}..{hi} chosen by the ICL; width {width:.3g}"]
+    if scale is None and minor_l is not None:
+        notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
+                     "fits nearly as well): give the dose (dose=, pixel_size=) or count the views together "
+                     "(count_views), where the one-element columns of another view set the scale")
     if hi == counts_l.max():
         notes.append(f"the thickest columns take the library's largest count ({hi}): if the particle may be "
                      "thicker, use a library with a larger max_count")
@@ -243,6 +259,28 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
                 "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
     )
+
+
+def _window_of(counts_l, lo, hi):
+    return np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
+
+
+def _pair_choice(x, e2, counts_l, values, ranked, entropy, n_best=N_PAIR_CANDIDATES):
+    """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
+    scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit)."""
+    best, scales = None, []
+    for _, lo, hi, _, lfit in ranked:
+        if len(scales) == n_best:
+            break
+        if any(abs(np.log(lfit[0] / c)) < 0.05 for c in scales):
+            continue
+        scales.append(lfit[0])
+        idx = _window_of(counts_l, lo, hi)
+        fit = _fit_window(x, e2, values[idx], lfit[0])
+        icl = icl_criterion(fit[3], fit[4], idx.size + 1, entropy)
+        if best is None or icl < best[0]:
+            best = (icl, lo, hi, idx, fit)
+    return best
 
 
 def _ladder(counts_l, values):
