@@ -74,7 +74,7 @@ def one_view(view, dose, seed, library):
     sel = pb_selection(view, table, truth)
     n_pb = truth["n_Pb"].to_numpy()
     t0 = time.perf_counter()
-    fit = count_atoms(table, library=library)
+    fit = count_atoms(table, library=library, scale="fit")
     dt = time.perf_counter() - t0
     given = count_atoms(table, library=library, dose=dose, pixel_size=view.pixel_size)
     ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])

@@ -138,12 +138,14 @@ def count_atoms(
     options = dict(max_components=max_components, n_components=n_components, lowest_count=lowest_count,
                    model=model, seed=seed, entropy=entropy, se_ratio=se_ratio,
                    scale=known_scale(dose, pixel_size, scale))
-    if options["scale"] is not None and library is None:
+    if options["scale"] is not None and not isinstance(options["scale"], str) and library is None:
         raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
     if types is None:
         if _keyed_by_type(library) or _library_object(library):
             raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
-        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, **options)
+        scale = options.pop("scale")
+        scale = None if isinstance(scale, str) else scale
+        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale, **options)
     by_type = _count_by_type(x, types, errors, library, mixed, options)
     return _assemble(x, types, by_type, entropy)
 
@@ -210,13 +212,14 @@ def _library_of(library, t):
 
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label="", scale=None, check_dose=True):
+               errors=None, label="", scale=None, check_dose=True, scale_source=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
         res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
-                            mixed=bool(mixed) if label else None, check_dose=check_dose)
+                            mixed=bool(mixed) if label else None, check_dose=check_dose,
+                            scale_source=scale_source or ("given" if scale is not None else "fitted"))
         if lowest_count is not None:
             res.notes.append("lowest_count is ignored with a library: the library names the counts")
         return res
@@ -253,9 +256,10 @@ def _count_by_type(x, types, errors, library, mixed, options):
     """One result per column type, in the order of first appearance; per-type settings picked from dicts."""
     by_type = {}
     names = list(dict.fromkeys(types.tolist()))
-    judge = _dose_judge(names, library, mixed) if options["scale"] is not None else None
-    for t in names:
+    judge = _dose_judge(names, library, mixed) if library is not None else None
+    for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
+        scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge)
         try:
             by_type[t] = _count_one(
                 x[sel],
@@ -270,12 +274,29 @@ def _count_by_type(x, types, errors, library, mixed, options):
                 se_ratio=options["se_ratio"],
                 errors=None if errors is None else errors[sel],
                 label=f" of type {t!r}",
-                scale=options["scale"],
-                check_dose=t == judge,
+                scale=scale,
+                scale_source=source,
+                check_dose=t == judge and source == "given",
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
-    return by_type
+    return {t: by_type[t] for t in names}
+
+
+def _type_scale(scale, library, is_mixed, judge_result, judge):
+    """(scale, how it was set) of one type: given; fitted ("fit", or a one-element type by default); for mixed
+    types by default the scale fitted on the table's heaviest one-element type, else the library's own units."""
+    if library is None:
+        return None, None
+    if isinstance(scale, str):  # "fit": every type fits its own
+        return None, "fitted"
+    if scale is not None:
+        return scale, "given"
+    if not is_mixed:
+        return None, "fitted"
+    if judge_result is not None:
+        return judge_result.params["scale"], f"fitted on the {judge!r} columns"
+    return 1.0, "library units"
 
 
 def _assemble(x, types, by_type, entropy) -> CountResult:

@@ -13,7 +13,8 @@ fits c, s and the weights τ from several starts; the window of smallest ICL
 (d = K - 1 weights + s + c) is kept: the data choose the number of classes
 and the lowest count, the library the spacing of the classes.
 
-Mixed columns ((n_Pb, n_Se) entries): the window and c are chosen on the
+Mixed columns ((n_Pb, n_Se) entries, n_Pb ≥ 1: a column typed mixed holds
+the heavy element; this also bars the alias that halves the counts): the window and c are chosen on the
 ladder of Pb counts (each the mean of its entries; the ±1 Se spread goes into
 s), since the dense comb of Se sub-classes would let a wrong scale fit as
 well; then, for the ladder's best ``N_PAIR_CANDIDATES`` windows of distinct
@@ -56,12 +57,12 @@ def known_scale(dose=None, pixel_size=None, scale=None):
         Incident electrons per Å² of an image in detected electrons per pixel.
     pixel_size : float, optional
         Å; needed with ``dose``.
-    scale : float, optional
-        c itself (1 for an image already in fraction of the beam).
+    scale : float or "fit", optional
+        c itself (1 for an image already in fraction of the beam), or "fit".
 
     Returns
     -------
-    float or None
+    float, "fit" or None
         ``dose · pixel_size²``, or ``scale``, or None.
 
     Examples
@@ -72,6 +73,10 @@ def known_scale(dose=None, pixel_size=None, scale=None):
     """
     if dose is not None and scale is not None:
         raise ValueError("give either dose (with pixel_size) or scale, not both")
+    if isinstance(scale, str):
+        if scale != "fit":
+            raise ValueError(f"scale must be a number or 'fit' (every column type fits its own), got {scale!r}")
+        return scale
     if scale is not None:
         if not (np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive number (library units to image units), got {scale}")
@@ -98,7 +103,7 @@ def _windows(counts_l):
     return out
 
 
-def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9):
+def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None):
     """Most likely scaled-library mixture on one window: (c, weights, s², ln L, posterior, ...) or None.
 
     The likelihood is multimodal in c (the classes can slide by whole
@@ -124,6 +129,9 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9):
 
     if c_fixed is not None:
         return run(c_fixed, True, max_iter)
+    if c_start is not None:  # free c from a known start, no grid
+        fit = run(c_start, False, max_iter)
+        return fit if fit[0] > 0 else None
     centre = float(np.median(x) / np.median(vals))
     c0 = max(centre * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05)), key=lambda c: run(c, True, 30, False)[3])
     c0 = max(c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125)), key=lambda c: run(c, True, 60, False)[3])
@@ -141,7 +149,8 @@ def _scale_error(x, e2, vals, fit):
 
 
 def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
-    """[(ICL, lo, hi, library indices, fit)] of every admissible window, smallest ICL first; the best ICL per K."""
+    """[(ICL, lo, hi, library indices, fit)] of every admissible window, fewest holes (:func:`_holes`) then smallest
+    ICL first; the best ICL per K."""
     fits = []
     for lo, hi, idx in _windows(counts_l):
         if idx.size > x.size:
@@ -168,7 +177,27 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
     elif not resolve:  # the ladder's classes still stand apart: s at most LADDER_WIDTH of its median spacing
         step = float(np.median(np.diff(values))) if values.size > 1 else float(values[0])
         fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or _narrowest(fits)
-    return sorted(fits, key=lambda f: f[0]), icl_by_k
+    return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), f[0])), icl_by_k
+
+
+def _holes(weights, n):
+    """Interior classes of a fit holding less than one column: a compact particle has every count between its
+    thinnest and thickest column (the curve model's rule), while a scale alias skips counts."""
+    held = np.flatnonzero(np.asarray(weights) * n >= 1.0)
+    if held.size == 0:
+        return 0
+    return int(np.sum(np.asarray(weights)[held[0]:held[-1] + 1] * n < 1.0))
+
+
+def _check_units(x, ladder, label):
+    """A ValueError unless columns counted in the library's own units (scale 1) lie within its range."""
+    ratio = float(np.median(x) / np.median(ladder))
+    if not 0.5 <= ratio <= 2.0:
+        raise ValueError(
+            f"the mixed columns{label} are {ratio:.3g} × the library's cross-sections: their scale is needed; give "
+            "the dose (dose=, pixel_size=) or scale=, count them with a view of one-element columns (count_views), "
+            "or let them fit their own scale (scale='fit'; weakly determined for mixed columns)"
+        )
 
 
 def _narrowest(fits):
@@ -209,7 +238,7 @@ def _check_dose(x, e2, counts_l, values, c_dose, entropy, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  check_dose=True) -> CountResult:
+                  check_dose=True, scale_source="given") -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring."""
     counts_l, minor_l, values = _parse_library(library)
     if mixed is not None and mixed != (minor_l is not None):
@@ -217,11 +246,17 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         raise ValueError(f"the columns{label} are {'mixed' if mixed else 'of one element'} and need a library keyed by "
                          f"{need}; this one has {got}: use the library of this crystal and zone axis")
     e2 = np.zeros(x.size) if errors is None else np.square(_positive_errors(errors))
+    if minor_l is not None:  # a mixed column holds the heavy element: entries without it are not its classes
+        keep = counts_l >= 1
+        counts_l, minor_l, values = counts_l[keep], minor_l[keep], values[keep]
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
+    if scale_source == "library units":
+        _check_units(x, ladder, label)
     if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
         _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
     ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)
-    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(x, e2, counts_l, values, ranked, entropy)
+    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(x, e2, counts_l, values, ranked, entropy,
+                                                                                 fixed=scale is not None)
     c = fit[0]
     c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
@@ -233,7 +268,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
     counts = heavy[np.argmax(tp, axis=1)]
     labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
-    how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else "given (dose × pixel area)"
+    how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
              + f"; classes of counts {lo}..{hi} chosen by the ICL; width {width:.3g}"]
@@ -265,7 +300,7 @@ def _window_of(counts_l, lo, hi):
     return np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
 
 
-def _pair_choice(x, e2, counts_l, values, ranked, entropy, n_best=N_PAIR_CANDIDATES):
+def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES):
     """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
     scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit)."""
     best, scales = None, []
@@ -276,8 +311,10 @@ def _pair_choice(x, e2, counts_l, values, ranked, entropy, n_best=N_PAIR_CANDIDA
             continue
         scales.append(lfit[0])
         idx = _window_of(counts_l, lo, hi)
-        fit = _fit_window(x, e2, values[idx], lfit[0])
-        icl = icl_criterion(fit[3], fit[4], idx.size + 1, entropy)
+        fit = _fit_window(x, e2, values[idx], lfit[0] if fixed else None, c_start=None if fixed else lfit[0])
+        if fit is None:
+            continue
+        icl = icl_criterion(fit[3], fit[4], idx.size + (not fixed), entropy)
         if best is None or icl < best[0]:
             best = (icl, lo, hi, idx, fit)
     return best

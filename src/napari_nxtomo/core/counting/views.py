@@ -105,7 +105,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     scale = known_scale(dose, pixel_size)
     notes = []
     if scale is None:
-        scale, scale_err = _joint_scale([count_atoms(t, library=library, entropy=entropy) for t in tables])
+        scale, scale_err = _joint_scale([count_atoms(t, library=library, scale="fit", entropy=entropy) for t in tables])
         notes.append(f"one scale for all views: {scale:.5g} ± {scale_err:.2g} (inverse-variance mean of the views')")
     else:
         scale_err = 0.0
