@@ -55,14 +55,33 @@ def count_atoms(
     max_components : int or dict
         Largest number of mixture components K tried (the ICL is computed for
         K = 1..max_components; K above the number of columns is skipped).
-    library : dict, array or None
-        Simulated cross-sections (Å²) per atom count instead of the mixture:
-        ``{1: 0.020, 2: 0.039, ...}``, an array indexed by the count (NaN for
-        counts not simulated), or ``{(n_Pb, n_Se): σ}`` for mixed columns.  A
-        dict keyed by column type gives one library per type.  Each column gets
-        the count of the nearest library value (for one common noise width the
-        maximum-likelihood count with equal prior weights); the width reported
-        is the RMS residual.
+    library : dict, array, object or None
+        Simulated cross-sections per atom count, in fraction of the incident
+        beam × Å²: ``{1: 0.020, 2: 0.039, ...}``, an array indexed by the
+        count (NaN for counts not simulated), or ``{(n_Pb, n_Se): σ}`` for
+        mixed columns; a dict keyed by column type gives one library per type,
+        and an object with ``.values(type)`` gives each type's dict.  The
+        columns are counted by HYBRID counting (:mod:`.hybrid`): the class
+        means are ``c × library`` for a window of consecutive counts, the
+        window (number of classes and lowest count) chosen by the ICL, the
+        columns' ``errors`` entering as in the free mixture; ``c`` comes from
+        ``dose``/``scale`` or is fitted (``params["scale"]``,
+        ``params["scale_err"]`` of each type's result).  By default mixed
+        types (``"Pb+Se"``) take the scale fitted on the table's heaviest
+        one-element type, or, with none, the library's own units (checked:
+        give the dose or use :func:`count_views` otherwise).  A library keyed
+        by types that lacks one of the table's types is an error.
+    dose : float, optional
+        Incident electrons per Å² of an image in detected electrons per
+        pixel: a column's fitted volume is then σ · dose · pixel_size² (σ in
+        fraction of the beam × Å²), so ``c = dose · pixel_size²``.  If the
+        one-element columns clearly fit another scale (the dose's classes fall
+        between theirs), a ValueError says so.
+    pixel_size : float, optional
+        Å; needed with ``dose``.
+    scale : float or "fit", optional
+        ``c`` itself (1 for an image in fraction of the beam), or "fit": every
+        type fits its own (mixed types' free scale is weakly determined).
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional

@@ -45,7 +45,7 @@ LADDER_WIDTH = 0.5
 #: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
 N_PAIR_CANDIDATES = 3
 #: the dose's class means may be off the fitted ones by at most this fraction of a class spacing (median column)
-DOSE_MISMATCH_SPACING = 0.5
+DOSE_MISMATCH_SPACING = 0.35
 
 
 def known_scale(dose=None, pixel_size=None, scale=None):
@@ -68,7 +68,7 @@ def known_scale(dose=None, pixel_size=None, scale=None):
     Examples
     --------
     >>> from napari_nxtomo.core.counting.hybrid import known_scale
-    >>> known_scale(1e5, 0.2), known_scale(scale=1.0), known_scale()
+    >>> round(known_scale(1e5, 0.2), 6), known_scale(scale=1.0), known_scale()
     (4000.0, 1.0, None)
     """
     if dose is not None and scale is not None:
@@ -252,6 +252,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale_source == "library units":
         _check_units(x, ladder, label)
+    if scale is not None:  # the given scale first: columns beyond the library's largest count
+        _check_range(x, scale, values, counts_l, float(np.sqrt(np.median(e2))), label)
     if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
         _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
     ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)

@@ -88,16 +88,19 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
 
     Examples
     --------
-    Two views of 40 Pb atoms, classes at 0.02 Å² per atom, scale 2 unknown:
+    Two views of 40 Pb atoms, a library that bends up with the count (channelling), the columns' cross-sections
+    at an unknown scale 2 with 1 % errors:
 
     >>> import numpy as np, pandas as pd
     >>> from napari_nxtomo.core.counting import count_views
-    >>> lib = {"Pb": {n: 0.02 * n for n in range(1, 9)}}
+    >>> lib = {"Pb": {n: 0.007 * n + 0.0006 * n * n for n in range(1, 10)}}
     >>> rng = np.random.default_rng(0)
-    >>> a, b = np.repeat([2, 3, 5], [5, 5, 3]), np.repeat([3, 4, 6], [2, 5, 3])
-    >>> tabs = [pd.DataFrame({"volume": 2 * 0.02 * n + rng.normal(0, 0.002, n.size), "type": "Pb"}) for n in (a, b)]
-    >>> res = count_views(tabs, lib)
-    >>> round(res.scale, 2), res.totals, [bool(np.all(r.counts == n)) for r, n in zip(res.results, (a, b))]
+    >>> a, b = np.repeat([2, 3, 5], [5, 5, 3]), np.repeat([3, 4, 6], [2, 4, 3])
+    >>> def table(n):
+    ...     v = 2 * np.array([lib["Pb"][k] for k in n])
+    ...     return pd.DataFrame({"volume": v + rng.normal(0, 0.01 * v), "volume_err": 0.01 * v, "type": "Pb"})
+    >>> res = count_views([table(a), table(b)], lib)
+    >>> round(res.scale, 1), res.totals, [bool(np.all(r.counts == n)) for r, n in zip(res.results, (a, b))]
     (2.0, [40, 40], [True, True])
     """
     from .hybrid import known_scale
