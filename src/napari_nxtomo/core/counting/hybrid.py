@@ -207,10 +207,14 @@ def _narrowest(fits):
 
 
 def _check_range(x, c, vals, counts, width, label):
-    """A ValueError when columns lie far above the library's largest cross-section at the known scale c."""
+    """A ValueError when columns lie beyond where the count after the library's largest would sit (scale c known).
+
+    ``vals``/``counts``: one value per count (for mixed columns the ladder of heavy counts).  "Beyond" is more
+    than one class step above the largest value, plus 3 widths.
+    """
     top = c * vals.max()
     step = c * (np.diff(np.sort(vals))[-1] if vals.size > 1 else vals.max())
-    far = x > top + max(5.0 * width, 0.5 * step)
+    far = x > top + step + 3.0 * width
     if far.any():
         raise ValueError(
             f"{far.sum()} columns{label} lie far above the library's largest cross-section ({top:.4g} in image units "
@@ -253,7 +257,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     if scale_source == "library units":
         _check_units(x, ladder, label)
     if scale is not None:  # the given scale first: columns beyond the library's largest count
-        _check_range(x, scale, values, counts_l, float(np.sqrt(np.median(e2))), label)
+        _check_range(x, scale, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
     if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
         _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
     ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)
@@ -264,8 +268,6 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     _, weights, s2, ll, post = fit[:5]
     vals, cl = values[idx], counts_l[idx]
     width = float(np.sqrt(s2 + np.median(e2)))
-    if scale is not None:
-        _check_range(x, c, values, counts_l, width, label)
     heavy = np.unique(cl)
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
     counts = heavy[np.argmax(tp, axis=1)]
