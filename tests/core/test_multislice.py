@@ -91,7 +91,7 @@ from napari_nxtomo.core.groundtruth import MULTISLICE_DOSE as DOSE
 from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE as MIN_DISTANCE
 from napari_nxtomo.core.groundtruth import MULTISLICE_VIEWS as VIEWS
 from napari_nxtomo.core.groundtruth import MultisliceView as View
-from napari_nxtomo.core.groundtruth import load_multislice_view
+from napari_nxtomo.core.groundtruth import counting_ceiling, load_multislice_view
 from napari_nxtomo.core.groundtruth import noisy_image as noisy
 
 DATA = Path(__file__).resolve().parent / "data" / "multislice"
@@ -187,11 +187,7 @@ def ceiling(view: View, out: dict) -> float:
     sel = n_pb > 0
     if view.name == "110":
         sel &= table["type"].to_numpy() == "Pb"
-    n, v = n_pb[sel], table["volume"].to_numpy()[sel]
-    ks = np.unique(n)
-    means = np.array([v[n == k].mean() for k in ks])
-    nearest = ks[np.argmin(np.abs(v[:, None] - means[None, :]), axis=1)]
-    return float(np.mean(nearest == n))
+    return counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
 
 
 def _fit_noise_free(view):

@@ -10,7 +10,9 @@ Modules: :mod:`.front` (``count_atoms``: input, per-type dispatch, assembly),
 :mod:`.mixture` (the 1D Gaussian mixture fit and the ICL), :mod:`._em_kernels`
 (its numba E-step and EM), :mod:`.binning` (large data sets binned for the
 EM), :mod:`.curve` (classes on a cross-section curve), :mod:`.mixed` (mixed
-Pb/Se columns), :mod:`.library` (nearest simulated cross-section),
+Pb/Se columns), :mod:`.library` (library forms), :mod:`.hybrid` (counting
+with a library up to one scale: given by a dose or fitted), :mod:`.views`
+(:func:`count_views`: several views, one scale, one total),
 :mod:`.result` (:class:`CountResult`), :mod:`.inputs` (checks).
 """
 
@@ -20,10 +22,13 @@ from .gmm import RESOLVED_FACTOR, infer_lowest_count
 from .mixed import SE_RATIO_BOUNDS, SE_RATIO_Z2, pb_counts_mixed
 from .mixture import GMMFit, fit_gmm, icl_criterion, local_minima
 from .result import CountResult
+from .views import ViewsCount, count_views
 
 __all__ = [
     "CountResult",
     "count_atoms",
+    "count_views",
+    "ViewsCount",
     "fit_gmm",
     "GMMFit",
     "icl_criterion",

@@ -105,3 +105,54 @@ def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
         ll_old = ll
     ll = _e_step_nb(x, e2, cw, means, weights, s2, post, logp)
     return means, weights, s2, ll, post, it, converged
+
+
+@numba.njit(cache=True)
+def _scaled_em_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, fix_c):
+    """EM of the hybrid mixture: class means c · values_k (one scale c), variances s² + e_i², free weights.
+
+    Starts from the weights given (summing to one) and s².
+    Each iteration: E-step; τ_k = mean of t_ik; c = Σ t_ik x_i L_k / v_i / Σ t_ik L_k² / v_i (v_i = s² + e_i²,
+    the exact maximiser at the current s²) unless ``fix_c``; s² from the posterior moments as in :func:`_em_nb`.
+    Returns c, weights, s², ln L, posterior, iterations, converged.
+    """
+    n = x.size
+    k = values.size
+    cw = np.ones(n)
+    weights = weights.copy()
+    post = np.empty((n, k))
+    logp = np.empty(n)
+    ll_old = -np.inf
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        ll = _e_step_nb(x, e2, cw, c * values, weights, s2, post, logp)
+        for j in range(k):
+            nk = 0.0
+            for i in range(n):
+                nk += post[i, j]
+            weights[j] = nk / n
+        if not fix_c:
+            num = 0.0
+            den = 0.0
+            for i in range(n):
+                v = s2 + e2[i]
+                for j in range(k):
+                    num += post[i, j] * x[i] * values[j] / v
+                    den += post[i, j] * values[j] * values[j] / v
+            if den > 0.0:
+                c = num / den
+        acc = 0.0
+        for i in range(n):
+            v = s2 + e2[i]
+            shrink = s2 / v
+            for j in range(k):
+                d = shrink * (x[i] - c * values[j])
+                acc += post[i, j] * (d * d + s2 * e2[i] / v)
+        s2 = max(acc / n, s2_floor)
+        if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
+            converged = True
+            break
+        ll_old = ll
+    ll = _e_step_nb(x, e2, cw, c * values, weights, s2, post, logp)
+    return c, weights, s2, ll, post, it, converged

@@ -10,7 +10,7 @@ import pandas as pd
 from .curve import _count_curve
 from .gmm import _count_gmm
 from .inputs import _as_volumes, _column_errors
-from .library import _count_library
+from .hybrid import _count_hybrid, known_scale
 from .mixed import SE_RATIO_Z2, _count_mixed, _se_ratio_bounds
 from .result import CountResult
 
@@ -31,6 +31,9 @@ def count_atoms(
     entropy: str = "soft",
     se_ratio=SE_RATIO_Z2,
     errors=None,
+    dose=None,
+    pixel_size=None,
+    scale=None,
 ) -> CountResult:
     """Atom counts from column cross-sections (StatSTEM's mixture-model counting).
 
@@ -52,14 +55,33 @@ def count_atoms(
     max_components : int or dict
         Largest number of mixture components K tried (the ICL is computed for
         K = 1..max_components; K above the number of columns is skipped).
-    library : dict, array or None
-        Simulated cross-sections (Å²) per atom count instead of the mixture:
-        ``{1: 0.020, 2: 0.039, ...}``, an array indexed by the count (NaN for
-        counts not simulated), or ``{(n_Pb, n_Se): σ}`` for mixed columns.  A
-        dict keyed by column type gives one library per type.  Each column gets
-        the count of the nearest library value (for one common noise width the
-        maximum-likelihood count with equal prior weights); the width reported
-        is the RMS residual.
+    library : dict, array, object or None
+        Simulated cross-sections per atom count, in fraction of the incident
+        beam × Å²: ``{1: 0.020, 2: 0.039, ...}``, an array indexed by the
+        count (NaN for counts not simulated), or ``{(n_Pb, n_Se): σ}`` for
+        mixed columns; a dict keyed by column type gives one library per type,
+        and an object with ``.values(type)`` gives each type's dict.  The
+        columns are counted by HYBRID counting (:mod:`.hybrid`): the class
+        means are ``c × library`` for a window of consecutive counts, the
+        window (number of classes and lowest count) chosen by the ICL, the
+        columns' ``errors`` entering as in the free mixture; ``c`` comes from
+        ``dose``/``scale`` or is fitted (``params["scale"]``,
+        ``params["scale_err"]`` of each type's result).  By default mixed
+        types (``"Pb+Se"``) take the scale fitted on the table's heaviest
+        one-element type, or, with none, the library's own units (checked:
+        give the dose or use :func:`count_views` otherwise).  A library keyed
+        by types that lacks one of the table's types is an error.
+    dose : float, optional
+        Incident electrons per Å² of an image in detected electrons per
+        pixel: a column's fitted volume is then σ · dose · pixel_size² (σ in
+        fraction of the beam × Å²), so ``c = dose · pixel_size²``.  If the
+        one-element columns clearly fit another scale (the dose's classes fall
+        between theirs), a ValueError says so.
+    pixel_size : float, optional
+        Å; needed with ``dose``.
+    scale : float or "fit", optional
+        ``c`` itself (1 for an image in fraction of the beam), or "fit": every
+        type fits its own (mixed types' free scale is weakly determined).
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional
@@ -133,11 +155,16 @@ def count_atoms(
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
     options = dict(max_components=max_components, n_components=n_components, lowest_count=lowest_count,
-                   model=model, seed=seed, entropy=entropy, se_ratio=se_ratio)
+                   model=model, seed=seed, entropy=entropy, se_ratio=se_ratio,
+                   scale=known_scale(dose, pixel_size, scale))
+    if options["scale"] is not None and not isinstance(options["scale"], str) and library is None:
+        raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
     if types is None:
-        if _keyed_by_type(library):
-            raise ValueError("the library is keyed by column type: give types too")
-        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, **options)
+        if _keyed_by_type(library) or _library_object(library):
+            raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
+        scale = options.pop("scale")
+        scale = None if isinstance(scale, str) else scale
+        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale, **options)
     by_type = _count_by_type(x, types, errors, library, mixed, options)
     return _assemble(x, types, by_type, entropy)
 
@@ -182,13 +209,36 @@ def _per_type(value, key):
     return value.get(key) if isinstance(value, Mapping) else value
 
 
+def _library_object(library) -> bool:
+    """Whether a library is an object that gives each type's dict through ``.values(type)``."""
+    return library is not None and not isinstance(library, Mapping) and callable(getattr(library, "values", None))
+
+
+def _library_of(library, t):
+    """The library of column type ``t`` (dict form), or a ValueError naming the types the library has."""
+    if _library_object(library):
+        try:
+            return library.values(t)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"the library has no column type {t!r} ({exc}): use a library of this crystal and "
+                             "zone axis (its column types must be the table's)") from exc
+    if not _keyed_by_type(library):
+        return library
+    if t not in library:
+        raise ValueError(f"the library has column types {sorted(library)}, not {t!r}: use a library of this "
+                         "crystal and zone axis (its column types must be the table's)")
+    return library[t]
+
+
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label=""):
+               errors=None, label="", scale=None, check_dose=True, scale_source=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
-        res = _count_library(x, library)
+        res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
+                            mixed=bool(mixed) if label else None, check_dose=check_dose,
+                            scale_source=scale_source or ("given" if scale is not None else "fitted"))
         if lowest_count is not None:
             res.notes.append("lowest_count is ignored with a library: the library names the counts")
         return res
@@ -208,16 +258,32 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
     return _count_curve(x, **options)
 
 
+def _dose_judge(names, library, mixed):
+    """The type whose free scale may contradict a given dose: the one-element type of the heaviest library.
+
+    Light columns (Se) and mixed columns fit a free scale too loosely to judge it.
+    """
+    from .library import _parse_library
+
+    plain = [t for t in names if not _is_mixed(mixed, t)]
+    if not plain:
+        return None
+    return max(plain, key=lambda t: _parse_library(_library_of(library, t))[2].max())
+
+
 def _count_by_type(x, types, errors, library, mixed, options):
     """One result per column type, in the order of first appearance; per-type settings picked from dicts."""
     by_type = {}
-    for t in dict.fromkeys(types.tolist()):
+    names = list(dict.fromkeys(types.tolist()))
+    judge = _dose_judge(names, library, mixed) if library is not None else None
+    for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
+        scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge)
         try:
             by_type[t] = _count_one(
                 x[sel],
                 max_components=_per_type(options["max_components"], t) or 20,
-                library=library.get(t) if _keyed_by_type(library) else library,
+                library=None if library is None else _library_of(library, t),
                 n_components=_per_type(options["n_components"], t),
                 lowest_count=_per_type(options["lowest_count"], t),
                 mixed=_is_mixed(mixed, t),
@@ -227,10 +293,29 @@ def _count_by_type(x, types, errors, library, mixed, options):
                 se_ratio=options["se_ratio"],
                 errors=None if errors is None else errors[sel],
                 label=f" of type {t!r}",
+                scale=scale,
+                scale_source=source,
+                check_dose=t == judge and source == "given",
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
-    return by_type
+    return {t: by_type[t] for t in names}
+
+
+def _type_scale(scale, library, is_mixed, judge_result, judge):
+    """(scale, how it was set) of one type: given; fitted ("fit", or a one-element type by default); for mixed
+    types by default the scale fitted on the table's heaviest one-element type, else the library's own units."""
+    if library is None:
+        return None, None
+    if isinstance(scale, str):  # "fit": every type fits its own
+        return None, "fitted"
+    if scale is not None:
+        return scale, "given"
+    if not is_mixed:
+        return None, "fitted"
+    if judge_result is not None:
+        return judge_result.params["scale"], f"fitted on the {judge!r} columns"
+    return 1.0, "library units"
 
 
 def _assemble(x, types, by_type, entropy) -> CountResult:

@@ -1,4 +1,4 @@
-"""Counting against a library of simulated cross-sections per atom count (no mixture fitted)."""
+"""Libraries of simulated cross-sections per atom count: their forms, checked (counting with them: :mod:`.hybrid`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .mixture import _e_step
-from .result import CountResult
 
 
 def _parse_library(library):
@@ -52,37 +50,3 @@ def _parse_library(library):
     if minor is None and np.any(np.diff(counts) <= 0):
         raise ValueError("library cross-sections must increase with the atom count")
     return counts, minor, values
-
-
-def _count_library(x, library) -> CountResult:
-    """Each column gets the count of the nearest library value.
-
-    For one common Gaussian width and equal prior weights the nearest value
-    is also the maximum-likelihood count; the width reported is the RMS
-    residual, and the posteriors are those of the mixture with the library
-    values as means, that width and the fractions of columns as weights.
-    """
-    counts_l, minor_l, values = _parse_library(library)
-    edges = 0.5 * (values[1:] + values[:-1])
-    lab = np.searchsorted(edges, x)
-    resid = x - values[lab]
-    n = x.size
-    sigma = float(np.sqrt(np.mean(resid**2))) if n > 1 else 0.0
-    sigma = max(sigma, 1e-6 * max(values.max(), 1e-300))
-    weights = np.bincount(lab, minlength=values.size) / n
-    post, _, ll = _e_step(x, values, np.maximum(weights, 0.0), sigma * sigma)
-    notes = [
-        "counts from the library: each column gets the count of the nearest simulated cross-section "
-        f"(= maximum likelihood for a common width; width from the residuals: {sigma:.3g} Å²)"
-    ]
-    if x.max() > values.max() + 3 * sigma or x.min() < values.min() - 3 * sigma:
-        notes.append("some cross-sections lie outside the library's range: extend the library")
-    if minor_l is None:
-        keys, pairs = [int(c) for c in counts_l], {}
-    else:
-        keys = [(int(c), int(m)) for c, m in zip(counts_l, minor_l)]
-        pairs = {"classes": np.stack([counts_l, minor_l], axis=1), "minor_counts": minor_l[lab].astype(int)}
-    return CountResult.from_classes(
-        x, post, values, sigma, weights, counts_l, labels=lab, method="library", icl=np.full(1, np.nan),
-        log_likelihood=ll, notes=notes, library=dict(zip(keys, (float(v) for v in values))), **pairs,
-    )

@@ -1,0 +1,340 @@
+"""Hybrid counting: a simulated library with one scale factor, the classes chosen by the mixture statistics.
+
+De wael et al.'s hybrid statistics–simulation counting, as done here: the
+cross-sections x_i are draws from
+
+    p(x_i) = Σ_k τ_k N(x_i | c · L_k, s² + e_i²),
+
+where L_k are the library's cross-sections of a *window* of consecutive
+counts, c is one scale factor between the library's
+units and the image's, s a common extra spread and e_i the columns' own
+standard errors.  For every window the EM (:func:`._em_kernels._scaled_em_nb`)
+fits c, s and the weights τ from several starts; the window of smallest ICL
+(d = K - 1 weights + s + c) is kept: the data choose the number of classes
+and the lowest count, the library the spacing of the classes.
+
+Mixed columns ((n_Pb, n_Se) entries, n_Pb ≥ 1: a column typed mixed holds
+the heavy element; this also bars the alias that halves the counts): the window and c are chosen on the
+ladder of Pb counts (each the mean of its entries; the ±1 Se spread goes into
+s), since the dense comb of Se sub-classes would let a wrong scale fit as
+well; then, for the ladder's best ``N_PAIR_CANDIDATES`` windows of distinct
+scales (the aliases of a shifted count lie ~1/n apart), at those scales, every (n_Pb, n_Se) entry of the window's Pb counts is a class
+(weights and s refitted), the window of smallest ICL of these classes is
+kept, and a column's Pb count is the one of largest posterior summed over
+its Se sub-classes.
+
+Units: a library holds cross-sections in *fraction of the incident beam ×
+Å²*.  An image in fraction of the beam per pixel gives fitted volumes in
+those units (c = 1).  An image of detected electrons per pixel at an incident
+dose D (e/Å²) and pixel size p (Å) holds fraction × D · p² per pixel, so a
+column's fitted volume (image units × Å²) is σ · D · p²: c = D · p².
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._em_kernels import _scaled_em_nb
+from .gmm import RESOLVED_FACTOR
+from .library import _parse_library
+from .mixture import icl_criterion
+from .result import CountResult
+
+#: mixed columns: the extra spread of a Pb-count class may be at most this fraction of the ladder's median spacing
+LADDER_WIDTH = 0.5
+#: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
+N_PAIR_CANDIDATES = 3
+#: the dose's class means may be off the fitted ones by at most this fraction of a class spacing (median column)
+DOSE_MISMATCH_SPACING = 0.35
+
+
+def known_scale(dose=None, pixel_size=None, scale=None):
+    """The scale c between library units (fraction of beam × Å²) and fitted volumes, or None to fit it.
+
+    Parameters
+    ----------
+    dose : float, optional
+        Incident electrons per Å² of an image in detected electrons per pixel.
+    pixel_size : float, optional
+        Å; needed with ``dose``.
+    scale : float or "fit", optional
+        c itself (1 for an image already in fraction of the beam), or "fit".
+
+    Returns
+    -------
+    float, "fit" or None
+        ``dose · pixel_size²``, or ``scale``, or None.
+
+    Examples
+    --------
+    >>> from napari_nxtomo.core.counting.hybrid import known_scale
+    >>> round(known_scale(1e5, 0.2), 6), known_scale(scale=1.0), known_scale()
+    (4000.0, 1.0, None)
+    """
+    if dose is not None and scale is not None:
+        raise ValueError("give either dose (with pixel_size) or scale, not both")
+    if isinstance(scale, str):
+        if scale != "fit":
+            raise ValueError(f"scale must be a number or 'fit' (every column type fits its own), got {scale!r}")
+        return scale
+    if scale is not None:
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive number (library units to image units), got {scale}")
+        return float(scale)
+    if dose is None:
+        return None
+    if pixel_size is None:
+        raise ValueError("a dose needs the pixel size (Å): count_atoms(..., dose=D, pixel_size=p); "
+                         "the library's cross-sections are then multiplied by D · p²")
+    if not (np.isfinite(dose) and dose > 0 and np.isfinite(pixel_size) and pixel_size > 0):
+        raise ValueError(f"dose (e/Å²) and pixel_size (Å) must be positive numbers, got {dose}, {pixel_size}")
+    return float(dose) * float(pixel_size) ** 2
+
+
+def _windows(counts_l):
+    """Index arrays of the library entries of every window of consecutive counts."""
+    ks = np.unique(counts_l)
+    out = []
+    for a in range(ks.size):
+        for b in range(a, ks.size):
+            if b > a and ks[b] - ks[b - 1] != 1:
+                break
+            out.append((int(ks[a]), int(ks[b]), np.flatnonzero((counts_l >= ks[a]) & (counts_l <= ks[b]))))
+    return out
+
+
+def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None):
+    """Most likely scaled-library mixture on one window: (c, weights, s², ln L, posterior, ...) or None.
+
+    The likelihood is multimodal in c (the classes can slide by whole
+    spacings), so c is first profiled on a grid (weights and s fitted at each
+    c: 5 % steps from 0.6 to 1.65 × the scale that matches the medians, then
+    1.25 % steps about the best), then the best grid point runs the full EM.
+    """
+    floor = (1e-6 * max(float(x.max()), 1e-300)) ** 2
+
+    def run(c0, fix, n_iter, both=True):
+        # weights: the fractions nearest each class (each at least 1/N); two starts of s²: the spread about the
+        # nearest class beyond the errors, and all of it (the EM's s² step is slow when s² starts far below the
+        # errors); screening runs only the second
+        mu = c0 * vals
+        d2 = (x[:, None] - mu[None, :]) ** 2
+        w = np.bincount(np.argmin(d2, axis=1), minlength=mu.size) + 1.0
+        w /= w.sum()
+        r2 = float(np.mean(np.min(d2, axis=1)))
+        gap = np.min(np.diff(mu)) if mu.size > 1 else 0.1 * mu[0]
+        fits = [_scaled_em_nb(x, e2, vals, float(c0), max(s2, (0.05 * gap) ** 2, floor), w, n_iter, tol, floor, fix)
+                for s2 in ((r2 - float(np.median(e2)), r2) if both else (r2,))]
+        return max(fits, key=lambda f: f[3])
+
+    if c_fixed is not None:
+        return run(c_fixed, True, max_iter)
+    if c_start is not None:  # free c from a known start, no grid
+        fit = run(c_start, False, max_iter)
+        return fit if fit[0] > 0 else None
+    centre = float(np.median(x) / np.median(vals))
+    c0 = max(centre * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05)), key=lambda c: run(c, True, 30, False)[3])
+    c0 = max(c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125)), key=lambda c: run(c, True, 60, False)[3])
+    fit = run(c0, False, max_iter)
+    return fit if fit[0] > 0 else None
+
+
+def _scale_error(x, e2, vals, fit):
+    """Standard error of c from the curvature of the profile ln L (weights and s re-fitted at c(1 ± h))."""
+    c = fit[0]
+    h = 0.004
+    ll = [_scaled_em_nb(x, e2, vals, c * f, fit[2], fit[1], 300, 1e-10, 1e-300, True)[3] for f in (1 - h, 1 + h)]
+    d2 = (ll[0] - 2 * fit[3] + ll[1]) / (c * h) ** 2
+    return float(1.0 / np.sqrt(-d2)) if d2 < 0 else float("nan")
+
+
+def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
+    """[(ICL, lo, hi, library indices, fit)] of every admissible window, fewest holes (:func:`_holes`) then smallest
+    ICL first; the best ICL per K."""
+    fits = []
+    for lo, hi, idx in _windows(counts_l):
+        if idx.size > x.size:
+            continue
+        fit = _fit_window(x, e2, values[idx], c_fixed)
+        if fit is None:
+            continue
+        d = idx.size + (c_fixed is None)  # K - 1 weights, s, and c when fitted
+        fits.append((icl_criterion(fit[3], fit[4], d, entropy), lo, hi, idx, fit))
+    if not fits:
+        raise ValueError(f"{x.size} columns cannot be counted with this library: no window of its counts fits "
+                         "(give more columns, or a library with the counts of these columns)")
+    icl_by_k = np.full(max(f[3].size for f in fits), np.nan)
+    for f in fits:
+        k = f[3].size - 1
+        icl_by_k[k] = np.fmin(icl_by_k[k], f[0])
+    # as the free mixture (gmm.RESOLVED_FACTOR): with errors, only fits whose extra spread s is at most that many
+    # median errors resolve their classes; a few broad classes would otherwise win the ICL (not for the ladder of
+    # mixed columns, whose classes are broadened by their ±1 light atom)
+    # when no fit qualifies, the fits of the smallest s (within 10 %) are kept
+    if resolve and np.any(e2 > 0):
+        limit = (RESOLVED_FACTOR**2) * float(np.median(e2))
+        fits = [f for f in fits if f[4][2] <= limit] or _narrowest(fits)
+    elif not resolve:  # the ladder's classes still stand apart: s at most LADDER_WIDTH of its median spacing
+        step = float(np.median(np.diff(values))) if values.size > 1 else float(values[0])
+        fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or _narrowest(fits)
+    return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), f[0])), icl_by_k
+
+
+def _holes(weights, n):
+    """Interior classes of a fit holding less than one column: a compact particle has every count between its
+    thinnest and thickest column (the curve model's rule), while a scale alias skips counts."""
+    held = np.flatnonzero(np.asarray(weights) * n >= 1.0)
+    if held.size == 0:
+        return 0
+    return int(np.sum(np.asarray(weights)[held[0]:held[-1] + 1] * n < 1.0))
+
+
+def _check_units(x, ladder, label):
+    """A ValueError unless columns counted in the library's own units (scale 1) lie within its range."""
+    ratio = float(np.median(x) / np.median(ladder))
+    if not 0.5 <= ratio <= 2.0:
+        raise ValueError(
+            f"the mixed columns{label} are {ratio:.3g} × the library's cross-sections: their scale is needed; give "
+            "the dose (dose=, pixel_size=) or scale=, count them with a view of one-element columns (count_views), "
+            "or let them fit their own scale (scale='fit'; weakly determined for mixed columns)"
+        )
+
+
+def _narrowest(fits):
+    """The fits whose extra spread s is within 10 % of the smallest (relative to their scale)."""
+    rel = np.array([np.sqrt(f[4][2]) / f[4][0] for f in fits])
+    return [f for f, r in zip(fits, rel) if r <= 1.1 * rel.min()]
+
+
+def _check_range(x, c, vals, counts, width, label):
+    """A ValueError when columns lie beyond where the count after the library's largest would sit (scale c known).
+
+    ``vals``/``counts``: one value per count (for mixed columns the ladder of heavy counts).  "Beyond" is more
+    than one class step above the largest value, plus 3 widths.
+    """
+    top = c * vals.max()
+    step = c * (np.diff(np.sort(vals))[-1] if vals.size > 1 else vals.max())
+    far = x > top + step + 3.0 * width
+    if far.any():
+        raise ValueError(
+            f"{far.sum()} columns{label} lie far above the library's largest cross-section ({top:.4g} in image units "
+            f"at count {counts[np.argmax(vals)]}; largest column {x.max():.4g}): the library's range of counts is "
+            "smaller than the data need; compute a library with a larger max_count"
+        )
+
+
+def _check_dose(x, e2, counts_l, values, c_dose, entropy, label):
+    """A ValueError when the dose's scale puts the classes between those the data show (fitted scale far off)."""
+    _, _, _, idx, fit = _best_window(x, e2, counts_l, values, None, entropy)[0][0]
+    vals = values[idx]
+    spacing = float(np.median(np.diff(vals))) if vals.size > 1 else float(vals[0])
+    typical = float(np.median(vals[np.argmax(fit[4], axis=1)]))
+    off = abs(fit[0] - c_dose) * typical / (c_dose * spacing)
+    err = _scale_error(x, e2, vals, fit)
+    # only a well-determined free scale can contradict the dose (nan error: not determined)
+    if off > DOSE_MISMATCH_SPACING and abs(fit[0] - c_dose) > 3.0 * err:
+        raise ValueError(
+            f"the dose's scale (library × {c_dose:.4g}) puts the class means {off:.2f} class spacings from where the "
+            f"cross-sections{label} lie (their fitted scale is {fit[0]:.4g}, {fit[0] / c_dose:.3f} × the dose's): "
+            "check the dose (e/Å²) and the pixel size (Å) and that the image is in detected electrons, "
+            "or leave dose=None to fit the scale"
+        )
+
+
+def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
+                  check_dose=True, scale_source="given") -> CountResult:
+    """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring."""
+    counts_l, minor_l, values = _parse_library(library)
+    if mixed is not None and mixed != (minor_l is not None):
+        need, got = ("(n_heavy, n_light) pairs", "single counts") if mixed else ("single counts", "pairs")
+        raise ValueError(f"the columns{label} are {'mixed' if mixed else 'of one element'} and need a library keyed by "
+                         f"{need}; this one has {got}: use the library of this crystal and zone axis")
+    e2 = np.zeros(x.size) if errors is None else np.square(_positive_errors(errors))
+    if minor_l is not None:  # a mixed column holds the heavy element: entries without it are not its classes
+        keep = counts_l >= 1
+        counts_l, minor_l, values = counts_l[keep], minor_l[keep], values[keep]
+    ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
+    if scale_source == "library units":
+        _check_units(x, ladder, label)
+    if scale is not None:  # the given scale first: columns beyond the library's largest count
+        _check_range(x, scale, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
+    if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
+        _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
+    ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)
+    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(x, e2, counts_l, values, ranked, entropy,
+                                                                                 fixed=scale is not None)
+    c = fit[0]
+    c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
+    _, weights, s2, ll, post = fit[:5]
+    vals, cl = values[idx], counts_l[idx]
+    width = float(np.sqrt(s2 + np.median(e2)))
+    heavy = np.unique(cl)
+    tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
+    counts = heavy[np.argmax(tp, axis=1)]
+    labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
+    how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
+    notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
+             + (f" ± {c_err:.2g}" if scale is None else "")
+             + f"; classes of counts {lo}..{hi} chosen by the ICL; width {width:.3g}"]
+    if scale is None and minor_l is not None:
+        notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
+                     "fits nearly as well): give the dose (dose=, pixel_size=) or count the views together "
+                     "(count_views), where the one-element columns of another view set the scale")
+    if hi == counts_l.max():
+        notes.append(f"the thickest columns take the library's largest count ({hi}): if the particle may be "
+                     "thicker, use a library with a larger max_count")
+    pairs = {}
+    if minor_l is not None:
+        pairs = {"classes": np.stack([cl, minor_l[idx]], axis=1), "minor_counts": minor_l[idx][labels].astype(int),
+                 "count_posterior": tp, "count_values": heavy}
+        keys = [(int(a), int(b)) for a, b in zip(counts_l, minor_l)]
+    else:
+        keys = [int(a) for a in counts_l]
+    return CountResult.from_classes(
+        x, post, c * vals, width, weights, cl, method="library", icl=icl_by_k, labels=labels, counts=counts,
+        lowest_count=int(counts.min()), lowest_count_inferred=True, log_likelihood=float(ll),
+        n_components_icl=int(idx.size), entropy=entropy, notes=notes,
+        library=dict(zip(keys, (float(v) for v in values))), **pairs,
+        params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
+                "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
+    )
+
+
+def _window_of(counts_l, lo, hi):
+    return np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
+
+
+def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES):
+    """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
+    scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit)."""
+    best, scales = None, []
+    for _, lo, hi, _, lfit in ranked:
+        if len(scales) == n_best:
+            break
+        if any(abs(np.log(lfit[0] / c)) < 0.05 for c in scales):
+            continue
+        scales.append(lfit[0])
+        idx = _window_of(counts_l, lo, hi)
+        fit = _fit_window(x, e2, values[idx], lfit[0] if fixed else None, c_start=None if fixed else lfit[0])
+        if fit is None:
+            continue
+        icl = icl_criterion(fit[3], fit[4], idx.size + (not fixed), entropy)
+        if best is None or icl < best[0]:
+            best = (icl, lo, hi, idx, fit)
+    return best
+
+
+def _ladder(counts_l, values):
+    """Mixed libraries: one value per heavy count, the mean of its (n_heavy, n_light) entries (ascending)."""
+    heavy = np.unique(counts_l)
+    means = np.array([values[counts_l == h].mean() for h in heavy])
+    if np.any(np.diff(means) <= 0):
+        raise ValueError("the library's mean cross-section must grow with the heavy count: check the library")
+    return heavy, means
+
+
+def _positive_errors(errors):
+    """Errors with NaN / ≤ 0 replaced by the median of the usable ones (zeros when none is usable)."""
+    e = np.asarray(errors, dtype=float)
+    ok = np.isfinite(e) & (e > 0)
+    return np.where(ok, e, np.median(e[ok]) if ok.any() else 0.0)

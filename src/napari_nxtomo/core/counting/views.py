@@ -1,0 +1,225 @@
+"""Joint counting of two or three views of one particle: one library scale, one total of the heavy element.
+
+Every view of one particle is taken with the same optics and sees the same
+atoms.  :func:`count_views` uses both facts on top of the per-view hybrid
+counting (:mod:`.hybrid`):
+
+1. *One scale.*  Each view and column type is fitted alone (scale c_j ± e_j,
+   from the curvature of its ln L); the joint scale is their inverse-variance
+   weighted mean, with error (Σ 1/e_j²)^-1/2, and every view is recounted
+   with the class means at that scale (the windows again chosen by the ICL).
+   With a dose, the dose's scale is used instead.
+2. *One total.*  Each column's posterior over its heavy-element counts gives
+   the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
+   For each view, the cheapest set of ±1 moves that brings its total to T is
+   found greedily (cheapest next step first: exact when each column's costs
+   are convex in n, as for Gaussian classes); the common total T* minimises the
+   summed cost over the views, and each view's counts become its cheapest
+   labelling with total T*.  Only columns whose count is uncertain move.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .front import count_atoms
+from .result import CountResult
+
+
+@dataclass
+class ViewsCount:
+    """The joint count of several views (see :func:`count_views`).
+
+    Attributes
+    ----------
+    results : list of CountResult
+        Per view, counts with the joint scale and the common total.
+    scale, scale_err : float
+        The joint scale (library units to fitted volumes) and its standard error (0 when given by a dose).
+    totals : list of int
+        Heavy-element total of each view after the agreement (all equal unless a view cannot reach it).
+    totals_independent : list of int
+        The totals of the views counted at the joint scale before the agreement.
+    moved : list of int
+        Columns whose count the agreement changed, per view.
+    notes : list of str
+
+    Examples
+    --------
+    >>> from napari_nxtomo.core.counting.views import ViewsCount
+    >>> ViewsCount([], 1.0, 0.0, [5], [5], [0]).totals
+    [5]
+    """
+
+    results: list
+    scale: float
+    scale_err: float
+    totals: list
+    totals_independent: list
+    moved: list
+    notes: list = field(default_factory=list)
+
+
+def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=None, agree: bool = True,
+                entropy: str = "soft") -> ViewsCount:
+    """Count two or three views of one particle jointly: one library scale, one total of ``element``.
+
+    Parameters
+    ----------
+    tables : list of pandas.DataFrame
+        The fitted, typed tables of the views (``volume``, ``type``, ``volume_err``), all in the same image units.
+    library : dict or object with ``.values(type)``
+        Cross-section library per column type (see :func:`count_atoms`).
+    element : str
+        The element whose totals must agree; columns of the types whose name holds it are moved (the heavy
+        count of mixed types); the others keep their counts.
+    dose, pixel_size : float, optional
+        Incident e/Å² and pixel size (Å) of the images (then the scale is dose · pixel_size², not fitted).
+    agree : bool
+        Make the totals agree (step 2 of the module docstring); False: the joint scale only.
+    entropy : {"soft", "hard"}
+
+    Returns
+    -------
+    ViewsCount
+
+    Examples
+    --------
+    Two views of 40 Pb atoms, a library that bends up with the count (channelling), the columns' cross-sections
+    at an unknown scale 2 with 1 % errors:
+
+    >>> import numpy as np, pandas as pd
+    >>> from napari_nxtomo.core.counting import count_views
+    >>> lib = {"Pb": {n: 0.007 * n + 0.0006 * n * n for n in range(1, 10)}}
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = np.repeat([2, 3, 5], [5, 5, 3]), np.repeat([3, 4, 6], [2, 4, 3])
+    >>> def table(n):
+    ...     v = 2 * np.array([lib["Pb"][k] for k in n])
+    ...     return pd.DataFrame({"volume": v + rng.normal(0, 0.01 * v), "volume_err": 0.01 * v, "type": "Pb"})
+    >>> res = count_views([table(a), table(b)], lib)
+    >>> round(res.scale, 1), res.totals, [bool(np.all(r.counts == n)) for r, n in zip(res.results, (a, b))]
+    (2.0, [40, 40], [True, True])
+    """
+    from .hybrid import known_scale
+
+    scale = known_scale(dose, pixel_size)
+    notes = []
+    if scale is None:
+        scale, scale_err = _joint_scale([count_atoms(t, library=library, scale="fit", entropy=entropy) for t in tables])
+        notes.append(f"one scale for all views: {scale:.5g} ± {scale_err:.2g} (inverse-variance mean of the views')")
+    else:
+        scale_err = 0.0
+    results = [count_atoms(t, library=library, scale=scale, entropy=entropy) for t in tables]
+    options = [_count_options(r, t, element) for r, t in zip(results, tables)]
+    before = [int(sum(c.sum() for c in _current(o))) for o in options]
+    if not agree or len(tables) < 2:
+        return ViewsCount(results, scale, scale_err, before, before, [0] * len(tables), notes)
+    total, paths = _common_total(options)
+    moved, final = [], []
+    for r, o, path in zip(results, options, paths):
+        counts = r.counts.copy()
+        n_moved = 0
+        for (cols, values, _), idx in zip(o, path[total]):
+            new = values[idx]
+            n_moved += int(np.sum(new != counts[cols]))
+            counts[cols] = new
+        moved.append(n_moved)
+        final.append(r if n_moved == 0 else replace(r, counts=counts, notes=r.notes + [
+            f"{n_moved} column(s) moved to the count of next-highest probability so that the {element} total "
+            f"({total}) agrees with the other views"]))
+    notes.append(f"{element} totals {before} -> {total} in every view (cheapest moves of the uncertain columns)")
+    return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes)
+
+
+def _joint_scale(results):
+    """Inverse-variance mean of the per-view fitted scales of the judging types, and its standard error.
+
+    The judging types are the one-element types (mixed columns' and light columns' free scales are loose; see
+    :func:`.front._dose_judge`) of the heaviest library; when no view has one, every type.
+    """
+    subs = [(t, sub) for r in results for t, sub in (r.by_type or {"": r}).items()]
+    plain = [(t, sub) for t, sub in subs if sub.classes is None]
+    if plain:
+        heaviest = max(plain, key=lambda ts: max(ts[1].library.values()))[0]
+        subs = [(t, sub) for t, sub in plain if t == heaviest]
+    c, e = [], []
+    for _, sub in subs:
+        err = sub.params.get("scale_err", np.nan)
+        if "scale" in sub.params and np.isfinite(err) and err > 0:
+            c.append(sub.params["scale"])
+            e.append(err)
+    if not c:
+        raise ValueError("no view gave a scale with an uncertainty: give the dose (dose=, pixel_size=)")
+    w = 1.0 / np.square(e)
+    return float(np.sum(w * np.asarray(c)) / w.sum()), float(1.0 / np.sqrt(w.sum()))
+
+
+def _count_options(res: CountResult, table, element):
+    """Per type holding ``element``: (column indices, possible counts, ln posterior (N_t, P))."""
+    types = np.asarray(table["type"]).astype(str) if "type" in table else np.full(len(table), "")
+    out = []
+    for t, sub in (res.by_type or {"": res}).items():
+        if element not in t and t != "":
+            continue
+        cols = np.flatnonzero(types == t) if t else np.arange(len(table))
+        if sub.count_posterior is not None:
+            values, prob = np.asarray(sub.count_values), sub.count_posterior
+        else:
+            values = np.unique(sub.component_counts)
+            prob = np.stack([sub.posterior[:, sub.component_counts == v].sum(axis=1) for v in values], axis=1)
+        out.append((cols, values, np.log(np.maximum(prob, 1e-300))))
+    return out
+
+
+def _current(options):
+    return [values[np.argmax(lp, axis=1)] for _, values, lp in options]
+
+
+def _walk(options, direction, steps):
+    """Greedy ±1 moves from the most probable counts: {total: (cost, [index arrays per type])}."""
+    idx = [np.argmax(lp, axis=1) for _, _, lp in options]
+    total = int(sum(v[i].sum() for (_, v, _), i in zip(options, idx)))
+    cost = 0.0
+    out = {total: (cost, [i.copy() for i in idx])}
+    heap = []
+
+    def push(j, i):
+        k = idx[j][i] + direction
+        values, lp = options[j][1], options[j][2]
+        if 0 <= k < values.size:
+            heapq.heappush(heap, (lp[i, idx[j][i]] - lp[i, k], j, i))
+
+    for j, (_, _, lp) in enumerate(options):
+        for i in range(lp.shape[0]):
+            push(j, i)
+    for _ in range(steps):
+        if not heap:
+            break
+        dc, j, i = heapq.heappop(heap)
+        values = options[j][1]
+        total += int(values[idx[j][i] + direction] - values[idx[j][i]])
+        idx[j][i] += direction
+        cost += dc
+        out.setdefault(total, (cost, [a.copy() for a in idx]))
+        push(j, i)
+    return out
+
+
+def _common_total(options_by_view):
+    """The total of least summed cost over the views, and per view {total: index arrays}."""
+    paths = []
+    for options in options_by_view:
+        n = int(sum(v[np.argmax(lp, axis=1)].sum() for _, v, lp in options))
+        steps = max(10, n // 5)
+        both = _walk(options, -1, steps)
+        both.update(_walk(options, 1, steps))
+        paths.append(both)
+    common = set.intersection(*(set(p) for p in paths))
+    if not common:
+        raise ValueError("the views' totals are too far apart to be made to agree: check the column types and the "
+                         "library (a view may miss columns, or be of another particle)")
+    total = min(common, key=lambda t: sum(p[t][0] for p in paths))
+    return total, [{t: p[t][1] for t in p} for p in paths]
