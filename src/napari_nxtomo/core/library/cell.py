@@ -173,53 +173,69 @@ def elements_by_weight(elements) -> list:
     return sorted(set(np.asarray(elements).tolist()), key=lambda e: -atomic_number(e))
 
 
-def scan_grid(lengths, step: float, quarter: bool):
-    """Midpoint scan grid over the projected cell (or its quarter): (positions (P, 2), full shape, spacing).
+def representative_columns(cell: OrientedCell) -> np.ndarray:
+    """One column of each kind: columns whose atom sequences along z agree up to a depth shift are one kind.
+
+    Returns the indices (into ``cell.columns``) of the column of each kind
+    whose first atom lies in the earliest layer.
 
     Examples
     --------
-    >>> pos, shape, h = scan_grid((4.0, 6.0), 0.5, quarter=True)
-    >>> pos.shape, shape, h
-    ((24, 2), (8, 12), (0.5, 0.5))
+    >>> representative_columns(oriented_cell(ROCKSALT_PBSE, (1, 1, 0))).tolist()
+    [0, 1]
+    >>> representative_columns(oriented_cell(ROCKSALT_PBSE, (1, 0, 0))).tolist()
+    [0, 1]
+    """
+    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
+    layer = np.round((cell.positions[:, 2] / cell.layer_spacing) - 0.5).astype(int)
+    owner = np.argmin(np.abs(cell.positions[:, None, :2] - cell.columns[None]).sum(-1), axis=1)
+    kinds, out = {}, []
+    for k in range(len(cell.columns)):
+        seq = [""] * per_cell
+        for i in np.flatnonzero(owner == k):
+            seq[layer[i]] = str(cell.elements[i])
+        first = min(j for j in range(per_cell) if seq[j])
+        key = tuple(seq[first:] + seq[:first])
+        if key not in kinds or first < kinds[key][0]:
+            kinds[key] = (first, k)
+    return np.array(sorted(k for _, k in kinds.values()))
+
+
+def cell_owner(shape, spacing, lengths, columns) -> np.ndarray:
+    """The column owning each point of the midpoint grid (n0 · n1,): the nearest one, periodically.
+
+    Examples
+    --------
+    >>> cell_owner((2, 2), (1.0, 1.0), (2.0, 2.0), np.array([[0.0, 0.0], [1.0, 1.0]])).tolist()
+    [0, 1, 1, 0]
+    """
+    gx, gy = np.meshgrid((np.arange(shape[0]) + 0.5) * spacing[0], (np.arange(shape[1]) + 0.5) * spacing[1],
+                         indexing="ij")
+    d = np.stack([gx.ravel(), gy.ravel()], axis=1)[:, None, :] - np.asarray(columns)[None]
+    d -= np.round(d / np.asarray(lengths[:2])) * np.asarray(lengths[:2])
+    # ties (a point on a cell boundary) go to the lower index, the same way every time
+    return np.argmin(np.round((d**2).sum(-1), 9), axis=1)
+
+
+def scan_grid(lengths, step: float, owner=None, keep=None):
+    """Midpoint scan grid over the projected cell: (positions (P, 2) Å, full grid shape, spacing, mask).
+
+    With ``owner`` (:func:`cell_owner`) and ``keep`` (column indices) only the
+    points in the cells of those columns are scanned; ``mask`` marks them on
+    the full grid.
+
+    Examples
+    --------
+    >>> pos, shape, h, mask = scan_grid((4.0, 6.0), 0.5)
+    >>> pos.shape, shape, h, int(mask.sum())
+    ((96, 2), (8, 12), (0.5, 0.5), 96)
     """
     n = [2 * int(np.ceil(L / step / 2)) for L in lengths[:2]]
     h = (float(lengths[0] / n[0]), float(lengths[1] / n[1]))
-    m = [k // 2 for k in n] if quarter else n
-    gx, gy = np.meshgrid((np.arange(m[0]) + 0.5) * h[0], (np.arange(m[1]) + 0.5) * h[1], indexing="ij")
-    return np.stack([gx.ravel(), gy.ravel()], axis=1), tuple(n), h
-
-
-def has_mirrors(cell: OrientedCell) -> bool:
-    """Whether the cell's atoms are invariant under x → -x and y → -y (mod the cell): a quarter scan suffices.
-
-    Examples
-    --------
-    >>> has_mirrors(oriented_cell(ROCKSALT_PBSE, (1, 1, 0)))
-    True
-    """
-    key = {(round(p[0], 2), round(p[1], 2), round(p[2], 2), e) for p, e in zip(cell.positions, cell.elements)}
-    L = cell.lengths
-    for flip in ((-1, 1), (1, -1)):
-        for p, e in zip(cell.positions, cell.elements):
-            q = np.mod(p[:2] * flip, L[:2])
-            q = np.where(np.isclose(q, L[:2], atol=5e-3), 0.0, q)
-            if (round(q[0], 2), round(q[1], 2), round(p[2], 2), e) not in key:
-                return False
-    return True
-
-
-def unfold_quarter(signal, shape) -> np.ndarray:
-    """A signal scanned on the quarter grid (..., n0/2 · n1/2) → the full grid (..., n0, n1) by the two mirrors.
-
-    Examples
-    --------
-    >>> unfold_quarter(np.arange(4.0), (4, 4))[0].tolist()
-    [0.0, 1.0, 1.0, 0.0]
-    """
-    m0, m1 = shape[0] // 2, shape[1] // 2
-    q = np.asarray(signal).reshape(signal.shape[:-1] + (m0, m1))
-    q = np.concatenate([q, q[..., ::-1, :]], axis=-2)
-    return np.concatenate([q, q[..., ::-1]], axis=-1)
+    gx, gy = np.meshgrid((np.arange(n[0]) + 0.5) * h[0], (np.arange(n[1]) + 0.5) * h[1], indexing="ij")
+    pos = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    mask = np.ones(len(pos), dtype=bool) if owner is None else np.isin(owner, keep)
+    return pos[mask], tuple(n), h, mask
 
 
 def integrate_cells(signal, shape, spacing, lengths, columns) -> np.ndarray:
@@ -233,11 +249,7 @@ def integrate_cells(signal, shape, spacing, lengths, columns) -> np.ndarray:
     >>> integrate_cells(s, (4, 4), (0.5, 0.5), (2.0, 2.0), np.array([[0.0, 0.0], [1.0, 1.0]])).tolist()
     [2.0, 2.0]
     """
-    gx, gy = np.meshgrid((np.arange(shape[0]) + 0.5) * spacing[0], (np.arange(shape[1]) + 0.5) * spacing[1],
-                         indexing="ij")
-    d = np.stack([gx.ravel(), gy.ravel()], axis=1)[:, None, :] - np.asarray(columns)[None]
-    d -= np.round(d / np.asarray(lengths[:2])) * np.asarray(lengths[:2])
-    owner = np.argmin((d**2).sum(-1), axis=1)
+    owner = cell_owner(shape, spacing, lengths, columns)
     flat = np.asarray(signal).reshape(np.shape(signal)[:-2] + (-1,))
     onehot = np.eye(len(columns))[owner]
     return flat @ onehot * (spacing[0] * spacing[1])

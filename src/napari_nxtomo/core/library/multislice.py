@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .cell import (
-    canonical_zone, column_composition, elements_by_weight, has_mirrors, integrate_cells, oriented_cell,
-    resolve_crystal, scan_grid, unfold_quarter,
+    canonical_zone, cell_owner, column_composition, elements_by_weight, integrate_cells, oriented_cell,
+    representative_columns, resolve_crystal, scan_grid,
 )
 from .table import CrossSectionLibrary
 
@@ -58,7 +58,7 @@ def _import_abtem():
 
 
 def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
-                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.2,
+                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
                      lateral_size_A=12.0, seed=0) -> dict:
     """Every setting that changes a library's numbers (the cache key), with the derived sampling.
 
@@ -89,7 +89,7 @@ def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
         "supercell_A": [float(r * L) for r, L in zip(reps, cell.lengths[:2])], "gpts": gpts,
         "sampling_A": [float(r * L / g) for r, L, g in zip(reps, cell.lengths[:2], gpts)],
         "slice_thickness_A": float(cell.layer_spacing), "parametrization": "lobato", "projection": "infinite",
-        "seed": int(seed), "cell": "Voronoi cell of the column in projection (periodic bulk)",
+        "seed": int(seed), "cell": "Voronoi cell of the column in projection (periodic bulk), scanned whole for one column of each kind",
     }
 
 
@@ -106,7 +106,7 @@ def settings_key(settings: dict) -> str:
 
 
 def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
-                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.2,
+                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
                      seed=0, cache=True, progress=None, cancel=None) -> CrossSectionLibrary:
     """Cross-sections per atom count of every column type, from frozen-phonon multislice (abTEM).
 
@@ -130,7 +130,8 @@ def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
     thermal_sigma : dict, optional
         1D rms displacement (Å) per element; :data:`THERMAL_SIGMA` by default.
     scan_step_A : float
-        Largest probe step, Å.
+        Largest probe step, Å (0.25 Å: the cross-sections of Pb columns within
+        0.5 % of those with 0.2 Å steps, Se within 1.5 %).
     seed : int
         Seed of the displacements.
     cache : bool
@@ -201,8 +202,11 @@ def _run(abtem, crystal, lattice_parameter, s, progress, cancel) -> CrossSection
     per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
     reps = s["supercell_repeats"] + [n_layers // per_cell]
     base = ase.Atoms(symbols=list(cell.elements), positions=cell.positions, cell=cell.lengths, pbc=True)
-    quarter = has_mirrors(cell)
-    scan_pos, shape, spacing = scan_grid(cell.lengths, s["scan_step_A"], quarter)
+    keep = representative_columns(cell)  # scan the whole cell of one column of each kind (no edge noise)
+    n_full = [2 * int(np.ceil(L / s["scan_step_A"] / 2)) for L in cell.lengths[:2]]
+    h = [L / n for L, n in zip(cell.lengths[:2], n_full)]
+    owner = cell_owner(n_full, h, cell.lengths, cell.columns)
+    scan_pos, shape, spacing, mask = scan_grid(cell.lengths, s["scan_step_A"], owner, keep)
     det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
     rng = np.random.default_rng(s["seed"])
     per_config = []
@@ -212,20 +216,27 @@ def _run(abtem, crystal, lattice_parameter, s, progress, cancel) -> CrossSection
         atoms = base.repeat(reps)
         sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
         atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
-        pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=s["slice_thickness_A"], exit_planes=1,
-                              projection=s["projection"], parametrization=s["parametrization"])
-        probe = abtem.Probe(energy=s["energy_keV"] * 1e3, semiangle_cutoff=s["convergence_mrad"])
-        probe.grid.match(pot)
-        m = probe.scan(pot, scan=abtem.CustomScan(scan_pos), detectors=det).compute(
-            scheduler="threads", num_workers=os.cpu_count() or 1, progress_bar=False)
-        sig_planes = np.asarray(m.array, dtype=float)[1:]  # the first plane is the entrance surface
-        full = unfold_quarter(sig_planes, shape) if quarter else sig_planes.reshape((-1,) + shape)
-        per_config.append(integrate_cells(full, shape, spacing, cell.lengths, cell.columns))
+        full = np.zeros((n_layers, mask.size))
+        full[:, mask] = _scan(abtem, atoms, s, scan_pos, det)
+        per_config.append(integrate_cells(full.reshape((n_layers,) + shape), shape, spacing, cell.lengths,
+                                          cell.columns)[:, keep])
         if progress is not None:
             progress(c + 1, s["n_phonons"])
-    comp = column_composition(cell, n_layers)
-    tables = library_tables(np.stack(per_config), comp, elements_by_weight(cell.elements), s["max_count"])
+    comp = column_composition(cell, n_layers)[:, keep]
+    cs = np.stack(per_config)
+    tables = library_tables(cs, comp, elements_by_weight(cell.elements), s["max_count"])
     return CrossSectionLibrary(s["crystal"], tuple(s["zone_axis"]), dict(s), tables)
+
+
+def _scan(abtem, atoms, s, scan_pos, det):
+    """The detector signal after every slice at the scan positions: (slices, positions), fraction of the beam."""
+    pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=s["slice_thickness_A"], exit_planes=1,
+                          projection=s["projection"], parametrization=s["parametrization"])
+    probe = abtem.Probe(energy=s["energy_keV"] * 1e3, semiangle_cutoff=s["convergence_mrad"])
+    probe.grid.match(pot)
+    m = probe.scan(pot, scan=abtem.CustomScan(scan_pos), detectors=det).compute(
+        scheduler="threads", num_workers=os.cpu_count() or 1, progress_bar=False)
+    return np.asarray(m.array, dtype=float)[1:]  # the first plane is the entrance surface
 
 
 def library_tables(cs, comp, elements, max_count) -> dict:
