@@ -206,8 +206,8 @@ def cell_owner(shape, spacing, lengths, columns) -> np.ndarray:
 
     Examples
     --------
-    >>> cell_owner((2, 2), (1.0, 1.0), (2.0, 2.0), np.array([[0.0, 0.0], [1.0, 1.0]])).tolist()
-    [0, 1, 1, 0]
+    >>> cell_owner((2, 1), (1.0, 1.0), (2.0, 1.0), np.array([[0.5, 0.5], [1.5, 0.5]])).tolist()
+    [0, 1]
     """
     gx, gy = np.meshgrid((np.arange(shape[0]) + 0.5) * spacing[0], (np.arange(shape[1]) + 0.5) * spacing[1],
                          indexing="ij")
@@ -245,9 +245,9 @@ def integrate_cells(signal, shape, spacing, lengths, columns) -> np.ndarray:
 
     Examples
     --------
-    >>> s = np.ones((4, 4))
-    >>> integrate_cells(s, (4, 4), (0.5, 0.5), (2.0, 2.0), np.array([[0.0, 0.0], [1.0, 1.0]])).tolist()
-    [2.0, 2.0]
+    >>> s = np.ones((4, 2))
+    >>> integrate_cells(s, (4, 2), (0.5, 0.5), (2.0, 1.0), np.array([[0.5, 0.5], [1.5, 0.5]])).tolist()
+    [1.0, 1.0]
     """
     owner = cell_owner(shape, spacing, lengths, columns)
     flat = np.asarray(signal).reshape(np.shape(signal)[:-2] + (-1,))

@@ -46,7 +46,7 @@ def electron_wavelength(energy_keV: float) -> float:
     >>> round(electron_wavelength(300.0), 5)
     0.01969
     """
-    return 12.398419843 / np.sqrt(energy_keV * (2 * 510.99895 + energy_keV))
+    return float(12.398419843 / np.sqrt(energy_keV * (2 * 510.99895 + energy_keV)))
 
 
 def _import_abtem():
