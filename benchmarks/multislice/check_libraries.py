@@ -9,6 +9,13 @@ image units × Å², here fraction of the beam × Å²) per true count, its rati
 value, the image's counting ceiling (issue 17) and the fraction of Pb-bearing columns that
 nearest-library counting (count_atoms(table, library=lib.count_library())) gets exactly.
 The library: load_library with the image's optics (a shipped or cached one).
+
+Measured (noise-free; 1e5 e/Å² seed 0 the same within 0.03): fitted / library 0.85-0.95 for the
+Pb columns along <110> (tests image; starter set 0.93-0.99), 0.75-0.93 for the mixed <100> columns
+(the thinnest lowest); nearest-library counting 0.770 / 0.494 of the tests images' Pb columns
+([110] / [100]) against ceilings 0.951 / 0.988, and one scale factor (from the truth: 0.92 / 0.85)
+reaches 0.951 / 0.975.  The fit's Gaussians hold ~0.93 of a bulk column cell's signal; the rest is
+the particle's thin columns seeing less cross-talk than bulk ones.
 """
 
 from __future__ import annotations
