@@ -20,6 +20,7 @@ from .core.columns import fit_typed_columns, split_types
 from .core.tomography import Projection, ReconstructionCancelled, ReconstructionResult, reconstruct
 from .core.tables import read_points_csv, read_xyz, write_points_csv, write_xyz
 from .core.counting import CountResult, count_atoms
+from .core.library import CrossSectionLibrary, load_library, simulate_library
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
 from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
@@ -59,4 +60,7 @@ __all__ = [
     "build_nanocrystal",
     "complete_sublattice",
     "add_anion_sublattice",
+    "CrossSectionLibrary",
+    "simulate_library",
+    "load_library",
 ]

@@ -60,6 +60,10 @@ PUBLIC_API = [
     "build_nanocrystal",
     "complete_sublattice",
     "add_anion_sublattice",
+    # issue 17: cross-section libraries from multislice
+    "CrossSectionLibrary",
+    "simulate_library",
+    "load_library",
 ]
 
 #: the CLI's subcommands and, for each, its options, positional arguments and option choices (from ``--help``)

@@ -1,0 +1,26 @@
+"""Cross-section libraries: simulated column cross-sections per atom count (frozen-phonon multislice).
+
+:func:`simulate_library` computes one with abTEM (optional extra:
+``pip install "napari-nxtomo[multislice]"``) and caches it on disk;
+:func:`load_library` finds a shipped or cached one; a
+:class:`CrossSectionLibrary` gives ``count_atoms`` its values
+(:meth:`CrossSectionLibrary.values`).  Cross-sections are in fraction of the
+incident beam × Å².
+"""
+
+from .multislice import INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, simulate_library
+from .shipped import SHIPPED_DIR, cache_dir, load_library, shipped_libraries
+from .table import CrossSectionLibrary
+
+__all__ = [
+    "CrossSectionLibrary",
+    "INSTALL_HINT",
+    "LibraryCancelled",
+    "SHIPPED_DIR",
+    "THERMAL_SIGMA",
+    "cache_dir",
+    "library_settings",
+    "load_library",
+    "shipped_libraries",
+    "simulate_library",
+]

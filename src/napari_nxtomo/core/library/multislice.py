@@ -1,0 +1,276 @@
+"""Cross-section libraries from frozen-phonon multislice (abTEM, an optional extra).
+
+A periodic bulk supercell of the crystal, oriented along the zone axis, is
+scanned over one projected cell; exit planes after every atomic layer give
+the whole thickness series in one run, and the detector signal summed over
+each column's (Voronoi) cell times the scan pixel area is that column's
+cross-section at that depth (fraction of the incident beam × Å²).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from .cell import (
+    canonical_zone, cell_owner, column_composition, elements_by_weight, integrate_cells, oriented_cell,
+    representative_columns, resolve_crystal, scan_grid,
+)
+from .table import CrossSectionLibrary
+
+INSTALL_HINT = 'computing a cross-section library needs abTEM: pip install "napari-nxtomo[multislice]"'
+#: 1D rms thermal displacements (Å) at room temperature; U_iso ≈ 0.018 Å² for Pb, 0.012 Å² for chalcogens
+THERMAL_SIGMA = {"Pb": 0.134, "Se": 0.110, "S": 0.110, "Te": 0.110, "Cd": 0.120, "Zn": 0.110}
+
+
+class LibraryCancelled(Exception):
+    """Raised by :func:`simulate_library` when its ``cancel`` callback returns True.
+
+    Examples
+    --------
+    >>> str(LibraryCancelled("library cancelled after 2 of 8 configurations"))
+    'library cancelled after 2 of 8 configurations'
+    """
+
+
+def electron_wavelength(energy_keV: float) -> float:
+    """Relativistic electron wavelength (Å) at ``energy_keV``.
+
+    Examples
+    --------
+    >>> round(electron_wavelength(300.0), 5)
+    0.01969
+    """
+    return float(12.398419843 / np.sqrt(energy_keV * (2 * 510.99895 + energy_keV)))
+
+
+def _import_abtem():
+    try:
+        import abtem
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    return abtem
+
+
+def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
+                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
+                     lateral_size_A=12.0, seed=0) -> dict:
+    """Every setting that changes a library's numbers (the cache key), with the derived sampling.
+
+    Examples
+    --------
+    >>> s = library_settings("PbSe", (1, 1, 0))
+    >>> s["crystal"], s["zone_axis"], s["lattice_parameter_A"], round(s["slice_thickness_A"], 3), s["gpts"]
+    ('PbSe', [1, 1, 0], 6.12, 2.164, [272, 256])
+    """
+    name, cr = resolve_crystal(crystal, lattice_parameter)
+    zone = canonical_zone(zone_axis)
+    cell = oriented_cell(cr, zone)
+    inner, outer = (float(v) for v in detector_mrad)
+    if not 0 <= inner < outer:
+        raise ValueError(f"detector_mrad is (inner, outer) with 0 ≤ inner < outer, in mrad; got {detector_mrad}")
+    reps = [int(np.ceil(lateral_size_A / L)) for L in cell.lengths[:2]]
+    lam = electron_wavelength(float(energy_keV))
+    # antialiased maximum angle λ/(3 s) must reach the detector's outer angle, with 2 % to spare
+    s_max = lam / (3 * outer * 1e-3) / 1.02
+    gpts = [int(16 * np.ceil(r * L / s_max / 16)) for r, L in zip(reps, cell.lengths[:2])]
+    sigma = {e: float((thermal_sigma or {}).get(e, THERMAL_SIGMA.get(e, 0.1))) for e in elements_by_weight(cell.elements)}
+    return {
+        "crystal": name, "zone_axis": list(zone), "basis_quarters": {e: list(b) for e, b in cr.basis.items()},
+        "lattice_parameter_A": float(cr.lattice_parameter), "energy_keV": float(energy_keV),
+        "convergence_mrad": float(convergence_mrad), "detector_mrad": [inner, outer], "aberrations": "none",
+        "max_count": int(max_count), "n_phonons": int(n_phonons), "thermal_sigma_A": sigma,
+        "scan_step_A": float(scan_step_A), "supercell_repeats": reps,
+        "supercell_A": [float(r * L) for r, L in zip(reps, cell.lengths[:2])], "gpts": gpts,
+        "sampling_A": [float(r * L / g) for r, L, g in zip(reps, cell.lengths[:2], gpts)],
+        "slice_thickness_A": float(cell.layer_spacing), "parametrization": "lobato", "projection": "infinite",
+        "seed": int(seed), "cell": "Voronoi cell of the column in projection (periodic bulk), scanned whole for one column of each kind",
+    }
+
+
+def settings_key(settings: dict) -> str:
+    """A short hash of the settings (the on-disk cache's file name).
+
+    Examples
+    --------
+    >>> len(settings_key({"energy_keV": 300.0}))
+    16
+    """
+    keep = {k: v for k, v in settings.items() if k not in ("abtem_version", "run_time_s", "machine")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
+                     lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
+                     seed=0, cache=True, progress=None, cancel=None) -> CrossSectionLibrary:
+    """Cross-sections per atom count of every column type, from frozen-phonon multislice (abTEM).
+
+    Parameters
+    ----------
+    crystal : str or Crystal
+        ``"PbSe"``, ``"PbS"``, ``"PbTe"`` or a :class:`~napari_nxtomo.core.lattice.Crystal`
+        (e.g. ``ROCKSALT_PBSE``).
+    zone_axis : 3 ints
+        A ⟨100⟩ or ⟨110⟩ axis.
+    energy_keV, convergence_mrad : float
+        Beam energy (keV) and probe semi-convergence angle (mrad); aberration-free probe.
+    detector_mrad : (float, float)
+        Inner and outer angle of the annular detector, mrad.
+    lattice_parameter : float, optional
+        Å; the crystal's own by default.
+    max_count : int
+        Largest count of the column's heavy (or only) element.
+    n_phonons : int
+        Frozen-phonon configurations (Gaussian displacements, ``thermal_sigma``).
+    thermal_sigma : dict, optional
+        1D rms displacement (Å) per element; :data:`THERMAL_SIGMA` by default.
+    scan_step_A : float
+        Largest probe step, Å (0.25 Å: the cross-sections of Pb columns within
+        0.5 % of those with 0.2 Å steps, Se within 1.5 %).
+    seed : int
+        Seed of the displacements.
+    cache : bool
+        Read and write the on-disk cache (:func:`~napari_nxtomo.core.library.cache_dir`).
+    progress : callable, optional
+        ``progress(i, n)`` after each configuration.
+    cancel : callable, optional
+        Returns True to stop: :class:`LibraryCancelled` is raised.
+
+    Returns
+    -------
+    CrossSectionLibrary
+        Cross-sections in fraction of the incident beam × Å².
+
+    Raises
+    ------
+    ImportError
+        abTEM is not installed (the message says how to install it).
+
+    Examples
+    --------
+    A cached or shipped library comes back without abTEM; computing one needs it:
+
+    >>> from napari_nxtomo.core.library import load_library
+    >>> load_library("PbSe", (1, 1, 0)).settings["n_phonons"] >= 1
+    True
+    """
+    settings = library_settings(
+        crystal, zone_axis, energy_keV=energy_keV, convergence_mrad=convergence_mrad, detector_mrad=detector_mrad,
+        lattice_parameter=lattice_parameter, max_count=max_count, n_phonons=n_phonons,
+        thermal_sigma=thermal_sigma, scan_step_A=scan_step_A, seed=seed,
+    )
+    from .shipped import cached_library, store_in_cache
+
+    if cache:
+        hit = cached_library(settings)
+        if hit is not None:
+            return hit
+    abtem = _import_abtem()
+    t0 = time.time()
+    lib = _run(abtem, crystal, lattice_parameter, settings, progress, cancel)
+    lib.settings.update(abtem_version=abtem.__version__, run_time_s=round(time.time() - t0, 1),
+                        machine=f"{os.cpu_count()} CPUs")
+    if cache:
+        store_in_cache(lib)
+    return lib
+
+
+def _layers_needed(cell, max_count):
+    """Layers until every column holds ``max_count`` atoms of its heaviest element, plus one."""
+    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
+    comp = column_composition(cell, per_cell * (max_count + 2))
+    first = 0
+    for k in range(comp.shape[1]):
+        heavy = comp[:, k, int(np.argmax(comp[-1, k] > 0))]
+        first = max(first, int(np.argmax(heavy >= max_count)) + 2)
+    return int(per_cell * np.ceil(first / per_cell))
+
+
+def _run(abtem, crystal, lattice_parameter, s, progress, cancel) -> CrossSectionLibrary:
+    """The multislice runs, one per phonon configuration, and the tables."""
+    import ase
+
+    abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
+    _, cr = resolve_crystal(crystal, lattice_parameter)
+    cell = oriented_cell(cr, s["zone_axis"])
+    n_layers = _layers_needed(cell, s["max_count"])
+    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
+    reps = s["supercell_repeats"] + [n_layers // per_cell]
+    base = ase.Atoms(symbols=list(cell.elements), positions=cell.positions, cell=cell.lengths, pbc=True)
+    keep = representative_columns(cell)  # scan the whole cell of one column of each kind (no edge noise)
+    n_full = [2 * int(np.ceil(L / s["scan_step_A"] / 2)) for L in cell.lengths[:2]]
+    h = [L / n for L, n in zip(cell.lengths[:2], n_full)]
+    owner = cell_owner(n_full, h, cell.lengths, cell.columns)
+    scan_pos, shape, spacing, mask = scan_grid(cell.lengths, s["scan_step_A"], owner, keep)
+    det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
+    rng = np.random.default_rng(s["seed"])
+    per_config = []
+    for c in range(s["n_phonons"]):
+        if cancel is not None and cancel():
+            raise LibraryCancelled(f"library cancelled after {c} of {s['n_phonons']} configurations")
+        atoms = base.repeat(reps)
+        sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
+        atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
+        full = np.zeros((n_layers, mask.size))
+        full[:, mask] = _scan(abtem, atoms, s, scan_pos, det)
+        per_config.append(integrate_cells(full.reshape((n_layers,) + shape), shape, spacing, cell.lengths,
+                                          cell.columns)[:, keep])
+        if progress is not None:
+            progress(c + 1, s["n_phonons"])
+    comp = column_composition(cell, n_layers)[:, keep]
+    cs = np.stack(per_config)
+    tables = library_tables(cs, comp, elements_by_weight(cell.elements), s["max_count"])
+    return CrossSectionLibrary(s["crystal"], tuple(s["zone_axis"]), dict(s), tables)
+
+
+def _scan(abtem, atoms, s, scan_pos, det):
+    """The detector signal after every slice at the scan positions: (slices, positions), fraction of the beam."""
+    pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=s["slice_thickness_A"], exit_planes=1,
+                          projection=s["projection"], parametrization=s["parametrization"])
+    probe = abtem.Probe(energy=s["energy_keV"] * 1e3, semiangle_cutoff=s["convergence_mrad"])
+    probe.grid.match(pot)
+    m = probe.scan(pot, scan=abtem.CustomScan(scan_pos), detectors=det).compute(
+        scheduler="threads", num_workers=os.cpu_count() or 1, progress_bar=False)
+    return np.asarray(m.array, dtype=float)[1:]  # the first plane is the entrance surface
+
+
+def library_tables(cs, comp, elements, max_count) -> dict:
+    """Per-type tables from the cross-sections ``cs`` (configs, layers, columns) and the compositions.
+
+    ``comp`` (layers, columns, elements) counts each element's atoms of each
+    column after each layer (elements heaviest first).  A column's type is
+    its element, or ``"A+B"`` (heavy first) when it holds two; all (layer,
+    column) pairs with the same type and counts are averaged per
+    configuration, then over the configurations (sd: their spread / √n).
+
+    Examples
+    --------
+    >>> comp = np.array([[[1, 0]], [[1, 1]], [[2, 1]]])
+    >>> cs = np.array([[[0.01], [0.02], [0.035]], [[0.012], [0.022], [0.033]]])
+    >>> library_tables(cs, comp, ["Pb", "Se"], 2)["Pb+Se"]["count"].tolist()
+    [1, 1, 2]
+    """
+    groups: dict = {}
+    for k in range(comp.shape[1]):
+        present = comp[-1, k] > 0
+        names = [e for e, p in zip(elements, present) if p]
+        t = "+".join(names)
+        i_heavy = int(np.argmax(present))
+        i_light = len(elements) - 1 - int(np.argmax(present[::-1]))
+        for j in range(comp.shape[0]):
+            n, minor = int(comp[j, k, i_heavy]), (int(comp[j, k, i_light]) if len(names) > 1 else 0)
+            if n > max_count or n + minor == 0 or (len(names) == 1 and n == 0):
+                continue
+            groups.setdefault((t, n, minor), []).append(cs[:, j, k])
+    tables = {}
+    for (t, n, minor), vals in sorted(groups.items()):
+        per_config = np.mean(vals, axis=0)
+        sd = float(np.std(per_config, ddof=1) / np.sqrt(per_config.size)) if per_config.size > 1 else 0.0
+        tables.setdefault(t, []).append((n, minor, float(per_config.mean()), sd))
+    return {t: pd.DataFrame(rows, columns=["count", "n_minor", "cross_section", "cross_section_sd"])
+            for t, rows in tables.items()}

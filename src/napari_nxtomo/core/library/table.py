@@ -1,0 +1,160 @@
+"""A cross-section library: simulated column cross-sections per atom count, per column type."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tables import atomic_open
+from .cell import atomic_number, canonical_zone
+
+#: columns of every table of a library
+TABLE_COLUMNS = ("count", "n_minor", "cross_section", "cross_section_sd")
+#: format version of the JSON file
+FORMAT = 1
+
+
+@dataclass
+class CrossSectionLibrary:
+    """Simulated cross-sections of atomic columns per atom count, for one crystal, zone axis and optics.
+
+    Attributes
+    ----------
+    crystal : str
+        ``"PbSe"``, ``"PbS"``, ... (heaviest element first).
+    zone_axis : tuple of 3 int
+        The zone axis family the library was computed along, ``(1, 0, 0)`` or ``(1, 1, 0)``.
+    settings : dict
+        Everything that changes the numbers: ``energy_keV``, ``convergence_mrad``,
+        ``detector_mrad`` (inner, outer), ``n_phonons``, ``sampling_A``,
+        ``slice_thickness_A``, ``lattice_parameter_A``, ``abtem_version``, ...
+    tables : dict of str to pandas.DataFrame
+        Column type (``"Pb"``, ``"Se"``, ``"Pb+Se"``) → rows ``count`` (atoms of the
+        column's heavy or only element), ``n_minor`` (the light element's atoms in
+        a mixed column, 0 otherwise), ``cross_section`` (fraction of the incident
+        beam × Å²: the detector signal summed over the probe positions of the
+        column's cell times the scan pixel area) and ``cross_section_sd`` (its
+        spread over the frozen-phonon configurations / √n).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"count": [1, 2], "n_minor": [0, 0], "cross_section": [0.007, 0.015],
+    ...                   "cross_section_sd": [1e-4, 2e-4]})
+    >>> lib = CrossSectionLibrary("PbSe", (1, 1, 0), {"energy_keV": 300}, {"Pb": t})
+    >>> lib.types, lib.values("Pb")
+    (['Pb'], {1: 0.007, 2: 0.015})
+    """
+
+    crystal: str
+    zone_axis: tuple
+    settings: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.zone_axis = tuple(int(v) for v in self.zone_axis)
+        for t, df in self.tables.items():
+            missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+            if missing:
+                raise ValueError(f"the library's table {t!r} lacks the columns {missing}")
+
+    @property
+    def types(self) -> list:
+        """The column types the library holds, e.g. ``["Pb", "Se"]`` or ``["Pb+Se"]``."""
+        return list(self.tables)
+
+    def is_mixed(self, column_type: str) -> bool:
+        """Whether ``column_type`` holds two elements (keys (n_heavy, n_light))."""
+        return "+" in column_type
+
+    def values(self, column_type: str) -> dict:
+        """The library of one column type in the form ``count_atoms(library=...)`` takes.
+
+        Pure types: ``{count: cross_section}``; mixed types:
+        ``{(n_heavy, n_light): cross_section}``.  Fraction of the beam × Å².
+        """
+        if column_type not in self.tables:
+            raise KeyError(f"the library has no column type {column_type!r}; it has {self.types}")
+        df = self.tables[column_type]
+        cs = df["cross_section"].astype(float).tolist()
+        if self.is_mixed(column_type):
+            keys = [(int(a), int(b)) for a, b in zip(df["count"], df["n_minor"])]
+        else:
+            keys = [int(a) for a in df["count"]]
+        return dict(zip(keys, cs))
+
+    def count_library(self) -> dict:
+        """Every type's :meth:`values`, keyed by column type (``count_atoms(table, library=...)``)."""
+        return {t: self.values(t) for t in self.types}
+
+    def check_compatible(self, zone_axis, crystal=None) -> None:
+        """Raise ValueError, saying what to do, when the library is for another zone axis or crystal."""
+        try:
+            zone = canonical_zone(zone_axis)
+        except ValueError as exc:
+            raise ValueError(f"this library is for ⟨{''.join(map(str, self.zone_axis))}⟩: {exc}") from None
+        if zone != canonical_zone(self.zone_axis):
+            raise ValueError(
+                f"the library was computed along ⟨{''.join(map(str, self.zone_axis))}⟩ but the image is along "
+                f"{tuple(int(v) for v in zone_axis)}: load or simulate a library for that zone axis "
+                f"(load_library(crystal, {tuple(int(v) for v in zone_axis)}) or simulate_library(...))"
+            )
+        if crystal is not None:
+            name = crystal if isinstance(crystal, str) else "".join(
+                sorted(crystal.basis, key=lambda e: -atomic_number(e)))
+            if name != self.crystal:
+                raise ValueError(
+                    f"the library is for {self.crystal} but the image is of {name}: load or simulate a library "
+                    f"for {name}"
+                )
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (:meth:`write`)."""
+        return {
+            "format": FORMAT,
+            "crystal": self.crystal,
+            "zone_axis": list(self.zone_axis),
+            "settings": _jsonable(self.settings),
+            "tables": {t: {c: df[c].tolist() for c in TABLE_COLUMNS} for t, df in self.tables.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CrossSectionLibrary":
+        """The library of a :meth:`to_dict` dict."""
+        if int(d.get("format", 0)) != FORMAT:
+            raise ValueError(f"unknown cross-section library format {d.get('format')!r} (this version reads {FORMAT})")
+        tables = {t: pd.DataFrame(cols)[list(TABLE_COLUMNS)] for t, cols in d["tables"].items()}
+        for df in tables.values():
+            df[["count", "n_minor"]] = df[["count", "n_minor"]].astype(int)
+        return cls(d["crystal"], tuple(d["zone_axis"]), dict(d["settings"]), tables)
+
+    def write(self, path) -> Path:
+        """Write the library as JSON (atomically).  Returns the path."""
+        path = Path(path)
+        with atomic_open(path, encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+        return path
+
+    @classmethod
+    def read(cls, path) -> "CrossSectionLibrary":
+        """Read a library written by :meth:`write`."""
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read a cross-section library from {path}: {exc}") from exc
+        return cls.from_dict(d)
+
+
+def _jsonable(obj):
+    """Tuples → lists, numpy scalars → Python (for json.dump)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
