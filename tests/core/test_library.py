@@ -73,11 +73,12 @@ def test_values_are_count_atoms_libraries():
     lib = load_library("PbSe", (1, 0, 0))
     vals = lib.values("Pb+Se")
     assert all(isinstance(k, tuple) and len(k) == 2 for k in vals)
-    v = np.array([vals[(3, 3)], vals[(7, 7)]])
-    res = count_atoms(v * 1.01, library=vals)
-    assert res.counts.tolist() == [3, 7]
+    keys = sorted(k for k in vals if k[0] == k[1] and k[0] >= 1)  # one column of every Pb count
+    res = count_atoms(np.array([vals[k] for k in keys]) * 1.01, library=vals, scale=1.0)  # library units
+    assert res.counts.tolist() == [k[0] for k in keys]
     pure = load_library("PbSe", (1, 1, 0)).values("Pb")
-    assert count_atoms(np.array([pure[2], pure[9]]), library=pure).counts.tolist() == [2, 9]
+    counts = sorted(k for k in pure if k >= 1)
+    assert count_atoms(np.array([pure[k] for k in counts]), library=pure, scale=1.0).counts.tolist() == counts
 
 
 def test_write_read_round_trip(tmp_path):
@@ -159,15 +160,11 @@ def _exact_and_ceiling(view, image):
     return float(np.mean(res.counts[sel] == n)), ceiling
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 17: 'Libraries are in units of the incident beam ... when neither is known, fit one scale factor between "
-    "the measured cross-sections and the library (the hybrid method)'. Nearest-library counting with the shipped "
-    "bulk library gets 0.770 (noise-free) and 0.803 (1e5 e/Å², seed 0) of the Pb columns against a ceiling of 0.951: "
-    "the fitted volumes are 0.85-0.95 of the bulk cell cross-sections (the Gaussian fit holds ~0.93 of a cell's "
-    "signal, thin particle columns get less cross-talk than bulk ones); one scale factor (0.92) gives 0.951"))
-@pytest.mark.parametrize("dose", [None, 1e5])
-def test_shipped_library_counts_the_multislice_110_image(dose):
+# issue 17's targets: the ceiling minus 0.03 (noise-free, 1e5 e/Å²) and minus 0.06 (2e4 e/Å²); the
+# counting is the hybrid one: the shipped abTEM library's class values up to one fitted scale
+@pytest.mark.parametrize("dose, seed, margin", [(None, 0, 0.03), (1e5, 0, 0.03), (1e5, 1, 0.03), (2e4, 1, 0.06)])
+def test_shipped_library_counts_the_multislice_110_image(dose, seed, margin):
     view = load_multislice_view(DATA, "110")
-    image = view.image if dose is None else noisy_image(view, dose, seed=0)
+    image = view.image if dose is None else noisy_image(view, dose, seed=seed)
     exact, ceiling = _exact_and_ceiling(view, image)
-    assert exact >= ceiling - 0.05, (exact, ceiling)
+    assert exact >= ceiling - margin, (exact, ceiling)
