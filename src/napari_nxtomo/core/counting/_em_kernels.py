@@ -48,6 +48,20 @@ def _e_step_nb(x, e2, cw, means, weights, s2, post, logp):
 
 
 @numba.njit(cache=True)
+def _s2_moment(x, e2, cw, post, means, s2):
+    """Σ_i cw_i Σ_k t_ik E[(y_i - μ_k)² | x_i]: the posterior second moment behind the M-step of s²
+    (y_i the column's true value, shrunk towards μ_k by s² / (s² + e_i²))."""
+    acc = 0.0
+    for i in range(x.size):
+        v = s2 + e2[i]
+        shrink = s2 / v
+        for j in range(means.size):
+            d = shrink * (x[i] - means[j])
+            acc += cw[i] * post[i, j] * (d * d + s2 * e2[i] / v)
+    return acc
+
+
+@numba.njit(cache=True)
 def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
     """EM for a 1D mixture with per-point known variances e_i² plus one common extra variance s².
 
@@ -91,14 +105,7 @@ def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
             weights[j] = nk / ntot
             if not fixed_means and sw > 0.0 and nk > 1e-12:
                 means[j] = sx / sw
-        acc = 0.0
-        for i in range(n):
-            v = s2 + e2[i]
-            shrink = s2 / v
-            for j in range(k):
-                d = shrink * (x[i] - means[j])
-                acc += cw[i] * post[i, j] * (d * d + s2 * e2[i] / v)
-        s2 = max(acc / ntot, s2_floor)
+        s2 = max(_s2_moment(x, e2, cw, post, means, s2) / ntot, s2_floor)
         if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
             converged = True
             break
@@ -142,14 +149,7 @@ def _scaled_em_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, fix_c)
                     den += post[i, j] * values[j] * values[j] / v
             if den > 0.0:
                 c = num / den
-        acc = 0.0
-        for i in range(n):
-            v = s2 + e2[i]
-            shrink = s2 / v
-            for j in range(k):
-                d = shrink * (x[i] - c * values[j])
-                acc += post[i, j] * (d * d + s2 * e2[i] / v)
-        s2 = max(acc / n, s2_floor)
+        s2 = max(_s2_moment(x, e2, cw, post, c * values, s2) / n, s2_floor)
         if abs(ll - ll_old) <= tol * (1.0 + abs(ll)):
             converged = True
             break
