@@ -16,10 +16,10 @@ import napari
 from napari_nxtomo.cli import docked_session
 
 
-def main(screenshot=None, quit_after=False):
+def main(screenshot=None, quit_after=False, sample="pbse_cuboctahedron"):
     viewer = napari.Viewer(title="napari-nxtomo: scripted session")
     viewer.window.resize(1920, 1080)
-    fit, count, tomo, debye = docked_session(viewer)           # sample + the four docks
+    fit, count, tomo, debye = docked_session(viewer, sample)   # sample + the four docks
     images = [ly for ly in viewer.layers]
 
     # 1 + 2: find and fit the columns of every image, then count them
@@ -43,6 +43,10 @@ def main(screenshot=None, quit_after=False):
     tomo.layers.value = [ly for ly in tomo.layers.choices if ly.name in {c.name for c in columns}]
     tomo.run()
     tomo.runner.wait()
+    if "Pb model" not in viewer.layers:                       # the dock said why (e.g. core-shell: issue 12)
+        print(f"no 3D model: {tomo.status.text()}")
+        _finish(viewer, tomo, None, screenshot, quit_after)
+        return
     model = viewer.layers["Pb model"]                          # 3D points, feature "certainty"
     print(f"3D model: {len(model.data)} Pb atoms, certainty >= 0.9 for {tomo.result.certain_fraction(0.9):.1%}")
 
@@ -52,19 +56,25 @@ def main(screenshot=None, quit_after=False):
     debye.compute()
     debye.runner.wait()
     print(f"Debye: {debye.status.text()}")
+    _finish(viewer, tomo, model, screenshot, quit_after)
 
+
+def _finish(viewer, tomo, model, screenshot, quit_after):
+    """Show the model (or, without one, the images) beside the Reconstruct tab; screenshot; quit or run."""
     tomo.show_tab()                                            # bring the Reconstruct tab to the front
-    for ly in viewer.layers:
-        ly.visible = False
-    model.visible = True
-    viewer.dims.ndisplay = 3
+    if model is not None:
+        for ly in viewer.layers:
+            ly.visible = False
+        model.visible = True
+        viewer.dims.ndisplay = 3
     from napari.qt import get_qapp
 
     for _ in range(10):
         get_qapp().processEvents()
     viewer.reset_view()
-    viewer.camera.angles = (10, -30, 60)
-    viewer.camera.zoom *= 0.8
+    if model is not None:
+        viewer.camera.angles = (10, -30, 60)
+        viewer.camera.zoom *= 0.8
     from napari._qt.dialogs.qt_notification import NapariQtNotification
 
     for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
@@ -84,5 +94,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--screenshot", default=None)
     ap.add_argument("--quit", action="store_true")
+    ap.add_argument("--sample", default="pbse_cuboctahedron", choices=["pbse_cuboctahedron", "pbse_cdse_core_shell"])
     args = ap.parse_args()
-    main(args.screenshot, args.quit)
+    main(args.screenshot, args.quit, args.sample)
