@@ -112,37 +112,24 @@ def test_load_pattern_comments_header_separators_and_sorting(tmp_path):
     np.testing.assert_array_equal(y, [10.5, 20.5, 30.5, 40.5])
 
 
-def test_load_pattern_errors(tmp_path):
-    bad = tmp_path / "text.dat"
-    bad.write_text("# ok\n1 2\n2 3\nthis is not data\n")
-    with pytest.raises(ValueError, match=r"line 4: 'this is not data' is not numbers"):
-        load_pattern(bad)
-    mixed = tmp_path / "mixed.dat"
-    mixed.write_text("1 2\n2 abc\n")
-    with pytest.raises(ValueError, match="line 2"):
-        load_pattern(mixed)
-    one = tmp_path / "one.dat"
-    one.write_text("1 2 3\n2 3 4\n5\n")
-    with pytest.raises(ValueError, match="line 3: 1 column"):
-        load_pattern(one)
-    short = tmp_path / "short.dat"
-    short.write_text("# nothing\n1 2\n")
-    with pytest.raises(ValueError, match="at least two"):
-        load_pattern(short)
-    dup = tmp_path / "dup.dat"
-    dup.write_text("1 2\n1 3\n2 4\n")
-    with pytest.raises(ValueError, match="appears twice"):
-        load_pattern(dup)
-    nan = tmp_path / "nan.dat"
-    nan.write_text("1 2\n2 nan\n3 4\n")
-    with pytest.raises(ValueError, match="not finite"):
-        load_pattern(nan)
-    binary = tmp_path / "b.dat"
-    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
-    with pytest.raises(ValueError, match="not a text file"):
-        load_pattern(binary)
-    with pytest.raises(ValueError, match="no measured pattern"):
-        load_pattern(tmp_path / "missing.xy")
+@pytest.mark.parametrize("content, message", [
+    ("# ok\n1 2\n2 3\nthis is not data\n", r"line 4: 'this is not data' is not numbers"),
+    ("1 2\n2 abc\n", "line 2"),
+    ("1 2 3\n2 3 4\n5\n", "line 3: 1 column"),
+    ("# nothing\n1 2\n", "at least two"),
+    ("1 2\n1 3\n2 4\n", "appears twice"),
+    ("1 2\n2 nan\n3 4\n", "not finite"),
+    (b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "not a text file"),
+    (None, "no measured pattern"),
+])
+def test_load_pattern_errors(tmp_path, content, message):
+    path = tmp_path / "pattern.dat"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_pattern(path)
 
 
 # ---------------------------------------------------------------- export
