@@ -170,7 +170,7 @@ def test_library_range_too_small():
 def test_dose_between_classes():
     """A dose 12 % too high puts the class means between the columns' classes: the message says so."""
     x, err, n, lib = _pb_columns(c=400.0)
-    with pytest.raises(ValueError, match="class spacings.*fitted scale.*check the dose"):
+    with pytest.raises(ValueError, match="dose puts the class means.*need a scale 0.89. × the dose's.*check the dose"):
         count_atoms(x, library=lib, errors=err, types=np.full(x.size, "Pb"), dose=1.12 * 400.0 / 0.2**2,
                     pixel_size=0.2)
 

@@ -74,9 +74,13 @@ def count_atoms(
     dose : float, optional
         Incident electrons per Å² of an image in detected electrons per
         pixel: a column's fitted volume is then σ · dose · pixel_size² (σ in
-        fraction of the beam × Å²), so ``c = dose · pixel_size²``.  If the
-        one-element columns clearly fit another scale (the dose's classes fall
-        between theirs), a ValueError says so.
+        fraction of the beam × Å²), so ``c = dose · pixel_size²`` times the
+        fraction of a column's simulated cross-section the fit holds (a
+        library's ``fit_capture``; 1 ± 3 % for a dict).  Each type's scale is
+        fitted about that value (a log-normal prior, which picks among the
+        scale's aliases a count apart); when the columns need a scale more
+        than 3 prior widths away (the dose's classes fall between theirs), a
+        ValueError says so.
     pixel_size : float, optional
         Å; needed with ``dose``.
     scale : float or "fit", optional
@@ -154,17 +158,19 @@ def count_atoms(
     True
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
+    given = known_scale(dose, pixel_size, scale)
+    if given is not None and not isinstance(given, str) and library is None:
+        raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
     options = dict(max_components=max_components, n_components=n_components, lowest_count=lowest_count,
                    model=model, seed=seed, entropy=entropy, se_ratio=se_ratio,
-                   scale=known_scale(dose, pixel_size, scale))
-    if options["scale"] is not None and not isinstance(options["scale"], str) and library is None:
-        raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
+                   scale=None if dose is not None else given, dose_scale=given if dose is not None else None)
     if types is None:
         if _keyed_by_type(library) or _library_object(library):
             raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
-        scale = options.pop("scale")
+        scale, dose_scale = options.pop("scale"), options.pop("dose_scale")
         scale = None if isinstance(scale, str) else scale
-        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale, **options)
+        return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale,
+                          prior=_dose_prior(dose_scale, library, None), **options)
     by_type = _count_by_type(x, types, errors, library, mixed, options)
     return _assemble(x, types, by_type, entropy)
 
@@ -230,14 +236,24 @@ def _library_of(library, t):
     return library[t]
 
 
+def _dose_prior(dose_scale, library, t):
+    """(c0, sigma_ln) of the scale a dose gives a type: dose · pixel² × the fraction of a library's cross-section
+    the fit holds (``library.fit_capture(t)`` of a simulated library; 1 ± 3 % for a plain dict, e.g. a library of
+    fitted cross-sections); None without a dose."""
+    if dose_scale is None:
+        return None
+    capture, sigma = library.fit_capture(t) if _library_object(library) and t is not None else (1.0, 0.03)
+    return dose_scale * capture, sigma
+
+
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label="", scale=None, check_dose=True, scale_source=None):
+               errors=None, label="", scale=None, prior=None, scale_source=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
         res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
-                            mixed=bool(mixed) if label else None, check_dose=check_dose,
+                            mixed=bool(mixed) if label else None, prior=prior,
                             scale_source=scale_source or ("given" if scale is not None else "fitted"))
         if lowest_count is not None:
             res.notes.append("lowest_count is ignored with a library: the library names the counts")
@@ -278,7 +294,8 @@ def _count_by_type(x, types, errors, library, mixed, options):
     judge = _dose_judge(names, library, mixed) if library is not None else None
     for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
-        scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge)
+        scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge,
+                                    options["dose_scale"])
         try:
             by_type[t] = _count_one(
                 x[sel],
@@ -295,18 +312,21 @@ def _count_by_type(x, types, errors, library, mixed, options):
                 label=f" of type {t!r}",
                 scale=scale,
                 scale_source=source,
-                check_dose=t == judge and source == "given",
+                prior=None if library is None else _dose_prior(options["dose_scale"], library, t),
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
     return {t: by_type[t] for t in names}
 
 
-def _type_scale(scale, library, is_mixed, judge_result, judge):
-    """(scale, how it was set) of one type: given; fitted ("fit", or a one-element type by default); for mixed
-    types by default the scale fitted on the table's heaviest one-element type, else the library's own units."""
+def _type_scale(scale, library, is_mixed, judge_result, judge, dose_scale=None):
+    """(scale, how it was set) of one type: given; fitted ("fit", a dose (about its scale), or a one-element type by
+    default); for mixed types by default the scale fitted on the table's heaviest one-element type, else the
+    library's own units."""
     if library is None:
         return None, None
+    if dose_scale is not None:
+        return None, "fitted about the dose's"
     if isinstance(scale, str):  # "fit": every type fits its own
         return None, "fitted"
     if scale is not None:

@@ -44,8 +44,8 @@ from .result import CountResult
 LADDER_WIDTH = 0.5
 #: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
 N_PAIR_CANDIDATES = 3
-#: the dose's class means may be off the fitted ones by at most this fraction of a class spacing (median column)
-DOSE_MISMATCH_SPACING = 0.35
+#: a dose is refused when the scale the columns need lies more than this many prior widths from the dose's
+DOSE_MAX_SIGMA = 3.0
 
 
 def known_scale(dose=None, pixel_size=None, scale=None):
@@ -103,7 +103,7 @@ def _windows(counts_l):
     return out
 
 
-def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None):
+def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prior=None):
     """Most likely scaled-library mixture on one window: (c, weights, s², ln L, posterior, ...) or None.
 
     The likelihood is multimodal in c (the classes can slide by whole
@@ -132,8 +132,11 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None):
     if c_start is not None:  # free c from a known start, no grid
         fit = run(c_start, False, max_iter)
         return fit if fit[0] > 0 else None
-    centre = float(np.median(x) / np.median(vals))
-    c0 = max(centre * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05)), key=lambda c: run(c, True, 30, False)[3])
+    if prior is None:  # ±50 % about the scale that matches the medians, 5 % steps
+        grid = float(np.median(x) / np.median(vals)) * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05))
+    else:  # ±3 widths about the dose's scale
+        grid = prior[0] * np.exp(np.linspace(-3.0, 3.0, 13) * prior[1])
+    c0 = max(grid, key=lambda c: run(c, True, 30, False)[3])
     c0 = max(c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125)), key=lambda c: run(c, True, 60, False)[3])
     fit = run(c0, False, max_iter)
     return fit if fit[0] > 0 else None
@@ -148,14 +151,14 @@ def _scale_error(x, e2, vals, fit):
     return float(1.0 / np.sqrt(-d2)) if d2 < 0 else float("nan")
 
 
-def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
+def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=None):
     """[(ICL, lo, hi, library indices, fit)] of every admissible window, fewest holes (:func:`_holes`) then smallest
-    ICL first; the best ICL per K."""
+    ICL (plus the dose's prior penalty on the scale, :func:`_prior_penalty`) first; the best ICL per K."""
     fits = []
     for lo, hi, idx in _windows(counts_l):
-        if idx.size > x.size:
+        if idx.size > x.size or not _plausible(lo, hi, x, counts_l, values, prior):
             continue
-        fit = _fit_window(x, e2, values[idx], c_fixed)
+        fit = _fit_window(x, e2, values[idx], c_fixed, prior=prior)
         if fit is None:
             continue
         d = idx.size + (c_fixed is None)  # K - 1 weights, s, and c when fitted
@@ -177,7 +180,27 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True):
     elif not resolve:  # the ladder's classes still stand apart: s at most LADDER_WIDTH of its median spacing
         step = float(np.median(np.diff(values))) if values.size > 1 else float(values[0])
         fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or _narrowest(fits)
-    return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), f[0])), icl_by_k
+    if prior is None:
+        return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), f[0])), icl_by_k
+    # with a dose the number of classes follows from the scale and the data's range: BIC (no entropy term, which
+    # favours fewer, merged classes when the classes of physical columns overlap) plus the prior on the scale
+    return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), _bic(f, x.size) + _prior_penalty(f[4][0], prior))), \
+        icl_by_k
+
+
+def _bic(f, n):
+    """BIC of a ranked window fit (ICL, lo, hi, idx, fit): -2 ln L + d ln n, d = K - 1 weights + s + c."""
+    return -2.0 * f[4][3] + (f[3].size + 1) * np.log(n)
+
+
+def _plausible(lo, hi, x, counts_l, values, prior, slack=2):
+    """Whether a window's ends lie within ``slack`` counts of those the prior's scale gives the data's extremes
+    (1st and 99th percentile); every window without a prior."""
+    if prior is None:
+        return True
+    c0 = prior[0] * np.exp(np.array([-3.0, 3.0]) * prior[1])
+    ends = [counts_l[np.argmin(np.abs(c * values - q))] for q in np.quantile(x, [0.01, 0.99]) for c in c0]
+    return min(ends[:2]) - slack <= lo <= max(ends[:2]) + slack and min(ends[2:]) - slack <= hi <= max(ends[2:]) + slack
 
 
 def _holes(weights, n):
@@ -223,27 +246,35 @@ def _check_range(x, c, vals, counts, width, label):
         )
 
 
-def _check_dose(x, e2, counts_l, values, c_dose, entropy, label):
-    """A ValueError when the dose's scale puts the classes between those the data show (fitted scale far off)."""
-    _, _, _, idx, fit = _best_window(x, e2, counts_l, values, None, entropy)[0][0]
-    vals = values[idx]
-    spacing = float(np.median(np.diff(vals))) if vals.size > 1 else float(vals[0])
-    typical = float(np.median(vals[np.argmax(fit[4], axis=1)]))
-    off = abs(fit[0] - c_dose) * typical / (c_dose * spacing)
-    err = _scale_error(x, e2, vals, fit)
-    # only a well-determined free scale can contradict the dose (nan error: not determined)
-    if off > DOSE_MISMATCH_SPACING and abs(fit[0] - c_dose) > 3.0 * err:
+def _prior_penalty(c, prior):
+    """-2 ln of the dose's log-normal prior on the scale: ((ln c - ln c0) / sigma)², 0 without a prior."""
+    if prior is None:
+        return 0.0
+    c0, sigma = prior
+    return float((np.log(c / c0) / sigma) ** 2)
+
+
+def _refuse_far_dose(c, prior, label):
+    """A ValueError when the scale the data need is more than ``DOSE_MAX_SIGMA`` prior widths from the dose's."""
+    z = np.sqrt(_prior_penalty(c, prior))
+    if z > DOSE_MAX_SIGMA:
+        c0, sigma = prior
         raise ValueError(
-            f"the dose's scale (library × {c_dose:.4g}) puts the class means {off:.2f} class spacings from where the "
-            f"cross-sections{label} lie (their fitted scale is {fit[0]:.4g}, {fit[0] / c_dose:.3f} × the dose's): "
-            "check the dose (e/Å²) and the pixel size (Å) and that the image is in detected electrons, "
-            "or leave dose=None to fit the scale"
+            f"the dose puts the class means where the cross-sections{label} do not lie: they need a scale "
+            f"{c / c0:.3f} × the dose's (library × {c0:.4g}), {z:.1f} times the {100 * sigma:.0f} % the fit's capture "
+            "of a column allows, so the classes would fall between theirs: check the dose (e/Å²) and the pixel "
+            "size (Å) and that the image is in detected electrons, or leave dose=None to fit the scale"
         )
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  check_dose=True, scale_source="given") -> CountResult:
-    """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring."""
+                  prior=None, scale_source="given") -> CountResult:
+    """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
+
+    ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
+    log-normal prior about c0, which picks among the scale's aliases; a ValueError when the data need one more
+    than ``DOSE_MAX_SIGMA`` widths away.
+    """
     counts_l, minor_l, values = _parse_library(library)
     if mixed is not None and mixed != (minor_l is not None):
         need, got = ("(n_heavy, n_light) pairs", "single counts") if mixed else ("single counts", "pairs")
@@ -258,12 +289,16 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         _check_units(x, ladder, label)
     if scale is not None:  # the given scale first: columns beyond the library's largest count
         _check_range(x, scale, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
-    if scale is not None and check_dose and minor_l is None:  # mixed columns: their free scale is too loose
-        _check_dose(x, e2, ladder_counts, ladder, scale, entropy, label)
-    ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None)
-    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(x, e2, counts_l, values, ranked, entropy,
-                                                                                 fixed=scale is not None)
+    ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None,
+                                    prior=prior)
+    # with a dose's prior the ladder (which the prior ranked) alone chooses the window: the pairs' comb of Se
+    # sub-classes fits a scale a count off as well
+    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(
+        x, e2, counts_l, values, ranked, entropy, fixed=scale is not None, prior=prior,
+        n_best=1 if prior is not None else N_PAIR_CANDIDATES)
     c = fit[0]
+    if prior is not None:
+        _refuse_far_dose(c, prior, label)
     c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
     vals, cl = values[idx], counts_l[idx]
@@ -273,10 +308,12 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     counts = heavy[np.argmax(tp, axis=1)]
     labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
     how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
+    if prior is not None:
+        how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
              + f"; classes of counts {lo}..{hi} chosen by the ICL; width {width:.3g}"]
-    if scale is None and minor_l is not None:
+    if scale is None and prior is None and minor_l is not None:
         notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
                      "fits nearly as well): give the dose (dose=, pixel_size=) or count the views together "
                      "(count_views), where the one-element columns of another view set the scale")
@@ -304,7 +341,7 @@ def _window_of(counts_l, lo, hi):
     return np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
 
 
-def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES):
+def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES, prior=None):
     """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
     scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit)."""
     best, scales = None, []
@@ -315,11 +352,14 @@ def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_
             continue
         scales.append(lfit[0])
         idx = _window_of(counts_l, lo, hi)
-        fit = _fit_window(x, e2, values[idx], lfit[0] if fixed else None, c_start=None if fixed else lfit[0])
+        # with a dose's prior the ladder's scale (found with the prior) is kept: the pairs' free scale is loose and
+        # slides to another alias
+        hold = fixed or prior is not None
+        fit = _fit_window(x, e2, values[idx], lfit[0] if hold else None, c_start=None if hold else lfit[0])
         if fit is None:
             continue
         icl = icl_criterion(fit[3], fit[4], idx.size + (not fixed), entropy)
-        if best is None or icl < best[0]:
+        if best is None or icl + _prior_penalty(fit[0], prior) < best[0] + _prior_penalty(best[4][0], prior):
             best = (icl, lo, hi, idx, fit)
     return best
 

@@ -8,7 +8,8 @@ counting (:mod:`.hybrid`):
    from the curvature of its ln L); the joint scale is their inverse-variance
    weighted mean, with error (Σ 1/e_j²)^-1/2, and every view is recounted
    with the class means at that scale (the windows again chosen by the ICL).
-   With a dose, the dose's scale is used instead.
+   With a dose, each view and type fits its scale about the dose's
+   (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its alias).
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
@@ -71,8 +72,9 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     ----------
     tables : list of pandas.DataFrame
         The fitted, typed tables of the views (``volume``, ``type``, ``volume_err``), all in the same image units.
-    library : dict or object with ``.values(type)``
-        Cross-section library per column type (see :func:`count_atoms`).
+    library : dict or object with ``.values(type)``, or a list of them
+        Cross-section library per column type (see :func:`count_atoms`); a list gives one per table (views along
+        different zone axes have different column types and libraries).
     element : str
         The element whose totals must agree; columns of the types whose name holds it are moved (the heavy
         count of mixed types); the others keep their counts.
@@ -105,14 +107,20 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     """
     from .hybrid import known_scale
 
+    libraries = list(library) if isinstance(library, (list, tuple)) else [library] * len(tables)
+    if len(libraries) != len(tables):
+        raise ValueError(f"{len(libraries)} libraries for {len(tables)} tables: give one library, or one per table")
     scale = known_scale(dose, pixel_size)
     notes = []
     if scale is None:
-        scale, scale_err = _joint_scale([count_atoms(t, library=library, scale="fit", entropy=entropy) for t in tables])
+        scale, scale_err = _joint_scale([count_atoms(t, library=lib, scale="fit", entropy=entropy)
+                                         for t, lib in zip(tables, libraries)])
         notes.append(f"one scale for all views: {scale:.5g} ± {scale_err:.2g} (inverse-variance mean of the views')")
-    else:
+        results = [count_atoms(t, library=lib, scale=scale, entropy=entropy) for t, lib in zip(tables, libraries)]
+    else:  # every view and type fits its scale about the dose's (count_atoms(dose=...))
         scale_err = 0.0
-    results = [count_atoms(t, library=library, scale=scale, entropy=entropy) for t in tables]
+        results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy)
+                   for t, lib in zip(tables, libraries)]
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
     before = [int(sum(c.sum() for c in _current(o))) for o in options]
     if not agree or len(tables) < 2:

@@ -1,0 +1,128 @@
+"""The whole chain on multislice images the project did not make (issue 17's end-to-end figures).
+
+    PYTHONPATH=src python benchmarks/bench_end_to_end.py [--doses 1e5 2e4] [--seeds 0 1] [--runs 10]
+
+Images: the starter set's PbSe truncated octahedron (``shared/data/multislice/
+pbse_truncated_octahedron``: abTEM, 300 kV, 24 mrad, 60-130 mrad, [100], [010], [110],
+704 Pb), Poisson noise at each dose, given to the plugin in detected electrons per pixel.
+The tool alone does every step, with the defaults of the command line: find
+(min distance 1.5 Å) and fit with the zone axis → types → hybrid counting with the
+shipped abTEM library for these optics (one fitted scale for the three views, one Pb
+total) → discrete tomography (annealing runs + exact optimum) → sites against the truth.
+
+Printed per dose and seed: per view the exact fraction of the Pb-bearing columns
+(as the tool types them: every column with a true Pb atom that it calls Pb-bearing)
+against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e5,
+- 0.06 at 2e4), the Pb totals against the truth, the fitted scale against the true
+one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
+and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
+
+Measured (2 cores, 2026-12-03), ``--dose-given --seeds 0 1``: Pb totals 709-716 / 704 at
+1e5 and 2e4; exact Pb [100] 0.911-0.930 (ceilings 0.924-0.936, met), [010] 0.847-0.904
+(ceilings 0.854-0.911; met in 3 of 4), [110] 0.485-0.703 (ceilings 0.772-0.802, NOT met);
+true sites recovered 0.993-0.997, model atoms true 0.992-0.999; joint count 3.6-4.0 s for
+the three views.  Without the dose the fitted scale takes an alias (1.64 × the true one at
+1e5: the [110] Pb columns' classes overlap and fewer classes win) and the chain fails:
+the scale without a dose is not solved on these images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from napari_nxtomo.core.counting import count_views
+from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
+from napari_nxtomo.core.groundtruth import STARTER_VIEWS, counting_ceiling, load_starter_view, noisy_image
+from napari_nxtomo.core.library import load_library
+from napari_nxtomo.core.workflow import find_and_fit, reconstruct_tables
+
+STARTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "multislice" / "pbse_truncated_octahedron"
+MARGIN = {1e5: 0.03, 2e4: 0.06}
+OPTICS = {"energy_keV": 300.0, "convergence_mrad": 24.0, "detector_mrad": (60.0, 130.0)}
+
+
+def true_pb_sites(folder: Path) -> tuple[np.ndarray, float]:
+    """The true Pb sites in quarter-lattice units (a Pb site at the origin) and the lattice parameter."""
+    d = np.load(folder / "truth.npz")
+    a = float(d["a"])
+    q = np.rint(d["positions"][d["numbers"] == 82] / (a / 4)).astype(int)
+    return q, a
+
+
+def fit_view(view, dose, seed):
+    """The tool's fit of one noisy view, and the true column matched to each fitted one."""
+    image = noisy_image(view, dose, seed) * dose * view.pixel_size**2
+    t0 = time.perf_counter()
+    table = find_and_fit(image, view.pixel_size, 1.5, zone_axis=view.zone_axis)
+    dt = time.perf_counter() - t0
+    idx, _ = match_columns(table, view.columns)
+    return table, view.columns.iloc[idx].reset_index(drop=True), dt
+
+
+def report_view(view, table, truth, res, dose):
+    """One line: exact Pb-bearing fraction vs ceiling and target, Pb total vs truth."""
+    n_pb = truth["n_Pb"].to_numpy()
+    sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
+    ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
+    exact = float(np.mean(res.counts[sel] == n_pb[sel]))
+    target = ceil - MARGIN.get(dose, 0.03)
+    total = int(res.counts[table["type"].str.contains("Pb").to_numpy()].sum())
+    missed = int(np.sum((n_pb > 0) & ~table["type"].str.contains("Pb").to_numpy()))
+    print(f"  [{view.name}] {len(table)} columns, exact Pb {exact:.3f} vs ceiling {ceil:.3f} (target {target:.3f} "
+          f"{'met' if exact >= target else 'NOT met'}); Pb total {total} / true {int(view.columns['n_Pb'].sum())}; "
+          f"Pb columns typed otherwise {missed}")
+    return exact >= target
+
+
+def one_run(views, libraries, truth_q, a, dose, seed, n_runs, dose_given=False):
+    fits = [fit_view(v, dose, seed) for v in views]
+    tables = [f[0] for f in fits]
+    t0 = time.perf_counter()
+    given = {"dose": dose, "pixel_size": views[0].pixel_size} if dose_given else {}
+    joint = count_views(tables, libraries, **given)
+    t_count = time.perf_counter() - t0
+    c_true = dose * views[0].pixel_size**2
+    print(f"{dose:.0e} seed {seed}: fit {sum(f[2] for f in fits):.1f} s, joint count {t_count:.1f} s; scale/true "
+          f"{joint.scale / c_true:.4f} ± {joint.scale_err / c_true:.4f}; Pb totals {joint.totals_independent} -> "
+          f"{joint.totals}")
+    for view, (table, truth, _), res in zip(views, fits, joint.results):
+        report_view(view, table, truth, res, dose)
+    counted = []
+    for view, table, res in zip(views, tables, joint.results):
+        t = table.copy()
+        t["count"] = res.counts
+        counted.append((t[["y", "x"]].to_numpy(), t, {"zone_axis": view.zone_axis}))
+    t0 = time.perf_counter()
+    try:
+        result = reconstruct_tables(counted, a, names=[v.name for v in views], n_runs=n_runs, seed=seed)
+    except ValueError as err:
+        print(f"  reconstruct refused: {err}")
+        return
+    s = score_reconstruction(result, truth_q, n_runs=n_runs)
+    print(f"  reconstruction ({time.perf_counter() - t0:.1f} s): {s['model_atoms']} atoms / {s['true_Pb_atoms']} "
+          f"true; true sites recovered {s['true_sites_recovered_fraction']:.4f}, model atoms true "
+          f"{s['model_atoms_that_are_true_fraction']:.4f} (targets 0.95)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--doses", type=float, nargs="+", default=[1e5, 2e4])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--folder", type=Path, default=STARTER)
+    ap.add_argument("--dose-given", action="store_true", help="give the dose to the counting (no fitted scale)")
+    args = ap.parse_args(argv)
+    views = [load_starter_view(args.folder, name) for name in STARTER_VIEWS]
+    libraries = [load_library("PbSe", v.zone_axis, **OPTICS) for v in views]
+    truth_q, a = true_pb_sites(args.folder)
+    for dose in args.doses:
+        for seed in args.seeds:
+            one_run(views, libraries, truth_q, a, dose, seed, args.runs, args.dose_given)
+
+
+if __name__ == "__main__":
+    main()
