@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import OPTICS_KEYS as _IMAGE_OPTICS
+
 #: image metadata that names the crystal, the zone axis and the optics (fit → column table → count)
-OPTICS_KEYS = ("energy_keV", "convergence_mrad", "detector_mrad", "dose_e_per_A2", "elements", "crystal",
-               "zone_axis", "pixel_size_A")
+OPTICS_KEYS = (*_IMAGE_OPTICS, "zone_axis", "pixel_size_A")
 #: how to give a library when "auto" finds none
 HOW_TO_GIVE = ("give a library: 'napari-nxtomo count --library LIBRARY.json', the Count dock's library box, or "
                "compute one with napari_nxtomo.simulate_library(crystal, zone_axis, energy_keV=..., "

@@ -74,8 +74,9 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     counted : pandas.DataFrame
         A copy of ``table`` with ``count``, ``count_probability`` and, for
         mixed columns, ``n_minor`` (the light element's count);
-        ``counted.attrs["counting_library"]`` names the library (or "mixture")
-        and ``counted.attrs["counting_note"]`` why the mixture counted.
+        ``counted.attrs["counting_library"]`` names the library (or
+        "mixture"), ``counted.attrs["counting_note"]`` why the mixture counted
+        and ``counted.attrs["counting_scale"]`` the library's scale.
     result : CountResult
         Its first notes name the library and the scale.
 
@@ -109,13 +110,14 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
                          **_library_options(choice.library, dose, md, types))
     if progress is not None:
         progress(1, 1)
-    lines = [f"library: {choice.description}"] + ([f"mixture because {choice.note}"] if choice.note else [])
+    scale = ""
     if choice.library is not None:
         _top_scale(result)
-        lines.append(scale_line(result, dose, md.get("pixel_size_A")))
+        scale = scale_line(result, dose, md.get("pixel_size_A"))
+    lines = [f"library: {choice.description}", f"mixture because {choice.note}" if choice.note else "", scale]
     result.notes[:0] = [line for line in lines if line]
     counted = with_counts(table, result)
-    counted.attrs.update(counting_library=choice.description, counting_note=choice.note)
+    counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale)
     return counted, result
 
 
