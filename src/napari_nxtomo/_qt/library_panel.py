@@ -49,6 +49,7 @@ class LibraryPanel:
         self.compute_toggle = PushButton(text="Compute library…")
         self.group = Container(widgets=self._compute_fields(), labels=True)
         self.group.visible = False
+        self.expanded = False  # the compute group shown (``visible`` also needs the dock itself shown)
         self.library.changed.connect(lambda value: setattr(self.file, "visible", value == "file"))
         self.compute_toggle.changed.connect(self.toggle)
         self.compute_button.changed.connect(self.compute)
@@ -71,8 +72,9 @@ class LibraryPanel:
 
     def toggle(self, *_):
         """Show or hide the compute group (filled from the chosen layer's metadata when shown)."""
-        self.group.visible = not self.group.visible
-        if self.group.visible:
+        self.expanded = not self.expanded
+        self.group.visible = self.expanded
+        if self.expanded:
             self.prefill(getattr(self.dock.points.value, "metadata", {}) or {})
 
     def prefill(self, md: dict) -> None:
