@@ -43,9 +43,12 @@ class LibraryPanel:
     def __init__(self, dock):
         self.dock = dock
         self.library = ComboBox(choices=library_choices, label="library")
+        _compact(self.library)
         self.file = FileEdit(mode="r", filter="*.json *.csv", label="library file")
         self.file.visible = False
-        self.dose = FloatSpinBox(value=0.0, min=0.0, max=1e9, step=1000.0, label="dose e/Å² (0 = fit scale)")
+        self.dose = FloatSpinBox(value=0.0, min=0.0, max=1e9, step=1000.0, label="dose e/Å² (0: fit)",
+                                 tooltip="incident e/Å² of an image in detected electrons: the library's scale is "
+                                         "dose × pixel²; 0 (unknown): the scale is fitted")
         self.compute_toggle = PushButton(text="Compute library…")
         self.group = Container(widgets=self._compute_fields(), labels=True)
         self.group.visible = False
@@ -146,6 +149,16 @@ class LibraryPanel:
         if matches:
             self.library.value = matches[0]
         self.dock.status.setText(f"library computed and cached: {describe_library(lib)}; selected for counting")
+
+
+def _compact(combo) -> None:
+    """A combo box as wide as about 24 characters whatever its entries (the full name in the tooltip): the dock
+    must stay narrow enough for the 1920×1080 layout."""
+    from qtpy.QtWidgets import QComboBox
+
+    combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.native.setMinimumContentsLength(24)
+    combo.native.currentTextChanged.connect(combo.native.setToolTip)
 
 
 def _named_choices(combo) -> list:
