@@ -130,3 +130,25 @@ def test_cli_count_with_and_without_dose(fitted, tmp_path):
     assert "warning: b_columns.csv" in err and "--library" in err
     rc, _, err = _count_cli(bare, tmp_path / "bare", "--dose", "1e5", "--library", "none")
     assert rc == 2 and "give a library" in err
+
+
+def test_image_optics_reach_the_column_table_and_choose_the_library(tmp_path):
+    """The optics a TIFF's metadata names (the keys the bundled samples write) are read, kept by 'fit' in the
+    column table, and 'count' picks the shipped library for them without options."""
+    from napari_nxtomo.cli.commands import run_fit
+    from napari_nxtomo.core.io import read_images
+    from napari_nxtomo.core.samples import pbse_cuboctahedron
+    from napari_nxtomo.core.tables import write_image_tiff
+
+    view = pbse_cuboctahedron(noise=False, n_half=2).views[2]
+    optics = {"energy_keV": 300.0, "convergence_mrad": 22.0, "detector_mrad": [60.0, 140.0], "dose_e_per_A2": 5e4,
+              "elements": ["Pb", "Se"], "crystal": "PbSe"}
+    image = write_image_tiff(tmp_path / "haadf_110.tif", view.image, view.pixel_size,
+                             {**view.layer_metadata(), **optics})
+    [im] = read_images(image)
+    assert {k: im.metadata[k] for k in optics} == optics and tuple(im.metadata["zone_axis"]) == (1, 1, 0)
+    [table] = run_fit([image], tmp_path, min_distance=1.4, quiet=True)
+    _, _, md, _ = read_points_csv(table)
+    assert {k: md[k] for k in optics} == optics
+    rc, out, _ = _count_cli(table, tmp_path)
+    assert rc == 0 and "library: PbSe ⟨110⟩, 300 keV, 22 mrad, detector 60–140 mrad" in out
