@@ -74,8 +74,9 @@ def test_auto_without_optics_falls_back_to_the_mixture_and_says_so(fitted):
     assert "--library" in counted.attrs["counting_note"] and "simulate_library" in counted.attrs["counting_note"]
     unknown = dict(optics, energy_keV=80.0)  # no shipped library at 80 keV
     with pytest.warns(UserWarning, match="no cross-section library for PbSe along .* at 80.0 keV"):
-        counted, _ = count_table(table, metadata=unknown)
-    assert counted.attrs["counting_library"] == "mixture"
+        again, _ = count_table(table, metadata=unknown, dose=1e5)
+    assert again.attrs["counting_library"] == "mixture" and "dose 100000 e/Å² is not used" in again.attrs["counting_note"]
+    np.testing.assert_array_equal(again["count"], counted["count"])
 
 
 def test_given_library_of_another_zone_axis_or_crystal_is_refused(fitted):

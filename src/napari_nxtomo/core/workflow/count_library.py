@@ -188,7 +188,7 @@ def choose_library(library, metadata=None, types=None) -> LibraryChoice:
 
 
 def scale_line(result, dose=None, pixel_size=None) -> str:
-    """How the library's values were scaled to the image (``result.params["scale"]``): fitted (± error) or from the dose.
+    """How a library's values were scaled to the image (``result.params["scale"]``): fitted (± error) or by the dose.
 
     Examples
     --------

@@ -101,6 +101,9 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     else:
         choice = choose_library(library, md, types)
     if choice.note:
+        if dose is not None:  # the dose scales a library: the fallback mixture has no use for it
+            choice.note += f" (the dose {dose:g} e/Å² is not used by the mixture)"
+            dose = None
         warnings.warn(f"counting with the free mixture: {choice.note}", stacklevel=2)
     if progress is not None:
         progress(0, 1)
