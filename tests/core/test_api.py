@@ -80,7 +80,8 @@ CLI = {
         "choices": ["auto,one,mixed,parity,intensity"],
     },
     "count": {
-        "options": {"-h", "--out", "--max-components", "--n-components", "--lowest-count", "--library", "--quiet"},
+        "options": {"-h", "--out", "--max-components", "--n-components", "--lowest-count", "--library", "--dose",
+                    "--quiet"},
         "positional": ["tables"],
         "choices": [],
     },

@@ -1,29 +1,35 @@
 """The 'Count atoms' dock: atom counts from the fitted cross-sections.
 
 Glue only: a feature of the points layer of fitted columns goes to
-:func:`napari_nxtomo.core.counting.count_atoms` (Gaussian mixture with ICL, or
-a library) in a thread worker; the counts come back as features (the points
-coloured by count) and :func:`napari_nxtomo.core.plots.plot_counts` draws the
-histogram, the components and the ICL curve in the dock.
+:func:`napari_nxtomo.core.workflow.count_table` (a cross-section library with
+one scale, by default the shipped one for the image's optics, or the Gaussian
+mixture with ICL) in a thread worker; the counts come back as features (the
+points coloured by count) and :func:`napari_nxtomo.core.plots.plot_counts`
+draws the histogram, the classes, the library × scale and the ICL curve in
+the dock.  The library box, the dose and "Compute library…" are
+:class:`.library_panel.LibraryPanel`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from magicgui.widgets import ComboBox, Container, FileEdit, PushButton, SpinBox, create_widget
+from magicgui.widgets import ComboBox, Container, PushButton, SpinBox, create_widget
 from qtpy.QtWidgets import QPlainTextEdit
 
-from ..core.workflow import read_count_library, with_counts
 from . import notify
-from .dock import Dock, chosen_path, figure_canvas, stack
+from .dock import Dock, figure_canvas, stack
 from .layers import COUNT_CMAP, colour_by
+from .library_panel import LibraryPanel
 
 
-def counting_metadata(result, feature: str) -> dict:
-    """What the points layer's ``metadata["counting"]`` records of a counting."""
+def counting_metadata(result, feature: str, library=None) -> dict:
+    """What the points layer's ``metadata["counting"]`` records of a counting (and which library)."""
     return {
         "feature": feature,
+        "library": library,
+        "scale": result.params.get("scale"),
+        "scale_err": result.params.get("scale_err"),
         "method": result.method,
         "n_components": int(result.n_components),
         "sigma": np.atleast_1d(np.asarray(result.sigma, dtype=float)).tolist(),
@@ -38,6 +44,7 @@ class CountAtomsWidget(Dock):
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer, "Fit the columns first; their volumes are counted here.")
         self.result = None
+        self.counted = None  # the last counted table (its attrs name the library)
         self.form = Container(widgets=self._options_panel())
         self.figure, self.canvas = figure_canvas((4, 5), min_height=320)
         self._summary_panel()
@@ -46,16 +53,17 @@ class CountAtomsWidget(Dock):
         self.run_button.changed.connect(self.run)
 
     def _options_panel(self) -> list:
-        """Points layer, cross-section feature, number of components, lowest count, library, 'Count atoms'."""
+        """Points layer, feature, number of components, lowest count, library, dose, 'Count atoms'."""
         self.points = create_widget(annotation="napari.layers.Points", label="columns")
         self.feature = ComboBox(choices=self._feature_choices, label="cross-section")
         self.max_components = SpinBox(value=20, min=1, max=100, label="max components")
         self.n_components = SpinBox(value=0, min=0, max=100, label="components (0 = ICL)")
         self.lowest = SpinBox(value=0, min=0, max=1000, label="lowest count (0 = auto)")
-        self.library = FileEdit(mode="r", filter="*.csv", label="library CSV (optional)")
+        self.library_panel = LibraryPanel(self)
+        self.library, self.dose = self.library_panel.library, self.library_panel.dose
         self.run_button = PushButton(text="Count atoms")
-        return [self.points, self.feature, self.max_components, self.n_components, self.lowest, self.library,
-                self.run_button]
+        return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
+                *self.library_panel.widgets(), self.run_button]
 
     def _summary_panel(self) -> None:
         """The summary line (three lines kept) and a scrolling box for the counting's notes."""
@@ -76,24 +84,17 @@ class CountAtomsWidget(Dock):
         cols = [c for c in layer.features.columns if pd.api.types.is_numeric_dtype(layer.features[c])]
         return cols or ["volume"]
 
-    def _count_inputs(self, pts, feature):
-        """Cross-sections and ``count_atoms`` keyword arguments (ValueError, OSError on bad input)."""
-        volumes = pts.features[feature].to_numpy(dtype=float)
-        path = chosen_path(self.library)
-        library = read_count_library(path) if path is not None and path.is_file() else None
-        types = pts.features["type"].astype(str).to_numpy() if "type" in pts.features else None
-        kwargs = {"max_components": int(self.max_components.value), "library": library, "types": types}
-        if feature == "volume" and "volume_err" in pts.features:
-            kwargs["errors"] = pts.features["volume_err"].to_numpy(dtype=float)
-        if self.n_components.value:
-            kwargs["n_components"] = int(self.n_components.value)
-        if self.lowest.value:
-            kwargs["lowest_count"] = int(self.lowest.value)
-        return volumes, kwargs
+    def _count_options(self) -> dict:
+        """``count_table`` keyword arguments of the form (ValueError on bad input)."""
+        return {"max_components": int(self.max_components.value), "library": self.library_panel.choice(),
+                "dose": self.library_panel.dose_value(), "n_components": int(self.n_components.value) or None,
+                "lowest_count": int(self.lowest.value) or None}
 
     def run(self):
         """Count the chosen feature of the chosen points layer in a thread worker."""
-        from ..core.counting import count_atoms
+        import warnings
+
+        from ..core.workflow import count_table
 
         pts = self.chosen_layer(self.points, "choose the points layer of fitted columns")
         if pts is None:
@@ -103,31 +104,36 @@ class CountAtomsWidget(Dock):
             notify.error(f"'{pts.name}' has no feature '{feature}': fit the columns first")
             return
         try:
-            volumes, kwargs = self._count_inputs(pts, feature)
+            options = self._count_options()
         except (ValueError, OSError) as exc:
             notify.error(exc)
             return
+        table, metadata = pts.features.copy(), dict(pts.metadata)
         self.notes.clear()
 
         def job(progress, cancel):
-            progress(0, 1)
-            res = count_atoms(volumes, **kwargs)
-            progress(1, 1)
-            return res
+            with warnings.catch_warnings():  # the fallback's warning is shown as a notification (counted.attrs)
+                warnings.simplefilter("ignore", UserWarning)
+                return count_table(table, feature=feature, metadata=metadata, progress=progress, **options)
 
-        self.start(job, lambda res: self._show(pts, feature, volumes, res), "atom counting")
+        self.start(job, lambda out: self._show(pts, feature, table[feature].to_numpy(dtype=float), *out),
+                   "atom counting")
 
-    def _show(self, pts, feature, volumes, res):
+    def _show(self, pts, feature, volumes, counted, res):
         """The counts into the layer (features, colour, metadata), the plot, the summary and the notes."""
         self.result = res
-        pts.features = with_counts(pts.features, res)
+        self.counted = counted
+        if counted.attrs.get("counting_note"):
+            notify.info(f"counted with the free mixture: {counted.attrs['counting_note']}")
+        pts.features = counted
         lo, hi = res.count_range()
         colour_by(pts, "count", COUNT_CMAP, (lo, max(hi, lo + 1)))
-        pts.metadata["counting"] = counting_metadata(res, feature)
+        pts.metadata["counting"] = counting_metadata(res, feature, counted.attrs.get("counting_library"))
         self.plot(volumes, res)
         what = "Pb" if res.minor_counts is not None else "atoms"
         self.status.setText(
             f"{len(volumes)} columns, {res.n_components} classes ({res.method}), {what} per column {lo}-{hi}; "
+            f"library: {counted.attrs.get('counting_library')}; "
             f"written to the 'count' feature of '{pts.name}' (colour = count, legend above)."
         )
         self.notes.setPlainText("\n".join(f"• {n}" for n in res.notes))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
 
+from ..core.io import OPTICS_KEYS
 from . import notify
 from .dock import Dock, stack
 from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
@@ -29,8 +30,8 @@ TYPE_CHOICES = {
     "two types by intensity": "intensity",
     "keep the points' 'type' feature": "given",
 }
-#: image metadata the fitted points layer carries over
-CARRIED_METADATA = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg")
+#: image metadata the fitted points layer carries over (the optics choose the counting's library)
+CARRIED_METADATA = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", *OPTICS_KEYS)
 
 
 def _element_pair(text) -> tuple:

@@ -8,6 +8,7 @@ beside them.  ``quiet=False`` prints a progress bar and one line per file.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from .figures import count_figure, model_figures, pattern_figure
 __all__ = ["progress_bar", "run_count", "run_debye", "run_fit", "run_reconstruct"]
 
 #: the metadata of an image that its column table keeps
-_IMAGE_KEYS = ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", "source")
+_IMAGE_KEYS = ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", "source",
+               *workflow.OPTICS_KEYS)
 
 
 def progress_bar(desc: str, quiet: bool, *, leave: bool = False, unit: str = "it"):
@@ -129,7 +131,7 @@ def _stem(path: Path, suffix: str) -> str:
 
 
 def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
-              library=None, quiet=False) -> list[Path]:
+              library="auto", dose=None, quiet=False) -> list[Path]:
     """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``.
 
     Parameters
@@ -139,9 +141,17 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     out : Path
     max_components, n_components, lowest_count
         As :func:`~napari_nxtomo.core.counting.count_atoms` (None: chosen).
-    library : path, optional
-        CSV with columns ``count`` and ``cross_section`` (Å²).
+    library : "auto", "none" or path
+        ``"auto"``: the shipped or cached cross-section library for the
+        crystal, zone axis and optics each table's metadata names (the
+        mixture, with a warning on stderr, when there is none); ``"none"``:
+        the mixture; a path: a library JSON (``CrossSectionLibrary.write``)
+        or a CSV with columns ``count`` and ``cross_section``.
+    dose : float, optional
+        Incident e/Å² of images in detected electrons: the library's scale is
+        then dose × pixel²; by default it is fitted.
     quiet : bool
+        No progress; the warnings still go to stderr.
 
     Returns
     -------
@@ -156,14 +166,16 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     >>> folder = Path(tempfile.mkdtemp())
     >>> volumes = np.repeat([1.0, 2.0, 3.0], 20) + np.tile(np.linspace(-0.05, 0.05, 20), 3)
     >>> table = write_points_csv(folder / "a_columns.csv", np.zeros((60, 2)), pd.DataFrame({"volume": volumes}))
-    >>> [counted] = run_count([table], folder, max_components=4, lowest_count=1, quiet=True)
+    >>> [counted] = run_count([table], folder, max_components=4, lowest_count=1, library="none", quiet=True)
     >>> _, features, metadata, _ = read_points_csv(counted)
     >>> counted.name, sorted(set(features["count"])), metadata["counting"]["n_components"]
     ('a_counts.csv', [1, 2, 3], 3)
     """
     from ..core.tables import read_points_csv, write_points_csv
+    from ..core.workflow.count_library import read_library
 
-    lib = workflow.read_count_library(library) if library is not None else None
+    if library is not None and str(library).strip().lower() not in ("auto", "none", ""):
+        library = read_library(library)  # read once, checked against each table
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -171,11 +183,13 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         coords, feats, md, name = read_points_csv(path)
         if "volume" not in feats:
             raise ValueError(f"{path.name} has no 'volume' column: run 'napari-nxtomo fit' first")
-        feats, res = workflow.count_table(feats, max_components=max_components, library=lib,
-                                          n_components=n_components, lowest_count=lowest_count)
-        md["counting"] = {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes),
-                          # the fit's standard errors make the free mixture error-aware (count_atoms takes them)
-                          "errors": "volume_err" if "volume_err" in feats else None}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            feats, res = workflow.count_table(feats, max_components=max_components, library=library, dose=dose,
+                                              metadata=md, n_components=n_components, lowest_count=lowest_count)
+        for w in caught:
+            print(f"warning: {path.name}: {w.message}", file=sys.stderr)
+        md["counting"] = _counting_metadata(feats, res, dose)
         stem = _stem(path, "_columns")
         target = out / f"{stem}_counts.csv"
         write_points_csv(target, coords, feats, metadata=md, name=name)
@@ -184,7 +198,26 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         if not quiet:
             print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
                   f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
+            print(f"  {_library_line(feats)}")
     return written
+
+
+def _counting_metadata(counted, res, dose) -> dict:
+    """What a counted table's metadata records of its counting (library, scale, notes)."""
+    return {"method": res.method, "n_components": int(res.n_components), "notes": list(res.notes),
+            # the fit's standard errors make the free mixture error-aware (count_atoms takes them)
+            "errors": "volume_err" if "volume_err" in counted else None,
+            "library": counted.attrs.get("counting_library"), "dose_e_per_A2": dose,
+            "scale": res.params.get("scale"), "scale_err": res.params.get("scale_err")}
+
+
+def _library_line(counted) -> str:
+    """The library that counted (and the scale), or why the mixture did."""
+    lib = counted.attrs.get("counting_library")
+    if lib == "mixture":
+        why = counted.attrs.get("counting_note")
+        return "library: none, the free mixture counted" + (f" ({why.split(';')[0]})" if why else "")
+    return f"library: {lib}; {counted.attrs.get('counting_scale', '')}"
 
 
 def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str = "Pb", zone_axes=None,

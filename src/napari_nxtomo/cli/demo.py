@@ -81,7 +81,7 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
     for view in tqdm(particle.views, desc="fit + count", unit="image", disable=quiet, file=sys.stdout):
         zone = "".join(str(v) for v in view.geometry.zone_axis)
         table = workflow.find_and_fit(view.image, view.pixel_size, min_distance, zone_axis=view.geometry.zone_axis)
-        with_counts, res = workflow.count_table(table)
+        with_counts, res = workflow.count_table(table, library="none")  # synthetic images: no physical library
         for column in ("count", "count_probability"):  # the demo's table: the fit and the Pb count
             table[column] = with_counts[column]
         truth = view.columns

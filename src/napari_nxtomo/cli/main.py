@@ -44,13 +44,20 @@ def _add_fit(sub) -> None:
 
 
 def _add_count(sub) -> None:
-    count = sub.add_parser("count", help="count atoms per column from fitted tables (Gaussian mixture + ICL)")
+    count = sub.add_parser("count", help="count atoms per column from fitted tables (cross-section library, or Gaussian mixture + ICL)")
     count.add_argument("tables", nargs="+", help="column tables written by 'fit' (or the napari writer)")
     count.add_argument("--out", default=".", help="output folder (default: here)")
     count.add_argument("--max-components", type=int, default=20)
     count.add_argument("--n-components", type=int, default=None, help="force the number of classes")
     count.add_argument("--lowest-count", type=int, default=None, help="count of the lowest class")
-    count.add_argument("--library", default=None, help="CSV with columns count, cross_section (Å²)")
+    count.add_argument("--library", default="auto",
+                       help="cross-section library: 'auto' (default: the shipped or cached one for the crystal, zone "
+                            "axis and optics the table names; the mixture when there is none), 'none' (mixture "
+                            "only), a library JSON (simulate_library / CrossSectionLibrary.write) or a CSV with "
+                            "columns count, cross_section")
+    count.add_argument("--dose", type=float, default=None,
+                       help="incident dose, e/Å², of images in detected electrons: scale = dose × pixel²; "
+                            "by default the scale is fitted")
     count.add_argument("--quiet", action="store_true")
 
 
@@ -129,7 +136,7 @@ def _run(parser, args) -> None:
     elif args.command == "count":
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
-                           quiet=args.quiet)
+                           dose=args.dose, quiet=args.quiet)
     elif args.command == "reconstruct":
         commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
                                  element=args.element, zone_axes=args.zone_axes, n_runs=args.runs,

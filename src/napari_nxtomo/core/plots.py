@@ -13,7 +13,8 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     legend used for the points); bottom: the ICL against the number of
     components with the K it chose marked (its minimum; with per-column
     errors the minimum among the fits that resolve the classes), one curve
-    per column type.
+    per column type.  A library's counting also draws the library's values
+    times its scale as dashed lines.
 
     Parameters
     ----------
@@ -47,16 +48,13 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     lo, hi = int(np.min(res.counts)), int(np.max(res.counts))
     norm = mpl.colors.Normalize(lo, max(hi, lo + 1))
     cm = mpl.colormaps[cmap]
-    if res.method != "library":
-        total, parts = res.pdf(x)
-        scale = n * (edges[1] - edges[0])
-        counts_k = np.asarray(res.component_counts)
-        for k in range(parts.shape[-1]):
-            ax.plot(x, scale * parts[..., k], color=cm(norm(counts_k[k])), lw=1)
-        ax.plot(x, scale * total, color="k", lw=1.2, label=_mixture_label(res))
-    else:
-        for c, v in sorted((res.library or {}).items()):
-            ax.axvline(v, color=cm(norm(c)) if np.ndim(c) == 0 else "0.4", lw=0.8)
+    total, parts = res.pdf(x)
+    scale = n * (edges[1] - edges[0])
+    counts_k = np.asarray(res.component_counts)
+    for k in range(parts.shape[-1]):
+        ax.plot(x, scale * parts[..., k], color=cm(norm(counts_k[k])), lw=1)
+    ax.plot(x, scale * total, color="k", lw=1.2, label=_mixture_label(res))
+    _library_lines(ax, res, cm, norm, (edges[0], edges[-1]))
     ax.set_xlabel("cross-section (Å²)")
     ax.set_ylabel("columns per bin")
     ax.legend(fontsize=8, loc="best", framealpha=0.7)
@@ -87,8 +85,25 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
         ax2.text(0.5, 0.5, "library: no mixture, no ICL", ha="center", va="center", transform=ax2.transAxes)
 
 
+def _library_lines(ax, res, cm, norm, span) -> None:
+    """The library's values times the fitted (or given) scale as dashed vertical lines, coloured by count."""
+    parts = list(res.by_type.values()) if res.by_type else [res]
+    first = True
+    for r in parts:
+        if not r.library or "scale" not in r.params:
+            continue
+        c = float(r.params["scale"])
+        for key, v in sorted(r.library.items()):
+            if span[0] <= c * v <= span[1]:
+                count = key if np.ndim(key) == 0 else key[0]
+                ax.axvline(c * v, color=cm(norm(count)), lw=0.8, ls="--", label="library × scale" if first else None)
+                first = False
+
+
 def _mixture_label(res) -> str:
     """The legend of the mixture curve: its classes, per column type when there are several."""
+    if "library" in res.method:
+        return f"library classes, {res.n_components}"
     if res.by_type and len(res.by_type) > 1:
         return "mixture: " + ", ".join(f"{t} {r.n_components}" for t, r in res.by_type.items()) + " classes"
     return f"mixture, {res.n_components} classes"

@@ -35,7 +35,7 @@ records), :mod:`.rosetta` (RosettaSciIO), :mod:`.tiff`, :mod:`.npy` (one reader 
 files), :mod:`.units` and :mod:`.calibration` (from a raw signal to an image in Å).
 """
 
-from .calibration import GEOMETRY_KEYS
+from .calibration import GEOMETRY_KEYS, OPTICS_KEYS
 from .files import SUPPORTED_EXTENSIONS, is_supported
 from .reading import load_image, read_images
 from .signals import ImageData

@@ -211,20 +211,44 @@ def _calibrate(
 
 #: geometry keys of the plugin's own files (ImageJ "Info" JSON written by the demo and the CLI)
 GEOMETRY_KEYS = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg")
+#: what the image says of its crystal, optics and dose (same Info JSON; the counting's library is chosen by them):
+#: energy_keV, convergence_mrad (semi-angle), detector_mrad [inner, outer], dose_e_per_A2 (e/Å²), elements
+#: (["Pb", "Se"]), crystal ("PbSe")
+OPTICS_KEYS = ("energy_keV", "convergence_mrad", "detector_mrad", "dose_e_per_A2", "elements", "crystal")
 
 
 def _geometry_from_info(original: dict) -> dict:
-    """Zone axis, tilt axis and image rotation stored by this plugin in an ImageJ TIFF's Info."""
+    """Geometry (zone axis, tilt axis, image rotation) and optics of the image, from its file's metadata.
+
+    The plugin's own ImageJ TIFFs store :data:`GEOMETRY_KEYS` and
+    :data:`OPTICS_KEYS` in their Info JSON; RosettaSciIO files (EMD, DM, ...)
+    give the beam energy (keV) and convergence semi-angle (mrad) of their
+    ``Acquisition_instrument.TEM`` metadata.
+    """
+    out = _optics_from_rsciio(original)
     info = ((original or {}).get("imagej") or {}).get("Info")
     if not isinstance(info, str) or not info.lstrip().startswith("{"):
-        return {}
+        return out
     try:
         d = json.loads(info)
     except ValueError:
-        return {}
-    out = {}
-    for k in GEOMETRY_KEYS:
-        if k in d:
+        return out
+    for k in GEOMETRY_KEYS + OPTICS_KEYS:
+        if k in d and d[k] is not None:
             v = d[k]
-            out[k] = tuple(v) if isinstance(v, list) else v
+            out[k] = tuple(v) if isinstance(v, list) and k in GEOMETRY_KEYS else v
+    return out
+
+
+def _optics_from_rsciio(original: dict) -> dict:
+    """``energy_keV`` and ``convergence_mrad`` of a RosettaSciIO signal's ``Acquisition_instrument.TEM``."""
+    tem = (((original or {}).get("metadata") or {}).get("Acquisition_instrument") or {}).get("TEM") or {}
+    out = {}
+    for key, name in (("beam_energy", "energy_keV"), ("convergence_angle", "convergence_mrad")):
+        try:
+            value = float(tem[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value) and value > 0:
+            out[name] = value
     return out

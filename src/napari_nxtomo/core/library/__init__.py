@@ -9,7 +9,9 @@ incident beam × Å².
 """
 
 from .multislice import INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, simulate_library
-from .shipped import SHIPPED_DIR, cache_dir, load_library, shipped_libraries
+from .shipped import (
+    SHIPPED_DIR, cache_dir, cached_library, library_files, load_library, shipped_libraries, store_in_cache,
+)
 from .table import CrossSectionLibrary
 
 __all__ = [
@@ -19,8 +21,11 @@ __all__ = [
     "SHIPPED_DIR",
     "THERMAL_SIGMA",
     "cache_dir",
+    "cached_library",
+    "library_files",
     "library_settings",
     "load_library",
     "shipped_libraries",
     "simulate_library",
+    "store_in_cache",
 ]

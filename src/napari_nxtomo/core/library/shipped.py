@@ -84,6 +84,22 @@ def shipped_libraries() -> list:
     return sorted(libs, key=lambda lib: (lib.crystal, lib.zone_axis, _optics(lib.settings)))
 
 
+def library_files() -> list:
+    """The JSON files of the shipped libraries, then those of the cache (:func:`cache_dir`), each sorted by name.
+
+    Examples
+    --------
+    >>> files = library_files()
+    >>> files[0].parent == SHIPPED_DIR, files[0].suffix
+    (True, '.json')
+    """
+    files = sorted(SHIPPED_DIR.glob("*.json"))
+    folder = cache_dir()
+    if folder.is_dir():
+        files += sorted(folder.glob("*.json"))
+    return files
+
+
 def _optics(s: dict) -> tuple:
     return (float(s["energy_keV"]), float(s["convergence_mrad"]), *(float(v) for v in s["detector_mrad"]))
 
@@ -122,10 +138,7 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
     name, _ = resolve_crystal(crystal, lattice_parameter)
     zone = canonical_zone(zone_axis)
     want = np.array([energy_keV, convergence_mrad, *detector_mrad], dtype=float)
-    candidates = shipped_libraries()
-    folder = cache_dir()
-    if folder.is_dir():
-        candidates += [CrossSectionLibrary.read(p) for p in sorted(folder.glob("*.json"))]
+    candidates = [CrossSectionLibrary.read(p) for p in library_files()]
     best, best_key = None, None
     for lib in candidates:
         if lib.crystal != name or canonical_zone(lib.zone_axis) != zone:

@@ -22,6 +22,7 @@ Lengths in Å, Q in Å⁻¹, 2θ in degrees, energies in keV.
 """
 
 from .columns import FitCheck, check_fit, find_and_fit
+from .count_library import OPTICS_KEYS, choose_library, describe_library
 from .counts import count_table, read_count_library, with_counts
 from .pattern import (
     AXES,
@@ -40,12 +41,15 @@ __all__ = [
     "AXES",
     "FitCheck",
     "MAX_POINTS",
+    "OPTICS_KEYS",
     "PatternCancelled",
     "PatternModel",
     "PatternResult",
     "check_fit",
+    "choose_library",
     "compute_pattern",
     "count_table",
+    "describe_library",
     "find_and_fit",
     "pattern_model",
     "projections_from_tables",

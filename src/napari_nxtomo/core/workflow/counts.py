@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 
 
 def read_count_library(path) -> dict:
@@ -31,13 +31,15 @@ def read_count_library(path) -> dict:
     return {int(k): float(v) for k, v in zip(table["count"].astype(int), table["cross_section"].astype(float))}
 
 
-def count_table(table, *, feature: str = "volume", max_components: int = 20, library=None, n_components=None,
-                lowest_count=None, progress=None):
+def count_table(table, *, feature: str = "volume", max_components: int = 20, library="auto", dose=None,
+                metadata=None, n_components=None, lowest_count=None, progress=None):
     """Count the atoms of every column of a fitted table.
 
     The ``volume`` feature is counted with the table's ``type`` and
-    ``volume_err`` (the error-aware mixture); another feature with the types
-    only.
+    ``volume_err``: by default with the cross-section library of the image's
+    crystal, zone axis and optics (hybrid counting, one scale between the
+    library and the image), else with the error-aware mixture; another
+    feature with the mixture and the types only.
 
     Parameters
     ----------
@@ -45,8 +47,25 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         Fitted columns (:func:`find_and_fit`).
     feature : str
         The cross-section to count.
-    max_components, library, n_components, lowest_count
+    max_components, n_components, lowest_count
         As :func:`~napari_nxtomo.core.counting.count_atoms` (None: chosen).
+        ``n_components`` given with ``library="auto"`` counts with the mixture.
+    library : "auto", "none", CrossSectionLibrary, path or dict
+        ``"auto"``: the shipped or cached library for the crystal, zone axis
+        and optics the table's metadata names (``table.attrs`` and
+        ``metadata``, keys :data:`~.count_library.OPTICS_KEYS`); when none
+        matches or the optics are unknown the mixture counts and a warning
+        (and a note) says what is missing and how to give a library.
+        ``"none"`` (or None): the mixture.  A path: a library JSON
+        (:meth:`CrossSectionLibrary.write`) or a CSV of ``count``,
+        ``cross_section``.
+    dose : float, optional
+        Incident electrons per Å² of an image in detected electrons per
+        pixel: with the table's ``pixel_size_A`` it gives the scale (library
+        × dose × pixel²); None: the scale is fitted and reported
+        (``result.params["scale"]``, ``"scale_err"`` and the notes).
+    metadata : dict, optional
+        The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
         ``progress(i, n)``: 0 of 1 before, 1 of 1 after.
 
@@ -54,30 +73,83 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     -------
     counted : pandas.DataFrame
         A copy of ``table`` with ``count``, ``count_probability`` and, for
-        mixed columns, ``n_minor`` (the light element's count).
+        mixed columns, ``n_minor`` (the light element's count);
+        ``counted.attrs["counting_library"]`` names the library (or
+        "mixture"), ``counted.attrs["counting_note"]`` why the mixture counted
+        and ``counted.attrs["counting_scale"]`` the library's scale.
     result : CountResult
+        Its first notes name the library and the scale.
 
     Examples
     --------
     >>> spread = np.tile(np.linspace(-0.05, 0.05, 20), 3)
     >>> table = pd.DataFrame({"volume": np.repeat([1.0, 2.0, 3.0], 20) + spread})
-    >>> counted, result = count_table(table, n_components=3, lowest_count=1)
+    >>> counted, result = count_table(table, n_components=3, lowest_count=1, library="none")
     >>> sorted(set(counted["count"].tolist())), result.n_components
     ([1, 2, 3], 3)
     """
     from ..counting import count_atoms
+    from .count_library import LibraryChoice, choose_library, scale_line
 
     if feature not in table:
         raise ValueError(f"the table has no '{feature}' column: fit the columns first")
+    md = {**table.attrs, **(metadata or {})}
+    types = None if "type" not in table else table["type"].astype(str).to_numpy()
+    auto = isinstance(library, str) and library.strip().lower() == "auto"
+    if auto and (feature != "volume" or n_components is not None):
+        choice = LibraryChoice(None, "mixture")  # a library counts volumes in its own classes
+    else:
+        choice = choose_library(library, md, types)
+    if choice.note:
+        if dose is not None:  # the dose scales a library: the fallback mixture has no use for it
+            choice.note += f" (the dose {dose:g} e/Å² is not used by the mixture)"
+            dose = None
+        warnings.warn(f"counting with the free mixture: {choice.note}", stacklevel=2)
     if progress is not None:
         progress(0, 1)
     values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
-    types = None if feature == "volume" or "type" not in table else table["type"].astype(str).to_numpy()
-    result = count_atoms(values, max_components=max_components, library=library, n_components=n_components,
-                         lowest_count=lowest_count, types=types)
+    result = count_atoms(values, max_components=max_components, n_components=n_components,
+                         lowest_count=lowest_count, types=None if feature == "volume" else types,
+                         **_library_options(choice.library, dose, md, types))
     if progress is not None:
         progress(1, 1)
-    return with_counts(table, result), result
+    scale = ""
+    if choice.library is not None:
+        _top_scale(result)
+        scale = scale_line(result, dose, md.get("pixel_size_A"))
+    lines = [f"library: {choice.description}", f"mixture because {choice.note}" if choice.note else "", scale]
+    result.notes[:0] = [line for line in lines if line]
+    counted = with_counts(table, result)
+    counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale)
+    return counted, result
+
+
+def _library_options(library, dose, md, types) -> dict:
+    """``count_atoms`` keywords of the library and the scale: dose × pixel², or fitted (all types when all mixed)."""
+    if library is None:
+        if dose is not None:
+            raise ValueError("a dose sets the scale of a library's cross-sections: give a library (or no dose)")
+        return {}
+    options = {"library": library}
+    if dose is not None:
+        pixel = md.get("pixel_size_A")
+        if pixel is None:
+            raise ValueError("a dose needs the pixel size: the table does not say its pixel_size_A (fit the "
+                             "columns of a calibrated image)")
+        options.update(dose=float(dose), pixel_size=float(pixel))
+    elif types is not None and all("+" in t for t in set(types.tolist())):
+        options["scale"] = "fit"  # mixed columns alone: no one-element type to fit the scale on
+    return options
+
+
+def _top_scale(result) -> None:
+    """The scale (and its error) of the result's best-determined type also in its top-level ``params``."""
+    if "scale" in result.params:
+        return
+    parts = [r for r in result.by_type.values() if "scale" in r.params]
+    if parts:
+        best = min(parts, key=lambda r: (not r.params.get("scale_fitted"), r.params.get("scale_err", np.inf)))
+        result.params.update(scale=best.params["scale"], scale_err=best.params.get("scale_err", 0.0))
 
 
 def with_counts(table, result):

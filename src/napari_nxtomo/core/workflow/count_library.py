@@ -1,0 +1,205 @@
+"""Which cross-section library counts a column table: "auto" from the table's metadata, a file, or none.
+
+:func:`choose_library` turns what the user gave (``"auto"``, ``"none"``, a
+:class:`~napari_nxtomo.core.library.CrossSectionLibrary`, a library JSON, the
+old count → cross-section CSV) into the library :func:`count_table` hands to
+``count_atoms``, with a line saying which one (crystal, zone axis, optics) or
+why the free mixture counts instead.  The table's metadata names the optics
+with the keys of :data:`OPTICS_KEYS` (written by the readers and the fit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..io import OPTICS_KEYS as _IMAGE_OPTICS
+
+#: image metadata that names the crystal, the zone axis and the optics (fit → column table → count)
+OPTICS_KEYS = (*_IMAGE_OPTICS, "zone_axis", "pixel_size_A")
+#: how to give a library when "auto" finds none
+HOW_TO_GIVE = ("give a library: 'napari-nxtomo count --library LIBRARY.json', the Count dock's library box, or "
+               "compute one with napari_nxtomo.simulate_library(crystal, zone_axis, energy_keV=..., "
+               "convergence_mrad=..., detector_mrad=(inner, outer)) (the dock's 'Compute library…')")
+
+
+@dataclass
+class LibraryChoice:
+    """The library a counting uses.
+
+    Attributes
+    ----------
+    library : CrossSectionLibrary, dict or None
+        None: the free mixture counts.
+    description : str
+        Which library (crystal, zone axis, optics, where from), or "mixture".
+    note : str or None
+        Why the mixture counts although a library was asked for ("auto" found none).
+
+    Examples
+    --------
+    >>> LibraryChoice(None, "mixture").note is None
+    True
+    """
+
+    library: object
+    description: str
+    note: str | None = None
+
+
+def describe_library(lib) -> str:
+    """One line naming a library: crystal, zone axis, energy, convergence, detector angles.
+
+    Examples
+    --------
+    >>> from napari_nxtomo.core.library import load_library
+    >>> describe_library(load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140)))
+    'PbSe ⟨110⟩, 300 keV, 22 mrad, detector 60–140 mrad, counts ≤ 15'
+    """
+    s = lib.settings
+    inner, outer = s.get("detector_mrad", (np.nan, np.nan))
+    return (f"{lib.crystal} ⟨{''.join(map(str, lib.zone_axis))}⟩, {s.get('energy_keV', np.nan):g} keV, "
+            f"{s.get('convergence_mrad', np.nan):g} mrad, detector {inner:g}–{outer:g} mrad, "
+            f"counts ≤ {s.get('max_count', '?')}")
+
+
+def table_optics(metadata: dict, types=None) -> tuple[dict, list]:
+    """The crystal, zone axis and optics a table's metadata names, and the keys it lacks.
+
+    The crystal is ``crystal``, else the ``elements`` heaviest first joined,
+    else the elements of the column types (``"Pb"``, ``"Pb+Se"``).
+
+    Returns
+    -------
+    known : dict
+        ``crystal``, ``zone_axis``, ``energy_keV``, ``convergence_mrad``, ``detector_mrad`` (those given).
+    missing : list of str
+        The keys of those five it lacks.
+
+    Examples
+    --------
+    >>> known, missing = table_optics({"zone_axis": [1, 1, 0], "energy_keV": 300}, types=["Pb", "Se", "Pb"])
+    >>> known["crystal"], missing
+    ('PbSe', ['convergence_mrad', 'detector_mrad'])
+    """
+    from ..library.cell import elements_by_weight
+
+    md = dict(metadata or {})
+    known = {}
+    elements = md.get("elements")
+    if elements is None and types is not None:
+        elements = [e for t in set(np.asarray(types).astype(str).tolist()) for e in t.split("+") if e]
+    if md.get("crystal"):
+        known["crystal"] = str(md["crystal"])
+    elif elements is not None and len(elements) >= 1:
+        known["crystal"] = "".join(elements_by_weight(list(elements)))
+    for key in ("zone_axis", "energy_keV", "convergence_mrad", "detector_mrad"):
+        if md.get(key) is not None:
+            known[key] = md[key]
+    missing = [k for k in ("crystal", "zone_axis", "energy_keV", "convergence_mrad", "detector_mrad")
+               if k not in known]
+    return known, missing
+
+
+def auto_library(metadata: dict, types=None) -> LibraryChoice:
+    """The shipped or cached library for the optics a table's metadata names, or the mixture and why.
+
+    Examples
+    --------
+    >>> md = {"crystal": "PbSe", "zone_axis": [1, 1, 0], "energy_keV": 300.0, "convergence_mrad": 22.0,
+    ...       "detector_mrad": [60.0, 140.0]}
+    >>> auto_library(md).description
+    'PbSe ⟨110⟩, 300 keV, 22 mrad, detector 60–140 mrad, counts ≤ 15 (shipped or cached, chosen for the image)'
+    >>> auto_library({"zone_axis": [1, 1, 0]}).note.split(":")[0]
+    'no cross-section library'
+    """
+    from ..library import load_library
+
+    known, missing = table_optics(metadata, types)
+    if missing:
+        return LibraryChoice(None, "mixture", f"no cross-section library: the table does not say its "
+                                              f"{', '.join(missing)}; {HOW_TO_GIVE}")
+    try:
+        lib = load_library(known["crystal"], known["zone_axis"], energy_keV=float(known["energy_keV"]),
+                           convergence_mrad=float(known["convergence_mrad"]),
+                           detector_mrad=tuple(float(v) for v in known["detector_mrad"]))
+    except ValueError as exc:
+        return LibraryChoice(None, "mixture", f"no cross-section library: {exc}; {HOW_TO_GIVE}")
+    if types is not None and not set(np.asarray(types).astype(str).tolist()) <= set(lib.types):
+        have = sorted(set(np.asarray(types).astype(str).tolist()))
+        return LibraryChoice(None, "mixture", f"no cross-section library: the table's column types {have} are not "
+                                              f"the library's {lib.types} (fit the columns with the zone axis' "
+                                              f"types, 'auto'); {HOW_TO_GIVE}")
+    return LibraryChoice(lib, f"{describe_library(lib)} (shipped or cached, chosen for the image)")
+
+
+def read_library(path):
+    """A library file: a :class:`CrossSectionLibrary` JSON, or the old CSV (``count``, ``cross_section``) as a dict.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_nxtomo.core.library import load_library
+    >>> path = load_library("PbSe", (1, 1, 0)).write(Path(tempfile.mkdtemp()) / "lib.json")
+    >>> read_library(path).types
+    ['Pb', 'Se']
+    """
+    from ..library import CrossSectionLibrary
+    from .counts import read_count_library
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no library file {path}: give a library JSON (CrossSectionLibrary.write), a CSV with "
+                         "columns count, cross_section, 'auto' or 'none'")
+    if path.suffix.lower() == ".json":
+        return CrossSectionLibrary.read(path)
+    return read_count_library(path)
+
+
+def choose_library(library, metadata=None, types=None) -> LibraryChoice:
+    """The library to count with: ``"auto"`` (:func:`auto_library`), ``"none"``/None, a library or its file.
+
+    A given :class:`CrossSectionLibrary` is checked against the table's zone
+    axis and crystal (ValueError saying what to do when they differ).
+
+    Examples
+    --------
+    >>> choose_library("none").description, choose_library({1: 0.02, 2: 0.04}).description
+    ('mixture', 'count → cross-section table (2 counts)')
+    """
+    from ..library import CrossSectionLibrary
+
+    if library is None or (isinstance(library, str) and library.strip().lower() in ("none", "")):
+        return LibraryChoice(None, "mixture")
+    if isinstance(library, str) and library.strip().lower() == "auto":
+        return auto_library(metadata, types)
+    if isinstance(library, (str, Path)):
+        library = read_library(library)
+    if isinstance(library, CrossSectionLibrary):
+        known, _ = table_optics(metadata, types)
+        if "zone_axis" in known:
+            library.check_compatible(known["zone_axis"], known.get("crystal"))
+        elif "crystal" in known:
+            library.check_compatible(library.zone_axis, known["crystal"])
+        return LibraryChoice(library, describe_library(library))
+    return LibraryChoice(library, f"count → cross-section table ({len(library)} counts)")
+
+
+def scale_line(result, dose=None, pixel_size=None) -> str:
+    """How a library's values were scaled to the image (``result.params["scale"]``): fitted (± error) or by the dose.
+
+    Examples
+    --------
+    >>> from napari_nxtomo.core.counting import count_atoms
+    >>> res = count_atoms(np.repeat([0.02, 0.04, 0.06], 20) * 50, library={1: 0.02, 2: 0.04, 3: 0.06})
+    >>> scale_line(res).split(" ±")[0]
+    'scale 50 (library × scale = image units) fitted'
+    """
+    if "scale" not in result.params:
+        return ""
+    c, err = result.params["scale"], result.params.get("scale_err", 0.0)
+    if dose is not None:
+        return f"scale {c:.4g} (library × scale = image units) from the dose {dose:g} e/Å² × ({pixel_size:g} Å)²"
+    return f"scale {c:.4g} (library × scale = image units) fitted ± {err:.2g}"

@@ -1,0 +1,132 @@
+"""GUI: the Count dock's library box, dose and 'Compute library…' (plumbing; the numbers are the workflow's)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.gui
+
+OPTICS = {"crystal": "PbSe", "zone_axis": (1, 1, 0), "energy_keV": 300.0, "convergence_mrad": 22.0,
+          "detector_mrad": [60.0, 140.0], "pixel_size_A": 0.2}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NXTOMO_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    import napari_nxtomo._qt.notify as notify
+
+    got = {"error": [], "info": []}
+    monkeypatch.setattr(notify, "show_error", got["error"].append)
+    monkeypatch.setattr(notify, "show_info", got["info"].append)
+    return got
+
+
+def _table(scale):
+    """Pb and Se columns of counts 2..7 at the shipped [110] library's values × scale, 1 % noise."""
+    from napari_nxtomo.core.library import load_library
+
+    lib = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140))
+    rng = np.random.default_rng(0)
+    rows = [(t, n) for t in ("Pb", "Se") for n in range(2, 8) for _ in range(12)]
+    v = np.array([scale * lib.values(t)[n] for t, n in rows])
+    err = 0.01 * v
+    return pd.DataFrame({"volume": v + rng.normal(0, err), "volume_err": err, "type": [t for t, _ in rows],
+                         "true": [n for _, n in rows]})
+
+
+def _count(viewer, qtbot, table, metadata, **settings):
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    pts = viewer.add_points(np.zeros((len(table), 2)), features=table, metadata=dict(metadata), name="columns")
+    dock.reset_choices()
+    dock.points.value = pts
+    dock.feature.value = "volume"
+    for name, value in settings.items():
+        getattr(dock, name).value = value
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=60_000)
+    return dock, pts
+
+
+@pytest.mark.parametrize("dose", [0.0, 1e5])
+def test_library_box_and_dose_count_as_the_workflow(make_napari_viewer, qtbot, messages, dose):
+    from napari_nxtomo.core.workflow import count_table
+
+    table = _table(1e5 * 0.2**2)  # an image in detected electrons at 1e5 e/Å², 0.2 Å pixels
+    viewer = make_napari_viewer(show=False)
+    dock, pts = _count(viewer, qtbot, table, OPTICS, dose=dose)
+    assert not messages["error"], messages
+    assert dock.library.value == "auto"
+    counted, res = count_table(table, metadata=OPTICS, dose=dose or None)
+    np.testing.assert_array_equal(pts.features["count"], counted["count"])
+    assert np.mean(counted["count"] == table["true"]) > 0.95
+    assert pts.metadata["counting"]["library"].startswith("PbSe ⟨110⟩, 300 keV, 22 mrad")
+    assert pts.metadata["counting"]["scale"] == pytest.approx(res.params["scale"])
+    if dose:
+        assert res.params["scale"] == pytest.approx(1e5 * 0.2**2)
+    # the histogram draws the library × scale as dashed lines with the classes
+    dashed = [ln for ax in dock.figure.axes for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert dashed and "PbSe ⟨110⟩" in dock.status.text()
+
+
+def test_library_box_lists_shipped_file_and_none(make_napari_viewer, qtbot, messages):
+    from napari_nxtomo._qt.library_panel import _named_choices
+
+    table = _table(1.0)
+    viewer = make_napari_viewer(show=False)
+    dock, pts = _count(viewer, qtbot, table, {}, library="none")
+    names = [n for n, _ in _named_choices(dock.library)]
+    assert names[0].startswith("auto") and names[-2:] == ["file…", "none (mixture only)"]
+    assert any(n.startswith("PbSe ⟨110⟩, 300 keV, 22 mrad") and n.endswith("(shipped)") for n in names)
+    assert pts.metadata["counting"]["library"] == "mixture" and not messages["error"]
+    # auto without optics: counted by the mixture and a notification says why
+    dock.library.value = "auto"
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=60_000)
+    assert any("free mixture" in m and "--library" in m for m in messages["info"]), messages
+    # "file…" without a file: a message, nothing run
+    dock.library.value = "file"
+    assert not dock.library_panel.file.native.isHidden()
+    dock.run()
+    assert "choose the library file" in messages["error"][-1]
+
+
+def test_compute_library_runs_simulate_library_caches_and_selects_it(make_napari_viewer, qtbot, messages,
+                                                                     monkeypatch):
+    """simulate_library replaced by a tiny fake (the real one needs abTEM and minutes): the plumbing only."""
+    import napari_nxtomo._qt.library_panel as panel_module
+    from napari_nxtomo.core import library as core_library
+    from napari_nxtomo.core.library import INSTALL_HINT, CrossSectionLibrary, cache_dir, library_settings
+
+    calls = []
+
+    def fake(crystal, zone_axis, *, progress=None, cancel=None, **options):
+        calls.append((crystal, zone_axis, options))
+        settings = library_settings(crystal, zone_axis, **options)
+        shipped = core_library.load_library("PbSe", (1, 1, 0))
+        progress(1, 1)
+        return CrossSectionLibrary("PbS", (1, 1, 0), settings, shipped.tables)
+
+    monkeypatch.setattr(core_library, "simulate_library", fake)
+    viewer = make_napari_viewer(show=False)
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    panel = dock.library_panel
+    panel.toggle()
+    assert panel.expanded and not panel.group.native.isHidden()
+    panel.crystal.value, panel.energy.value, panel.max_count.value = "PbS", 200.0, 6
+    monkeypatch.setattr(panel_module, "_has_abtem", lambda: False)
+    panel.compute()  # without abTEM (and nothing cached for these settings): says how to install it, starts nothing
+    assert messages["error"] == [f"napari-nxtomo: {INSTALL_HINT}"] and not calls and dock.runner.worker is None
+    assert 'pip install "napari-nxtomo[multislice]"' in INSTALL_HINT
+
+    monkeypatch.setattr(panel_module, "_has_abtem", lambda: True)
+    panel.compute()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=30_000)
+    assert calls == [("PbS", (1, 1, 0), {"energy_keV": 200.0, "convergence_mrad": 24.0,
+                                         "detector_mrad": (60.0, 130.0), "max_count": 6})]
+    cached = list(cache_dir().glob("PbS_110_*.json"))
+    assert len(cached) == 1 and dock.library.value == str(cached[0])
+    assert "library computed and cached: PbS ⟨110⟩, 200 keV" in dock.status.text()
