@@ -121,9 +121,12 @@ def test_cli_count_with_and_without_dose(fitted, tmp_path):
 
     rc, out, err = _count_cli(path, tmp_path / "dose", "--dose", "1e5")
     assert rc == 0, err
-    assert "from the dose 100000 e/Å² × (0.2 Å)²" in out
-    _, _, md, _ = read_points_csv(tmp_path / "dose" / "a_counts.csv")
-    assert md["counting"]["scale"] == pytest.approx(per_pixel) and md["counting"]["dose_e_per_A2"] == 1e5
+    assert "fitted about the dose 100000 e/Å² × (0.2 Å)²" in out
+    _, feats, md, _ = read_points_csv(tmp_path / "dose" / "a_counts.csv")
+    exact, ceiling = _exact_and_ceiling(feats.assign(volume=feats["volume"] / per_pixel), truth)
+    assert exact >= ceiling - 0.03, (exact, ceiling)
+    # the fit holds 0.92 ± 4 % of a simulated column (FIT_CAPTURE): the scale within 3 widths of that
+    assert md["counting"]["scale"] == pytest.approx(0.92 * per_pixel, rel=0.12) and md["counting"]["dose_e_per_A2"] == 1e5
 
     bare = write_points_csv(tmp_path / "b_columns.csv", table[["y", "x"]].to_numpy(), table)
     rc, out, err = _count_cli(bare, tmp_path / "bare")

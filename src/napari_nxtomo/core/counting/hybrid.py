@@ -287,8 +287,9 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale_source == "library units":
         _check_units(x, ladder, label)
-    if scale is not None:  # the given scale first: columns beyond the library's largest count
-        _check_range(x, scale, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
+    if scale is not None or prior is not None:  # columns beyond the library's largest count at the largest scale
+        top = scale if scale is not None else prior[0] * np.exp(DOSE_MAX_SIGMA * prior[1])
+        _check_range(x, top, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
     ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None,
                                     prior=prior)
     # with a dose's prior the ladder (which the prior ranked) alone chooses the window: the pairs' comb of Se

@@ -201,5 +201,7 @@ def scale_line(result, dose=None, pixel_size=None) -> str:
         return ""
     c, err = result.params["scale"], result.params.get("scale_err", 0.0)
     if dose is not None:
-        return f"scale {c:.4g} (library × scale = image units) from the dose {dose:g} e/Å² × ({pixel_size:g} Å)²"
+        ratio = c / (dose * pixel_size**2)
+        return (f"scale {c:.4g} (library × scale = image units) fitted about the dose {dose:g} e/Å² × "
+                f"({pixel_size:g} Å)² ({ratio:.3f} × dose · pixel²: the fraction of a column the fit holds)")
     return f"scale {c:.4g} (library × scale = image units) fitted ± {err:.2g}"
