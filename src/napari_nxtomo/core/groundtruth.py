@@ -34,6 +34,7 @@ from .geometry import ProjectionGeometry
 __all__ = [
     "MULTISLICE_DOSE",
     "MULTISLICE_MIN_DISTANCE",
+    "MULTISLICE_PARTICLES",
     "MULTISLICE_VIEWS",
     "MultisliceView",
     "counted_tables_from_truth",
@@ -49,8 +50,11 @@ __all__ = [
     "projections_from_truth",
 ]
 
-#: the views stored: [100] (mixed Pb/Se columns) and [110] (Pb and Se columns)
+#: the views of the bundled cuboctahedron the tests count on: [100] (mixed Pb/Se columns) and [110]
+#: (Pb and Se columns); [010] is stored too (``haadf_010.*``)
 MULTISLICE_VIEWS = ("100", "110")
+#: other particles stored, each in its own sub-folder of the data folder, to the views stored
+MULTISLICE_PARTICLES = {"pbse_irregular": ("100", "010", "110")}
 #: electrons per Å² of the tests' and the benchmark's noisy realisations
 MULTISLICE_DOSE = 1e5
 #: the starter set's views (``haadf_<name>.npz``) and their zone axes
@@ -94,7 +98,7 @@ class MultisliceView:
         return ProjectionGeometry(self.zone_axis, tuple(self.meta["tilt_axis"]))
 
 
-def load_multislice_view(folder, name: str) -> MultisliceView:
+def load_multislice_view(folder, name: str, particle: str | None = None) -> MultisliceView:
     """Read one stored multislice view (``haadf_<name>.json`` and the files it names).
 
     Parameters
@@ -102,7 +106,11 @@ def load_multislice_view(folder, name: str) -> MultisliceView:
     folder : str or Path
         The data folder (``tests/core/data/multislice`` in the repository).
     name : str
-        The view, one of :data:`MULTISLICE_VIEWS`.
+        The view, e.g. ``"110"`` (:data:`MULTISLICE_VIEWS`, or ``"010"``).
+    particle : str, optional
+        A particle stored in its own sub-folder of ``folder`` (one of
+        :data:`MULTISLICE_PARTICLES`); by default the bundled cuboctahedron at
+        the top of ``folder``.
 
     Returns
     -------
@@ -123,7 +131,12 @@ def load_multislice_view(folder, name: str) -> MultisliceView:
     >>> view.zone_axis, view.pixel_size, view.image.shape, len(view.columns)
     ((1, 1, 0), 0.2, (30, 40), 1)
     """
-    folder = Path(folder)
+    folder = Path(folder) if particle is None else Path(folder) / particle
+    if not (folder / f"haadf_{name}.json").is_file():
+        raise FileNotFoundError(
+            f"no multislice view {name!r} in {folder}: run benchmarks/multislice/make_images.py "
+            f"(--particle, --views) to make it"
+        )
     meta = json.loads((folder / f"haadf_{name}.json").read_text())
     return MultisliceView(
         name=name,
