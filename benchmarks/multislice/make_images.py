@@ -367,6 +367,7 @@ def view_meta(view, zone, particle, s, info, cols, one_thread):
             "values are the fraction of the incident probe reaching the annular detector"
         ),
         "made_by": "benchmarks/multislice/make_images.py",
+        "command": "python benchmarks/multislice/make_images.py " + " ".join(sys.argv[1:]),
         "pixel_size_A": s["scan_step_A"],
         "shape": info["shape"],
         "zone_axis": list(zone),
