@@ -283,18 +283,17 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
 #: {110} and {111} truncations of :func:`pbse_irregular`: normal (h, k, l) -> largest n·(x, y, z), units a/2
 IRREGULAR_CUTS = {
     (1, 1, 0): 6, (1, -1, 0): 6, (-1, 1, 0): 6, (-1, -1, 0): 5,
-    (1, 0, 1): 8, (-1, 0, 1): 8, (0, 1, 1): 9, (0, -1, 1): 9,
-    (1, 0, -1): 7, (-1, 0, -1): 7, (0, 1, -1): 7, (0, -1, -1): 8,
-    (1, 1, 1): 9, (-1, -1, -1): 10,
+    (1, 0, 1): 7, (-1, 0, 1): 8, (0, 1, 1): 8, (0, -1, 1): 9,
+    (1, 0, -1): 7, (-1, 0, -1): 7, (0, 1, -1): 6, (0, -1, -1): 8,
+    (1, 1, 1): 9, (-1, -1, -1): 9,
 }  # fmt: skip
 
 
 def pbse_irregular(seed: int = 1):
-    """An irregular rocksalt PbSe particle, ~2.4 × 2.4 × 3.4 nm, elongated along [001].
+    """An irregular rocksalt PbSe particle, 2.4 × 2.4 × 3.1 nm (atom centres), elongated along [001].
 
     Sites in units of a/2 (x, y, z integers; Pb where x + y + z is even):
-    the box -4 ≤ x ≤ 3, |y| ≤ 4, -5 ≤ z ≤ 6 (off-centre, one layer longer on
-    +z), cut by the unequal {110} and {111} planes of :data:`IRREGULAR_CUTS`
+    the box -4 ≤ x ≤ 3, |y| ≤ 4, |z| ≤ 5, cut by the unequal {110} and {111} planes of :data:`IRREGULAR_CUTS`
     (so no two opposite facets are alike), plus an island (a partial layer)
     at x = 4 over -2 ≤ y ≤ 1, -1 ≤ z ≤ 3, then 4 Pb and 4 Se surface vacancies
     drawn (``seed``) among facet sites (8-11 of 12 fcc neighbours of the same
@@ -309,7 +308,7 @@ def pbse_irregular(seed: int = 1):
     q, el = ROCKSALT_PBSE.sites(5 * a)
     h = q // 2
     x, y, z = h.T
-    box = (x >= -4) & (x <= 3) & (np.abs(y) <= 4) & (z >= -5) & (z <= 6)
+    box = (x >= -4) & (x <= 3) & (np.abs(y) <= 4) & (np.abs(z) <= 5)
     island = (x == 4) & (y >= -2) & (y <= 1) & (z >= -1) & (z <= 3)
     cut = np.ones(len(h), dtype=bool)
     for normal, d in IRREGULAR_CUTS.items():
