@@ -1,4 +1,4 @@
-"""Multislice HAADF-STEM images of a small PbSe cuboctahedron (abTEM), stored small as test data.
+"""Multislice HAADF-STEM images of small PbSe particles (abTEM), stored small as test data.
 
 The project's own image generator (:mod:`napari_nxtomo.core.simulate`) draws one
 Gaussian per column with a cross-section from a smooth model.  Real images are
@@ -9,21 +9,48 @@ detector.  This script makes HAADF images with a full multislice calculation
 fitting and counting beyond the project's model.  abTEM is only needed here,
 not by the tests.
 
-Run (16 minutes per view on this 2-core machine with the defaults: 964 s for
-[100], 950 s for [110], sharing the cores with other work)::
+Run (16 minutes per view on this 2-core machine with the defaults and both
+cores: 964 s for [100], 950 s for [110]; RUN_TIMES_ONE_THREAD)::
 
     pip install abtem
-    python benchmarks/multislice/make_images.py                  # both views
+    python benchmarks/multislice/make_images.py                  # the three views
     python benchmarks/multislice/make_images.py --views 100      # one view
+    python benchmarks/multislice/make_images.py --particle pbse_irregular   # another particle
     python benchmarks/multislice/make_images.py --quick --out /tmp/ms   # small smoke test
+
+The stored files were made with exactly these commands (run from the
+repository root, abTEM 1.0.11; ``--one-thread`` and the environment keep the
+run on one core so that other work can use the other)::
+
+    python benchmarks/multislice/make_images.py --views 100 110        # [100], [110] (both cores)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
+        nice -n 5 python benchmarks/multislice/make_images.py --views 010 --one-thread
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
+        nice -n 5 python benchmarks/multislice/make_images.py --particle pbse_irregular \\
+        --views 100 110 010 --one-thread
+
+Each view's JSON records its settings and run time, and (pbse_irregular) its command.
 
 What is simulated
 -----------------
-* Particle: ``napari_nxtomo.core.samples.pbse_cuboctahedron(seed=0, n_half=4)``:
-  rocksalt PbSe (a = 6.12 Å), cuboctahedron 4 a/2 from the centre to its
-  {100} facets, with a partial layer (island) on the +x facet and 5 Pb
-  surface vacancies: 583 atoms (315 Pb, 268 Se).
-* Views: [100] and [110] about the tilt axis [001]
+* Particles (``--particle``):
+
+  - ``cuboctahedron`` (default; files at the top of ``--out``):
+    ``napari_nxtomo.core.samples.pbse_cuboctahedron(seed=0, n_half=4)``:
+    rocksalt PbSe (a = 6.12 Å), cuboctahedron 4 a/2 from the centre to its
+    {100} facets, with a partial layer (island) on the +x facet and 5 Pb
+    surface vacancies: 583 atoms (315 Pb, 268 Se).
+  - ``pbse_irregular`` (sub-folder ``pbse_irregular/``): :func:`pbse_irregular`,
+    an elongated, unevenly truncated rocksalt PbSe particle, 2.4 × 2.4 ×
+    3.1 nm between atom centres, {100}, {110} and {111} facets of unequal
+    sizes, an island (partial layer) on the +x facet, 4 Pb and 4 Se surface
+    vacancies: 606 atoms (302 Pb, 304 Se).
+  - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
+    n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
+    of 26 slices per view, ~6 times the cost of the others (~3 h per view on
+    one core of this machine).
+
+* Views: [100], [010] and [110] about the tilt axis [001]
   (:class:`~napari_nxtomo.core.geometry.ProjectionGeometry`).  The atoms are
   rotated with ``ProjectionGeometry.basis`` so that abTEM's x is the image row
   (along [001]), y the image column and z the beam; a column at crystal

@@ -4,8 +4,9 @@
   multislice``, made by ``benchmarks/multislice/make_images.py``): each view
   is a noise-free image (the fraction of the incident probe reaching the
   detector per pixel), its true columns and a JSON sidecar;
-  :func:`load_multislice_view` reads one from the folder it is given and
-  :func:`noisy_image` draws Poisson noise at a dose.
+  :func:`load_multislice_view` reads one from the folder it is given (the
+  bundled cuboctahedron at the top, other particles, :data:`MULTISLICE_PARTICLES`,
+  in sub-folders) and :func:`noisy_image` draws Poisson noise at a dose.
 * :func:`projections_from_truth`: the true columns of a sample particle's
   images as :class:`~napari_nxtomo.core.tomography.Projection` objects,
   exact or with a fraction of the counts off by one;
@@ -130,6 +131,13 @@ def load_multislice_view(folder, name: str, particle: str | None = None) -> Mult
     >>> view = load_multislice_view(folder, "110")
     >>> view.zone_axis, view.pixel_size, view.image.shape, len(view.columns)
     ((1, 1, 0), 0.2, (30, 40), 1)
+
+    Another particle lives in a sub-folder of its name:
+
+    >>> import shutil
+    >>> _ = shutil.copytree(folder, folder / "pbse_irregular", ignore=shutil.ignore_patterns("pbse_*"))
+    >>> load_multislice_view(folder, "110", particle="pbse_irregular").image.shape
+    (30, 40)
     """
     folder = Path(folder) if particle is None else Path(folder) / particle
     if not (folder / f"haadf_{name}.json").is_file():
