@@ -1,4 +1,4 @@
-"""Multislice HAADF-STEM images of a small PbSe cuboctahedron (abTEM), stored small as test data.
+"""Multislice HAADF-STEM images of small PbSe particles (abTEM), stored small as test data.
 
 The project's own image generator (:mod:`napari_nxtomo.core.simulate`) draws one
 Gaussian per column with a cross-section from a smooth model.  Real images are
@@ -9,21 +9,48 @@ detector.  This script makes HAADF images with a full multislice calculation
 fitting and counting beyond the project's model.  abTEM is only needed here,
 not by the tests.
 
-Run (16 minutes per view on this 2-core machine with the defaults: 964 s for
-[100], 950 s for [110], sharing the cores with other work)::
+Run (16 minutes per view on this 2-core machine with the defaults and both
+cores: 964 s for [100], 950 s for [110]; RUN_TIMES_ONE_THREAD)::
 
     pip install abtem
-    python benchmarks/multislice/make_images.py                  # both views
+    python benchmarks/multislice/make_images.py                  # the three views
     python benchmarks/multislice/make_images.py --views 100      # one view
+    python benchmarks/multislice/make_images.py --particle pbse_irregular   # another particle
     python benchmarks/multislice/make_images.py --quick --out /tmp/ms   # small smoke test
+
+The stored files were made with exactly these commands (run from the
+repository root, abTEM 1.0.11; ``--one-thread`` and the environment keep the
+run on one core so that other work can use the other)::
+
+    python benchmarks/multislice/make_images.py --views 100 110        # [100], [110] (both cores)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
+        nice -n 5 python benchmarks/multislice/make_images.py --views 010 --one-thread
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
+        nice -n 5 python benchmarks/multislice/make_images.py --particle pbse_irregular \\
+        --views 100 110 010 --one-thread
+
+Each view's JSON records its settings and run time, and (pbse_irregular) its command.
 
 What is simulated
 -----------------
-* Particle: ``napari_nxtomo.core.samples.pbse_cuboctahedron(seed=0, n_half=4)``:
-  rocksalt PbSe (a = 6.12 Å), cuboctahedron 4 a/2 from the centre to its
-  {100} facets, with a partial layer (island) on the +x facet and 5 Pb
-  surface vacancies: 583 atoms (315 Pb, 268 Se).
-* Views: [100] and [110] about the tilt axis [001]
+* Particles (``--particle``):
+
+  - ``cuboctahedron`` (default; files at the top of ``--out``):
+    ``napari_nxtomo.core.samples.pbse_cuboctahedron(seed=0, n_half=4)``:
+    rocksalt PbSe (a = 6.12 Å), cuboctahedron 4 a/2 from the centre to its
+    {100} facets, with a partial layer (island) on the +x facet and 5 Pb
+    surface vacancies: 583 atoms (315 Pb, 268 Se).
+  - ``pbse_irregular`` (sub-folder ``pbse_irregular/``): :func:`pbse_irregular`,
+    an elongated, unevenly truncated rocksalt PbSe particle, 2.4 × 2.4 ×
+    3.1 nm between atom centres, {100}, {110} and {111} facets of unequal
+    sizes, an island (partial layer) on the +x facet, 4 Pb and 4 Se surface
+    vacancies: 606 atoms (302 Pb, 304 Se).
+  - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
+    n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
+    of 26 slices per view, ~6 times the cost of the others (~3 h per view on
+    one core of this machine).
+
+* Views: [100], [010] and [110] about the tilt axis [001]
   (:class:`~napari_nxtomo.core.geometry.ProjectionGeometry`).  The atoms are
   rotated with ``ProjectionGeometry.basis`` so that abTEM's x is the image row
   (along [001]), y the image column and z the beam; a column at crystal
@@ -111,7 +138,9 @@ import numpy as np
 import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
-from napari_nxtomo.core.samples import pbse_cuboctahedron
+from napari_nxtomo.core.lattice import ROCKSALT_PBSE
+from napari_nxtomo.core.samples import _remove_surface_vacancies, pbse_cuboctahedron
+from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -171,7 +200,7 @@ def scan_frame(rc, step, tile, margin):
     return tuple(int(v) for v in n), start
 
 
-def simulate_view(zone, positions, elements, displacements, s, log=print):
+def simulate_view(zone, positions, elements, displacements, s, log=print, scheduler="threads"):
     """HAADF images (one per phonon configuration) of one view, by scan tiles.
 
     Parameters
@@ -181,6 +210,9 @@ def simulate_view(zone, positions, elements, displacements, s, log=print):
     elements : (N,) str
     displacements : (C, N, 3) Å, crystal frame, one set per configuration
     s : dict of settings (``DEFAULTS``)
+    log : callable taking a progress line
+    scheduler : str
+        dask scheduler of each tile's computation ("threads", or "synchronous" for one thread)
 
     Returns
     -------
@@ -250,7 +282,7 @@ def simulate_view(zone, positions, elements, displacements, s, log=print):
             scan = abtem.GridScan(
                 start=(p0, p0), end=(p0 + tile * step, p0 + tile * step), gpts=tile, endpoint=False
             )
-            res = probe.scan(pot, scan=scan, detectors=det).compute(scheduler="threads", progress_bar=False)
+            res = probe.scan(pot, scan=scan, detectors=det).compute(scheduler=scheduler, progress_bar=False)
             arr = np.asarray(res.array, dtype=np.float32).reshape(n_conf, tile, tile)
             out[:, first[0] : first[0] + tile, first[1] : first[1] + tile] = arr
             n_run += 1
@@ -273,13 +305,190 @@ def simulate_view(zone, positions, elements, displacements, s, log=print):
     return out, info, geometry
 
 
+# ---------------------------------------------------------------- particles
+
+#: {110} and {111} truncations of :func:`pbse_irregular`: normal (h, k, l) -> largest n·(x, y, z), units a/2
+IRREGULAR_CUTS = {
+    (1, 1, 0): 6, (1, -1, 0): 6, (-1, 1, 0): 6, (-1, -1, 0): 5,
+    (1, 0, 1): 7, (-1, 0, 1): 8, (0, 1, 1): 8, (0, -1, 1): 9,
+    (1, 0, -1): 7, (-1, 0, -1): 7, (0, 1, -1): 6, (0, -1, -1): 8,
+    (1, 1, 1): 9, (-1, -1, -1): 9,
+}  # fmt: skip
+
+
+def pbse_irregular(seed: int = 1):
+    """An irregular rocksalt PbSe particle, 2.4 × 2.4 × 3.1 nm (atom centres), elongated along [001].
+
+    Sites in units of a/2 (x, y, z integers; Pb where x + y + z is even):
+    the box -4 ≤ x ≤ 3, |y| ≤ 4, |z| ≤ 5, cut by the unequal {110} and {111} planes of :data:`IRREGULAR_CUTS`
+    (so no two opposite facets are alike), plus an island (a partial layer)
+    at x = 4 over -2 ≤ y ≤ 1, -1 ≤ z ≤ 3, then 4 Pb and 4 Se surface vacancies
+    drawn (``seed``) among facet sites (8-11 of 12 fcc neighbours of the same
+    sublattice).
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    a = ROCKSALT_PBSE.lattice_parameter
+    q, el = ROCKSALT_PBSE.sites(5 * a)
+    h = q // 2
+    x, y, z = h.T
+    box = (x >= -4) & (x <= 3) & (np.abs(y) <= 4) & (np.abs(z) <= 5)
+    island = (x == 4) & (y >= -2) & (y <= 1) & (z >= -1) & (z <= 3)
+    cut = np.ones(len(h), dtype=bool)
+    for normal, d in IRREGULAR_CUTS.items():
+        cut &= h @ np.asarray(normal) <= d
+    keep = (box | island) & cut
+    q, el = q[keep], el[keep]
+    rng = np.random.default_rng(seed)
+    q, el = _remove_surface_vacancies(q, el, "Pb", 4, rng)
+    q, el = _remove_surface_vacancies(q, el, "Se", 4, rng)
+    return q, el
+
+
+def build_particle(name: str, s: dict) -> dict:
+    """The static model of a ``--particle``: positions (Å), elements, the JSON's particle record, sub-folder."""
+    a = ROCKSALT_PBSE.lattice_parameter
+    if name == "cuboctahedron":  # the bundled sample, stored at the top of the data folder
+        p = pbse_cuboctahedron(seed=s["particle_seed"], noise=False, n_half=s["n_half"])
+        record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": s["particle_seed"], "n_half": s["n_half"]}
+        q, el, sub, what = p.q, p.elements, "", "a PbSe cuboctahedron"
+    elif name == "pbse_irregular":
+        q, el = pbse_irregular(seed=1)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_irregular", "seed": 1, "cuts_a_half": {
+            "".join(str(v) for v in k): d for k, d in IRREGULAR_CUTS.items()}}
+        sub, what = name, "an irregular PbSe particle (elongated, truncated, island, vacancies on both sublattices)"
+    elif name == "pbse_cuboctahedron_5nm":
+        p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
+        record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
+        q, el, sub, what = p.q, p.elements, name, "a 5 nm PbSe cuboctahedron"
+    else:
+        raise SystemExit(f"unknown --particle {name!r}: one of {PARTICLE_NAMES}")
+    el = np.asarray(el).astype(str)
+    names, counts = np.unique(el, return_counts=True)
+    record.update(
+        n_atoms=int(len(q)),
+        composition={str(e): int(k) for e, k in zip(names, counts)},
+        lattice_parameter_A=a,
+        atoms_file="atoms.csv",
+    )
+    return {"positions": q * (a / 4.0), "elements": el, "record": record, "subfolder": sub, "what": what}
+
+
+PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cuboctahedron_5nm")
+
+
+# ---------------------------------------------------------------- output
+
+
+def view_meta(view, zone, particle, s, info, cols, one_thread):
+    """The JSON sidecar of one view: every setting, the particle, the run time."""
+    import abtem
+
+    return {
+        "description": (
+            f"Multislice (abTEM) HAADF-STEM image of {particle['what']}, frozen-phonon mean, no noise; "
+            "values are the fraction of the incident probe reaching the annular detector"
+        ),
+        "made_by": "benchmarks/multislice/make_images.py",
+        "command": "python benchmarks/multislice/make_images.py " + " ".join(sys.argv[1:]),
+        "pixel_size_A": s["scan_step_A"],
+        "shape": info["shape"],
+        "zone_axis": list(zone),
+        "tilt_axis": [0, 0, 1],
+        "origin_A": info["origin"],
+        "origin_meaning": "image position (row, col) in \u00c5 = ProjectionGeometry(zone_axis, tilt_axis).project(p) + origin_A; pixel (0, 0) is centred at image position (0, 0)",
+        "abtem_version": abtem.__version__,
+        "particle": particle["record"],
+        "columns_file": f"columns_{view}.csv",
+        "configs_file": f"haadf_{view}_configs.npz",
+        "n_columns": int(len(cols)),
+        "simulation": {
+            "energy_eV": s["energy_eV"],
+            "semiangle_cutoff_mrad": s["semiangle_mrad"],
+            "aberrations": "none (defocus 0, Cs 0)",
+            "detector_mrad": list(s["detector_mrad"]),
+            "scan_step_A": s["scan_step_A"],
+            "potential": {
+                "parametrization": s["parametrization"],
+                "projection": s["projection"],
+                "slice_thickness_A": s["slice_thickness_A"],
+                "sampling_A": info["potential_sampling_A"],
+                "gpts_per_tile": s["gpts"],
+                "n_slices": info["n_slices"],
+                "cell_depth_A": info["cell_depth_A"],
+            },
+            "frozen_phonons": {
+                "n_configs": s["n_configs"],
+                "rms_displacement_1d_A": THERMAL_SIGMA,
+                "seed": [s["phonon_seed"], *zone],
+            },
+            "tiling": {
+                "tile_px": s["tile_px"],
+                "cell_A": s["cell_A"],
+                "n_tiles": info["n_tiles"],
+                "n_tiles_vacuum_skipped": info["n_tiles_vacuum"],
+                "note": "each tile of tile_px x tile_px probe positions is simulated in its own cell_A x cell_A cell holding the atoms inside it",
+            },
+            "scan_margin_A": s["scan_margin_A"],
+        },
+        "run_time_s": info["run_time_s"],
+        "threads": 1 if one_thread else os.cpu_count(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        "dose_note": "expected detected electrons per pixel = image * dose (e/A^2) * pixel_size_A**2",
+    }
+
+
+def run_view(view, particle, s, out, one_thread):
+    """Simulate one view and write its files (each file atomically, the JSON last)."""
+    pos, el = particle["positions"], particle["elements"]
+    zone = tuple(int(c) for c in view)
+    sig = np.array([THERMAL_SIGMA[e] for e in el])
+    rng = np.random.default_rng([s["phonon_seed"], *zone])
+    disp = rng.normal(size=(s["n_configs"], len(pos), 3)) * sig[None, :, None]
+    print(f"view [{view}]: {s['n_configs']} phonon configurations", flush=True)
+    configs, info, geometry = simulate_view(
+        zone, pos, el, disp, s, log=lambda m: print(m, flush=True),
+        scheduler="synchronous" if one_thread else "threads",
+    )  # fmt: skip
+    mean = configs.mean(axis=0).astype(np.float32)
+    stem = f"haadf_{view}"
+    with atomic_open(out / f"{stem}.npy", "wb") as fh:
+        np.save(fh, mean)
+    with atomic_open(out / f"{stem}_configs.npz", "wb") as fh:
+        np.savez_compressed(fh, configs=configs)
+    cols = true_columns(geometry, pos, el, np.asarray(info["origin"]))
+    with atomic_open(out / f"columns_{view}.csv", "w") as fh:
+        cols.to_csv(fh, index=False, float_format="%.4f")
+    meta = view_meta(view, zone, particle, s, info, cols, one_thread)
+    with atomic_open(out / f"{stem}.json", "w") as fh:
+        fh.write(json.dumps(meta, indent=2))
+    print(
+        f"view [{view}] done in {info['run_time_s']:.0f} s: {info['shape']} px, {len(cols)} columns, "
+        f"max {mean.max():.4f}, files {[p.name for p in sorted(out.glob(f'*{view}*'))]}",
+        flush=True,
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--views", nargs="+", default=["100", "110"], help="zone axes, e.g. 100 110")
-    ap.add_argument("--out", default=str(REPO / "tests" / "core" / "data" / "multislice"))
+    ap.add_argument("--views", nargs="+", default=["100", "010", "110"], help="zone axes, e.g. 100 110")
+    ap.add_argument(
+        "--out",
+        default=str(REPO / "tests" / "core" / "data" / "multislice"),
+        help="data folder; a --particle other than the bundled cuboctahedron goes in a sub-folder of its name",
+    )
+    ap.add_argument("--particle", default="cuboctahedron", choices=PARTICLE_NAMES)
     ap.add_argument("--configs", type=int, help="number of frozen-phonon configurations")
-    ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half)")
+    ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half; --particle cuboctahedron)")
     ap.add_argument("--quick", action="store_true", help="tiny particle, one configuration: a smoke test")
+    ap.add_argument(
+        "--one-thread",
+        action="store_true",
+        help="run every tile on one thread (dask scheduler 'synchronous'); also set OMP_NUM_THREADS=1 etc.",
+    )
     args = ap.parse_args(argv)
 
     import abtem
@@ -289,94 +498,18 @@ def main(argv=None):
         s["n_configs"] = args.configs
     if args.n_half:
         s["n_half"] = args.n_half
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
-
-    particle = pbse_cuboctahedron(seed=s["particle_seed"], noise=False, n_half=s["n_half"])
-    pos, el = particle.positions, np.asarray(particle.elements).astype(str)
-    print(f"particle: {len(pos)} atoms {particle.composition()}, abTEM {abtem.__version__}", flush=True)
-    pd.DataFrame({"element": el, "x": pos[:, 0], "y": pos[:, 1], "z": pos[:, 2]}).to_csv(
-        out / "atoms.csv", index=False, float_format="%.4f"
-    )
-    sig = np.array([THERMAL_SIGMA[e] for e in el])
-
-    for view in args.views:
-        zone = tuple(int(c) for c in view)
-        rng = np.random.default_rng([s["phonon_seed"], *zone])
-        disp = rng.normal(size=(s["n_configs"], len(pos), 3)) * sig[None, :, None]
-        print(f"view [{view}]: {s['n_configs']} phonon configurations", flush=True)
-        configs, info, geometry = simulate_view(zone, pos, el, disp, s, log=lambda m: print(m, flush=True))
-        mean = configs.mean(axis=0).astype(np.float32)
-        stem = f"haadf_{view}"
-        np.save(out / f"{stem}.npy", mean)
-        np.savez_compressed(out / f"{stem}_configs.npz", configs=configs)
-        cols = true_columns(geometry, pos, el, np.asarray(info["origin"]))
-        cols.to_csv(out / f"columns_{view}.csv", index=False, float_format="%.4f")
-        meta = {
-            "description": (
-                "Multislice (abTEM) HAADF-STEM image of a PbSe cuboctahedron, frozen-phonon mean, no noise; "
-                "values are the fraction of the incident probe reaching the annular detector"
-            ),
-            "made_by": "benchmarks/multislice/make_images.py",
-            "pixel_size_A": s["scan_step_A"],
-            "shape": info["shape"],
-            "zone_axis": list(zone),
-            "tilt_axis": [0, 0, 1],
-            "origin_A": info["origin"],
-            "origin_meaning": "image position (row, col) in Å = ProjectionGeometry(zone_axis, tilt_axis).project(p) + origin_A; pixel (0, 0) is centred at image position (0, 0)",
-            "abtem_version": abtem.__version__,
-            "particle": {
-                "function": "napari_nxtomo.core.samples.pbse_cuboctahedron",
-                "seed": s["particle_seed"],
-                "n_half": s["n_half"],
-                "n_atoms": int(len(pos)),
-                "composition": particle.composition(),
-                "lattice_parameter_A": particle.lattice_parameter,
-                "atoms_file": "atoms.csv",
-            },
-            "columns_file": f"columns_{view}.csv",
-            "configs_file": f"{stem}_configs.npz",
-            "n_columns": int(len(cols)),
-            "simulation": {
-                "energy_eV": s["energy_eV"],
-                "semiangle_cutoff_mrad": s["semiangle_mrad"],
-                "aberrations": "none (defocus 0, Cs 0)",
-                "detector_mrad": list(s["detector_mrad"]),
-                "scan_step_A": s["scan_step_A"],
-                "potential": {
-                    "parametrization": s["parametrization"],
-                    "projection": s["projection"],
-                    "slice_thickness_A": s["slice_thickness_A"],
-                    "sampling_A": info["potential_sampling_A"],
-                    "gpts_per_tile": s["gpts"],
-                    "n_slices": info["n_slices"],
-                    "cell_depth_A": info["cell_depth_A"],
-                },
-                "frozen_phonons": {
-                    "n_configs": s["n_configs"],
-                    "rms_displacement_1d_A": THERMAL_SIGMA,
-                    "seed": [s["phonon_seed"], *zone],
-                },
-                "tiling": {
-                    "tile_px": s["tile_px"],
-                    "cell_A": s["cell_A"],
-                    "n_tiles": info["n_tiles"],
-                    "n_tiles_vacuum_skipped": info["n_tiles_vacuum"],
-                    "note": "each tile of tile_px x tile_px probe positions is simulated in its own cell_A x cell_A cell holding the atoms inside it",
-                },
-                "scan_margin_A": s["scan_margin_A"],
-            },
-            "run_time_s": info["run_time_s"],
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
-            "dose_note": "expected detected electrons per pixel = image * dose (e/A^2) * pixel_size_A**2",
-        }
-        (out / f"{stem}.json").write_text(json.dumps(meta, indent=2))
-        print(
-            f"view [{view}] done in {info['run_time_s']:.0f} s: {info['shape']} px, {len(cols)} columns, "
-            f"max {mean.max():.4f}, files {[p.name for p in sorted(out.glob(f'*{view}*'))]}",
-            flush=True,
+    particle = build_particle(args.particle, s)
+    out = Path(args.out) / particle["subfolder"]
+    out.mkdir(parents=True, exist_ok=True)
+    pos, el = particle["positions"], particle["elements"]
+    print(f"particle {args.particle}: {len(pos)} atoms {particle['record']['composition']}, abTEM {abtem.__version__}", flush=True)
+    with atomic_open(out / "atoms.csv", "w") as fh:
+        pd.DataFrame({"element": el, "x": pos[:, 0], "y": pos[:, 1], "z": pos[:, 2]}).to_csv(
+            fh, index=False, float_format="%.4f"
         )
+    for view in args.views:
+        run_view(view, particle, s, out, args.one_thread)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
   multislice``, made by ``benchmarks/multislice/make_images.py``): each view
   is a noise-free image (the fraction of the incident probe reaching the
   detector per pixel), its true columns and a JSON sidecar;
-  :func:`load_multislice_view` reads one from the folder it is given and
-  :func:`noisy_image` draws Poisson noise at a dose.
+  :func:`load_multislice_view` reads one from the folder it is given (the
+  bundled cuboctahedron at the top, other particles, :data:`MULTISLICE_PARTICLES`,
+  in sub-folders) and :func:`noisy_image` draws Poisson noise at a dose.
 * :func:`projections_from_truth`: the true columns of a sample particle's
   images as :class:`~napari_nxtomo.core.tomography.Projection` objects,
   exact or with a fraction of the counts off by one;
@@ -34,6 +35,7 @@ from .geometry import ProjectionGeometry
 __all__ = [
     "MULTISLICE_DOSE",
     "MULTISLICE_MIN_DISTANCE",
+    "MULTISLICE_PARTICLES",
     "MULTISLICE_VIEWS",
     "MultisliceView",
     "counted_tables_from_truth",
@@ -49,8 +51,11 @@ __all__ = [
     "projections_from_truth",
 ]
 
-#: the views stored: [100] (mixed Pb/Se columns) and [110] (Pb and Se columns)
+#: the views of the bundled cuboctahedron the tests count on: [100] (mixed Pb/Se columns) and [110]
+#: (Pb and Se columns); [010] is stored too (``haadf_010.*``)
 MULTISLICE_VIEWS = ("100", "110")
+#: other particles stored, each in its own sub-folder of the data folder, to the views stored
+MULTISLICE_PARTICLES = {"pbse_irregular": ("100", "010", "110")}
 #: electrons per Å² of the tests' and the benchmark's noisy realisations
 MULTISLICE_DOSE = 1e5
 #: the starter set's views (``haadf_<name>.npz``) and their zone axes
@@ -94,7 +99,7 @@ class MultisliceView:
         return ProjectionGeometry(self.zone_axis, tuple(self.meta["tilt_axis"]))
 
 
-def load_multislice_view(folder, name: str) -> MultisliceView:
+def load_multislice_view(folder, name: str, particle: str | None = None) -> MultisliceView:
     """Read one stored multislice view (``haadf_<name>.json`` and the files it names).
 
     Parameters
@@ -102,7 +107,11 @@ def load_multislice_view(folder, name: str) -> MultisliceView:
     folder : str or Path
         The data folder (``tests/core/data/multislice`` in the repository).
     name : str
-        The view, one of :data:`MULTISLICE_VIEWS`.
+        The view, e.g. ``"110"`` (:data:`MULTISLICE_VIEWS`, or ``"010"``).
+    particle : str, optional
+        A particle stored in its own sub-folder of ``folder`` (one of
+        :data:`MULTISLICE_PARTICLES`); by default the bundled cuboctahedron at
+        the top of ``folder``.
 
     Returns
     -------
@@ -122,8 +131,20 @@ def load_multislice_view(folder, name: str) -> MultisliceView:
     >>> view = load_multislice_view(folder, "110")
     >>> view.zone_axis, view.pixel_size, view.image.shape, len(view.columns)
     ((1, 1, 0), 0.2, (30, 40), 1)
+
+    Another particle lives in a sub-folder of its name:
+
+    >>> import shutil
+    >>> _ = shutil.copytree(folder, folder / "pbse_irregular", ignore=shutil.ignore_patterns("pbse_*"))
+    >>> load_multislice_view(folder, "110", particle="pbse_irregular").image.shape
+    (30, 40)
     """
-    folder = Path(folder)
+    folder = Path(folder) if particle is None else Path(folder) / particle
+    if not (folder / f"haadf_{name}.json").is_file():
+        raise FileNotFoundError(
+            f"no multislice view {name!r} in {folder}: run benchmarks/multislice/make_images.py "
+            f"(--particle, --views) to make it"
+        )
     meta = json.loads((folder / f"haadf_{name}.json").read_text())
     return MultisliceView(
         name=name,
