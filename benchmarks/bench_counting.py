@@ -53,6 +53,7 @@ import numpy as np
 
 from napari_nxtomo.core.counting import count_atoms
 from napari_nxtomo.core.evaluation import match_columns
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import (
     MULTISLICE_DOSE,
     MULTISLICE_MIN_DISTANCE,
@@ -64,7 +65,7 @@ from napari_nxtomo.core.samples import SAMPLE_DOSE, pbse_cuboctahedron
 from napari_nxtomo.core.workflow import find_and_fit
 
 #: the multislice images stored with the tests
-MULTISLICE_DATA = Path(__file__).resolve().parents[1] / "tests" / "core" / "data" / "multislice"
+MULTISLICE_DATA = SAMPLE_MULTISLICE_DIR
 
 
 def score(table, truth_cols, result):

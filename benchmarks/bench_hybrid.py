@@ -29,14 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from napari_nxtomo.core.counting import count_atoms, count_views
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import (
     MULTISLICE_VIEWS, counting_ceiling, empirical_library, fit_and_match, library_from_json, library_to_json,
     load_multislice_view, noisy_image,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "core" / "data" / "multislice"
-LIBRARY = DATA / "empirical_library_truncated_octahedron.json"
+DATA = SAMPLE_MULTISLICE_DIR
+LIBRARY = ROOT / "tests" / "core" / "data" / "multislice" / "empirical_library_truncated_octahedron.json"
 STARTER = Path("/work/shared/data/multislice/pbse_truncated_octahedron")
 MARGIN = {1e5: 0.03, 2e4: 0.06}
 

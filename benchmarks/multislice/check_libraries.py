@@ -33,11 +33,12 @@ from napari_nxtomo.core.columns import fit_typed_columns
 from napari_nxtomo.core.counting import count_atoms
 from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE, load_multislice_view, noisy_image
 from napari_nxtomo.core.library import load_library
 
 REPO = Path(__file__).resolve().parents[2]
-TESTS = REPO / "tests" / "core" / "data" / "multislice"
+TESTS = SAMPLE_MULTISLICE_DIR
 STARTER = Path(os.environ.get("NXTOMO_STARTER", "/work/shared/data/multislice/pbse_truncated_octahedron"))
 MIN_DISTANCE = dict(MULTISLICE_MIN_DISTANCE, **{"010": 2.1})
 

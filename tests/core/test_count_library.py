@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from napari_nxtomo.cli.main import main
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import counting_ceiling, fit_and_match, load_multislice_view
 from napari_nxtomo.core.library import load_library
 from napari_nxtomo.core.tables import read_points_csv, write_points_csv
 from napari_nxtomo.core.workflow import count_table, read_count_library
 
-DATA = Path(__file__).resolve().parent / "data" / "multislice"
+DATA = SAMPLE_MULTISLICE_DIR  # the bundled cuboctahedron (package data)
 
 
 @pytest.fixture(autouse=True)

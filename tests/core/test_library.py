@@ -21,13 +21,14 @@ from napari_nxtomo import CrossSectionLibrary, count_atoms, load_library, simula
 from napari_nxtomo.core.columns import fit_typed_columns
 from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE, load_multislice_view, noisy_image
 from napari_nxtomo.core.library import SHIPPED_DIR, library_settings, shipped_libraries
 from napari_nxtomo.core.library.cell import integrate_cells, oriented_cell, representative_columns, scan_grid
 from napari_nxtomo.core.library.shipped import store_in_cache
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
 
-DATA = Path(__file__).resolve().parent / "data" / "multislice"
+DATA = SAMPLE_MULTISLICE_DIR  # the bundled cuboctahedron (package data)
 SETTINGS = ("energy_keV", "convergence_mrad", "detector_mrad", "n_phonons", "sampling_A", "slice_thickness_A",
             "lattice_parameter_A", "abtem_version", "thermal_sigma_A", "max_count")
 

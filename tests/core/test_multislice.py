@@ -87,6 +87,7 @@ from napari_nxtomo.core.columns import fit_typed_columns
 from napari_nxtomo.core.counting import count_atoms
 from napari_nxtomo.core.evaluation import match_columns
 from napari_nxtomo.core.fitting import find_columns
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR
 from napari_nxtomo.core.groundtruth import MULTISLICE_DOSE as DOSE
 from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE as MIN_DISTANCE
 from napari_nxtomo.core.groundtruth import MULTISLICE_VIEWS as VIEWS
@@ -94,7 +95,8 @@ from napari_nxtomo.core.groundtruth import MultisliceView as View
 from napari_nxtomo.core.groundtruth import counting_ceiling, load_multislice_view
 from napari_nxtomo.core.groundtruth import noisy_image as noisy
 
-DATA = Path(__file__).resolve().parent / "data" / "multislice"
+DATA = SAMPLE_MULTISLICE_DIR  # the bundled cuboctahedron (package data)
+TEST_DATA = Path(__file__).resolve().parent / "data" / "multislice"
 #: noise realisations run by the tests (the report runs more)
 TEST_SEEDS = (0, 1, 2)
 
@@ -448,7 +450,7 @@ def report(n_real: int = 10, dose: float = DOSE, views=VIEWS):  # pragma: no cov
         col_mean = np.array([means[c] for c in cls])
         # how far the frozen-phonon average has converged: the stored image is the mean of the images of
         # a few configurations; the scatter of a column's cross-section over them gives its standard error
-        cfg_file = DATA / view.meta.get("configs_file", "-")
+        cfg_file = TEST_DATA / view.meta.get("configs_file", "-")
         if cfg_file.is_file():
             configs = np.load(cfg_file)["configs"]
             pos0 = table[["y", "x"]].to_numpy()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_nxtomo.core.groundtruth import MULTISLICE_PARTICLES, load_multislice_view
+from napari_nxtomo.core.groundtruth import MULTISLICE_PARTICLES, SAMPLE_MULTISLICE_DIR, load_multislice_view
 
 DATA = Path(__file__).resolve().parent / "data" / "multislice"
 #: (particle sub-folder or None for the bundled cuboctahedron, views)
@@ -32,13 +32,13 @@ def _ids(case):
 
 
 def _folder(particle):
-    return DATA if particle is None else DATA / particle
+    return SAMPLE_MULTISLICE_DIR if particle is None else DATA / particle
 
 
 def _load(particle, view):
     if not (_folder(particle) / f"haadf_{view}.json").is_file():
         pytest.skip(f"[{view}] of {particle or 'cuboctahedron'} not stored: run benchmarks/multislice/make_images.py")
-    return load_multislice_view(DATA, view, particle)
+    return load_multislice_view(_folder(particle), view)
 
 
 def _brightest_near(image, pixel_size, yx, radius):
@@ -118,7 +118,7 @@ def test_lead_outshines_selenium(case):
 def test_views_of_one_particle_agree(particle):
     """All views of a particle hold the same atoms: equal Pb and Se totals, the same sidecar particle and settings."""
     views = [v for p, names in STORED if p == particle for v in names]
-    loaded = [load_multislice_view(DATA, v, particle) for v in views if (_folder(particle) / f"haadf_{v}.json").is_file()]
+    loaded = [load_multislice_view(_folder(particle), v) for v in views if (_folder(particle) / f"haadf_{v}.json").is_file()]
     if len(loaded) < 2:
         pytest.skip("fewer than two views stored")
     totals = {(int(v.columns["n_Pb"].sum()), int(v.columns["n_Se"].sum())) for v in loaded}

@@ -37,6 +37,7 @@ __all__ = [
     "MULTISLICE_MIN_DISTANCE",
     "MULTISLICE_PARTICLES",
     "MULTISLICE_VIEWS",
+    "SAMPLE_MULTISLICE_DIR",
     "MultisliceView",
     "counted_tables_from_truth",
     "counting_ceiling",
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 #: the views of the bundled cuboctahedron the tests count on: [100] (mixed Pb/Se columns) and [110]
+#: the bundled cuboctahedron's multislice images (package data: the images of the
+#: sample :func:`napari_nxtomo.core.multislice_sample.pbse_cuboctahedron_multislice`)
+SAMPLE_MULTISLICE_DIR = Path(__file__).resolve().parents[1] / "data" / "samples" / "pbse_cuboctahedron"
 #: (Pb and Se columns); [010] is stored too (``haadf_010.*``)
 MULTISLICE_VIEWS = ("100", "110")
 #: other particles stored, each in its own sub-folder of the data folder, to the views stored
