@@ -182,7 +182,7 @@ def is_points_csv(path) -> bool:
     (True, False)
     """
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             return fh.readline().strip() == CSV_MAGIC
     except (OSError, UnicodeDecodeError):
         return False
@@ -210,7 +210,7 @@ def read_points_csv(path):
     """
     path = Path(path)
     header = {}
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for line in fh:
             if not line.startswith("#"):
                 break
@@ -218,7 +218,7 @@ def read_points_csv(path):
             if m:
                 header[m.group(1)] = m.group(2)
     try:
-        table = pd.read_csv(path, comment="#")
+        table = pd.read_csv(path, comment="#", encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"cannot read the table in {path.name}: {exc}") from exc
     axes = ["z", "y", "x"] if "z" in table.columns else ["y", "x"]
@@ -318,14 +318,13 @@ def read_xyz(path):
     ([[3.06, 0.0, 0.0]], ['Se'], [0.9])
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         lines = fh.read().splitlines()
     try:
         n = int(lines[0].split()[0])
     except (IndexError, ValueError):
         raise ValueError(f"{path.name} is not an XYZ file: its first line must be the number of atoms") from None
-    if n < 1 or len(lines) < n + 2:
-        raise ValueError(f"{path.name} says {n} atoms but has {max(len(lines) - 2, 0)} atom lines")
+    _check_xyz_count(path, lines, n)
     info = {}
     try:
         words = shlex.split(lines[1])
@@ -363,6 +362,25 @@ def read_xyz(path):
     elements = out.pop("species").astype(str)
     positions = out.pop("pos").astype(float)
     return positions, elements, out, info
+
+
+def _check_xyz_count(path: Path, lines: list, n: int) -> None:
+    """Refuse an XYZ file whose atom count (line 1) disagrees with its atom lines, naming the lines.
+
+    Lines after the ``n`` atoms are allowed when they are blank or start the
+    next frame (a line holding one integer).
+    """
+    atoms = len(lines) - 2
+    if n < 1 or atoms < n:
+        raise ValueError(f"{path.name}: line 1 says {n} atoms but {max(atoms, 0)} atom lines follow (lines 3 to "
+                         f"{len(lines)}): the file is cut short, or line 1 is wrong; correct the count or export the "
+                         "model again")
+    rest = [i for i in range(n + 2, len(lines)) if lines[i].strip()]
+    if rest and not re.fullmatch(r"\s*\d+\s*", lines[rest[0]]):
+        extra = len(rest)
+        raise ValueError(f"{path.name}: line 1 says {n} atoms but {n + extra} atom lines follow; line "
+                         f"{rest[0] + 1} is beyond the count: correct the number on line 1 (to {n + extra} if every "
+                         "line is an atom)")
 
 
 def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = None) -> Path:
