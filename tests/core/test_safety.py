@@ -233,3 +233,20 @@ def test_reader_says_too_large_not_damaged(tmp_path, monkeypatch):
     cut.write_bytes(npy.read_bytes()[:1000])
     with pytest.raises(ValueError, match="damaged"):
         read_images(cut)
+
+
+def test_points_csv_cut_short_is_refused(tmp_path):
+    """A points CSV cut short (an interrupted copy: rows missing, or the last line half written) is refused,
+    saying so (before: it read back without error, with fewer rows); a complete one and one written before the
+    row count was kept read as before."""
+    table = write_points_csv(tmp_path / "c.csv", np.arange(120.0).reshape(60, 2), pd.DataFrame({"v": np.ones(60)}))
+    data = table.read_bytes()
+    cut = tmp_path / "cut.csv"
+    for n in (len(data) - 30, len(data) - 3):  # whole rows missing; the last row half written
+        cut.write_bytes(data[:n])
+        with pytest.raises(ValueError, match=r"cut.csv is cut short: its header says 60 rows"):
+            read_points_csv(cut)
+    assert len(read_points_csv(table)[0]) == 60
+    old = tmp_path / "old.csv"
+    old.write_text("".join(line for line in data.decode().splitlines(keepends=True) if not line.startswith("# rows")))
+    assert len(read_points_csv(old)[0]) == 60
