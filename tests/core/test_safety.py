@@ -250,3 +250,16 @@ def test_points_csv_cut_short_is_refused(tmp_path):
     old = tmp_path / "old.csv"
     old.write_text("".join(line for line in data.decode().splitlines(keepends=True) if not line.startswith("# rows")))
     assert len(read_points_csv(old)[0]) == 60
+
+
+def test_fit_of_pure_noise_says_so(tmp_path, capsys):
+    """fit on a 512² white-noise image: no column (issue 15, item 2), so a one-line refusal saying that nothing
+    stands out of the noise, and no table written (before: 7 spurious columns fitted and written, exit 0)."""
+    from napari_nxtomo.core.tables import write_image_tiff
+
+    noise = 1.0 + 0.1 * np.random.default_rng(0).normal(size=(512, 512))
+    image = write_image_tiff(tmp_path / "noise.tif", noise, 0.2, {"zone_axis": [1, 1, 0]})
+    assert main(["fit", str(image), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no column stands out of the noise" in err and err.count("\n") == 1, err
+    assert not list((tmp_path / "out").glob("*.csv"))
