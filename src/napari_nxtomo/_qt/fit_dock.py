@@ -113,6 +113,10 @@ class FitColumnsWidget(Dock):
         layer.visible = pts.visible = True
         self.reset_choices()
         self.points.value = pts
+        if len(pos) == 0:
+            self.status.setText(f"No column stands out of the noise in '{layer.name}' (none 6 σ above the "
+                                "background): check the image and the minimum distance, or draw the columns.")
+            return
         self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit.")
 
     # ------------------------------------------------------------ fit

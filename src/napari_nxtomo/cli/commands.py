@@ -16,7 +16,7 @@ import numpy as np
 from ..core import workflow
 from .figures import count_figure, model_figures, pattern_figure
 
-__all__ = ["progress_bar", "run_count", "run_debye", "run_fit", "run_reconstruct"]
+__all__ = ["progress_bar", "refuse_same_outputs", "run_count", "run_debye", "run_fit", "run_reconstruct"]
 
 #: the metadata of an image that its column table keeps
 _IMAGE_KEYS = ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", "source",
@@ -88,17 +88,19 @@ def run_fit(images, out: Path, *, min_distance: float, types: str = "auto", elem
     """
     from ..core.io import read_images
 
+    refuse_same_outputs(images, lambda p: f"{p.stem}_columns.csv")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in map(Path, images):
         for im in read_images(path, assume_unit=assume_unit):
-            written.append(_fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet))
+            target = _fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet, written)
+            written.append(target)
     return written
 
 
-def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_axis, quiet) -> Path:
-    """Fit one image of a file and write its table."""
+def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_axis, quiet, written=()) -> Path:
+    """Fit one image of a file and write its table (refused if one of ``written`` has its name)."""
     from ..core.tables import write_points_csv
 
     data = np.asarray(im.data, dtype=float)
@@ -117,6 +119,9 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
     suffix = f"_{md['index']}" if md.get("index") else ""
     target = out / f"{path.stem}{suffix}_columns.csv"
+    if target in written:  # image 1 of s.tif and the image of s_1.tif
+        raise ValueError(f"{path.name} would overwrite {target.name}, written for another input of this run: "
+                         "rename the file, or run it separately with a different --out folder")
     write_points_csv(target, table[["y", "x"]].to_numpy(), table, metadata=keep, name=f"{path.stem} columns")
     if not quiet:
         kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
@@ -128,6 +133,34 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
 def _stem(path: Path, suffix: str) -> str:
     """The file's stem without the suffix a previous subcommand gave it."""
     return path.stem[: -len(suffix)] if path.stem.endswith(suffix) else path.stem
+
+
+def refuse_same_outputs(paths, output_name) -> None:
+    """Refuse inputs that would write the same output file (``output_name(path)``): only the last would survive.
+
+    Two inputs of one stem in different folders (``day1/s.tif day2/s.tif``)
+    are refused before anything is computed, naming both and the file they
+    would share; so is a file given twice.
+
+    Examples
+    --------
+    >>> refuse_same_outputs(["a/s.tif", "b/t.tif"], lambda p: f"{p.stem}_columns.csv")
+    >>> try:
+    ...     refuse_same_outputs(["day1/s.tif", "day2/s.tif"], lambda p: f"{p.stem}_columns.csv")
+    ... except ValueError as exc:
+    ...     print(exc)
+    day1/s.tif and day2/s.tif would both write s_columns.csv (only the last would be kept): rename one of them, or run them one at a time with different --out folders
+    """
+    seen = {}
+    for path in map(Path, paths):
+        name = output_name(path)
+        if name in seen:
+            first = seen[name]
+            if first.resolve() == path.resolve():
+                raise ValueError(f"{path} is given twice: give each file once")
+            raise ValueError(f"{first} and {path} would both write {name} (only the last would be kept): rename one "
+                             "of them, or run them one at a time with different --out folders")
+        seen[name] = path
 
 
 def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
@@ -266,6 +299,7 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
     from ..core.tables import write_points_csv
     from ..core.tomography import reconstruct
 
+    refuse_same_outputs(tables, lambda p: f"{_stem(p, '_counts')}_reprojection.csv")
     out = Path(out)
     projections, _ = workflow.projections_from_tables(tables, zone_axes, element=element,
                                                       missing_zone_hint=" (--zone-axes)")
@@ -382,6 +416,7 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
     """
     from ..core.patterns import write_pattern_csv
 
+    refuse_same_outputs(models, lambda p: f"{p.stem}_pattern.csv")
     q = workflow.q_range(q_min, q_max, q_step)
     beam = _beam(energy_keV, wavelength, radiation)
     if beam is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import evaluation, workflow
+from ..core.tables import atomic_open
 from .commands import progress_bar
 from .figures import overview_figure, pipeline_figures
 
@@ -139,7 +140,8 @@ def _write_sample(particle, folder: Path) -> list:
         zone = "".join(str(v) for v in view.geometry.zone_axis)
         md = view.layer_metadata()
         write_image_tiff(folder / f"haadf_{zone}.tif", view.image, view.pixel_size, md)
-        view.columns.to_csv(folder / f"true_columns_{zone}.csv", index=False, float_format="%.5f")
+        with atomic_open(folder / f"true_columns_{zone}.csv", "w", encoding="utf-8", newline="") as fh:
+            view.columns.to_csv(fh, index=False, float_format="%.5f")
         views.append({
             "zone_axis": md["zone_axis"],
             "image": f"haadf_{zone}.tif",
@@ -190,7 +192,8 @@ def run_demo(out: Path, seed: int = 0, quiet: bool = False, n_runs: int = 10) ->
             summary["samples"][key]["workflow"] = run_pipeline(particle, folder, n_runs=n_runs, seed=seed,
                                                                quiet=quiet)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with atomic_open(out / "summary.json", "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(summary, indent=2))
     if not quiet:
         _print_summary(summary, out)
     return summary

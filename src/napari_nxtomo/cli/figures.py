@@ -35,6 +35,14 @@ def _figure(**kwargs):
     return Figure(**kwargs)
 
 
+def _save(fig, path, dpi: int) -> None:
+    """Write a figure as PNG atomically (a temporary file beside ``path``, renamed when complete)."""
+    from ..core.tables import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
+
+
 def _extent(image, pixel_size: float) -> tuple:
     """imshow extent (left, right, bottom, top) in Å of an image whose pixel centres sit at multiples of the pixel."""
     h, w = image.shape
@@ -65,7 +73,7 @@ def overview_figure(particle, path: Path) -> None:
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
     fig.colorbar(sc, ax=axes, shrink=0.8, label="Pb atoms in column")
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
 
 
@@ -103,7 +111,7 @@ def _columns_by_count(folder: Path, views, tables) -> None:
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
         fig.colorbar(sc, ax=ax, shrink=0.8, label="Pb atoms")
-    fig.savefig(folder / "columns_by_count.png", dpi=100)
+    _save(fig, folder / "columns_by_count.png", 100)
     plt.close(fig)
 
 
@@ -116,7 +124,7 @@ def _count_histograms(folder: Path, views, tables, counts) -> None:
     for sub, view, table, res in zip(fig.subfigures(1, n), views, tables, counts):
         plot_counts(sub, table["volume"].to_numpy(), res)
         sub.suptitle(view.name, fontsize=9)
-    fig.savefig(folder / "count_histograms.png", dpi=100)
+    _save(fig, folder / "count_histograms.png", 100)
     plt.close(fig)
 
 
@@ -130,7 +138,7 @@ def _pattern_against_truth(folder: Path, pattern, true_pattern) -> None:
     ax.set_xlabel("Q (Å⁻¹)")
     ax.set_ylabel("I(Q) (e² per particle)")
     ax.legend()
-    fig.savefig(folder / "debye_pattern.png", dpi=100)
+    _save(fig, folder / "debye_pattern.png", 100)
     plt.close(fig)
 
 
@@ -173,7 +181,7 @@ def _certainty_views(folder: Path, result) -> None:
         ax.set_ylabel(f"{'xyz'[j]} (Å)")
         ax.set_title(f"reconstructed Pb, seen {seen}", fontsize=9)
     fig.colorbar(sc, ax=axes, shrink=0.8, label="certainty")
-    fig.savefig(folder / "model_certainty.png", dpi=100)
+    _save(fig, folder / "model_certainty.png", 100)
     plt.close(fig)
 
 
@@ -190,7 +198,7 @@ def _reprojection_scatter(folder: Path, result, names) -> None:
         ax.set_title(f"{row.projection}: re-projection, {row.columns_off} of {row.columns} columns off", fontsize=9)
         ax.set_xlabel("measured Pb count")
         ax.set_ylabel("model Pb count")
-    fig.savefig(folder / "reprojection.png", dpi=100)
+    _save(fig, folder / "reprojection.png", 100)
     plt.close(fig)
 
 
@@ -213,7 +221,7 @@ def pattern_figure(q, intensity, path: Path, title: str = "") -> None:
     ax.set_ylabel("I(Q) (e² per particle)")
     ax.set_yscale("log")
     ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
 
 
 def count_figure(volumes, res, path: Path, title: str = "") -> None:
@@ -235,4 +243,4 @@ def count_figure(volumes, res, path: Path, title: str = "") -> None:
     plot_counts(fig, volumes, res)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from ..core.lattice import ROCKSALT_PBSE
@@ -152,8 +154,33 @@ def _run(parser, args) -> None:
                            quiet=args.quiet)
 
 
+#: set (to anything but "" or "0") to print the traceback of a failure before its one-line message
+DEBUG_VARIABLE = "NAPARI_NXTOMO_DEBUG"
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and exit status of a failure of a subcommand."""
+    name = type(exc).__name__
+    if isinstance(exc, (ValueError, OSError)):
+        return str(exc), 2
+    if isinstance(exc, MemoryError):
+        return (f"out of memory ({name}: {exc or 'no detail'}): the input is too large for this machine; make it "
+                "smaller (crop or bin the images, fewer Q points, fewer atoms)"), 3
+    if isinstance(exc, ArithmeticError):
+        return (f"a calculation failed ({name}: {exc}): the input gives no usable numbers (e.g. all-zero or "
+                f"constant values); check it, or set {DEBUG_VARIABLE}=1 for the traceback"), 1
+    return (f"unexpected error ({name}: {exc}); this is a bug: run again with {DEBUG_VARIABLE}=1 for the traceback "
+            "and report it"), 1
+
+
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 with a one-line message on bad input).
+    """Run the command line; returns the exit status, with a one-line message on any failure.
+
+    Exit status 2: bad input (a ValueError or OSError: the message says what
+    to do); 3: out of memory; 1: a failed calculation or an unexpected error;
+    130: interrupted (Ctrl-C).  The traceback is printed too when the
+    environment variable ``NAPARI_NXTOMO_DEBUG`` is set (to anything but
+    ``""`` or ``"0"``).
 
     Examples
     --------
@@ -168,9 +195,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         _run(parser, args)
-    except (ValueError, OSError) as exc:
-        print(f"napari-nxtomo {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"napari-nxtomo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure ends in one line (and the traceback when asked)
+        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            traceback.print_exc()
+        message, status = _failure(exc)
+        print(f"napari-nxtomo {args.command}: {message}", file=sys.stderr)
+        return status
     return 0
 
 

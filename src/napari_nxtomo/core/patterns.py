@@ -99,7 +99,7 @@ def load_pattern(path, columns=(0, 1)):
     rows = []
     header_allowed = True
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
+        text = path.read_text(encoding="utf-8-sig", errors="strict")
     except UnicodeDecodeError:
         raise ValueError(
             f"{path.name} is not a text file; export the measured pattern as two columns of numbers "

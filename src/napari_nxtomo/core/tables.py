@@ -12,10 +12,14 @@ with ``#`` before the table carry what belongs to the whole layer:
     # napari-nxtomo points v1
     # name: PbSe [110] columns
     # metadata: {"zone_axis": [1, 1, 0], ...}        (JSON)
+    # rows: 241
     y,x,volume,...
 
 Any CSV reader that skips ``#`` comments (``pandas.read_csv(path,
-comment="#")``) reads the table.
+comment="#")``) reads the table.  The row count lets :func:`read_points_csv`
+refuse a file cut short (an interrupted copy); files written before it was
+kept read as before.  A UTF-8 byte-order mark (spreadsheets add one) is
+accepted.
 
 Extended XYZ
 ------------
@@ -141,6 +145,7 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
     # napari-nxtomo points v1
     # name: demo columns
     # metadata: {"zone_axis": [1, 1, 0]}
+    # rows: 2
     y,x,count
     1,2,3
     3,4.5,5
@@ -167,6 +172,7 @@ def write_points_csv(path, coords, features=None, *, metadata=None, name=None) -
         if shared:
             fh.write(f"# coordinate_features: {','.join(shared)}\n")
         fh.write(f"# metadata: {json.dumps(_jsonable(metadata or {}))}\n")
+        fh.write(f"# rows: {len(table)}\n")  # a file cut short is told from a complete one (read_points_csv)
         table.to_csv(fh, index=False, float_format="%.10g")
     return path
 
@@ -182,7 +188,7 @@ def is_points_csv(path) -> bool:
     (True, False)
     """
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             return fh.readline().strip() == CSV_MAGIC
     except (OSError, UnicodeDecodeError):
         return False
@@ -210,7 +216,7 @@ def read_points_csv(path):
     """
     path = Path(path)
     header = {}
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for line in fh:
             if not line.startswith("#"):
                 break
@@ -218,9 +224,10 @@ def read_points_csv(path):
             if m:
                 header[m.group(1)] = m.group(2)
     try:
-        table = pd.read_csv(path, comment="#")
+        table = pd.read_csv(path, comment="#", encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"cannot read the table in {path.name}: {exc}") from exc
+    _check_complete(path, header, len(table))
     axes = ["z", "y", "x"] if "z" in table.columns else ["y", "x"]
     missing = [a for a in axes if a not in table.columns]
     if missing:
@@ -235,6 +242,23 @@ def read_points_csv(path):
     except json.JSONDecodeError as exc:
         raise ValueError(f"the metadata line of {path.name} is not valid JSON: {exc}") from exc
     return coords, features, metadata, header.get("name")
+
+
+def _check_complete(path: Path, header: dict, n_rows: int) -> None:
+    """Refuse a points CSV cut short: fewer rows than its header's ``rows``, or a last line without its end."""
+    if "rows" not in header:  # written before the row count was kept
+        return
+    try:
+        want = int(header["rows"])
+    except ValueError:
+        raise ValueError(f"the 'rows' line of {path.name} is not a number: {header['rows']!r}") from None
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - 1, 0))
+        ends = fh.read(1) in (b"\n", b"")
+    if n_rows != want or not ends:
+        raise ValueError(f"{path.name} is cut short: its header says {want} rows, the file holds {n_rows}"
+                         f"{'' if ends else ' and its last line is incomplete'} (an interrupted copy or write); "
+                         "copy or write it again")
 
 
 _XYZ_TYPES = {"S": str, "R": float, "I": int, "L": bool}
@@ -318,14 +342,13 @@ def read_xyz(path):
     ([[3.06, 0.0, 0.0]], ['Se'], [0.9])
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         lines = fh.read().splitlines()
     try:
         n = int(lines[0].split()[0])
     except (IndexError, ValueError):
         raise ValueError(f"{path.name} is not an XYZ file: its first line must be the number of atoms") from None
-    if n < 1 or len(lines) < n + 2:
-        raise ValueError(f"{path.name} says {n} atoms but has {max(len(lines) - 2, 0)} atom lines")
+    _check_xyz_count(path, lines, n)
     info = {}
     try:
         words = shlex.split(lines[1])
@@ -363,6 +386,25 @@ def read_xyz(path):
     elements = out.pop("species").astype(str)
     positions = out.pop("pos").astype(float)
     return positions, elements, out, info
+
+
+def _check_xyz_count(path: Path, lines: list, n: int) -> None:
+    """Refuse an XYZ file whose atom count (line 1) disagrees with its atom lines, naming the lines.
+
+    Lines after the ``n`` atoms are allowed when they are blank or start the
+    next frame (a line holding one integer).
+    """
+    atoms = len(lines) - 2
+    if n < 1 or atoms < n:
+        raise ValueError(f"{path.name}: line 1 says {n} atoms but {max(atoms, 0)} atom lines follow (lines 3 to "
+                         f"{len(lines)}): the file is cut short, or line 1 is wrong; correct the count or export the "
+                         "model again")
+    rest = [i for i in range(n + 2, len(lines)) if lines[i].strip()]
+    if rest and not re.fullmatch(r"\s*\d+\s*", lines[rest[0]]):
+        extra = len(rest)
+        raise ValueError(f"{path.name}: line 1 says {n} atoms but {n + extra} atom lines follow; line "
+                         f"{rest[0] + 1} is beyond the count: correct the number on line 1 (to {n + extra} if every "
+                         "line is an atom)")
 
 
 def write_image_tiff(path, image, pixel_size_A: float, metadata: dict | None = None) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._memory import check_memory
 from .._parallel import NUMBA_LOCK as _PARALLEL_LOCK
 from ._sum_kernels import _exact_rows, _sin_sums
 from .form_factors import _debye_waller, scattering_factors
@@ -11,10 +12,27 @@ from .histogram import DEFAULT_BIN_WIDTH, PairHistogram, _reporting_row_blocks, 
 from .method import _choose_method, _pair_histogram
 from .model import _check_q, _Model, _n_slots, _prepare, _uniform_step
 
-__all__ = ["debye_intensity"]
+__all__ = ["debye_intensity", "pattern_bytes"]
 
 #: terms handled together in the vectorised sin-sum loops
 _CHUNK = 128
+
+
+def pattern_bytes(n_q: int, n_types: int = 1) -> float:
+    """Estimated peak memory (bytes) of :func:`debye_intensity` for ``n_q`` Q points and ``n_types`` elements.
+
+    Per Q point: one accumulator per thread and element pair, the partial
+    sums twice, the complex scattering and Debye-Waller factors of each
+    element, and the Q, 2θ and intensity arrays with their temporaries.
+
+    Examples
+    --------
+    >>> pattern_bytes(2_000_000, 2) > 2_000_000 * 8 * 10
+    True
+    """
+    n_pairs = n_types * (n_types + 1) // 2
+    per_q = 8.0 * ((_n_slots() + 3) * n_pairs + 3 * n_types + 8)
+    return float(n_q) * per_q
 
 
 def _partial_sums_exact(model: _Model, q: np.ndarray, progress=None):
@@ -220,6 +238,8 @@ def debye_intensity(
     """
     model = _prepare(positions, elements, occupancy, radiation)
     q = _check_q(q)
+    check_memory(pattern_bytes(q.size, model.n_types), f"the Debye pattern of {q.size} Q points",
+                 "compute fewer Q points (a larger Q step or a smaller Q max)")
     f = scattering_factors(model.symbols, q, radiation, energy_keV)
     t = _debye_waller(model.symbols, q, b_iso)
     if q.size == 0:

@@ -90,3 +90,24 @@ def _damaged(p: Path, exc: BaseException) -> ValueError:
         "Check that it was copied completely, or export it again from the "
         "instrument software",
     )
+
+
+_SIZE_ADVICE = ("Crop or bin it first (in the instrument software or HyperSpy) and save the part to analyse, or set "
+                "NAPARI_NXTOMO_MEMORY_LIMIT_GB on a machine with more memory")
+
+
+def _check_size(p: Path, n_bytes: float, what: str) -> None:
+    """Refuse a valid file whose data (``n_bytes`` once read) exceed the memory limit: "too large", not damaged."""
+    from .._memory import memory_limit
+
+    limit, how = memory_limit()
+    if limit is not None and n_bytes > limit:
+        raise _fail(p, f"the file is too large: {what} needs {n_bytes / 1e9:.3g} GB of memory, more than the "
+                       f"{limit / 1e9:.3g} GB limit ({how})", _SIZE_ADVICE)
+
+
+def _too_large(p: Path, exc: MemoryError) -> ValueError:
+    """The error for a file whose reading ran out of memory."""
+    size = p.stat().st_size if p.exists() else 0
+    return _fail(p, f"the file is too large for the free memory ({size / 1e9:.3g} GB on disk; "
+                    f"{type(exc).__name__}: {exc or 'no detail'})", _SIZE_ADVICE)

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import _FORMAT_NAMES
+from .files import _FORMAT_NAMES, _check_size
 from .signals import _Axis, _Signal
 
 
 def _read_npy(path: Path) -> tuple[list[_Signal], list[str]]:
     """The one uncalibrated signal of a ``.npy`` file (last two axes Y, X; uint8 RGB(A) as Y, X, S)."""
+    header = np.load(path, mmap_mode="r", allow_pickle=False)  # the shape and type only, nothing read yet
+    shape, dtype = header.shape, header.dtype
+    del header
+    _check_size(path, float(np.prod(shape, dtype=float)) * dtype.itemsize, f"the {shape} {dtype} array")
     data = np.load(path, allow_pickle=False)
     codes = ["Y", "X"] if data.ndim >= 2 else []
     codes = [f"axis{i}" for i in range(data.ndim - len(codes))] + codes

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import _calibrate
-from .files import _check_path, _damaged, _fail
+from .files import _check_path, _damaged, _fail, _too_large
 from .npy import _read_npy
 from .rosetta import _read_rsciio
 from .signals import ImageData, _describe, _image_axis_positions
@@ -93,6 +93,8 @@ def read_images(path: str | Path, *, assume_unit: str | None = None) -> list[Ima
         if str(exc).startswith(f"Cannot read {p.name!r}"):
             raise
         raise _damaged(p, exc) from exc
+    except MemoryError as exc:  # a valid file too large for the free memory
+        raise _too_large(p, exc) from exc
     except Exception as exc:  # any reader failure: damaged or foreign file
         raise _damaged(p, exc) from exc
 

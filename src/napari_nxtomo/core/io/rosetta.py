@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import _FORMAT_NAMES, _fail
+from .files import _FORMAT_NAMES, _check_size, _fail
 from .signals import _Axis, _Signal, _clean_title
 
 
@@ -132,6 +132,8 @@ def _read_rsciio(path: Path) -> tuple[list[_Signal], list[str]]:
     """The raw signals of a file RosettaSciIO reads, and what in it was skipped."""
     ext = path.suffix.lower()
     skipped: list[str] = []
+    # the data once read are at least the file's size (more when it is compressed)
+    _check_size(path, float(path.stat().st_size), "its data")
     if ext in (".dm3", ".dm4"):
         from rsciio.digitalmicrograph import file_reader
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+
+from .files import _check_size
 from .signals import _Axis, _Signal, _clean_title
 
 
@@ -57,6 +60,8 @@ def _tiff_tags(page) -> dict:
 
 def _tiff_signal(series, sizes: dict, title: str, fmt: str, original_metadata: dict) -> _Signal:
     """One TIFF series as a signal; ``sizes`` maps an axis code to (pixel size, unit)."""
+    _check_size(Path(series.parent.filehandle.path), float(np.prod(series.shape, dtype=float)) * series.dtype.itemsize,
+                f"the {tuple(series.shape)} {series.dtype} image")
     axes = []
     for code, n in zip(series.axes, series.shape):
         size, unit = sizes.get(code, (1.0, ""))

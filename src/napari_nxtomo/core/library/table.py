@@ -170,7 +170,7 @@ class CrossSectionLibrary:
         """Read a library written by :meth:`write`."""
         path = Path(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            d = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read a cross-section library from {path}: {exc}") from exc
         return cls.from_dict(d)

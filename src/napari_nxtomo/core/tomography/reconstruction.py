@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 
 import numpy as np
 
+from .._memory import available_memory
 from .anneal import _anneal_one, _run_params, _run_seeds, _sample_one, _sampling_starts
 from .exact import _solve_exact
 from .indexing import _common_tilt_axis, _place
@@ -306,25 +306,10 @@ def _count_weight(placed, offsets, count_weight, count_error_rate):
     return eps, count_weight
 
 
-def _available_memory():
-    """Bytes of memory available to this process, or None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return None
-
-
 def _check_memory(pb):
     """Refuse a problem that needs more than 80 % of the free memory."""
     need = pb.n_sites * _BYTES_PER_SITE
-    avail = _available_memory()
+    avail = available_memory()
     if avail is not None and need > 0.8 * avail:
         raise ValueError(
             f"the problem has {pb.n_sites} candidate sites and needs about {need / 1e9:.2g} GB, more than the "

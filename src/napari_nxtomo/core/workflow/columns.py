@@ -56,8 +56,18 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
         if min_distance is None:
             raise ValueError("give min_distance (Å) to find the columns, or their positions")
         positions = find_columns(image, pixel_size, min_distance)
+        if len(positions) == 0:
+            from ..fitting.finding import SIGNIFICANCE
+
+            raise ValueError(_NO_COLUMNS.format(sig=SIGNIFICANCE, min_distance=min_distance))
     return fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
                              types=given_types, progress=progress, cancel=cancel)
+
+
+#: the message when the default threshold finds nothing (pure noise, an empty frame)
+_NO_COLUMNS = ("no column stands out of the noise (none {sig:g} σ of the smoothed noise above the background, "
+               "at min_distance {min_distance} Å): the image shows no lattice of columns; check that it is the "
+               "right image, or give the column positions")
 
 
 @dataclass

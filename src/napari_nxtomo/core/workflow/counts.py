@@ -25,7 +25,7 @@ def read_count_library(path) -> dict:
     >>> read_count_library(path)
     {1: 0.01, 2: 0.021}
     """
-    table = pd.read_csv(path, comment="#")
+    table = pd.read_csv(path, comment="#", encoding="utf-8-sig")
     if not {"count", "cross_section"} <= set(table.columns):
         raise ValueError(f"the library {Path(path).name} needs columns 'count' and 'cross_section'")
     return {int(k): float(v) for k, v in zip(table["count"].astype(int), table["cross_section"].astype(float))}

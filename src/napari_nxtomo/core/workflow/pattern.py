@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .._memory import check_memory
 
 #: the abscissae a pattern can be computed on: Q (Å⁻¹) or 2θ (°)
 AXES = ("q", "two_theta")
@@ -191,8 +194,13 @@ def q_range(q_min: float, q_max: float, q_step: float) -> np.ndarray:
     >>> q_range(0.5, 1.0, 0.1).round(2).tolist()
     [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     """
-    if q_step <= 0 or q_max <= q_min:
+    if not all(math.isfinite(v) for v in (q_min, q_max, q_step)) or not (q_step > 0 and q_max > q_min):
         raise ValueError(f"the Q range {q_min}..{q_max} Å⁻¹ with step {q_step} is empty")
+    from ..debye.intensity import pattern_bytes
+
+    n = math.floor((q_max - q_min) / q_step + 0.5) + 1
+    check_memory(pattern_bytes(n), f"the Q grid {q_min:g}..{q_max:g} Å⁻¹ in steps of {q_step:g} ({n:.3g} points)",
+                 "use a larger Q step (--q-step) or a smaller Q max (--q-max)")
     return np.arange(q_min, q_max + 0.5 * q_step, q_step)
 
 
