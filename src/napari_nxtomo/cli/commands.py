@@ -209,6 +209,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
 
     if library is not None and str(library).strip().lower() not in ("auto", "none", ""):
         library = read_library(library)  # read once, checked against each table
+    refuse_same_outputs(tables, lambda p: f"{_stem(p, '_columns')}_counts.csv")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
