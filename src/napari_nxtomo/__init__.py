@@ -14,6 +14,7 @@ from .core.simulate import (
     SimulatedImage,
     simulate_haadf,
 )
+from .core.multislice_sample import pbse_cuboctahedron_multislice
 from .core.samples import SampleParticle, pbse_cuboctahedron, pbse_cdse_core_shell
 from .core.fitting import FitCancelled, find_columns, fit_columns, model_image
 from .core.columns import fit_typed_columns, split_types
@@ -35,6 +36,7 @@ __all__ = [
     "simulate_haadf",
     "SampleParticle",
     "pbse_cuboctahedron",
+    "pbse_cuboctahedron_multislice",
     "pbse_cdse_core_shell",
     "FitCancelled",
     "find_columns",

@@ -1,11 +1,14 @@
-"""Sample data contributions (File > Open Sample): synthetic HAADF-STEM images.
+"""Sample data contributions (File > Open Sample): HAADF-STEM images of known particles.
 
-Thin glue: the particles and images are made by :mod:`napari_nxtomo.core.samples`.
+Thin glue: the PbSe cuboctahedron's images are abTEM multislice images
+(:mod:`napari_nxtomo.core.multislice_sample`, Poisson noise drawn at load); the
+core–shell rod's come from the Gaussian generator (:mod:`napari_nxtomo.core.samples`).
 """
 
 from __future__ import annotations
 
-from .core.samples import SampleParticle, pbse_cdse_core_shell, pbse_cuboctahedron
+from .core.multislice_sample import pbse_cuboctahedron_multislice
+from .core.samples import SampleParticle, pbse_cdse_core_shell
 
 
 def particle_layers(particle: SampleParticle) -> list:
@@ -33,8 +36,8 @@ def particle_layers(particle: SampleParticle) -> list:
 
 
 def pbse_cuboctahedron_sample() -> list:
-    """PbSe cuboctahedron, [100], [010] and [110] about [001]."""
-    return particle_layers(pbse_cuboctahedron())
+    """PbSe cuboctahedron, abTEM multislice images along [100], [010] and [110] about [001], 5e4 e/Å²."""
+    return particle_layers(pbse_cuboctahedron_multislice())
 
 
 def pbse_cdse_core_shell_sample() -> list:

@@ -35,6 +35,7 @@ PUBLIC_API = [
     "simulate_haadf",
     "SampleParticle",
     "pbse_cuboctahedron",
+    "pbse_cuboctahedron_multislice",
     "pbse_cdse_core_shell",
     "FitCancelled",
     "find_columns",

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture(scope="module")
 def truth():
-    """The sample's ground truth (same seed as File > Open Sample)."""
+    """The Gaussian generator's PbSe cuboctahedron (its cross-sections and noise model are known exactly; the
+    File > Open Sample images are multislice ones, tested in test_widgets_tomo)."""
     return pbse_cuboctahedron()
 
 
@@ -48,7 +49,10 @@ def _match(points_layer, view):
 def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, expect_types):
     """[110]: Pb and Se columns by parity; [100]: mixed columns. Pb counts ≥ 95 % exact (one noise realisation, 5e4 e/Å²)."""
     viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-nxtomo", "pbse_cuboctahedron")
+    from napari_nxtomo._sample_data import particle_layers
+
+    for data, kwargs, _ in particle_layers(truth):
+        viewer.add_image(data, **kwargs)
     fit, count = _docks(viewer)
     image = viewer.layers[k]
     view = truth.views[k]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation
-from napari_nxtomo.core.samples import pbse_cuboctahedron
+from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice as pbse_cuboctahedron
 
 pytestmark = pytest.mark.gui
 

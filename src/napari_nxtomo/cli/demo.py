@@ -82,7 +82,10 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
     for view in tqdm(particle.views, desc="fit + count", unit="image", disable=quiet, file=sys.stdout):
         zone = "".join(str(v) for v in view.geometry.zone_axis)
         table = workflow.find_and_fit(view.image, view.pixel_size, min_distance, zone_axis=view.geometry.zone_axis)
-        with_counts, res = workflow.count_table(table, library="none")  # synthetic images: no physical library
+        # the library and the dose come from the image's metadata (the multislice sample carries its optics); the
+        # Gaussian generator's images carry none, and the free mixture counts them
+        with_counts, res = workflow.count_table(table, metadata=view.layer_metadata(),
+                                                library="auto" if view.metadata.get("energy_keV") else "none")
         for column in ("count", "count_probability"):  # the demo's table: the fit and the Pb count
             table[column] = with_counts[column]
         truth = view.columns
@@ -93,6 +96,8 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
         write_points_csv(folder / f"columns_{zone}.csv", table[["y", "x"]].to_numpy(), table, metadata=md,
                          name=f"{view.name} columns")
         images.append(evaluation.score_columns(table, truth, res, view.geometry.zone_axis, match=match))
+        images[-1]["counting"] = {"library": with_counts.attrs.get("counting_library"),
+                                  "scale": with_counts.attrs.get("counting_scale")}
         tables.append(table)
         counts.append(res)
     return tables, counts, images
@@ -166,13 +171,14 @@ def run_demo(out: Path, seed: int = 0, quiet: bool = False, n_runs: int = 10) ->
     """
     from tqdm import tqdm
 
-    from ..core.samples import pbse_cdse_core_shell, pbse_cuboctahedron
+    from ..core.multislice_sample import pbse_cuboctahedron_multislice
+    from ..core.samples import pbse_cdse_core_shell
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     summary = {"output": str(out), "samples": {}}
-    makers = {"pbse_cuboctahedron": pbse_cuboctahedron, "pbse_cdse_core_shell": pbse_cdse_core_shell}
+    makers = {"pbse_cuboctahedron": pbse_cuboctahedron_multislice, "pbse_cdse_core_shell": pbse_cdse_core_shell}
     steps = tqdm(makers.items(), desc="samples", unit="particle", disable=quiet, file=sys.stdout)
     for key, make in steps:
         steps.set_postfix_str(key)

@@ -61,9 +61,11 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         ``cross_section``.
     dose : float, optional
         Incident electrons per Å² of an image in detected electrons per
-        pixel: with the table's ``pixel_size_A`` it gives the scale (library
-        × dose × pixel²); None: the scale is fitted and reported
-        (``result.params["scale"]``, ``"scale_err"`` and the notes).
+        pixel: with the table's ``pixel_size_A`` it sets the scale (library
+        × dose × pixel² × the fit's capture, fitted about that value); None:
+        the metadata's ``dose_e_per_A2`` when its ``intensity_units`` are
+        "detected electrons per pixel", else the scale is fitted freely and
+        reported (``result.params["scale"]``, ``"scale_err"`` and the notes).
     metadata : dict, optional
         The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
@@ -94,6 +96,7 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     if feature not in table:
         raise ValueError(f"the table has no '{feature}' column: fit the columns first")
     md = {**table.attrs, **(metadata or {})}
+    dose = _metadata_dose(md) if dose is None else dose
     types = None if "type" not in table else table["type"].astype(str).to_numpy()
     auto = isinstance(library, str) and library.strip().lower() == "auto"
     if auto and (feature != "volume" or n_components is not None):
@@ -122,6 +125,21 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     counted = with_counts(table, result)
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale)
     return counted, result
+
+
+def _metadata_dose(md: dict):
+    """The incident dose (e/Å²) the metadata gives an image in detected electrons, else None.
+
+    Examples
+    --------
+    >>> _metadata_dose({"dose_e_per_A2": 5e4, "intensity_units": "detected electrons per pixel"})
+    50000.0
+    >>> _metadata_dose({"dose_e_per_A2": 5e4, "intensity_units": "fraction of the incident beam per pixel"}) is None
+    True
+    """
+    if md.get("intensity_units") != "detected electrons per pixel" or md.get("dose_e_per_A2") is None:
+        return None
+    return float(md["dose_e_per_A2"])
 
 
 def _library_options(library, dose, md, types) -> dict:
