@@ -82,7 +82,7 @@ CLI = {
     },
     "count": {
         "options": {"-h", "--out", "--max-components", "--n-components", "--lowest-count", "--library", "--dose",
-                    "--quiet"},
+                    "--joint", "--quiet"},
         "positional": ["tables"],
         "choices": [],
     },

@@ -422,9 +422,11 @@ def test_multislice_columns_all_found(name):
     threshold: noise-free and at 2e4 e/Å² (two seeds), each true column found once within 0.5 Å, none extra."""
     from pathlib import Path
 
-    from napari_nxtomo.core.groundtruth import MULTISLICE_MIN_DISTANCE, load_multislice_view, noisy_image
+    from napari_nxtomo.core.groundtruth import (
+        MULTISLICE_MIN_DISTANCE, SAMPLE_MULTISLICE_DIR, load_multislice_view, noisy_image,
+    )
 
-    view = load_multislice_view(Path(__file__).parent / "data" / "multislice", name)
+    view = load_multislice_view(SAMPLE_MULTISLICE_DIR, name)
     truth = view.columns[["y", "x"]].to_numpy()
     for image in (view.image, noisy_image(view, 2e4, 0), noisy_image(view, 2e4, 1)):
         _match(find_columns(image, view.pixel_size, MULTISLICE_MIN_DISTANCE[name]), truth, 0.5)

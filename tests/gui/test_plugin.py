@@ -90,7 +90,7 @@ def test_demo_command_writes_images_that_read_back_with_their_calibration(tmp_pa
 
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert set(summary["samples"]) == {"pbse_cuboctahedron", "pbse_cdse_core_shell"}
-    sample = napari_nxtomo.pbse_cuboctahedron(seed=0)
+    sample = napari_nxtomo.pbse_cuboctahedron_multislice(seed=0)  # the demo's images: abTEM, 5e4 e/Å²
     folder = tmp_path / "demo" / "pbse_cuboctahedron"
     for view in sample.views:
         zone = "".join(str(v) for v in view.geometry.zone_axis)
@@ -107,8 +107,11 @@ def test_demo_command_writes_images_that_read_back_with_their_calibration(tmp_pa
     # the whole workflow on the PbSe sample, measured against its truth
     wf = summary["samples"]["pbse_cuboctahedron"]["workflow"]
     for im in wf["images"]:
-        assert im["each_true_column_found_once"] and im["position_rms_A"] < 0.05
-        assert im["pb_counts_exact_fraction"] >= 0.95
+        # multislice: peaks sit ~0.05 Å RMS off their atoms' mean (measured 0.047-0.052 Å)
+        assert im["each_true_column_found_once"] and im["position_rms_A"] < 0.06
+        # joint count with the shipped library, the dose from the metadata: measured 0.951-0.965; issue 17's
+        # target is each image's counting ceiling (0.95-0.99 on these images, test_multislice) minus 0.03
+        assert im["pb_counts_exact_fraction"] >= 0.93
     rec = wf["reconstruction"]
     assert rec["true_sites_recovered_fraction"] >= 0.95 and rec["model_atoms_that_are_true_fraction"] >= 0.95
     assert rec["connected"] and rec["holes"] == 0

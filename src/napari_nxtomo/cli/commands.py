@@ -164,7 +164,7 @@ def refuse_same_outputs(paths, output_name) -> None:
 
 
 def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
-              library="auto", dose=None, quiet=False) -> list[Path]:
+              library="auto", dose=None, joint=False, quiet=False) -> list[Path]:
     """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``.
 
     Parameters
@@ -182,7 +182,12 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         or a CSV with columns ``count`` and ``cross_section``.
     dose : float, optional
         Incident e/Å² of images in detected electrons: the library's scale is
-        then dose × pixel²; by default it is fitted.
+        then fitted about dose × pixel² × the fit's capture; by default the
+        dose in the table's metadata, else a free fit.
+    joint : bool
+        The tables are views of one particle: counted together
+        (:func:`~napari_nxtomo.core.workflow.count_views_tables`: one scale,
+        one Pb total).
     quiet : bool
         No progress; the warnings still go to stderr.
 
@@ -212,6 +217,8 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     refuse_same_outputs(tables, lambda p: f"{_stem(p, '_columns')}_counts.csv")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if joint:
+        return _count_jointly(list(map(Path, tables)), out, library, dose, quiet)
     written = []
     for path in map(Path, tables):
         coords, feats, md, name = read_points_csv(path)
@@ -233,6 +240,33 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
             print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
                   f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
             print(f"  {_library_line(feats)}")
+    return written
+
+
+def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
+    """``count --joint``: the tables counted together as views of one particle; one counted table per input."""
+    from ..core.tables import read_points_csv, write_points_csv
+
+    if len(paths) < 2:
+        raise ValueError("--joint counts two or three views of one particle together: give their tables")
+    read = [read_points_csv(p) for p in paths]
+    for p, (_, feats, _, _) in zip(paths, read):
+        if "volume" not in feats or "type" not in feats:
+            raise ValueError(f"{p.name} has no 'volume'/'type' columns: run 'napari-nxtomo fit' first")
+    counted, joint = workflow.count_views_tables([r[1] for r in read], [r[2] for r in read], library=library,
+                                                  dose=dose)
+    written = []
+    for path, (coords, _, md, name), feats, res in zip(paths, read, counted, joint.results):
+        md["counting"] = _counting_metadata(feats, res, dose)
+        md["counting"].update(joint=True, joint_totals=joint.totals, columns_moved=int(joint.moved[len(written)]))
+        stem = _stem(path, "_columns")
+        target = out / f"{stem}_counts.csv"
+        write_points_csv(target, coords, feats, metadata=md, name=name)
+        count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
+        written.append(target)
+    if not quiet:
+        print(f"{len(paths)} views counted jointly: Pb totals {joint.totals_independent} -> {joint.totals}; "
+              + "; ".join(joint.notes))
     return written
 
 

@@ -78,14 +78,13 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
 
     from ..core.tables import write_points_csv
 
-    tables, counts, images = [], [], []
-    for view in tqdm(particle.views, desc="fit + count", unit="image", disable=quiet, file=sys.stdout):
+    views = particle.views
+    fitted = [workflow.find_and_fit(v.image, v.pixel_size, min_distance, zone_axis=v.geometry.zone_axis)
+              for v in tqdm(views, desc="fit", unit="image", disable=quiet, file=sys.stdout)]
+    counted, results, joint = _count(views, fitted)
+    tables, images = [], []
+    for view, table, with_counts, res in zip(views, fitted, counted, results):
         zone = "".join(str(v) for v in view.geometry.zone_axis)
-        table = workflow.find_and_fit(view.image, view.pixel_size, min_distance, zone_axis=view.geometry.zone_axis)
-        # the library and the dose come from the image's metadata (the multislice sample carries its optics); the
-        # Gaussian generator's images carry none, and the free mixture counts them
-        with_counts, res = workflow.count_table(table, metadata=view.layer_metadata(),
-                                                library="auto" if view.metadata.get("energy_keV") else "none")
         for column in ("count", "count_probability"):  # the demo's table: the fit and the Pb count
             table[column] = with_counts[column]
         truth = view.columns
@@ -97,10 +96,21 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
                          name=f"{view.name} columns")
         images.append(evaluation.score_columns(table, truth, res, view.geometry.zone_axis, match=match))
         images[-1]["counting"] = {"library": with_counts.attrs.get("counting_library"),
-                                  "scale": with_counts.attrs.get("counting_scale")}
+                                  "scale": f"{res.params['scale']:.5g}" if "scale" in res.params else None,
+                                  "joint": joint}
         tables.append(table)
-        counts.append(res)
-    return tables, counts, images
+    return tables, results, images
+
+
+def _count(views, tables):
+    """The views counted together (one library scale, one Pb total) when their metadata name their optics (the
+    multislice sample); else each with the free mixture (the Gaussian generator's images carry no optics)."""
+    mds = [v.layer_metadata() for v in views]
+    if all(md.get("energy_keV") for md in mds):
+        counted, joint = workflow.count_views_tables(tables, mds)
+        return counted, joint.results, {"Pb_totals_independent": joint.totals_independent, "Pb_totals": joint.totals}
+    pairs = [workflow.count_table(t, metadata=md, library="none") for t, md in zip(tables, mds)]
+    return [c for c, _ in pairs], [r for _, r in pairs], None
 
 
 def _patterns(particle, result, folder: Path):

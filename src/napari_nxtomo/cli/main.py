@@ -58,8 +58,11 @@ def _add_count(sub) -> None:
                             "only), a library JSON (simulate_library / CrossSectionLibrary.write) or a CSV with "
                             "columns count, cross_section")
     count.add_argument("--dose", type=float, default=None,
-                       help="incident dose, e/Å², of images in detected electrons: scale = dose × pixel²; "
-                            "by default the scale is fitted")
+                       help="incident dose, e/Å², of images in detected electrons: the scale is fitted about dose × "
+                            "pixel² × the fit's capture (default: the dose in the table's metadata, else a free fit)")
+    count.add_argument("--joint", action="store_true",
+                       help="the tables are views of ONE particle: count them together (one library scale, one Pb "
+                            "total); needs a library for every view")
     count.add_argument("--quiet", action="store_true")
 
 
@@ -138,7 +141,7 @@ def _run(parser, args) -> None:
     elif args.command == "count":
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
-                           dose=args.dose, quiet=args.quiet)
+                           dose=args.dose, joint=args.joint, quiet=args.quiet)
     elif args.command == "reconstruct":
         commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
                                  element=args.element, zone_axes=args.zone_axes, n_runs=args.runs,
