@@ -209,7 +209,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     >>> counted.name, sorted(set(features["count"])), metadata["counting"]["n_components"]
     ('a_counts.csv', [1, 2, 3], 3)
     """
-    from ..core.tables import read_points_csv, write_points_csv
+    from ..core.tables import read_points_csv
     from ..core.workflow.count_library import read_library
 
     if library is not None and str(library).strip().lower() not in ("auto", "none", ""):
@@ -231,10 +231,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         for w in caught:
             print(f"warning: {path.name}: {w.message}", file=sys.stderr)
         md["counting"] = _counting_metadata(feats, res, dose)
-        stem = _stem(path, "_columns")
-        target = out / f"{stem}_counts.csv"
-        write_points_csv(target, coords, feats, metadata=md, name=name)
-        count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
+        target = _write_counted(path, out, coords, feats, md, name, res)
         written.append(target)
         if not quiet:
             print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
@@ -245,7 +242,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
 
 def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
     """``count --joint``: the tables counted together as views of one particle; one counted table per input."""
-    from ..core.tables import read_points_csv, write_points_csv
+    from ..core.tables import read_points_csv
 
     if len(paths) < 2:
         raise ValueError("--joint counts two or three views of one particle together: give their tables")
@@ -259,15 +256,22 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
     for path, (coords, _, md, name), feats, res in zip(paths, read, counted, joint.results):
         md["counting"] = _counting_metadata(feats, res, dose)
         md["counting"].update(joint=True, joint_totals=joint.totals, columns_moved=int(joint.moved[len(written)]))
-        stem = _stem(path, "_columns")
-        target = out / f"{stem}_counts.csv"
-        write_points_csv(target, coords, feats, metadata=md, name=name)
-        count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
-        written.append(target)
+        written.append(_write_counted(path, out, coords, feats, md, name, res))
     if not quiet:
         print(f"{len(paths)} views counted jointly: Pb totals {joint.totals_independent} -> {joint.totals}; "
               + "; ".join(joint.notes))
     return written
+
+
+def _write_counted(path: Path, out: Path, coords, feats, md, name, res) -> Path:
+    """``<table>_counts.csv`` (the counted table with its metadata) and ``<table>_counts.png``; returns the CSV."""
+    from ..core.tables import write_points_csv
+
+    stem = _stem(path, "_columns")
+    target = out / f"{stem}_counts.csv"
+    write_points_csv(target, coords, feats, metadata=md, name=name)
+    count_figure(feats["volume"].to_numpy(), res, out / f"{stem}_counts.png", title=stem)
+    return target
 
 
 def _counting_metadata(counted, res, dose) -> dict:
