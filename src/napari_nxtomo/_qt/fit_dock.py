@@ -13,14 +13,12 @@ from __future__ import annotations
 import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
 
+from ..core.columns import DEFAULT_MIN_DISTANCE
 from ..core.io import OPTICS_KEYS
 from . import notify
 from .dock import Dock, stack
 from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
                      points_to_image_frame)
-
-#: the peak finder's minimum distance (Å) when the image does not say its zone axis and lattice parameter
-DEFAULT_MIN_DISTANCE = 1.4
 
 TYPE_CHOICES = {
     "auto (from zone axis)": "auto",
@@ -76,22 +74,14 @@ class FitColumnsWidget(Dock):
 
     def _preset_min_distance(self, *_):
         """Min distance from the image's zone axis and lattice parameter (metadata), else the default; said in the status."""
-        from ..core.columns import MIN_DISTANCE_SHARE, column_spacing
+        from ..core.columns import min_distance_for
 
         layer = self.image.value
         if layer is None:
             return
-        md = layer.metadata or {}
-        try:
-            spacing = column_spacing(md["zone_axis"], float(md["lattice_parameter"]), md.get("structure", "rocksalt"))
-        except (KeyError, TypeError, ValueError):
-            self.min_distance.value = DEFAULT_MIN_DISTANCE
-            self.status.setText(f"min distance {DEFAULT_MIN_DISTANCE} Å (default: '{layer.name}' does not give its "
-                                "zone axis and lattice parameter). Find columns, edit them, then fit.")
-            return
-        self.min_distance.value = round(MIN_DISTANCE_SHARE * spacing, 2)
-        self.status.setText(f"min distance {self.min_distance.value} Å: {MIN_DISTANCE_SHARE} × the {spacing:.2f} Å "
-                            f"column spacing of '{layer.name}' (zone axis and lattice parameter from its metadata).")
+        self.min_distance.value, why = min_distance_for(layer.metadata or {})
+        self.status.setText(f"min distance {self.min_distance.value} Å: {why} of '{layer.name}'. Find columns, "
+                            "edit them, then fit.")
 
     def find(self):
         """Find the columns of the chosen image: a points layer '<image> columns' (added or updated)."""

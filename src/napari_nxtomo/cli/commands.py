@@ -46,7 +46,7 @@ def progress_bar(desc: str, quiet: bool, *, leave: bool = False, unit: str = "it
     return bar, progress
 
 
-def run_fit(images, out: Path, *, min_distance: float, types: str = "auto", elements=("Pb", "Se"),
+def run_fit(images, out: Path, *, min_distance: float | None = None, types: str = "auto", elements=("Pb", "Se"),
             zone_axis=None, assume_unit=None, quiet=False) -> list[Path]:
     """Find and fit the columns of each image; write ``<image>_columns.csv`` per image.
 
@@ -56,8 +56,9 @@ def run_fit(images, out: Path, *, min_distance: float, types: str = "auto", elem
         Any format the plugin reads; every 2D image in a file is fitted.
     out : Path
         Output folder (made if missing).
-    min_distance : float
-        Smallest column spacing to keep, Å.
+    min_distance : float, optional
+        Smallest column spacing to keep, Å; None: from each image's zone axis
+        and lattice parameter (:func:`~napari_nxtomo.core.columns.min_distance_for`).
     types : {"auto", "one", "mixed", "parity", "intensity"}
         Column types (:func:`~napari_nxtomo.core.workflow.find_and_fit`).
     elements : (str, str)
@@ -112,6 +113,10 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     pixel = float(md["pixel_size_A"])
     zone = zone_axis if zone_axis is not None else md.get("zone_axis")
     bar, progress = progress_bar(f"fit {path.name}", quiet)
+    if min_distance is None:
+        from ..core.columns import min_distance_for
+
+        min_distance, _ = min_distance_for({**md, "zone_axis": zone})
     table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
                                   progress=progress)
     bar.close()
@@ -125,8 +130,10 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     write_points_csv(target, table[["y", "x"]].to_numpy(), table, metadata=keep, name=f"{path.stem} columns")
     if not quiet:
         kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
-        print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule "
-              f"{table.attrs.get('type_rule')} -> {target}")
+        dropped = table.attrs.get("dropped_columns", 0)
+        print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule {table.attrs.get('type_rule')}, "
+              f"min distance {min_distance:g} Å" + (f", {dropped} noise peak(s) dropped" if dropped else "")
+              + f" -> {target}")
     return target
 
 

@@ -36,7 +36,9 @@ def _add_fit(sub) -> None:
     fit = sub.add_parser("fit", help="find and fit the atomic columns of images; one CSV table per image")
     fit.add_argument("images", nargs="+", help="image files (any format the plugin reads)")
     fit.add_argument("--out", default=".", help="output folder (default: here)")
-    fit.add_argument("--min-distance", type=float, default=1.5, help="smallest column spacing to keep, Å (default 1.5)")
+    fit.add_argument("--min-distance", type=float, default=None,
+                     help="smallest column spacing to keep, Å (default: 0.65 × the column spacing of the zone axis "
+                          "and lattice parameter the image names, else 1.4)")
     fit.add_argument("--types", default="auto", choices=["auto", "one", "mixed", "parity", "intensity"],
                      help="column types: auto from the zone axis (rocksalt <100> mixed, <110> parity)")
     fit.add_argument("--elements", default="Pb,Se", help="heavy and light element (default Pb,Se)")

@@ -241,6 +241,32 @@ _STRUCTURE_SHIFT = {"rocksalt": (2, 0, 0), "zincblende": (1, 1, 1), "fcc": None}
 MIN_DISTANCE_SHARE = 0.65
 
 
+#: the smallest column spacing kept when the image does not say its zone axis and lattice parameter, Å
+DEFAULT_MIN_DISTANCE = 1.4
+
+
+def min_distance_for(metadata: dict) -> tuple[float, str]:
+    """The smallest column spacing (Å) to keep when finding the columns of an image, and why.
+
+    ``MIN_DISTANCE_SHARE`` × the projected column spacing when the metadata give
+    ``zone_axis`` and ``lattice_parameter`` (and ``structure``, default rocksalt),
+    else :data:`DEFAULT_MIN_DISTANCE`.
+
+    Examples
+    --------
+    >>> min_distance_for({"zone_axis": (1, 0, 0), "lattice_parameter": 6.12})[0]
+    1.99
+    >>> min_distance_for({})
+    (1.4, 'the default (the image does not give its zone axis and lattice parameter)')
+    """
+    try:
+        spacing = column_spacing(metadata["zone_axis"], float(metadata["lattice_parameter"]),
+                                 metadata.get("structure", "rocksalt"))
+    except (KeyError, TypeError, ValueError):
+        return DEFAULT_MIN_DISTANCE, "the default (the image does not give its zone axis and lattice parameter)"
+    return round(MIN_DISTANCE_SHARE * spacing, 2), f"{MIN_DISTANCE_SHARE} × the {spacing:.2f} Å column spacing"
+
+
 def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksalt") -> float:
     """Nearest distance (Å) between two projected atomic columns of a cubic crystal along a zone axis.
 

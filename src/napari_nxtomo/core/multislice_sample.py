@@ -73,6 +73,7 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     stored = load_multislice_view(SAMPLE_MULTISLICE_DIR, _view_name(zone))
     image, expected = _image(stored, float(dose), seed, noise)
     md = dict(MULTISLICE_OPTICS, dose_e_per_A2=float(dose), crystal="PbSe", elements=["Pb", "Se"],
+              lattice_parameter=float(stored.meta["particle"]["lattice_parameter_A"]), structure="rocksalt",
               intensity_units="detected electrons per pixel", synthetic=False,
               simulation="abTEM frozen-phonon multislice (benchmarks/multislice/make_images.py)")
     return SimulatedImage(

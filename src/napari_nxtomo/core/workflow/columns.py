@@ -38,8 +38,10 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
     -------
     pandas.DataFrame
         One row per column: ``y, x, volume, height, width, type, y_err,
-        x_err, volume_err`` (Å, Å²); ``attrs["type_rule"]`` and
-        ``attrs["background"]``.
+        x_err, volume_err`` (Å, Å²); ``attrs["type_rule"]``,
+        ``attrs["background"]`` and, for found columns,
+        ``attrs["dropped_columns"]``: peaks whose fitted cross-section was
+        not above zero by twice its error (noise), dropped before a refit.
 
     Examples
     --------
@@ -60,8 +62,27 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
             from ..fitting.finding import SIGNIFICANCE
 
             raise ValueError(_NO_COLUMNS.format(sig=SIGNIFICANCE, min_distance=min_distance))
+        table = fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
+                                  progress=progress, cancel=cancel)
+        return _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel)
     return fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
                              types=given_types, progress=progress, cancel=cancel)
+
+
+def _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel):
+    """Found columns whose fitted cross-section is not above zero by 2 of its errors are noise peaks: dropped and
+    the rest refitted once; ``attrs["dropped_columns"]`` says how many (positions the user gives are kept)."""
+    from ..columns import fit_typed_columns
+
+    err = table["volume_err"].to_numpy()
+    empty = table["volume"].to_numpy() <= 2.0 * np.where(np.isfinite(err), err, 0.0)
+    if not empty.any() or empty.all():
+        table.attrs["dropped_columns"] = 0
+        return table
+    kept = table.loc[~empty, ["y", "x"]].to_numpy()
+    refit = fit_typed_columns(image, pixel_size, kept, types, zone_axis=zone_axis, names=elements, cancel=cancel)
+    refit.attrs["dropped_columns"] = int(empty.sum())
+    return refit
 
 
 #: the message when the default threshold finds nothing (pure noise, an empty frame)
