@@ -4,12 +4,14 @@ Every view of one particle is taken with the same optics and sees the same
 atoms.  :func:`count_views` uses both facts on top of the per-view hybrid
 counting (:mod:`.hybrid`):
 
-1. *One scale.*  Each view and column type is fitted alone (scale c_j ± e_j,
-   from the curvature of its ln L); the joint scale is their inverse-variance
-   weighted mean, with error (Σ 1/e_j²)^-1/2, and every view is recounted
-   with the class means at that scale (the windows again chosen by the ICL).
-   With a dose, each view and type fits its scale about the dose's
-   (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its alias).
+1. *One scale.*  Each view and column type holding the heavy element fits its
+   own scale; divided by the fraction of a library's cross-section the fit
+   holds (the library's ``fit_capture``), each estimates dose · pixel².  Their
+   median is the joint estimate (one view's scale may take an alias, a count
+   off; two views that disagree are refused: the dose is then needed), and
+   every view is recounted with it acting as the dose: each type fits its
+   scale about it (:func:`count_atoms` with ``dose``: a prior on the scale,
+   which picks its alias).  With a dose, the dose's scale is used directly.
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
@@ -27,6 +29,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .front import count_atoms
+
+#: the views' scale estimates (over the fit's capture) further than this fraction from their median are aliases
+VIEWS_AGREE = 0.10
 from .result import CountResult
 
 
@@ -112,15 +117,16 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         raise ValueError(f"{len(libraries)} libraries for {len(tables)} tables: give one library, or one per table")
     scale = known_scale(dose, pixel_size)
     notes = []
-    if scale is None:
-        scale, scale_err = _joint_scale([count_atoms(t, library=lib, scale="fit", entropy=entropy)
-                                         for t, lib in zip(tables, libraries)])
-        notes.append(f"one scale for all views: {scale:.5g} ± {scale_err:.2g} (inverse-variance mean of the views')")
-        results = [count_atoms(t, library=lib, scale=scale, entropy=entropy) for t, lib in zip(tables, libraries)]
-    else:  # every view and type fits its scale about the dose's (count_atoms(dose=...))
+    if scale is None:  # the views' own scales agree on one dose-equivalent, which then acts as a dose
+        free = [count_atoms(t, library=lib, scale="fit", entropy=entropy) for t, lib in zip(tables, libraries)]
+        scale, scale_err, note = _joint_scale(free, libraries, element)
+        notes.append(note)
+        dose, pixel_size = scale, 1.0
+    else:
         scale_err = 0.0
-        results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy)
-                   for t, lib in zip(tables, libraries)]
+    # every view and type fits its scale about the dose's (count_atoms(dose=...))
+    results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy)
+               for t, lib in zip(tables, libraries)]
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
     before = [int(sum(c.sum() for c in _current(o))) for o in options]
     if not agree or len(tables) < 2:
@@ -142,27 +148,40 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes)
 
 
-def _joint_scale(results):
-    """Inverse-variance mean of the per-view fitted scales of the judging types, and its standard error.
+def _joint_scale(results, libraries, element):
+    """The dose-equivalent scale (dose · pixel², library units) the views agree on, its error and a note.
 
-    The judging types are the one-element types (mixed columns' and light columns' free scales are loose; see
-    :func:`.front._dose_judge`) of the heaviest library; when no view has one, every type.
+    Each view's types holding ``element`` fitted their own scale; divided by the fraction of a library's
+    cross-section the fit holds (``fit_capture``: 1 for a plain dict) each estimates dose · pixel².  One view's
+    scale can take an alias (a count off moves it by ~1/n): with three or more estimates their median is used and
+    those more than ``VIEWS_AGREE`` off it are named; without a majority that agrees (two that disagree, three
+    apart) the scale is undetermined (ValueError: the dose is needed).
     """
-    subs = [(t, sub) for r in results for t, sub in (r.by_type or {"": r}).items()]
-    plain = [(t, sub) for t, sub in subs if sub.classes is None]
-    if plain:
-        heaviest = max(plain, key=lambda ts: max(ts[1].library.values()))[0]
-        subs = [(t, sub) for t, sub in plain if t == heaviest]
-    c, e = [], []
-    for _, sub in subs:
-        err = sub.params.get("scale_err", np.nan)
-        if "scale" in sub.params and np.isfinite(err) and err > 0:
-            c.append(sub.params["scale"])
-            e.append(err)
-    if not c:
-        raise ValueError("no view gave a scale with an uncertainty: give the dose (dose=, pixel_size=)")
-    w = 1.0 / np.square(e)
-    return float(np.sum(w * np.asarray(c)) / w.sum()), float(1.0 / np.sqrt(w.sum()))
+    est, names = [], []
+    for k, (r, lib) in enumerate(zip(results, libraries)):
+        for t, sub in (r.by_type or {"": r}).items():
+            if element in t and "scale" in sub.params and np.isfinite(sub.params["scale"]):
+                capture = lib.fit_capture(t)[0] if hasattr(lib, "fit_capture") else 1.0
+                est.append(sub.params["scale"] / capture)
+                names.append(f"view {k + 1} {t}")
+    if not est:
+        raise ValueError("no view gave a scale: give the dose (dose=, pixel_size=)")
+    est = np.asarray(est)
+    centre = float(np.median(est))
+    off = np.abs(np.log(est / centre)) > np.log(1 + VIEWS_AGREE)
+    if off.any() and (est.size < 3 or 2 * np.sum(~off) <= est.size):  # no majority agrees
+        raise ValueError(
+            "the views' own scales disagree (" + ", ".join(f"{n}: {c:.4g}" for n, c in zip(names, est))
+            + "): one of them counts a shifted set of classes and the data cannot tell which; give the dose "
+            "(e/Å²) of the images (dose=, pixel_size=; napari-nxtomo count --dose)")
+    inliers = est[~off]
+    err = float(np.std(inliers) / np.sqrt(inliers.size)) if inliers.size > 1 else float("nan")
+    note = (f"one scale for all views: dose · pixel² = {centre:.5g} ± {err:.2g} (median of the views' own scales "
+            "over the fit's capture)")
+    if off.any():
+        note += "; not agreeing (an alias, ignored): " + ", ".join(f"{n} {c:.4g}" for n, c in zip(names, est) if
+                                                                  abs(np.log(c / centre)) > np.log(1 + VIEWS_AGREE))
+    return centre, err, note
 
 
 def _count_options(res: CountResult, table, element):
