@@ -514,3 +514,18 @@ def test_error_aware_counting_with_underestimated_errors_falls_back_to_the_icl()
     res2 = count_atoms(x, errors=bad, max_components=8)
     assert any("3 columns without a usable error" in m for m in res2.notes)
     assert np.mean(res2.counts == k) == 1.0
+
+
+def test_few_columns_without_errors_do_not_invent_classes():
+    """Issue 15, item 1: 12 columns of true counts 1-4 (three each, classes 12 σ apart), no errors: the free mixture
+    used to take K = 12 (every column its own class, the common width collapsing); now the true 4 classes, every
+    count exact, in 10 of 10 noise draws.  100 columns with max_components=100: the 5 true classes (was K = 99)."""
+    t = np.repeat([1, 2, 3, 4], 3)
+    for seed in range(10):
+        x = 0.024 * t + np.random.default_rng(seed).normal(0, 0.002, t.size)
+        res = count_atoms(x)
+        assert res.n_components == 4 and np.all(res.counts == t), seed
+    rng = np.random.default_rng(0)
+    t = rng.integers(1, 6, 100)
+    res = count_atoms(0.024 * t + rng.normal(0, 0.002, t.size), max_components=100)
+    assert res.n_components == 5 and np.all(res.counts == t)

@@ -137,7 +137,9 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
     kmax = int(max_components)
     if kmax < 1:
         raise ValueError(f"max_components must be at least 1, got {max_components}")
-    kmax_fit = min(kmax, n)
+    # at least two columns per class on average: K → N lets the common width shrink to nothing (an unbounded
+    # likelihood, every column its own "class")
+    kmax_fit = min(kmax, max(n // 2, 1))
     if n_components is None and n < 2:
         raise ValueError("one column cannot be counted with a mixture: give a library or more columns")
     e, n_bad = _usable_errors(errors, n)
@@ -156,7 +158,11 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
         notes.append(f"{k} components forced (the ICL {'choice' if e is not None else 'minimum'} is at {k_pick})")
     else:
         k = k_pick
-        if k == kmax_fit and kmax_fit > 1:
+        if k == kmax_fit and kmax_fit > 1 and kmax_fit < kmax:
+            notes.append(f"the ICL is smallest at {k} classes, half the {n} columns, the most the columns can "
+                         "support: they show no count classes of their own; count them with a library (or more "
+                         "columns)")
+        elif k == kmax_fit and kmax_fit > 1:
             notes.append(f"the ICL is smallest at the largest number of components tried ({k}): raise max_components")
     f = fits[k]
     notes += _other_minima(icl, k, k_pick, None if e is None else params["resolved_k"])
@@ -170,6 +176,13 @@ def _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, err
         lowest_count_inferred=inferred, log_likelihood=f.log_likelihood, n_components_icl=k_pick, entropy=entropy,
         notes=notes, params=params,
     )
+
+
+#: without errors, classes of fewer than MIN_CLASS_COLUMNS columns (expected) may hold at most LONE_CLASS_SHARE of
+#: the columns: one such class (the one thickest column of a particle) is real, several among few columns are the
+#: common width collapsing onto single columns (an unbounded likelihood)
+MIN_CLASS_COLUMNS = 2.5
+LONE_CLASS_SHARE = 0.05
 
 
 def _icl_curve(fit, kmax, kmax_fit, entropy):
@@ -189,9 +202,17 @@ def _icl_choice(fits, icl, e, n_bad):
     Without errors: the ICL minimum.  With errors: the ICL minimum among the
     fits whose extra spread s is at most ``RESOLVED_FACTOR`` × the median error.
     """
+    if e is None:  # a class of one column lets the common width shrink to nothing: such fits cannot be chosen
+        n = next(iter(fits.values())).posterior.shape[0]
+        lone = [k for k, f in fits.items()
+                if k > 1 and np.sum(np.asarray(f.weights) * n < MIN_CLASS_COLUMNS) > LONE_CLASS_SHARE * n]
+        admissible = np.where(np.isin(np.arange(1, icl.size + 1), lone), np.nan, icl)
+        k_icl = int(np.nanargmin(admissible)) + 1
+        notes = [f"fits with classes of fewer than {MIN_CLASS_COLUMNS:g} columns were not chosen (K = "
+                 f"{', '.join(map(str, sorted(lone)))}; without the fit's errors such a class shrinks the common "
+                 "width to nothing); give the errors (volume_err) or a library"] if lone and k_icl < max(lone) else []
+        return k_icl, {}, notes
     k_icl = int(np.nanargmin(icl)) + 1
-    if e is None:
-        return k_icl, {}, []
     ks = sorted(fits)
     med_e = float(np.median(e))
     extra = np.array([fits[j].extra_sigma for j in ks])
