@@ -130,3 +130,31 @@ def test_compute_library_runs_simulate_library_caches_and_selects_it(make_napari
     cached = list(cache_dir().glob("PbS_110_*.json"))
     assert len(cached) == 1 and dock.library.value == str(cached[0])
     assert "library computed and cached: PbS ⟨110⟩, 200 keV" in dock.status.text()
+
+
+def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
+    """The multislice sample's three views fitted, then counted together from the dock: one Pb total within 3 % of
+    the true 315 in every layer, and the counts as the workflow's joint count gives them."""
+    from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice
+    from napari_nxtomo.core.workflow import count_views_tables, find_and_fit
+
+    viewer = make_napari_viewer(show=False)
+    sample = pbse_cuboctahedron_multislice(seed=0)
+    tables = [find_and_fit(v.image, v.pixel_size, 1.4, zone_axis=v.geometry.zone_axis) for v in sample.views]
+    layers = [viewer.add_points(t[["y", "x"]].to_numpy(), features=t, metadata=v.layer_metadata(), name=v.name)
+              for t, v in zip(tables, sample.views)]
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    dock.reset_choices()
+    dock.points.value = layers[2]
+    dock.joint.value = True
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert not messages["error"], messages
+    expected, joint = count_views_tables(tables, [v.layer_metadata() for v in sample.views])
+    totals = []
+    for ly, exp in zip(layers, expected):
+        np.testing.assert_array_equal(ly.features["count"], exp["count"])
+        totals.append(int(ly.features["count"][ly.features["type"].str.contains("Pb")].sum()))
+    assert len(set(totals)) == 1 and abs(totals[0] - 315) <= 0.03 * 315
+    assert "counted together" in dock.status.text() and f"-> {joint.totals}" in dock.status.text()
+    np.testing.assert_array_equal(dock.result.counts, expected[2]["count"])  # the plotted view: the chosen one

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from magicgui.widgets import ComboBox, Container, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox, create_widget
 from qtpy.QtWidgets import QPlainTextEdit
 
 from . import notify
@@ -61,9 +61,10 @@ class CountAtomsWidget(Dock):
         self.lowest = SpinBox(value=0, min=0, max=1000, label="lowest count (0 = auto)")
         self.library_panel = LibraryPanel(self)
         self.library, self.dose = self.library_panel.library, self.library_panel.dose
+        self.joint = CheckBox(value=False, text="all views of the particle together (one scale, one Pb total)")
         self.run_button = PushButton(text="Count atoms")
         return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
-                *self.library_panel.widgets(), self.run_button]
+                *self.library_panel.widgets(), self.joint, self.run_button]
 
     def _summary_panel(self) -> None:
         """The summary line (three lines kept) and a scrolling box for the counting's notes."""
@@ -96,6 +97,9 @@ class CountAtomsWidget(Dock):
 
         from ..core.workflow import count_table
 
+        if self.joint.value:
+            self.run_joint()
+            return
         pts = self.chosen_layer(self.points, "choose the points layer of fitted columns")
         if pts is None:
             return
@@ -119,16 +123,60 @@ class CountAtomsWidget(Dock):
         self.start(job, lambda out: self._show(pts, feature, table[feature].to_numpy(dtype=float), *out),
                    "atom counting")
 
-    def _show(self, pts, feature, volumes, counted, res):
-        """The counts into the layer (features, colour, metadata), the plot, the summary and the notes."""
-        self.result = res
-        self.counted = counted
+    def _view_layers(self) -> list:
+        """The points layers of fitted, typed columns with a zone axis: the views of one particle."""
+        from napari.layers import Points
+
+        return [ly for ly in self.viewer.layers if isinstance(ly, Points) and {"volume", "type"} <= set(ly.features)
+                and (ly.metadata or {}).get("zone_axis") is not None]
+
+    def run_joint(self):
+        """Count every view's columns together (workflow.count_views_tables) in a thread worker."""
+        from ..core.workflow import count_views_tables
+
+        layers = self._view_layers()
+        if len(layers) < 2:
+            notify.error("counting the views together needs the fitted columns of two or three views (points "
+                         "layers with 'volume' and 'type' and a zone axis): fit each view first, or untick the box")
+            return
+        try:
+            options = self._count_options()
+        except (ValueError, OSError) as exc:
+            notify.error(exc)
+            return
+        tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
+        self.notes.clear()
+
+        def job(progress, cancel):
+            progress(0, 1)
+            out = count_views_tables(tables, mds, library=options["library"], dose=options["dose"])
+            progress(1, 1)
+            return out
+
+        self.start(job, lambda out: self._show_joint(layers, *out), "joint atom counting")
+
+    def _show_joint(self, layers, counted, joint):
+        """Each view's counts into its layer; the plot of the chosen (or first) view; the totals in the summary."""
+        shown = self.points.value if self.points.value in layers else layers[0]
+        for ly, c, res in zip(layers, counted, joint.results):
+            self._show(ly, "volume", ly.features["volume"].to_numpy(dtype=float), c, res, quiet=ly is not shown)
+        self.status.setText(f"{len(layers)} views counted together: Pb totals {joint.totals_independent} -> "
+                            f"{joint.totals}; plot: '{shown.name}'. " + self.status.text())
+        self.notes.setPlainText("\n".join(f"• {n}" for n in joint.notes + list(self.result.notes)))
+
+    def _show(self, pts, feature, volumes, counted, res, quiet=False):
+        """The counts into the layer (features, colour, metadata), the plot, the summary and the notes (``quiet``:
+        the layer only)."""
+        if not quiet:
+            self.result, self.counted = res, counted
         if counted.attrs.get("counting_note"):
             notify.info(f"counted with the free mixture: {counted.attrs['counting_note']}")
         pts.features = counted
         lo, hi = res.count_range()
         colour_by(pts, "count", COUNT_CMAP, (lo, max(hi, lo + 1)))
         pts.metadata["counting"] = counting_metadata(res, feature, counted.attrs.get("counting_library"))
+        if quiet:
+            return
         self.plot(volumes, res)
         what = "Pb" if res.minor_counts is not None else "atoms"
         self.status.setText(

@@ -80,8 +80,12 @@ class FitColumnsWidget(Dock):
         if layer is None:
             return
         self.min_distance.value, why = min_distance_for(layer.metadata or {})
-        self.status.setText(f"min distance {self.min_distance.value} Å: {why} of '{layer.name}'. Find columns, "
-                            "edit them, then fit.")
+        if why.startswith("the default"):
+            self.status.setText(f"min distance {self.min_distance.value} Å (default: '{layer.name}' does not give its "
+                                "zone axis and lattice parameter). Find columns, edit them, then fit.")
+        else:
+            self.status.setText(f"min distance {self.min_distance.value} Å: {why} of '{layer.name}' (zone axis and "
+                                "lattice parameter from its metadata). Find columns, edit them, then fit.")
 
     def find(self):
         """Find the columns of the chosen image: a points layer '<image> columns' (added or updated)."""
