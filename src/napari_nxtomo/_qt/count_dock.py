@@ -91,6 +91,16 @@ class CountAtomsWidget(Dock):
                 "dose": self.library_panel.dose_value(), "n_components": int(self.n_components.value) or None,
                 "lowest_count": int(self.lowest.value) or None}
 
+    def _checked_options(self):
+        """The form's options (None after telling the user what is wrong); clears the notes box."""
+        try:
+            options = self._count_options()
+        except (ValueError, OSError) as exc:
+            notify.error(exc)
+            return None
+        self.notes.clear()
+        return options
+
     def run(self):
         """Count the chosen feature of the chosen points layer in a thread worker."""
         import warnings
@@ -107,13 +117,10 @@ class CountAtomsWidget(Dock):
         if feature not in pts.features:
             notify.error(f"'{pts.name}' has no feature '{feature}': fit the columns first")
             return
-        try:
-            options = self._count_options()
-        except (ValueError, OSError) as exc:
-            notify.error(exc)
+        options = self._checked_options()
+        if options is None:
             return
         table, metadata = pts.features.copy(), dict(pts.metadata)
-        self.notes.clear()
 
         def job(progress, cancel):
             with warnings.catch_warnings():  # the fallback's warning is shown as a notification (counted.attrs)
@@ -139,13 +146,10 @@ class CountAtomsWidget(Dock):
             notify.error("counting the views together needs the fitted columns of two or three views (points "
                          "layers with 'volume' and 'type' and a zone axis): fit each view first, or untick the box")
             return
-        try:
-            options = self._count_options()
-        except (ValueError, OSError) as exc:
-            notify.error(exc)
+        options = self._checked_options()
+        if options is None:
             return
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
-        self.notes.clear()
 
         def job(progress, cancel):
             progress(0, 1)
