@@ -61,7 +61,9 @@ class CountAtomsWidget(Dock):
         self.lowest = SpinBox(value=0, min=0, max=1000, label="lowest count (0 = auto)")
         self.library_panel = LibraryPanel(self)
         self.library, self.dose = self.library_panel.library, self.library_panel.dose
-        self.joint = CheckBox(value=False, text="all views of the particle together (one scale, one Pb total)")
+        self.joint = CheckBox(value=False, text="all views jointly (one scale, one total)",
+                              tooltip="count every fitted view of the particle together: one library scale and "
+                                      "one Pb total")
         self.run_button = PushButton(text="Count atoms")
         return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
                 *self.library_panel.widgets(), self.joint, self.run_button]
