@@ -68,3 +68,17 @@ def test_reader_opens_a_microscope_file_in_the_viewer(make_napari_viewer, shared
     assert layer.metadata["calibrated"]
     _settle(viewer)
     assert _screenshot_gray(viewer).std() > 5
+
+
+def test_stack_frame_follows_the_viewer_with_a_3d_layer_open(make_napari_viewer):
+    """Issue 14: a 3-frame stack with a 3D model (Å) open set the world grid, and Find read frame 18 of 3
+    (IndexError); the frame shown is now the stack's own, clipped to its frames."""
+    from napari_nxtomo._qt.layers import image_array
+
+    viewer = make_napari_viewer(show=False)
+    stack = np.stack([np.full((20, 20), k, float) for k in range(3)])
+    img = viewer.add_image(stack, scale=(1, 0.2, 0.2), name="stack")
+    viewer.add_points(np.random.default_rng(0).uniform(0, 40, (50, 3)), name="model 3D")
+    for z, frame in ((25.0, 2), (1.0, 1), (0.0, 0)):
+        viewer.dims.set_point(0, z)
+        assert image_array(img, viewer)[0][0, 0] == frame

@@ -88,10 +88,12 @@ def image_array(layer, viewer=None):
     if getattr(layer, "rgb", False):
         raise ValueError(f"'{layer.name}' is an RGB image; open the HAADF image as a single-channel layer")
     if data.ndim > 2:
-        if viewer is not None:
-            idx = tuple(int(round(v)) for v in viewer.dims.current_step[: data.ndim - 2])
-        else:
-            idx = (0,) * (data.ndim - 2)
+        idx = (0,) * (data.ndim - 2)
+        if viewer is not None:  # the frame at the viewer's position, in this layer's own data coordinates (other
+            # layers, e.g. a 3D model in Å, set the world grid: its step index is not this stack's frame)
+            world = np.asarray(viewer.dims.point, dtype=float)[-layer.ndim:]
+            frame = np.asarray(layer.world_to_data(world), dtype=float)[: data.ndim - 2]
+            idx = tuple(int(np.clip(np.round(v), 0, n - 1)) for v, n in zip(frame, data.shape[: data.ndim - 2]))
         data = data[idx]
     scale = np.asarray(layer.scale[-2:], dtype=float)
     if not np.isclose(scale[0], scale[1], rtol=1e-3):
