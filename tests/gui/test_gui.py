@@ -82,3 +82,25 @@ def test_stack_frame_follows_the_viewer_with_a_3d_layer_open(make_napari_viewer)
     for z, frame in ((25.0, 2), (1.0, 1), (0.0, 0)):
         viewer.dims.set_point(0, z)
         assert image_array(img, viewer)[0][0, 0] == frame
+
+
+def test_find_on_an_uncalibrated_image_says_so(make_napari_viewer, monkeypatch):
+    """Issue 14: an image without a pixel size was silently taken as 1 Å/px; Find now says so and how to set it."""
+    import napari_nxtomo._qt.notify as notify
+
+    shown = []
+    monkeypatch.setattr(notify, "show_info", shown.append)
+    viewer = make_napari_viewer(show=False)
+    yy, xx = np.mgrid[0:60, 0:60]
+    image = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0) for y in (15, 30, 45) for x in (15, 30, 45))
+    viewer.add_image(image, name="raw")
+    _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
+    fit.image.value = viewer.layers["raw"]
+    fit.min_distance.value = 5.0
+    fit.find()
+    assert "carries no pixel size" in fit.status.text() and any("carries no pixel size" in m for m in shown)
+    cal = viewer.add_image(image, name="cal", scale=(0.2, 0.2))
+    fit.image.value = cal
+    fit.min_distance.value = 1.0
+    fit.find()
+    assert "carries no pixel size" not in fit.status.text()

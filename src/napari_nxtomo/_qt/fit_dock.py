@@ -10,6 +10,8 @@ and two image layers (model, residual).
 
 from __future__ import annotations
 
+import numpy as np
+
 import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
 
@@ -30,6 +32,17 @@ TYPE_CHOICES = {
 }
 #: image metadata the fitted points layer carries over (the optics choose the counting's library)
 CARRIED_METADATA = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", *OPTICS_KEYS)
+
+
+def _calibration_warning(layer, pixel: float) -> str:
+    """A sentence for the status line (and a notification) when the image carries no pixel size; else ""."""
+    md = layer.metadata or {}
+    if md.get("calibrated", True) and ("pixel_size_A" in md or not np.isclose(pixel, 1.0)):
+        return ""
+    text = (f" '{layer.name}' carries no pixel size: distances are taken as {pixel:g} Å per pixel; set the layer's "
+            "scale to the pixel size in Å (e.g. viewer.layers['…'].scale = (0.2, 0.2)) or open a calibrated file.")
+    notify.info(text.strip())
+    return text
 
 
 def _element_pair(text) -> tuple:
@@ -111,7 +124,8 @@ class FitColumnsWidget(Dock):
             self.status.setText(f"No column stands out of the noise in '{layer.name}' (none 6 σ above the "
                                 "background): check the image and the minimum distance, or draw the columns.")
             return
-        self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit.")
+        self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit."
+                            + _calibration_warning(layer, pixel))
 
     # ------------------------------------------------------------ fit
 
