@@ -99,8 +99,13 @@ def test_find_on_an_uncalibrated_image_says_so(make_napari_viewer, monkeypatch):
     fit.min_distance.value = 5.0
     fit.find()
     assert "carries no pixel size" in fit.status.text() and any("carries no pixel size" in m for m in shown)
+    # the dock's pixel-size box calibrates the layer
+    assert fit.pixel_size.value == 1.0
+    fit.pixel_size.value = 0.2
+    assert tuple(viewer.layers["raw"].scale) == (0.2, 0.2) and viewer.layers["raw"].metadata["pixel_size_A"] == 0.2
     cal = viewer.add_image(image, name="cal", scale=(0.2, 0.2))
     fit.image.value = cal
     fit.min_distance.value = 1.0
+    assert fit.pixel_size.value == pytest.approx(0.2)
     fit.find()
     assert "carries no pixel size" not in fit.status.text()

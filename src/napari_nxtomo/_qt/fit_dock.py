@@ -61,15 +61,36 @@ class FitColumnsWidget(Dock):
         stack(self, self.form, self.runner, self.status, stretch=True)
         self.find_button.changed.connect(self.find)
         self.image.changed.connect(self._preset_min_distance)
+        self.image.changed.connect(self._show_pixel_size)
         self._preset_min_distance()
+        self._show_pixel_size()
         self.fit_button.changed.connect(self.fit)
 
     def _find_panel(self) -> list:
         """Image, minimum distance, 'Find columns'."""
         self.image = create_widget(annotation="napari.layers.Image", label="image")
+        self.pixel_size = FloatSpinBox(value=1.0, min=0.001, max=100.0, step=0.001, label="pixel size (Å)")
+        self.pixel_size.tooltip = "the image layer's scale: set it here when the file carries no calibration"
         self.min_distance = FloatSpinBox(value=DEFAULT_MIN_DISTANCE, min=0.3, max=50.0, step=0.1, label="min distance (Å)")
         self.find_button = PushButton(text="Find columns")
-        return [self.image, self.min_distance, self.find_button]
+        self.pixel_size.changed.connect(self._set_pixel_size)
+        return [self.image, self.pixel_size, self.min_distance, self.find_button]
+
+    def _show_pixel_size(self):
+        """The chosen image's pixel size (its layer scale, Å) into the box."""
+        layer = self.image.value
+        if layer is not None:
+            with self.pixel_size.changed.blocked():
+                self.pixel_size.value = float(layer.scale[-1])
+
+    def _set_pixel_size(self, value):
+        """The box's pixel size (Å) onto the image layer's scale: the image is then calibrated."""
+        layer = self.image.value
+        if layer is None or np.isclose(float(layer.scale[-1]), value):
+            return
+        layer.scale = (*layer.scale[:-2], value, value)
+        layer.metadata = {**(layer.metadata or {}), "pixel_size_A": float(value), "calibrated": True}
+        self.status.setText(f"pixel size of '{layer.name}' set to {value:g} Å (its layer scale).")
 
     def _fit_panel(self) -> list:
         """Points layer of columns, column types, elements, 'Fit columns'."""
