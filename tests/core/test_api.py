@@ -75,7 +75,7 @@ CLI = {
         "choices": [],
     },
     "fit": {
-        "options": {"-h", "--out", "--min-distance", "--types", "--elements", "--zone-axis", "--assume-unit",
+        "options": {"-h", "--out", "--min-distance", "--types", "--elements", "--zone-axis", "--assume-unit", "--pixel-size",
                     "--quiet"},
         "positional": ["images"],
         "choices": ["auto,one,mixed,parity,intensity"],

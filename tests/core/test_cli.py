@@ -146,3 +146,18 @@ def test_reconstruct_subcommand_from_counted_tables(tmp_path, sample):
     assert res.returncode == 2 and "zone axis" in res.stderr and "haadf_100_counts.csv" in res.stderr
     res = subprocess.run([_exe(), "reconstruct", str(tables[0]), "--out", str(out)], capture_output=True, text=True)
     assert res.returncode == 2 and "at least two" in res.stderr
+
+
+def test_fit_pixel_size_calibrates_a_raw_file(tmp_path):
+    """Issue 14: ``fit --pixel-size`` gives a file without calibration its pixel size (columns 15 px = 3 Å apart)."""
+    from napari_nxtomo.cli.main import main as cli
+    from napari_nxtomo.core.tables import read_points_csv
+
+    yy, xx = np.mgrid[0:100, 0:100]
+    image = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0) for y in range(15, 90, 15) for x in range(15, 90, 15))
+    np.save(tmp_path / "raw.npy", image)
+    assert cli(["fit", str(tmp_path / "raw.npy"), "--pixel-size", "0.2", "--types", "one", "--out", str(tmp_path),
+                "--quiet"]) in (0, None)
+    _, feats, md, _ = read_points_csv(tmp_path / "raw_columns.csv")
+    assert md["pixel_size_A"] == 0.2 and len(feats) == 25
+    np.testing.assert_allclose(np.sort(np.unique(np.round(feats["x"], 1))), np.arange(3.0, 16.0, 3.0), atol=0.05)

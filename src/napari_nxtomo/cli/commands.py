@@ -47,7 +47,7 @@ def progress_bar(desc: str, quiet: bool, *, leave: bool = False, unit: str = "it
 
 
 def run_fit(images, out: Path, *, min_distance: float | None = None, types: str = "auto", elements=("Pb", "Se"),
-            zone_axis=None, assume_unit=None, quiet=False) -> list[Path]:
+            zone_axis=None, assume_unit=None, pixel_size=None, quiet=False) -> list[Path]:
     """Find and fit the columns of each image; write ``<image>_columns.csv`` per image.
 
     Parameters
@@ -67,6 +67,8 @@ def run_fit(images, out: Path, *, min_distance: float | None = None, types: str 
         For files that do not say theirs.
     assume_unit : str, optional
         Length unit of files whose axes carry none.
+    pixel_size : float, optional
+        Å per pixel, for files that carry no calibration (overrides theirs).
     quiet : bool
 
     Returns
@@ -95,6 +97,8 @@ def run_fit(images, out: Path, *, min_distance: float | None = None, types: str 
     written = []
     for path in map(Path, images):
         for im in read_images(path, assume_unit=assume_unit):
+            if pixel_size is not None:
+                im.metadata.update(pixel_size_A=float(pixel_size), calibrated=True)
             target = _fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet, written)
             written.append(target)
     return written
@@ -109,7 +113,8 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
         raise ValueError(f"{path.name}: {data.shape} is a stack; fit its frames one by one (napari does)")
     md = im.metadata
     if not md.get("calibrated", True):
-        print(f"warning: {path.name} carries no pixel size; distances are in pixels", file=sys.stderr)
+        print(f"warning: {path.name} carries no pixel size; distances are in pixels (give --pixel-size in Å)",
+              file=sys.stderr)
     pixel = float(md["pixel_size_A"])
     zone = zone_axis if zone_axis is not None else md.get("zone_axis")
     bar, progress = progress_bar(f"fit {path.name}", quiet)

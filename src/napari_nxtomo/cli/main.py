@@ -44,6 +44,8 @@ def _add_fit(sub) -> None:
     fit.add_argument("--elements", default="Pb,Se", help="heavy and light element (default Pb,Se)")
     fit.add_argument("--zone-axis", type=_zone, default=None, help="zone axis when the file does not say, e.g. 110")
     fit.add_argument("--assume-unit", default=None, help="length unit of files whose axes carry no unit (e.g. nm)")
+    fit.add_argument("--pixel-size", type=float, default=None,
+                     help="pixel size, Å, for files that carry no calibration (overrides the file's)")
     fit.add_argument("--quiet", action="store_true")
 
 
@@ -139,7 +141,8 @@ def _run(parser, args) -> None:
         if len(els) != 2:
             parser.error("--elements needs two symbols, e.g. Pb,Se")
         commands.run_fit(args.images, Path(args.out), min_distance=args.min_distance, types=args.types,
-                         elements=els, zone_axis=args.zone_axis, assume_unit=args.assume_unit, quiet=args.quiet)
+                         elements=els, zone_axis=args.zone_axis, assume_unit=args.assume_unit,
+                         pixel_size=args.pixel_size, quiet=args.quiet)
     elif args.command == "count":
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
