@@ -195,7 +195,7 @@ def _reprojection_scatter(folder: Path, result, names) -> None:
         ax.scatter(m["measured"], m["reconstructed"], s=10, alpha=0.6)
         top = float(max(m["measured"].max(), m["reconstructed"].max())) + 1
         ax.plot([0, top], [0, top], "k--", lw=0.8)
-        ax.set_title(f"{row.projection}: re-projection, {row.columns_off} of {row.columns} columns off", fontsize=9)
+        ax.set_title(f"{row.projection}\nre-projection: {row.columns_off} of {row.columns} columns off", fontsize=9)
         ax.set_xlabel("measured Pb count")
         ax.set_ylabel("model Pb count")
     _save(fig, folder / "reprojection.png", 100)
