@@ -101,20 +101,22 @@ is off by 6 % of that weak signal (0.1 % of the maximum).  Tiles whose cell
 holds no atom are left at 0 (vacuum: no scattering onto the detector).  The
 scan covers the projected particle and 2.6 Å around it.
 
-Output (``--out``, default ``tests/core/data/multislice``)
------------------------------------------------------
+Output (``--out``, default ``tests/core/data/multislice``; a particle other
+than the bundled cuboctahedron in the sub-folder of its name)
+--------------------------------------------------------------------------
 ``haadf_<uvw>.npy``
     float32 (H, W): the frozen-phonon mean HAADF signal, as the fraction of
     the incident probe intensity that reaches the detector (no noise).  For
     a dose D (e/Å²) the expected number of detected electrons in a pixel is
     ``image · D · pixel_size²``.
-``haadf_<uvw>_samples.npz``
-    ``samples``: float32 (2, H, W), two independent phonon samples per pixel
+``haadf_<uvw>_configs.npz``
+    ``configs``: float32 (C, H, W), one image per frozen-phonon configuration
     (their mean is ``haadf_<uvw>.npy``), to judge how far the phonon average
     has converged.
 ``haadf_<uvw>.json``
     Pixel size, zone and tilt axes, origin, abTEM version, every setting, the
-    run time.
+    run time and threads, the particle (function, seed, composition) and
+    (from ``pbse_irregular`` on) the command line.
 ``columns_<uvw>.csv``
     The true columns: ``y``, ``x`` (Å, image position of the static
     column), ``n_Pb``, ``n_Se``, ``n_atoms``, ``type`` ("Pb", "Se" or
