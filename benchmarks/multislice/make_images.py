@@ -10,7 +10,9 @@ fitting and counting beyond the project's model.  abTEM is only needed here,
 not by the tests.
 
 Run (16 minutes per view on this 2-core machine with the defaults and both
-cores: 964 s for [100], 950 s for [110]; RUN_TIMES_ONE_THREAD)::
+cores: 964 s for [100], 950 s for [110]; on one thread of the shared machine,
+[010] 2216 s, and ``--particle pbse_irregular`` [100] 1652 s, [110] 1665 s,
+[010] 1577 s: ``tests/core/data/multislice/README.md`` lists every run)::
 
     pip install abtem
     python benchmarks/multislice/make_images.py                  # the three views
