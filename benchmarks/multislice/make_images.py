@@ -10,7 +10,9 @@ fitting and counting beyond the project's model.  abTEM is only needed here,
 not by the tests.
 
 Run (16 minutes per view on this 2-core machine with the defaults and both
-cores: 964 s for [100], 950 s for [110]; RUN_TIMES_ONE_THREAD)::
+cores: 964 s for [100], 950 s for [110]; on one thread of the shared machine,
+[010] 2216 s, and ``--particle pbse_irregular`` [100] 1652 s, [110] 1665 s,
+[010] 1577 s: ``tests/core/data/multislice/README.md`` lists every run)::
 
     pip install abtem
     python benchmarks/multislice/make_images.py                  # the three views
@@ -101,20 +103,22 @@ is off by 6 % of that weak signal (0.1 % of the maximum).  Tiles whose cell
 holds no atom are left at 0 (vacuum: no scattering onto the detector).  The
 scan covers the projected particle and 2.6 Å around it.
 
-Output (``--out``, default ``tests/core/data/multislice``)
------------------------------------------------------
+Output (``--out``, default ``tests/core/data/multislice``; a particle other
+than the bundled cuboctahedron in the sub-folder of its name)
+--------------------------------------------------------------------------
 ``haadf_<uvw>.npy``
     float32 (H, W): the frozen-phonon mean HAADF signal, as the fraction of
     the incident probe intensity that reaches the detector (no noise).  For
     a dose D (e/Å²) the expected number of detected electrons in a pixel is
     ``image · D · pixel_size²``.
-``haadf_<uvw>_samples.npz``
-    ``samples``: float32 (2, H, W), two independent phonon samples per pixel
+``haadf_<uvw>_configs.npz``
+    ``configs``: float32 (C, H, W), one image per frozen-phonon configuration
     (their mean is ``haadf_<uvw>.npy``), to judge how far the phonon average
     has converged.
 ``haadf_<uvw>.json``
     Pixel size, zone and tilt axes, origin, abTEM version, every setting, the
-    run time.
+    run time and threads, the particle (function, seed, composition) and
+    (from ``pbse_irregular`` on) the command line.
 ``columns_<uvw>.csv``
     The true columns: ``y``, ``x`` (Å, image position of the static
     column), ``n_Pb``, ``n_Se``, ``n_atoms``, ``type`` ("Pb", "Se" or
