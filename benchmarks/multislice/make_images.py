@@ -106,6 +106,11 @@ scan covers the projected particle and 2.6 Å around it.
 Output (``--out``, default ``tests/core/data/multislice``; a particle other
 than the bundled cuboctahedron in the sub-folder of its name)
 --------------------------------------------------------------------------
+The bundled cuboctahedron's files were then moved into the package
+(``src/napari_nxtomo/data/samples/pbse_cuboctahedron``: the plugin's sample,
+``napari_nxtomo.pbse_cuboctahedron_multislice``), all but its
+``haadf_<uvw>_configs.npz``, which stay with the tests.
+
 ``haadf_<uvw>.npy``
     float32 (H, W): the frozen-phonon mean HAADF signal, as the fraction of
     the incident probe intensity that reaches the detector (no noise).  For
