@@ -458,3 +458,24 @@ def test_bad_input(sample):
         reconstruct(projs, A, method="magic")
     with pytest.raises(ValueError, match="fcc"):
         reconstruct(projs, A, lattice="bcc")
+
+
+def test_a_noise_peak_beside_a_column_is_left_out_with_a_warning():
+    """Two columns on one lattice column (a noise peak found 0.6 Å beside a real one): the one of most atoms is kept
+    and the reconstruction equals the one without the peak; many such pairs are refused."""
+    from napari_nxtomo.core.groundtruth import projections_from_truth
+    from napari_nxtomo.core.samples import pbse_cuboctahedron
+    from napari_nxtomo.core.tomography import Projection, reconstruct
+
+    particle = pbse_cuboctahedron(noise=False, n_half=2)
+    projections, _ = projections_from_truth(particle, n_views=3)
+    clean = reconstruct(projections, particle.lattice_parameter, n_runs=0, method="exact")
+    p = projections[2]
+    noisy = Projection(p.zone_axis, np.vstack([p.positions, p.positions[0] + [0.6, 0.0]]), np.append(p.counts, 1))
+    with pytest.warns(UserWarning, match="share a lattice column with a column of more atoms"):
+        res = reconstruct(projections[:2] + [noisy], particle.lattice_parameter, n_runs=0, method="exact")
+    assert res.n_atoms == clean.n_atoms and np.array_equal(np.sort(res.positions, axis=0), np.sort(clean.positions, axis=0))
+    many = Projection(p.zone_axis, np.vstack([p.positions, p.positions[:10] + [0.6, 0.0]]),
+                      np.append(p.counts, [0] * 10))  # empty noise peaks: the totals still agree
+    with pytest.raises(ValueError, match="fall on the same lattice columns"):
+        reconstruct(projections[:2] + [many], particle.lattice_parameter, n_runs=0, method="exact")

@@ -266,18 +266,34 @@ def _placed_from_fit(p: Projection, vl, f, a):
         warnings.warn(
             f"projection {p.name}: {nbad} column(s) with atoms are off the lattice and were left out", stacklevel=5
         )
-    keep = f.keep.copy()
-    # two columns on one lattice site: an error in the column list
-    keys = _encode(f.n_rel[keep])
-    u, inv, cnt = np.unique(keys, return_inverse=True, return_counts=True)
-    if np.any(cnt > 1):
-        rows = np.flatnonzero(keep)[cnt[inv] > 1]
-        raise ValueError(
-            f"projection {p.name}: columns {rows[:6].tolist()} fall on the same lattice column (closer than "
-            "a column spacing): remove duplicate columns"
-        )
+    keep = _without_duplicates(p, f.keep.copy(), f.n_rel)
     idx = np.flatnonzero(keep)
     return _Placed(p, vl, f, p.counts[idx], p.weights[idx], p.positions[idx], idx, f.n_rel[idx])
+
+
+def _without_duplicates(p: Projection, keep, n_rel):
+    """``keep`` with, of two or more columns on one lattice column, only the one of most atoms (a noise peak beside a
+    column); warned when they are at most 5 % of the columns, refused (ValueError) when more."""
+    rows = np.flatnonzero(keep)
+    _, inv, cnt = np.unique(_encode(n_rel[keep]), return_inverse=True, return_counts=True)
+    if not np.any(cnt > 1):
+        return keep
+    dup = rows[cnt[inv] > 1]
+    if dup.size > max(2, 0.05 * rows.size):
+        raise ValueError(
+            f"projection {p.name}: columns {dup[:6].tolist()} ({dup.size} in all) fall on the same lattice columns "
+            "(closer than a column spacing): remove duplicate columns (a larger min distance when finding them)"
+        )
+    best = {}
+    for r, g in zip(rows, inv):
+        if cnt[g] > 1 and (g not in best or p.counts[r] > p.counts[best[g]]):
+            best[g] = r
+    dropped = [int(r) for r, g in zip(rows, inv) if cnt[g] > 1 and best[g] != r]
+    keep[dropped] = False
+    # stacklevel: _without_duplicates, _placed_from_fit, _place, _index_views, reconstruct, the caller
+    warnings.warn(f"projection {p.name}: column(s) {dropped} share a lattice column with a column of more atoms "
+                  "(a noise peak beside it) and were left out", stacklevel=6)
+    return keep
 
 
 def _place(projections, a, t):
