@@ -26,3 +26,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gui" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """The plugin's notifications collected instead of shown: ``{"error": [...], "info": [...]}``."""
+    import napari_nxtomo._qt.notify as notify
+
+    got = {"error": [], "info": []}
+    monkeypatch.setattr(notify, "show_error", got["error"].append)
+    monkeypatch.setattr(notify, "show_info", got["info"].append)
+    return got

@@ -16,13 +16,9 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def messages(monkeypatch):
-    import napari_nxtomo._qt.notify as notify
-
-    got = {"error": [], "info": []}
-    monkeypatch.setattr(notify, "show_error", got["error"].append)
-    monkeypatch.setattr(notify, "show_info", got["info"].append)
-    return got
+def messages(notifications):
+    """The notifications collected (tests/conftest.py)."""
+    return notifications
 
 
 def _table(scale):

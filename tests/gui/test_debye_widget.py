@@ -22,14 +22,9 @@ TIMEOUT = 180_000  # ms; the first call may compile numba kernels
 
 
 @pytest.fixture
-def notes(monkeypatch):
-    """Collect the notifications (errors and infos) instead of showing them."""
-    import napari_nxtomo._qt.notify as notify
-
-    got = {"error": [], "info": []}
-    monkeypatch.setattr(notify, "show_error", got["error"].append)
-    monkeypatch.setattr(notify, "show_info", got["info"].append)
-    return got
+def notes(notifications):
+    """The notifications collected (tests/conftest.py)."""
+    return notifications
 
 
 def _dock(viewer) -> DebyeWidget:
