@@ -148,13 +148,13 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import _remove_surface_vacancies, pbse_cuboctahedron
+from napari_nxtomo.core.samples import CORE_SHELL_SAMPLE, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
 
 #: 1D rms thermal displacement, Å (U_iso ≈ 0.018 Å² for Pb, 0.012 Å² for Se: room-temperature PbSe, roughly)
-THERMAL_SIGMA = {"Pb": 0.134, "Se": 0.110}
+THERMAL_SIGMA = {"Pb": 0.134, "Se": 0.110, "Cd": 0.120}  # Cd: U_iso ≈ 0.0145 Å² (room-temperature CdSe, roughly)
 
 DEFAULTS = dict(
     n_half=4,
@@ -186,13 +186,14 @@ def true_columns(geometry, positions, elements, origin):
     """The particle's columns in the image: (y, x) Å, counts per element, type."""
     labels, centres = geometry.group_columns(positions)
     m = len(centres)
-    n_pb = np.bincount(labels[elements == "Pb"], minlength=m)
-    n_se = np.bincount(labels[elements == "Se"], minlength=m)
-    kind = np.where((n_pb > 0) & (n_se > 0), "Pb+Se", np.where(n_pb > 0, "Pb", "Se"))
+    order = [e for e in ("Pb", "Cd", "Se") if e in set(elements)]  # heaviest first, as the column types
+    n = {e: np.bincount(labels[elements == e], minlength=m) for e in order}
+    kind = ["+".join(e for e in order if n[e][k] > 0) for k in range(m)]
     yx = centres + origin
-    return pd.DataFrame(
-        {"y": yx[:, 0], "x": yx[:, 1], "n_Pb": n_pb, "n_Se": n_se, "n_atoms": n_pb + n_se, "type": kind}
-    )
+    cols = pd.DataFrame({"y": yx[:, 0], "x": yx[:, 1], **{f"n_{e}": n[e] for e in order}})
+    cols["n_atoms"] = sum(n.values())
+    cols["type"] = kind
+    return cols
 
 
 def scan_frame(rc, step, tile, margin):
@@ -254,8 +255,14 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
             centre = start + (first + (tile - 1) / 2) * step  # centre of the tile's probes, image frame
             lo = centre - cell / 2
             ens = []
-            for p in moved:
-                inside = np.all((p[:, :2] >= lo) & (p[:, :2] < lo + cell), axis=1)
+            sel = [np.all((p[:, :2] >= lo) & (p[:, :2] < lo + cell), axis=1) for p in moved]
+            if 0 < sum(v.any() for v in sel) < n_conf or any((v != sel[0]).any() for v in sel):
+                # an atom near the cell's edge (>= 4.6 Å from every probe) crosses it in some
+                # configurations: take the same atoms in all of them, those whose static position
+                # lies 0.5 Å inside the cell (the displaced ones then stay inside: 0.5 Å > 3.7 rms)
+                keep = np.all((rcb[:, :2] >= lo + 0.5) & (rcb[:, :2] < lo + cell - 0.5), axis=1)
+                sel = [keep] * n_conf
+            for p, inside in zip(moved, sel):
                 if not inside.any():
                     continue
                 a = ase.Atoms(
@@ -369,6 +376,10 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "benchmarks/multislice/make_images.py:pbse_irregular", "seed": 1, "cuts_a_half": {
             "".join(str(v) for v in k): d for k, d in IRREGULAR_CUTS.items()}}
         sub, what = name, "an irregular PbSe particle (elongated, truncated, island, vacancies on both sublattices)"
+    elif name == "pbse_cdse_core_shell":  # the bundled core-shell sample
+        q, el = core_shell_model(*CORE_SHELL_SAMPLE)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model", "args": json.loads(json.dumps(CORE_SHELL_SAMPLE))}
+        sub, what = name, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -386,7 +397,7 @@ def build_particle(name: str, s: dict) -> dict:
     return {"positions": q * (a / 4.0), "elements": el, "record": record, "subfolder": sub, "what": what}
 
 
-PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cuboctahedron_5nm")
+PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output

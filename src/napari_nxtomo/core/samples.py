@@ -43,6 +43,9 @@ SAMPLE_PROBE_FWHM = 1.0  # Å
 SAMPLE_DOSE = 5e4  # e / Å²
 SAMPLE_BACKGROUND = 0.01
 
+#: the multislice core-shell sample: rod radius and half-length (Å), core n_core (a/2), island x range (a/2)
+CORE_SHELL_SAMPLE = (14.5, 5.0, 3, (-2, 1))
+
 
 @dataclass
 class SampleParticle:
@@ -196,32 +199,52 @@ def _imaged_particle(name, q, elements, description, *, seed, noise) -> SamplePa
     return p
 
 
-@lru_cache(maxsize=1)
-def _core_shell_model():
+@lru_cache(maxsize=4)
+def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: int = 5, island_x=(-2, 1)):
+    """A PbSe core in a zincblende CdSe rod along [001], on the quarter-lattice grid.
+
+    The rod's Se sublattice is coherent (one fcc Se lattice through core and
+    shell); Pb sits on the rocksalt (octahedral) cation sites of a
+    cuboctahedral core ``n_core`` a/2 from its centre to its {100} facets, with
+    a Pb island on the +y facet (``island_x``: its x range in a/2); Cd sits on
+    the zincblende (tetrahedral) cation sites of the rod, except those closer
+    than √3 a/4 to a Pb (where the two cation sublattices meet).
+
+    Parameters
+    ----------
+    radius, half_length : float
+        The rod (capsule) in Å (:func:`~napari_nxtomo.core.lattice.capsule_mask`).
+    n_core : int
+        Centre to {100} facet of the core, units of a/2.
+    island_x : (int, int)
+        x range (a/2) of the island on the core's +y facet.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray (quarter-lattice units), elements : (N,) str ndarray
+
+    Examples
+    --------
+    >>> q, el = core_shell_model(*CORE_SHELL_SAMPLE)
+    >>> {str(e): int(n) for e, n in zip(*np.unique(el, return_counts=True))}
+    {'Cd': 114, 'Pb': 155, 'Se': 342}
+    """
     a = ROCKSALT_PBSE.lattice_parameter
-    radius, half_length = 25.0, 18.0
     extent = radius + half_length + a
-    # coherent Se sublattice throughout the rod
-    q_se, el_se = ZINCBLENDE_CDSE.sites(extent, "Se")
-    q_cd, el_cd = ZINCBLENDE_CDSE.sites(extent, "Cd")
-    q_pb, el_pb = ROCKSALT_PBSE.sites(extent, "Pb")
+    q_se, _ = ZINCBLENDE_CDSE.sites(extent, "Se")
+    q_cd, _ = ZINCBLENDE_CDSE.sites(extent, "Cd")
+    q_pb, _ = ROCKSALT_PBSE.sites(extent, "Pb")
     to_a = a / 4
-    in_rod_se = capsule_mask(q_se * to_a, radius, half_length)
-    in_rod_cd = capsule_mask(q_cd * to_a, radius, half_length)
-    # the PbSe core: a cuboctahedron 5 a/2 to its {100} facets, with a Pb island on the +y facet
-    n_core = 5
     half = n_core * a / 2
     pos_pb = q_pb * to_a
     core = cuboctahedron_mask(pos_pb, half)
-    y = pos_pb[:, 1]
     xz = pos_pb[:, [0, 2]] / (a / 2)
-    island = np.isclose(y, half + a / 2) & (np.abs(xz).sum(axis=1) <= n_core - 1) & (xz[:, 0] >= -2) & (xz[:, 0] <= 1)
+    island = (np.isclose(pos_pb[:, 1], half + a / 2) & (np.abs(xz).sum(axis=1) <= n_core - 1)
+              & (xz[:, 0] >= island_x[0]) & (xz[:, 0] <= island_x[1]))
     q_pb = q_pb[core | island]
-    # a Cd is too close to Pb (sqrt(3) a/4) where the cation sublattices meet: the shell's
-    # cations start one tetrahedral site away from the core's
     d, _ = cKDTree(q_pb * to_a).query(q_cd * to_a)
-    q_cd = q_cd[in_rod_cd & (d > np.sqrt(3) * a / 4 + 0.01)]
-    q_se = q_se[in_rod_se]
+    q_cd = q_cd[capsule_mask(q_cd * to_a, radius, half_length) & (d > np.sqrt(3) * a / 4 + 0.01)]
+    q_se = q_se[capsule_mask(q_se * to_a, radius, half_length)]
     q = np.concatenate([q_pb, q_se, q_cd])
     el = np.concatenate([np.full(len(q_pb), "Pb"), np.full(len(q_se), "Se"), np.full(len(q_cd), "Cd")])
     return q, el
@@ -247,7 +270,7 @@ def pbse_cdse_core_shell(seed: int = 0, noise: bool = True) -> SampleParticle:
     >>> p.composition(), [len(v.columns) for v in p.views]
     ({'Cd': 1639, 'Pb': 577, 'Se': 2414}, [807, 807, 652])
     """
-    q, el = _core_shell_model()
+    q, el = core_shell_model()
     description = (
         "Rod (capsule, radius 25 Å, along [001]) of zincblende CdSe around a rocksalt PbSe "
         "cuboctahedral core with a Pb island on its (010) facet; coherent Se sublattice; "
