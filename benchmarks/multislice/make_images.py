@@ -502,6 +502,7 @@ def main(argv=None):
     )
     ap.add_argument("--particle", default="cuboctahedron", choices=PARTICLE_NAMES)
     ap.add_argument("--configs", type=int, help="number of frozen-phonon configurations")
+    ap.add_argument("--scan-step", type=float, help="scan step (pixel size), Å (default 0.2)")
     ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half; --particle cuboctahedron)")
     ap.add_argument("--quick", action="store_true", help="tiny particle, one configuration: a smoke test")
     ap.add_argument(
@@ -516,6 +517,8 @@ def main(argv=None):
     s = dict(QUICK if args.quick else DEFAULTS)
     if args.configs:
         s["n_configs"] = args.configs
+    if args.scan_step:
+        s["scan_step_A"] = args.scan_step
     if args.n_half:
         s["n_half"] = args.n_half
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})

@@ -22,6 +22,8 @@ from .core.tomography import Projection, ReconstructionCancelled, Reconstruction
 from .core.tables import read_points_csv, read_xyz, write_points_csv, write_xyz
 from .core.counting import CountResult, count_atoms
 from .core.library import CrossSectionLibrary, load_library, simulate_library
+from .core.multislice_sample import pbse_cdse_core_shell_multislice
+from .core.sublattices import assign_sublattices
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
 from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
@@ -65,4 +67,6 @@ __all__ = [
     "CrossSectionLibrary",
     "simulate_library",
     "load_library",
+    "pbse_cdse_core_shell_multislice",
+    "assign_sublattices",
 ]

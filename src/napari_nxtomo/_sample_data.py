@@ -1,14 +1,13 @@
 """Sample data contributions (File > Open Sample): HAADF-STEM images of known particles.
 
-Thin glue: the PbSe cuboctahedron's images are abTEM multislice images
-(:mod:`napari_nxtomo.core.multislice_sample`, Poisson noise drawn at load); the
-core–shell rod's come from the Gaussian generator (:mod:`napari_nxtomo.core.samples`).
+Thin glue: both samples are abTEM multislice images
+(:mod:`napari_nxtomo.core.multislice_sample`, Poisson noise drawn at load).
 """
 
 from __future__ import annotations
 
-from .core.multislice_sample import pbse_cuboctahedron_multislice
-from .core.samples import SampleParticle, pbse_cdse_core_shell
+from .core.multislice_sample import pbse_cdse_core_shell_multislice, pbse_cuboctahedron_multislice
+from .core.samples import SampleParticle
 
 
 def particle_layers(particle: SampleParticle) -> list:
@@ -41,5 +40,5 @@ def pbse_cuboctahedron_sample() -> list:
 
 
 def pbse_cdse_core_shell_sample() -> list:
-    """PbSe/CdSe core-shell rod, [100], [010] and [110] about [001]."""
-    return particle_layers(pbse_cdse_core_shell())
+    """PbSe/CdSe core-shell rod, abTEM multislice images along [100], [010] and [110] about [001], 5e4 e/Å²."""
+    return particle_layers(pbse_cdse_core_shell_multislice())

@@ -65,14 +65,17 @@ PUBLIC_API = [
     "CrossSectionLibrary",
     "simulate_library",
     "load_library",
+    # issue 12: core-shell particles
+    "pbse_cdse_core_shell_multislice",
+    "assign_sublattices",
 ]
 
 #: the CLI's subcommands and, for each, its options, positional arguments and option choices (from ``--help``)
 CLI = {
     "demo": {
-        "options": {"-h", "--out", "--seed", "--quiet", "--runs", "--gui"},
+        "options": {"-h", "--out", "--seed", "--quiet", "--runs", "--sample", "--gui"},
         "positional": [],
-        "choices": [],
+        "choices": ["all,pbse,core-shell"],
     },
     "fit": {
         "options": {"-h", "--out", "--min-distance", "--types", "--elements", "--zone-axis", "--assume-unit", "--pixel-size",

@@ -5,9 +5,9 @@ import pytest
 
 pytestmark = pytest.mark.gui
 
-SAMPLES = {
-    "pbse_cuboctahedron": ("PbSe cuboctahedron", {"Pb", "Se"}),
-    "pbse_cdse_core_shell": ("PbSe/CdSe core-shell rod", {"Pb", "Se", "Cd"}),
+SAMPLES = {  # name, elements, pixel size (Å) of the stored multislice images
+    "pbse_cuboctahedron": ("PbSe cuboctahedron", {"Pb", "Se"}, 0.2),
+    "pbse_cdse_core_shell": ("PbSe/CdSe core-shell rod", {"Pb", "Se", "Cd"}, 0.25),
 }
 
 
@@ -31,17 +31,17 @@ def _screenshot_gray(viewer):
 def test_open_sample_shows_three_calibrated_views(make_napari_viewer, key):
     viewer = make_napari_viewer(show=True)
     viewer.open_sample("napari-nxtomo", key)
-    name, _ = SAMPLES[key]
+    name, _, pixel = SAMPLES[key]
     assert len(viewer.layers) == 3
     zones = []
     for layer in viewer.layers:
         assert layer.name.startswith(name)
         assert layer.data.ndim == 2
-        np.testing.assert_allclose(layer.scale, (0.2, 0.2))
+        np.testing.assert_allclose(layer.scale, (pixel, pixel))
         assert [str(u) for u in layer.units] == ["angstrom", "angstrom"]
         md = layer.metadata
         assert md["tilt_axis"] == (0, 0, 1)
-        assert md["pixel_size_A"] == 0.2
+        assert md["pixel_size_A"] == pixel
         zones.append(md["zone_axis"])
         assert f"[{''.join(map(str, md['zone_axis']))}]" in layer.name
     assert zones == [(1, 0, 0), (0, 1, 0), (1, 1, 0)]

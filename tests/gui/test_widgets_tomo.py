@@ -1,10 +1,10 @@
-"""GUI: images → '1 Fit columns' → '2 Count atoms' → '3 Reconstruct 3D' on the PbSe sample, against the true model."""
+"""GUI: images → '1 Fit columns' → '2 Count atoms' → '3 Reconstruct 3D' on both samples, against the true model."""
 
 import numpy as np
 import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation
-from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice as pbse_cuboctahedron
+from napari_nxtomo.core.multislice_sample import multislice_particle
 
 pytestmark = pytest.mark.gui
 
@@ -27,12 +27,17 @@ def _fcc_overlap(q, truth):
     return best_fcc_translation(q, truth)[1]
 
 
-def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_path):
-    """The sample's three noisy views (5e4 e/Å²), fitted and counted in the docks: ≥ 95 % of the true Pb sites."""
-    truth = pbse_cuboctahedron()
+@pytest.mark.parametrize("sample, min_distance, target", [
+    ("pbse_cuboctahedron", 1.4, 0.95),
+    ("pbse_cdse_core_shell", None, 0.90),  # the dock's default min distance (the Cd-Se dumbbell's); issue 12's figure
+])
+def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_path, sample, min_distance, target):
+    """A sample's three noisy views (5e4 e/Å²), fitted and counted in the docks with their defaults: the 3D Pb
+    model holds ≥ 95 % (PbSe) / 90 % (the core of the core-shell rod) of the true Pb sites."""
+    truth = multislice_particle(sample)
     true_pb = truth.q[truth.elements == "Pb"]
     viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-nxtomo", "pbse_cuboctahedron")
+    viewer.open_sample("napari-nxtomo", sample)
     images = list(viewer.layers)
     _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
     _, count = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
@@ -40,7 +45,8 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     columns = []
     for image in images:
         fit.image.value = image
-        fit.min_distance.value = 1.4
+        if min_distance is not None:
+            fit.min_distance.value = min_distance
         fit.find()
         pts = viewer.layers[f"{image.name} columns"]
         assert viewer.layers.index(pts) == viewer.layers.index(image) + 1  # drawn on the image it was found on
@@ -84,7 +90,7 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     recall = _fcc_overlap(q, true_pb) / len(true_pb)
     precision = _fcc_overlap(q, true_pb) / len(q)
     print(f"end to end through the docks: {recall:.4f} of the true Pb sites, precision {precision:.4f}")
-    assert recall >= 0.95 and precision >= 0.95
+    assert recall >= target and precision >= target
     # residual per column on every projection layer, and the table filled
     for pts in columns:
         assert "residual" in pts.features and "model_count" in pts.features

@@ -162,7 +162,8 @@ class FitColumnsWidget(Dock):
         if rule == "given" and own is None:
             raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
         options = {"zone_axis": layer.metadata.get("zone_axis"), "elements": _element_pair(self.elements.value),
-                   "given_types": own}
+                   "given_types": own, "lattice_parameter": layer.metadata.get("lattice_parameter"),
+                   "structure": layer.metadata.get("structure")}
         return img, pixel, origin, pos, rule, options
 
     def fit(self):

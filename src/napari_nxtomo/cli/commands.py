@@ -123,6 +123,7 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
 
         min_distance, _ = min_distance_for({**md, "zone_axis": zone})
     table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
+                                  lattice_parameter=md.get("lattice_parameter"), structure=md.get("structure"),
                                   progress=progress)
     bar.close()
     keep = {k: md[k] for k in _IMAGE_KEYS if k in md}

@@ -28,6 +28,9 @@ def _add_demo(sub) -> None:
     demo.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.add_argument("--runs", type=int, default=10, help="annealing runs of the reconstruction (default 10)")
+    demo.add_argument("--sample", default="all", choices=["all", "pbse", "core-shell"],
+                      help="which bundled particle(s): the PbSe cuboctahedron, the PbSe/CdSe core-shell rod, or "
+                           "both (default)")
     demo.add_argument("--gui", action="store_true",
                       help="open napari with the sample loaded and the four widgets docked instead")
 
@@ -40,7 +43,8 @@ def _add_fit(sub) -> None:
                      help="smallest column spacing to keep, Å (default: 0.65 × the column spacing of the zone axis "
                           "and lattice parameter the image names, else 1.4)")
     fit.add_argument("--types", default="auto", choices=["auto", "one", "mixed", "parity", "intensity"],
-                     help="column types: auto from the zone axis (rocksalt <100> mixed, <110> parity)")
+                     help="column types: auto from the zone axis (rocksalt <100> mixed, <110> parity; a core-shell "
+                          "image (metadata structure core-shell): by the sublattice each column sits on)")
     fit.add_argument("--elements", default="Pb,Se", help="heavy and light element (default Pb,Se)")
     fit.add_argument("--zone-axis", type=_zone, default=None, help="zone axis when the file does not say, e.g. 110")
     fit.add_argument("--assume-unit", default=None, help="length unit of files whose axes carry no unit (e.g. nm)")
@@ -135,7 +139,7 @@ def _run(parser, args) -> None:
     if args.command == "demo" and args.gui:
         demo.run_gui()
     elif args.command == "demo":
-        demo.run_demo(Path(args.out), seed=args.seed, quiet=args.quiet, n_runs=args.runs)
+        demo.run_demo(Path(args.out), seed=args.seed, quiet=args.quiet, n_runs=args.runs, sample=args.sample)
     elif args.command == "fit":
         els = tuple(e.strip() for e in args.elements.split(","))
         if len(els) != 2:

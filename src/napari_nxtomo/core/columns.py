@@ -212,7 +212,7 @@ def _check_positions(positions, n_min: int) -> np.ndarray:
 
 
 #: rules for the column types of one image
-TYPE_RULES = ("auto", "one", "mixed", "parity", "intensity", "given")
+TYPE_RULES = ("auto", "one", "mixed", "parity", "intensity", "given", "sublattice")
 
 
 def type_rule_for_zone(zone_axis) -> str:
@@ -235,7 +235,9 @@ def type_rule_for_zone(zone_axis) -> str:
 
 #: sites of one cubic cell in quarter-lattice units: cations on fcc, anions shifted by (2,0,0) or (1,1,1)
 _FCC_Q = np.array([[0, 0, 0], [0, 2, 2], [2, 0, 2], [2, 2, 0]])
-_STRUCTURE_SHIFT = {"rocksalt": (2, 0, 0), "zincblende": (1, 1, 1), "fcc": None}
+_STRUCTURE_SHIFT = {"rocksalt": [(2, 0, 0)], "zincblende": [(1, 1, 1)], "fcc": [],
+                    # a rocksalt core in a zincblende shell on one anion sublattice (PbSe/CdSe): cations of both
+                    "core-shell": [(2, 0, 0), (3, 1, 1)]}
 
 #: the peak finder's minimum distance as a share of the nearest projected column spacing
 MIN_DISTANCE_SHARE = 0.65
@@ -275,12 +277,16 @@ def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksa
     zone_axis : 3 ints, e.g. (1, 1, 0)
     lattice_parameter : float
         Cubic cell edge, Å.
-    structure : {"rocksalt", "zincblende", "fcc"}
+    structure : {"rocksalt", "zincblende", "fcc", "core-shell"}
+        ``"core-shell"``: a rocksalt core in a zincblende shell that shares
+        its anion sublattice (both cation sublattices).
 
     Examples
     --------
     >>> round(column_spacing((1, 0, 0), 6.12), 3), round(column_spacing((1, 1, 0), 6.12), 3)
     (3.06, 2.164)
+    >>> round(column_spacing((1, 1, 0), 6.12, "core-shell"), 3)  # the Cd-Se dumbbell
+    1.53
     >>> round(column_spacing((1, 0, 0), 6.08, "zincblende"), 3)
     2.15
     """
@@ -291,8 +297,7 @@ def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksa
         raise ValueError(f"the zone axis must be three integers such as (1, 1, 0); got {zone_axis!r}")
     cells = np.stack(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij"), -1).reshape(-1, 1, 3) * 4
     q = (cells + _FCC_Q).reshape(-1, 3)
-    if _STRUCTURE_SHIFT[structure] is not None:
-        q = np.vstack([q, q + _STRUCTURE_SHIFT[structure]])
+    q = np.vstack([q] + [q + np.asarray(shift) for shift in _STRUCTURE_SHIFT[structure]])
     zone /= np.linalg.norm(zone)
     xyz = q * (lattice_parameter / 4.0)
     flat = np.unique(np.round(xyz - np.outer(xyz @ zone, zone), 6), axis=0)
@@ -313,26 +318,37 @@ def holds_element(types, element: str) -> np.ndarray:
 
 
 def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=None, names=("Pb", "Se"),
-                      types=None, progress=None, cancel=None):
+                      types=None, lattice_parameter=None, structure=None, progress=None, cancel=None):
     """Fit the columns of one image with the column types a rule gives.
 
     Parameters
     ----------
     image, pixel_size, positions
         As :func:`napari_nxtomo.core.fitting.fit_columns`.
-    rule : {"auto", "one", "mixed", "parity", "intensity", "given"}
-        ``"auto"``: :func:`type_rule_for_zone` of ``zone_axis`` (``"given"``
+    rule : {"auto", "one", "mixed", "parity", "intensity", "given", "sublattice"}
+        ``"auto"``: ``"sublattice"`` for a core–shell particle
+        (``structure="core-shell"``) with its zone axis and lattice parameter,
+        else :func:`type_rule_for_zone` of ``zone_axis`` (``"given"``
         when ``types`` holds several types and there is no zone axis).
         ``"one"``: one type ``"column"``; ``"mixed"``: one type
         ``"<heavy>+<light>"`` (counted as mixed columns by
         :func:`~napari_nxtomo.core.counting.count_atoms`); ``"parity"`` /
         ``"intensity"``: fit with one type, split by :func:`split_types`, fit
-        again with one width per type; ``"given"``: the ``types`` passed.
+        again with one width per type; ``"given"``: the ``types`` passed;
+        ``"sublattice"``: fit with one type, type every column by the
+        sublattice it sits on (:func:`~napari_nxtomo.core.sublattices.assign_sublattices`:
+        ``"Pb+Se"``, ``"Cd"`` along ⟨100⟩; ``"Pb"``, ``"Se"``, ``"Cd"`` along
+        ⟨110⟩), drop the columns on no site (``attrs["off_lattice_columns"]``)
+        and fit again with one width per type.
     zone_axis : (3,) ints, optional
     names : (str, str)
         Heavy and light element.
     types : (N,) array of str, optional
         The columns' own types, for ``"given"``.
+    lattice_parameter : float, optional
+        Å, for ``"sublattice"``.
+    structure : str, optional
+        ``"core-shell"`` makes ``"auto"`` choose ``"sublattice"``.
 
     Returns
     -------
@@ -375,6 +391,10 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
         rule = type_rule_for_zone(zone_axis)
         if zone_axis is None and types is not None and len(set(np.asarray(types).tolist())) > 1:
             rule = "given"
+        if structure == "core-shell" and zone_axis is not None and lattice_parameter:
+            rule = "sublattice"
+    if rule == "sublattice":
+        return _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel)
     n = len(np.asarray(positions))
     if rule == "given":
         if types is None:
@@ -393,4 +413,24 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
         table["type"] = "column"
     table["type"] = table["type"].astype(str)
     table.attrs["type_rule"] = rule
+    return table
+
+
+def _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel):
+    """Fit with one type, type by sublattice, drop off-lattice peaks, fit again per type (rule "sublattice")."""
+    from .fitting import fit_columns
+    from .sublattices import assign_sublattices
+
+    if zone_axis is None or not lattice_parameter:
+        raise ValueError("the column types of a core-shell image follow from its lattice: give the zone axis and "
+                         "the lattice parameter (the image's metadata 'zone_axis' and 'lattice_parameter')")
+    first = fit_columns(image, pixel_size, positions, progress=progress, cancel=cancel)
+    kinds, info = assign_sublattices(first[["y", "x"]].to_numpy(), first["volume"], zone_axis, lattice_parameter)
+    on = kinds != "off-lattice"
+    table = fit_columns(image, pixel_size, first.loc[on, ["y", "x"]].to_numpy(), types=kinds[on],
+                        progress=progress, cancel=cancel)
+    table["type"] = table["type"].astype(str)
+    table.attrs.update(type_rule="sublattice", off_lattice_columns=int((~on).sum()),
+                       lattice_coherence=round(float(info["score"]), 3),
+                       lattice_rms_A=round(float(info["rms_distance"]), 3))
     return table

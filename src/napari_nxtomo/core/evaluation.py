@@ -292,7 +292,9 @@ def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb",
         Columns found and true, whether every true column was found once,
         the RMS distance to the nearest true column (Å), the column-type
         rule, the number of count classes, the number of ``element`` columns
-        and the fraction of them counted exactly.
+        and the fraction of them counted exactly; the columns that truly hold
+        ``element`` and the fraction of them counted exactly; the fraction of
+        the columns holding none that were given some.
 
     Examples
     --------
@@ -307,7 +309,9 @@ def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb",
     nearest, distance = match_columns(table, truth) if match is None else match
     mine = holds_element(table["type"], element)
     true_count = truth[f"n_{element}"].to_numpy()[nearest]
-    exact = float(np.mean(table["count"].to_numpy()[mine] == true_count[mine]))
+    count = table["count"].to_numpy()
+    exact = float(np.mean(count[mine] == true_count[mine]))
+    bearing = true_count > 0
     key = element.lower()
     return {
         "zone_axis": list(zone_axis),
@@ -319,6 +323,9 @@ def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb",
         "count_classes": int(count_result.n_components),
         f"{key}_columns": int(mine.sum()),
         f"{key}_counts_exact_fraction": round(exact, 4),
+        f"{key}_bearing_columns": int(bearing.sum()),
+        f"{key}_bearing_exact_fraction": round(float(np.mean(count[bearing] == true_count[bearing])), 4),
+        f"{key}_placed_in_empty_fraction": round(float(np.mean(count[~bearing] > 0)), 4) if (~bearing).any() else 0.0,
     }
 
 

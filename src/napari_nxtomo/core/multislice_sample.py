@@ -19,6 +19,23 @@ import pandas as pd
 
 from .groundtruth import SAMPLE_MULTISLICE_DIR, load_multislice_view
 from .samples import PAPER_ZONE_AXES, SampleParticle
+
+#: the bundled multislice particles: folder and what an image of it says about its crystal
+MULTISLICE_SAMPLES = {
+    "pbse_cuboctahedron": {
+        "folder": SAMPLE_MULTISLICE_DIR, "title": "PbSe cuboctahedron",
+        "description": "Rocksalt PbSe cuboctahedron (2.4 nm to its {100} facets) with an island on the (100) facet "
+                       "and 5 Pb surface vacancies",
+        "metadata": {"crystal": "PbSe", "elements": ["Pb", "Se"], "structure": "rocksalt"},
+    },
+    "pbse_cdse_core_shell": {
+        "folder": SAMPLE_MULTISLICE_DIR.parent / "pbse_cdse_core_shell", "title": "PbSe/CdSe core-shell rod",
+        "description": "Zincblende CdSe rod (2.9 nm wide, 3.9 nm long) around a rocksalt PbSe cuboctahedral core "
+                       "(1.8 nm between {100} facets) with a Pb island on its (010) facet; one Se sublattice",
+        "metadata": {"crystal": "PbSe", "shell_crystal": "CdSe", "elements": ["Pb", "Cd", "Se"],
+                     "structure": "core-shell"},
+    },
+}
 from .simulate import SimulatedImage
 
 #: the optics of the stored images (what a counted table needs to find its library)
@@ -42,7 +59,8 @@ def _image(view, dose: float, seed: int, noise: bool):
     return rng.poisson(expected).astype(np.float32), expected
 
 
-def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0, noise: bool = True) -> SimulatedImage:
+def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0, noise: bool = True,
+                    particle: str = "pbse_cuboctahedron") -> SimulatedImage:
     """One stored view of the sample as a microscope image (detected electrons per pixel) with its truth.
 
     Parameters
@@ -54,12 +72,14 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     seed : int
         Seed of the Poisson noise.
     noise : bool
+    particle : str
+        A key of :data:`MULTISLICE_SAMPLES`.
 
     Returns
     -------
     SimulatedImage
         ``image`` and ``expected`` in detected electrons per pixel, ``columns``
-        the true columns (Å, ``n_Pb``, ``n_Se``, ``type``), ``metadata`` the
+        the true columns (Å, ``n_Pb``, ``n_Se`` (``n_Cd``), ``type``), ``metadata`` the
         optics, the dose, the crystal and the intensity units.
 
     Examples
@@ -70,18 +90,50 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     """
     if not (np.isfinite(dose) and dose > 0):
         raise ValueError(f"the dose must be a positive number of electrons per Å², got {dose}")
-    stored = load_multislice_view(SAMPLE_MULTISLICE_DIR, _view_name(zone))
+    if particle not in MULTISLICE_SAMPLES:
+        raise ValueError(f"unknown sample particle {particle!r}: one of {sorted(MULTISLICE_SAMPLES)}")
+    sample = MULTISLICE_SAMPLES[particle]
+    stored = load_multislice_view(sample["folder"], _view_name(zone))
     image, expected = _image(stored, float(dose), seed, noise)
-    md = dict(MULTISLICE_OPTICS, dose_e_per_A2=float(dose), crystal="PbSe", elements=["Pb", "Se"],
-              lattice_parameter=float(stored.meta["particle"]["lattice_parameter_A"]), structure="rocksalt",
+    md = dict(MULTISLICE_OPTICS, dose_e_per_A2=float(dose), **sample["metadata"],
+              lattice_parameter=float(stored.meta["particle"]["lattice_parameter_A"]),
               intensity_units="detected electrons per pixel", synthetic=False,
               simulation="abTEM frozen-phonon multislice (benchmarks/multislice/make_images.py)")
     return SimulatedImage(
         image=image, expected=expected, pixel_size=stored.pixel_size, columns=stored.columns.copy(),
         atom_column=np.empty(0, dtype=int), geometry=stored.geometry, dose=float(dose), background=0.0,
         probe_fwhm=MULTISLICE_PROBE_FWHM, model=None, origin=np.asarray(stored.origin, dtype=float),
-        name=f"PbSe cuboctahedron [{_view_name(zone)}]", metadata=md,
+        name=f"{sample['title']} [{_view_name(zone)}]", metadata=md,
     )
+
+
+def multislice_particle(particle: str, seed: int = 0, noise: bool = True,
+                        dose: float = MULTISLICE_SAMPLE_DOSE) -> SampleParticle:
+    """A bundled multislice particle (:data:`MULTISLICE_SAMPLES`) with its three views and its atoms.
+
+    Examples
+    --------
+    >>> p = multislice_particle("pbse_cuboctahedron", noise=False)
+    >>> p.composition(), [v.name for v in p.views][0], p.views[0].layer_metadata()["intensity_units"]
+    ({'Pb': 315, 'Se': 268}, 'PbSe cuboctahedron [100]', 'detected electrons per pixel')
+    """
+    if particle not in MULTISLICE_SAMPLES:
+        raise ValueError(f"unknown sample particle {particle!r}: one of {sorted(MULTISLICE_SAMPLES)}")
+    sample = MULTISLICE_SAMPLES[particle]
+    atoms = pd.read_csv(sample["folder"] / "atoms.csv")
+    meta = load_multislice_view(sample["folder"], "100").meta
+    a = float(meta["particle"]["lattice_parameter_A"])
+    q = np.rint(atoms[["x", "y", "z"]].to_numpy() / (a / 4)).astype(int)
+    sim = meta["simulation"]
+    description = (
+        f"{sample['description']}; abTEM frozen-phonon multislice HAADF-STEM ({sim['energy_eV'] / 1e3:g} kV, "
+        f"{sim['semiangle_cutoff_mrad']:g} mrad, {sim['detector_mrad'][0]:g}-{sim['detector_mrad'][1]:g} mrad) "
+        f"along [100], [010], [110] about [001], Poisson noise at {dose:g} e/Å²."
+    )
+    views = [multislice_view(z, dose=dose, seed=seed + k, noise=noise, particle=particle)
+             for k, z in enumerate(PAPER_ZONE_AXES)]
+    return SampleParticle(name=sample["title"], lattice_parameter=a, q=q, elements=atoms["element"].to_numpy(),
+                          views=views, description=description)
 
 
 def pbse_cuboctahedron_multislice(seed: int = 0, noise: bool = True,
@@ -106,15 +158,22 @@ def pbse_cuboctahedron_multislice(seed: int = 0, noise: bool = True,
     >>> p.composition(), [v.name for v in p.views][0], p.views[0].layer_metadata()["intensity_units"]
     ({'Pb': 315, 'Se': 268}, 'PbSe cuboctahedron [100]', 'detected electrons per pixel')
     """
-    atoms = pd.read_csv(SAMPLE_MULTISLICE_DIR / "atoms.csv")
-    meta = load_multislice_view(SAMPLE_MULTISLICE_DIR, "100").meta["particle"]
-    a = float(meta["lattice_parameter_A"])
-    q = np.rint(atoms[["x", "y", "z"]].to_numpy() / (a / 4)).astype(int)
-    description = (
-        "Rocksalt PbSe cuboctahedron (2.4 nm to its {100} facets) with an island on the (100) facet and 5 Pb "
-        "surface vacancies; abTEM frozen-phonon multislice HAADF-STEM (300 kV, 22 mrad, 60-140 mrad) along "
-        f"[100], [010], [110] about [001], Poisson noise at {dose:g} e/Å²."
-    )
-    views = [multislice_view(z, dose=dose, seed=seed + k, noise=noise) for k, z in enumerate(PAPER_ZONE_AXES)]
-    return SampleParticle(name="PbSe cuboctahedron", lattice_parameter=a, q=q, elements=atoms["element"].to_numpy(),
-                          views=views, description=description)
+    return multislice_particle("pbse_cuboctahedron", seed=seed, noise=noise, dose=dose)
+
+
+def pbse_cdse_core_shell_multislice(seed: int = 0, noise: bool = True,
+                                   dose: float = MULTISLICE_SAMPLE_DOSE) -> SampleParticle:
+    """The PbSe/CdSe core–shell rod (611 atoms, 155 Pb) in abTEM multislice images along [100], [010], [110].
+
+    ``samples.core_shell_model(*CORE_SHELL_SAMPLE)``: a zincblende CdSe rod
+    (radius 14.5 Å, 3.9 nm long) around a rocksalt PbSe cuboctahedral core
+    (3 a/2 to its {100} facets) with a Pb island on its (010) facet, one Se
+    sublattice through both.  Parameters as :func:`pbse_cuboctahedron_multislice`.
+
+    Examples
+    --------
+    >>> p = pbse_cdse_core_shell_multislice(noise=False)
+    >>> p.composition(), p.views[2].layer_metadata()["structure"]
+    ({'Cd': 114, 'Pb': 155, 'Se': 342}, 'core-shell')
+    """
+    return multislice_particle("pbse_cdse_core_shell", seed=seed, noise=noise, dose=dose)

@@ -9,7 +9,8 @@ import numpy as np
 
 
 def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *, positions=None, zone_axis=None,
-                 types: str = "auto", elements=("Pb", "Se"), given_types=None, progress=None, cancel=None):
+                 types: str = "auto", elements=("Pb", "Se"), given_types=None, lattice_parameter=None,
+                 structure=None, progress=None, cancel=None):
     """Find the atomic columns of an image (unless given) and fit them with their types.
 
     Parameters
@@ -31,6 +32,9 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
         Heavy and light element.
     given_types : (N,) array of str, optional
         The types for ``types="given"``.
+    lattice_parameter, structure : optional
+        Å and e.g. ``"core-shell"``: a core–shell image's columns are typed
+        by the sublattice they sit on (rule ``"sublattice"``).
     progress, cancel : callable, optional
         ``progress(i, n)`` and ``cancel() -> bool`` of the fit.
 
@@ -62,14 +66,16 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
             from ..fitting.finding import SIGNIFICANCE
 
             raise ValueError(_NO_COLUMNS.format(sig=SIGNIFICANCE, min_distance=min_distance))
+        lattice = {"lattice_parameter": lattice_parameter, "structure": structure}
         table = fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
-                                  progress=progress, cancel=cancel)
-        return _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel)
+                                  progress=progress, cancel=cancel, **lattice)
+        return _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel, lattice)
     return fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
-                             types=given_types, progress=progress, cancel=cancel)
+                             types=given_types, lattice_parameter=lattice_parameter, structure=structure,
+                             progress=progress, cancel=cancel)
 
 
-def _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel):
+def _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel, lattice):
     """Found columns whose fitted cross-section is not above zero by 2 of its errors are noise peaks: dropped and
     the rest refitted once; ``attrs["dropped_columns"]`` says how many (positions the user gives are kept)."""
     from ..columns import fit_typed_columns
@@ -80,8 +86,11 @@ def _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, c
         table.attrs["dropped_columns"] = 0
         return table
     kept = table.loc[~empty, ["y", "x"]].to_numpy()
-    refit = fit_typed_columns(image, pixel_size, kept, types, zone_axis=zone_axis, names=elements, cancel=cancel)
+    refit = fit_typed_columns(image, pixel_size, kept, types, zone_axis=zone_axis, names=elements, cancel=cancel,
+                              **lattice)
     refit.attrs["dropped_columns"] = int(empty.sum())
+    if "off_lattice_columns" in table.attrs:
+        refit.attrs["off_lattice_columns"] = table.attrs["off_lattice_columns"] + refit.attrs.get("off_lattice_columns", 0)
     return refit
 
 

@@ -97,6 +97,8 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         raise ValueError(f"the table has no '{feature}' column: fit the columns first")
     md = {**table.attrs, **(metadata or {})}
     dose = _metadata_dose(md) if dose is None else dose
+    if md.get("structure") == "core-shell" and feature == "volume":
+        return count_core_shell_table(table, md, library=library, dose=dose, progress=progress)
     types = None if "type" not in table else table["type"].astype(str).to_numpy()
     auto = isinstance(library, str) and library.strip().lower() == "auto"
     if auto and (feature != "volume" or n_components is not None):
@@ -124,6 +126,54 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     result.notes[:0] = [line for line in lines if line]
     counted = with_counts(table, result)
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale)
+    return counted, result
+
+
+def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None):
+    """Pb atoms per column of a core–shell view's table (:func:`~napari_nxtomo.core.counting.count_core_shell`).
+
+    The library is the core crystal's (``md["crystal"]``) along the zone
+    axis, for the Pb-bearing sublattice's columns; ``count`` is the number
+    of Pb atoms of every column (0 on the Se and Cd sublattices) and
+    ``attrs["count_element"]`` says so.
+
+    Returns
+    -------
+    counted : pandas.DataFrame
+        ``table`` with ``count`` (Pb atoms) and ``count_probability``
+        (1 for the columns that hold no Pb by their sublattice).
+    result : CountResult
+        The counting of the Pb-bearing columns.
+    """
+    from ..counting.core_shell import count_core_shell
+    from .count_library import choose_library, scale_line
+
+    for key in ("zone_axis", "lattice_parameter"):
+        if md.get(key) is None:
+            raise ValueError(f"counting a core-shell view needs its {key}: the table's metadata does not say it")
+    kind = "Pb" if tuple(sorted(abs(int(v)) for v in md["zone_axis"])) == (0, 1, 1) else "Pb+Se"
+    choice = choose_library(library, md, np.array([kind]))
+    if choice.library is None:
+        raise ValueError(f"counting the Pb of a core-shell view needs a cross-section library of its core: "
+                         f"{choice.note or 'none given'}")
+    if progress is not None:
+        progress(0, 1)
+    n_pb, result, info = count_core_shell(table, zone_axis=md["zone_axis"], lattice_parameter=float(md["lattice_parameter"]),
+                                          **_library_options(choice.library, dose, md, np.array([kind])))
+    if progress is not None:
+        progress(1, 1)
+    _top_scale(result)
+    scale = scale_line(result, dose, md.get("pixel_size_A"))
+    result.notes[:0] = [f"library: {choice.description}", scale,
+                        f"Pb counted on the {int(info['selected'].sum())} {kind} columns; the Se and Cd "
+                        "sublattices' columns hold no Pb"]
+    counted = table.copy()
+    counted["count"] = n_pb
+    prob = np.ones(len(table))
+    prob[info["selected"]] = result.to_frame()["probability"].to_numpy()
+    counted["count_probability"] = prob
+    counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
+                         count_element="Pb", shell_ratio=info["rho"])
     return counted, result
 
 

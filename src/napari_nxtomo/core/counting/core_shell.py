@@ -1,0 +1,184 @@
+"""Pb atoms per column of a core–shell (PbSe in CdSe) view: the first seed paper's counting.
+
+The columns are typed by the sublattice they sit on
+(:func:`napari_nxtomo.core.sublattices.assign_sublattices`).  What a column's
+cross-section holds then depends on the zone axis:
+
+⟨110⟩
+    Pb sits on its own sublattice (the rocksalt octahedral sites, empty in
+    the zincblende shell): a Pb column holds Pb only, in the core, and is
+    counted with the library's pure Pb columns.  Se and Cd columns hold no Pb.
+⟨100⟩
+    Pb and Se share the columns of one square lattice; Se runs through core
+    and shell, Pb only through the core.  A column's cross-section is its
+    core part (Pb and Se in turn, the library's mixed columns) plus the Se of
+    the shell above and below.  The shell's thickness at a column is read off
+    its four Cd neighbours (the centres of the squares): in the shell every
+    Se has a Cd beside it, in the core none.  The shell Se of a column is
+    taken as ``ρ`` × the mean cross-section of its Cd neighbours, ``ρ`` the
+    Se/Cd cross-section ratio measured on the image's own shell-only columns
+    (those whose cross-section the Cd neighbours explain alone); what remains
+    is counted with the mixed library.
+
+The counts of the Pb-bearing columns come from
+:func:`~napari_nxtomo.core.counting.count_atoms` (library, dose prior); the
+other columns get 0 Pb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+#: the Cd neighbours of a ⟨100⟩ Pb/Se column sit a/(2√2) away; they are looked for within this share more
+NEIGHBOUR_SLACK = 1.3
+#: a ⟨100⟩ column is shell-only when its cross-section is below this multiple of ρ × its Cd neighbours' mean
+SHELL_ONLY_RATIO = 1.5
+
+
+def zone_family(zone_axis) -> tuple:
+    """Sorted absolute indices of a zone axis: (0, 0, 1) for ⟨100⟩, (0, 1, 1) for ⟨110⟩.
+
+    Examples
+    --------
+    >>> zone_family((1, 0, 0)), zone_family([0, -1, 1])
+    ((0, 0, 1), (0, 1, 1))
+    """
+    return tuple(sorted(abs(int(v)) for v in zone_axis))
+
+
+def shell_cross_section(positions, volumes, types, lattice_parameter: float):
+    """The shell's share of each ⟨100⟩ Pb/Se column's cross-section, from its Cd neighbours.
+
+    Parameters
+    ----------
+    positions : (N, 2) array
+        Column positions, Å.
+    volumes : (N,) array
+        Fitted cross-sections.
+    types : (N,) array of str
+        ``"Pb+Se"`` (Pb/Se sublattice) and ``"Cd"`` columns (others ignored).
+    lattice_parameter : float
+        Å.
+
+    Returns
+    -------
+    shell : (N,) ndarray
+        ρ × the mean cross-section of the four Cd sites beside each Pb/Se
+        column (a site without a column counts 0); 0 for other columns.
+    rho : float
+        The Se/Cd ratio measured on the shell-only columns (NaN without any).
+
+    Examples
+    --------
+    Shell-only columns whose Se scatters 0.6 × their Cd neighbours, and one core column:
+
+    >>> a = 6.12; d = a / 4
+    >>> pbse = np.array([[0.0, 0.0], [0.0, a / 2], [a / 2, 0.0], [a / 2, a / 2], [a, a]])
+    >>> cd = np.array([[y + sy * d, x + sx * d] for y, x in pbse for sy in (-1, 1) for sx in (-1, 1)])
+    >>> cd = np.unique(np.round(cd, 6), axis=0)
+    >>> p = np.vstack([pbse, cd]); t = np.array(["Pb+Se"] * 5 + ["Cd"] * len(cd))
+    >>> v = np.r_[[0.6, 0.6, 0.6, 0.6, 5.0], np.ones(len(cd))]
+    >>> shell, rho = shell_cross_section(p, v, t, a)
+    >>> round(rho, 3), shell[:5].round(2).tolist()
+    (0.6, [0.6, 0.6, 0.6, 0.6, 0.6])
+    """
+    p = np.asarray(positions, dtype=float)
+    v = np.asarray(volumes, dtype=float)
+    t = np.asarray(types).astype(str)
+    host, cd = np.flatnonzero(t == "Pb+Se"), np.flatnonzero(t == "Cd")
+    shell = np.zeros(len(p))
+    if len(host) == 0 or len(cd) == 0:
+        return shell, float("nan")
+    reach = NEIGHBOUR_SLACK * lattice_parameter / (2 * np.sqrt(2))
+    near = cKDTree(p[cd]).query_ball_point(p[host], reach)
+    mean_cd = np.array([v[cd[i]].sum() / 4.0 for i in near])
+    rho = _shell_ratio(v[host], mean_cd)
+    shell[host] = rho * mean_cd if np.isfinite(rho) else 0.0
+    return shell, rho
+
+
+def _shell_ratio(host, mean_cd) -> float:
+    """ρ: the median ratio of host to Cd-neighbour cross-section over the shell-only columns.
+
+    Shell-only columns have ratios about ρ, core columns far above (their Pb
+    scatters, their Cd sites are empty in the core): the ratios are split at
+    :data:`SHELL_ONLY_RATIO` × a first median of the lower half, twice.
+    """
+    ok = mean_cd > 0.1 * np.median(mean_cd[mean_cd > 0]) if np.any(mean_cd > 0) else np.zeros(len(host), bool)
+    if ok.sum() < 3:
+        return float("nan")
+    ratio = host[ok] / mean_cd[ok]
+    rho = np.median(ratio[ratio <= np.median(ratio)])
+    for _ in range(2):
+        shell_only = ratio <= SHELL_ONLY_RATIO * rho
+        rho = float(np.median(ratio[shell_only]))
+    return rho
+
+
+def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None, dose=None, pixel_size=None,
+                     **options):
+    """Pb atoms of every column of a core–shell view (module docstring).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Fitted columns typed by sublattice (``y, x, volume, type``, optional
+        ``volume_err``): ``"Pb"``, ``"Se"``, ``"Cd"`` along ⟨110⟩; ``"Pb+Se"``,
+        ``"Cd"`` along ⟨100⟩.
+    zone_axis : 3 ints
+    lattice_parameter : float
+        Å.
+    library, dose, pixel_size, options
+        As :func:`~napari_nxtomo.core.counting.count_atoms` (the library of
+        the core's crystal, PbSe, along this zone axis).
+
+    Returns
+    -------
+    n_pb : (N,) int ndarray
+        Pb atoms per column (0 for the columns that hold none).
+    result : CountResult
+        The counting of the Pb-bearing sublattice's columns (``selected``
+        says which rows of ``table``).
+    info : dict
+        ``selected`` (N,) bool, ``shell`` (N,) the shell's share of the
+        cross-section subtracted (⟨100⟩), ``rho`` the Se/Cd ratio used.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"volume": [1.02, 1.97, 3.01] * 4 + [0.5, 0.4] * 4,
+    ...                   "type": ["Pb"] * 12 + ["Se", "Cd"] * 4, "y": 0.0, "x": 0.0})
+    >>> n_pb, res, info = count_core_shell(t, zone_axis=(1, 1, 0), lattice_parameter=6.12,
+    ...                                    library={1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0}, scale=1.0)
+    >>> n_pb[:3].tolist(), n_pb[12:].tolist(), int(info["selected"].sum())
+    ([1, 2, 3], [0, 0, 0, 0, 0, 0, 0, 0], 12)
+    """
+    from .front import count_atoms
+
+    types = table["type"].astype(str).to_numpy()
+    vol = table["volume"].to_numpy(dtype=float)
+    family = zone_family(zone_axis)
+    shell, rho = np.zeros(len(table)), float("nan")
+    if family == (0, 1, 1):
+        kind = "Pb"
+    elif family == (0, 0, 1):
+        kind = "Pb+Se"
+        shell, rho = shell_cross_section(table[["y", "x"]].to_numpy(), vol, types, lattice_parameter)
+    else:
+        raise ValueError(f"core-shell counting knows the ⟨100⟩ and ⟨110⟩ zone axes, not {list(zone_axis)}")
+    selected = types == kind
+    if not selected.any():
+        raise ValueError(f"no column of type {kind!r} in the table: fit it with the core-shell column types "
+                         "(rule 'sublattice': the image's metadata 'structure' = 'core-shell')")
+    core = vol[selected] - shell[selected]
+    floor = 1e-6 * np.abs(vol[selected]).max()
+    errors = table["volume_err"].to_numpy(dtype=float)[selected] if "volume_err" in table else None
+    result = count_atoms(np.clip(core, floor, None), library=library, types=np.full(selected.sum(), kind),
+                         errors=errors, dose=dose, pixel_size=pixel_size, **options)
+    n_pb = np.zeros(len(table), dtype=int)
+    n_pb[selected] = np.asarray(result.counts, dtype=int)
+    if np.isfinite(rho):
+        result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
+                            "four Cd sites (ratio measured on the shell-only columns)")
+    return n_pb, result, {"selected": selected, "shell": shell, "rho": rho}
