@@ -135,12 +135,16 @@ def _patterns(particle, result, folder: Path):
 
     q = workflow.q_range(0.5, 12.0, 0.01)
     # a Se site is kept when at least 4 reconstructed Pb surround it (facet and edge sites, not corners)
-    core = workflow.pattern_model(
-        positions=result.positions, elements=np.full(len(result.positions), "Pb"), name="reconstructed Pb",
-        complete={"anion": "Se", "structure": "rocksalt", "lattice_parameter": particle.lattice_parameter,
-                  "min_neighbours": 4},
-    )
-    true = workflow.pattern_model(positions=particle.positions, elements=particle.elements, name="true model")
+    complete = {"anion": "Se", "structure": "rocksalt", "lattice_parameter": particle.lattice_parameter,
+                "min_neighbours": 4}
+    core = workflow.pattern_model(positions=result.positions, elements=np.full(len(result.positions), "Pb"),
+                                  name="reconstructed Pb", complete=complete)
+    if "Cd" in set(particle.elements.tolist()):  # core-shell: the reconstruction is the core; compare with the true core
+        pb = particle.elements == "Pb"
+        true = workflow.pattern_model(positions=particle.positions[pb], elements=particle.elements[pb], name="true core",
+                                      complete=complete)
+    else:
+        true = workflow.pattern_model(positions=particle.positions, elements=particle.elements, name="true model")
     # the demo has always let debye_intensity find the grid itself (lattice_hint=False)
     i_model = workflow.compute_pattern(core, q, b_iso=_DEMO_B, lattice_hint=False).intensity
     i_true = workflow.compute_pattern(true, q, b_iso=_DEMO_B, lattice_hint=False).intensity
@@ -153,9 +157,10 @@ def _patterns(particle, result, folder: Path):
     summary = {
         "se_completion": "rocksalt Se sites with >= 4 reconstructed Pb neighbours",
         "se_model": int(core.n_added),
-        "se_true": int(np.sum(particle.elements == "Se")),
+        "se_true": int(np.sum(true.elements == "Se")),
         "atoms_model": int(len(core.positions)),
-        "atoms_true": int(len(particle.positions)),
+        "atoms_true": int(len(true.positions)),
+        "reference": true.name,
         "r_factor_vs_true": round(evaluation.r_factor(i_model, i_true), 5),
     }
     return q, i_model, i_true, summary

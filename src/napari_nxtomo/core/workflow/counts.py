@@ -140,8 +140,10 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     Returns
     -------
     counted : pandas.DataFrame
-        ``table`` with ``count`` (Pb atoms) and ``count_probability``
-        (1 for the columns that hold no Pb by their sublattice).
+        ``table`` with ``count`` (Pb atoms), ``count_probability`` (1 for
+        the columns that hold no Pb by their sublattice) and
+        ``shell_cross_section`` (the shell's share taken off before counting,
+        ⟨100⟩; 0 elsewhere).
     result : CountResult
         The counting of the Pb-bearing columns.
     """
@@ -172,6 +174,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     prob = np.ones(len(table))
     prob[info["selected"]] = result.to_frame()["probability"].to_numpy()
     counted["count_probability"] = prob
+    counted["shell_cross_section"] = info["shell"]
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
                          count_element="Pb", shell_ratio=info["rho"])
     return counted, result
