@@ -89,8 +89,10 @@ def count_atoms(
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional
-        Count of the lowest component.  Default: inferred (see
-        :func:`infer_lowest_count`), 1 when that is ambiguous.
+        Count of the lowest component (a dict: per column type).  Default:
+        inferred (see :func:`infer_lowest_count`), 1 when that is ambiguous;
+        with a library the lowest count of the window the ICL chooses (given:
+        only windows starting there).
     types : (N,) array of str, optional
         Column type of each column (e.g. ``"Pb"``, ``"Se"``, ``"Pb+Se"``):
         each type is counted on its own.
@@ -252,12 +254,9 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
-        res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
-                            mixed=bool(mixed) if label else None, prior=prior,
-                            scale_source=scale_source or ("given" if scale is not None else "fitted"))
-        if lowest_count is not None:
-            res.notes.append("lowest_count is ignored with a library: the library names the counts")
-        return res
+        return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
+                             mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
+                             scale_source=scale_source or ("given" if scale is not None else "fitted"))
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:

@@ -111,9 +111,21 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     if progress is not None:
         progress(0, 1)
     values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
-    result = count_atoms(values, max_components=max_components, n_components=n_components,
-                         lowest_count=lowest_count, types=None if feature == "volume" else types,
-                         **_library_options(choice.library, dose, md, types))
+    options = dict(max_components=max_components, n_components=n_components,
+                   types=None if feature == "volume" else types, **_library_options(choice.library, dose, md, types))
+    result = count_atoms(values, lowest_count=lowest_count, **options)
+    inferred = _neighbours_lowest(table, result, lowest_count, library=choice.library is not None)
+    if inferred and choice.library is not None:  # the library's classes are not shifted: the user is told
+        off = {t: n - result.by_type[t].lowest_count for t, n in inferred.items() if not _given(lowest_count, t)}
+        result.notes.append("the counts of " + ", ".join(f"{t} lie ~{abs(d)} atom(s) {'below' if d > 0 else 'above'}"
+                                                         for t, d in off.items() if d)
+                            + " those of their neighbouring columns of the heaviest type, which run through the same "
+                              "thickness (±1 atom): check the library's values for them, or give their lowest count")
+    elif inferred:
+        result = count_atoms(values, lowest_count=inferred, **options)
+        result.notes.append("lowest count of " + ", ".join(f"{t} {n}" for t, n in inferred.items() if
+                                                             not _given(lowest_count, t))
+                            + " inferred from the neighbouring columns of the other type (same thickness, ±1 atom)")
     if progress is not None:
         progress(1, 1)
     scale = ""
@@ -125,6 +137,35 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     counted = with_counts(table, result)
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale)
     return counted, result
+
+
+def _given(lowest_count, t) -> bool:
+    """Whether the user gave type ``t``'s lowest count (one number for all, or a dict naming it)."""
+    return lowest_count is not None and (not isinstance(lowest_count, dict) or lowest_count.get(t) is not None)
+
+
+def _neighbours_lowest(table, result, lowest_count, library=False):
+    """Every type's lowest count when a type's could not be inferred from its means (nor was given) and its neighbours
+    of a known type fix it (:func:`~napari_nxtomo.core.counting.lowest_from_neighbours`); else None.  With a
+    ``library`` the heaviest type (largest mean cross-section) is the known one."""
+    from ..counting import lowest_from_neighbours
+
+    parts = result.by_type or {}
+    if len(parts) < 2 or not {"y", "x"} <= set(table.columns):
+        return None
+    if library:
+        heavy = max(parts, key=lambda t: float(table["volume"][table["type"].astype(str) == t].mean()))
+        known = {t: int(r.lowest_count) for t, r in parts.items() if _given(lowest_count, t) or t == heavy}
+    else:
+        known = {t: int(r.lowest_count) for t, r in parts.items()
+                 if _given(lowest_count, t) or r.lowest_count_inferred}
+    unknown = [t for t in parts if t not in known and "+" not in t]
+    if not known or not unknown:
+        return None
+    found = lowest_from_neighbours(table[["y", "x"]].to_numpy(float), table["type"].astype(str).to_numpy(),
+                                   np.asarray(result.counts, int), known)
+    found = {t: n for t, n in found.items() if t in unknown and n != int(parts[t].lowest_count)}
+    return {**known, **found} if found else None
 
 
 def _metadata_dose(md: dict):
