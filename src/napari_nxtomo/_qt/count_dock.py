@@ -184,10 +184,7 @@ class CountAtomsWidget(Dock):
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
 
         def job(progress, cancel):
-            progress(0, 1)
-            out = count_views_tables(tables, mds, library=options["library"], dose=options["dose"])
-            progress(1, 1)
-            return out
+            return count_views_tables(tables, mds, library=options["library"], dose=options["dose"], progress=progress)
 
         self.start(job, lambda out: self._show_joint(layers, *out), "joint atom counting")
 
