@@ -72,7 +72,9 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     # opened in 3D, the camera on the particle's centre (within one lattice parameter)
     assert viewer.dims.ndisplay == 3
     centre = np.asarray(model.data).mean(axis=0)
-    assert np.abs(np.asarray(viewer.camera.center) - centre).max() < 6.12
+    from napari_nxtomo._qt.layers import camera
+
+    assert np.abs(np.asarray(camera(viewer).center) - centre).max() < 6.12
     # the certainty slider hides the atoms below it, and shows them all again at 0
     tomo.threshold.value = 0.95
     assert model.shown.sum() == (cert >= 0.95 - 1e-9).sum()
