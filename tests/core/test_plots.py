@@ -28,11 +28,13 @@ def _stars(icl_ax):
     return {ln.get_label(): int(ln.get_xdata()[0]) for ln in icl_ax.lines if ln.get_marker() == "*"}
 
 
-def _check_layout(fig, hist_ax, bar_ax):
-    """The histogram's legend above the plot (not over its bars); integer ticks for counts and columns."""
-    legend = hist_ax.get_legend()
+def _check_layout(fig, hist_ax, icl_ax, bar_ax):
+    """The legends above and below the plots (not over the bars or the curves); integer ticks for counts and
+    columns."""
     renderer = fig.canvas.get_renderer()
-    assert legend.get_window_extent(renderer).y0 >= hist_ax.get_window_extent(renderer).y1 - 1
+    top, bottom = sorted(fig.legends, key=lambda lg: -lg.get_window_extent(renderer).y0)
+    assert top.get_window_extent(renderer).y0 >= hist_ax.get_window_extent(renderer).y1 - 1  # above the bars
+    assert bottom.get_window_extent(renderer).y1 <= icl_ax.get_window_extent(renderer).y0 + 1  # under the curves
     ticks = [t for t in bar_ax.get_yticks() if bar_ax.get_ylim()[0] <= t <= bar_ax.get_ylim()[1]]
     assert ticks and np.allclose(ticks, np.round(ticks))
     assert np.allclose(hist_ax.get_yticks(), np.round(hist_ax.get_yticks()))
@@ -50,11 +52,11 @@ def test_library_counting_legend_star_and_truth_agree():
     counted, res = count_table(table, library=lib)
     np.testing.assert_array_equal(counted["count"], [n for _, n in rows])
     fig, hist_ax, icl_ax, bar_ax = _drawn(table["volume"].to_numpy(), res)
-    texts = [t.get_text() for t in hist_ax.get_legend().get_texts()]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "library classes\nPb: counts 2–7, K = 6\nSe: counts 2–7, K = 6" in texts
     assert _stars(icl_ax) == {"chosen: Pb K = 6": 6, "chosen: Se K = 6": 6}
     assert chosen_k(res) == {"Pb": 6, "Se": 6}
-    _check_layout(fig, hist_ax, bar_ax)
+    _check_layout(fig, hist_ax, icl_ax, bar_ax)
 
 
 @pytest.mark.parametrize("types", [None, np.repeat(["Pb", "Se"], 60)])
@@ -65,8 +67,8 @@ def test_mixture_legend_and_star_give_the_true_number_of_classes(types):
     volumes = volumes + np.random.default_rng(1).normal(0, 0.0015, truth.size)
     res = count_atoms(volumes, max_components=6, types=types)
     fig, hist_ax, icl_ax, bar_ax = _drawn(volumes, res)
-    texts = [t.get_text() for t in hist_ax.get_legend().get_texts()]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
     expected = "mixture\nK = 3" if types is None else "mixture\nPb: K = 3\nSe: K = 3"
     assert expected in texts
     assert set(_stars(icl_ax).values()) == {3}
-    _check_layout(fig, hist_ax, bar_ax)
+    _check_layout(fig, hist_ax, icl_ax, bar_ax)

@@ -211,9 +211,12 @@ class CountAtomsWidget(Dock):
         if quiet:
             return
         self.plot(volumes, res)
+        from ..core.plots import chosen_k
+
         what = "Pb" if res.minor_counts is not None else "atoms"
+        classes = ", ".join(f"{t + ' ' if t else ''}K = {k}" for t, k in chosen_k(res).items())
         self.status.setText(
-            f"{len(volumes)} columns, {res.n_components} classes ({res.method}), {what} per column {lo}-{hi}; "
+            f"{len(volumes)} columns, classes {classes} ({res.method}), {what} per column {lo}-{hi}; "
             f"library: {counted.attrs.get('counting_library')}; "
             f"written to the 'count' feature of '{pts.name}' (colour = count, legend above)."
         )

@@ -123,7 +123,7 @@ def _count_histograms(folder: Path, views, tables, counts) -> None:
     fig = plt.figure(figsize=(5.2 * n, 5.5), constrained_layout=True)
     for sub, view, table, res in zip(fig.subfigures(1, n), views, tables, counts):
         plot_counts(sub, table["volume"].to_numpy(), res)
-        sub.suptitle(view.name, fontsize=9)
+        sub.axes[0].set_title(view.name, fontsize=9)  # under the legend the layout puts above the plots
     _save(fig, folder / "count_histograms.png", 100)
     plt.close(fig)
 
@@ -252,5 +252,5 @@ def count_figure(volumes, res, path: Path, title: str = "") -> None:
     fig = _figure(figsize=(6, 6), constrained_layout=True)
     plot_counts(fig, volumes, res)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.axes[0].set_title(title, fontsize=9)  # under the legend the layout puts above the plots
     _save(fig, path, 110)

@@ -59,9 +59,9 @@ def plot_counts(fig, volumes, res, cmap: str = "viridis") -> None:
     ax.set_xlabel("cross-section (Å²)")
     ax.set_ylabel("columns per bin")
     ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))  # columns are counted: whole numbers
-    # above the plot, not over the bars
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3, borderaxespad=0.0, frameon=False,
-              columnspacing=1.0, handlelength=1.5)
+    # above the plots, not over the bars: the figure's legend, for which the layout makes room above
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", fontsize=7, ncol=3, frameon=False,
+               columnspacing=1.0, handlelength=1.5)
     cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, pad=0.01)
     cb.locator = mpl.ticker.MaxNLocator(integer=True)  # counts are integers: no tick at 2.5
     cb.update_ticks()
@@ -120,7 +120,9 @@ def _icl_panel(ax2, res, chosen) -> None:
         ax2.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
         ax2.set_xlabel("number of components")
         ax2.set_ylabel("ICL")
-        ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the curves
+        # below the plots, not over the curves (nor beside them, where it would narrow the plots)
+        ax2.figure.legend(*ax2.get_legend_handles_labels(), loc="outside lower center", fontsize=7, frameon=False,
+                          ncol=2 * max(1, len(names)), columnspacing=1.0, handlelength=1.5)
     else:
         ax2.set_axis_off()
         ax2.text(0.5, 0.5, "library: no mixture, no ICL", ha="center", va="center", transform=ax2.transAxes)
