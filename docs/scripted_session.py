@@ -13,6 +13,7 @@ import argparse
 
 import napari
 
+from napari_nxtomo._qt.layers import camera
 from napari_nxtomo.cli import docked_session
 
 
@@ -73,8 +74,9 @@ def _finish(viewer, tomo, model, screenshot, quit_after):
         get_qapp().processEvents()
     viewer.reset_view()
     if model is not None:
-        viewer.camera.angles = (10, -30, 60)
-        viewer.camera.zoom *= 0.8
+        cam = camera(viewer)                                   # viewer.scene.camera (napari >= 0.9)
+        cam.angles = (10, -30, 60)
+        cam.zoom *= 0.8
     from napari._qt.dialogs.qt_notification import NapariQtNotification
 
     for toast in viewer.window._qt_window.findChildren(NapariQtNotification):

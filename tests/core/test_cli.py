@@ -161,3 +161,14 @@ def test_fit_pixel_size_calibrates_a_raw_file(tmp_path):
     _, feats, md, _ = read_points_csv(tmp_path / "raw_columns.csv")
     assert md["pixel_size_A"] == 0.2 and len(feats) == 25
     np.testing.assert_allclose(np.sort(np.unique(np.round(feats["x"], 1))), np.arange(3.0, 16.0, 3.0), atol=0.05)
+
+
+def test_demo_gui_without_a_qt_binding_says_what_to_install(monkeypatch, capsys):
+    """No PyQt/PySide (qtpy cannot be imported): one line naming what to install, exit status 2, no traceback."""
+    from napari_nxtomo.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "qtpy", None)
+    assert main(["demo", "--gui"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("napari-nxtomo demo: napari needs a Qt binding") and 'pip install "napari[all]"' in err

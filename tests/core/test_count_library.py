@@ -157,3 +157,37 @@ def test_image_optics_reach_the_column_table_and_choose_the_library(tmp_path):
     assert {k: md[k] for k in optics} == optics
     rc, out, _ = _count_cli(table, tmp_path)
     assert rc == 0 and "library: PbSe ⟨110⟩, 300 keV, 22 mrad, detector 60–140 mrad" in out
+
+
+def test_progress_follows_the_column_types_and_the_views():
+    """count_table reports one step per column type (then the checks); count_views_tables (two views of one total)
+    one per view and type,
+    twice when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
+    import pandas as pd
+
+    from napari_nxtomo.core.workflow import count_views_tables
+
+    lib = {"Pb": {n: 0.007 * n + 0.0006 * n * n for n in range(1, 10)},
+           "Se": {n: 0.003 * n + 0.0002 * n * n for n in range(1, 10)}}
+    rng = np.random.default_rng(0)
+
+    def table(n):
+        t = np.repeat(["Pb", "Se"], n.size)
+        v = 2 * np.array([lib[a][k] for a, k in zip(t, np.tile(n, 2))])
+        return pd.DataFrame({"volume": v + rng.normal(0, 0.005 * v), "volume_err": 0.005 * v, "type": t,
+                             "true": np.tile(n, 2)})
+
+    tables = [table(np.repeat([2, 3, 4, 5], 10)), table(np.repeat([1, 3, 4, 6], 10))]
+    seen = []
+    counted, _ = count_table(tables[0], library=lib, progress=lambda i, n: seen.append((i, n)))
+    assert {m for _, m in seen} == {3} and [i for i, _ in seen] == sorted(i for i, _ in seen)
+    assert {i for i, _ in seen} == {0, 1, 2, 3} and seen[-1] == (3, 3)
+    np.testing.assert_array_equal(counted["count"], tables[0]["true"])
+    seen.clear()
+    counted, joint = count_views_tables(tables, library=lib, progress=lambda i, n: seen.append((i, n)))
+    n = 2 * 2 * 2 + 1  # free scale then about the joint scale, two views of two types, then the totals
+    steps = [i for i, _ in seen]
+    assert {m for _, m in seen} == {n} and steps[-1] == n and steps == sorted(steps)
+    assert set(range(1, n + 1)) <= set(steps)
+    for c, t in zip(counted, tables):
+        np.testing.assert_array_equal(c["count"], t["true"])

@@ -160,6 +160,16 @@ def test_synthetic_scale_and_counts():
     assert np.all(given.counts == n)
 
 
+def test_library_window_starts_at_a_given_lowest_count():
+    """Columns of 2..8 atoms: given lowest count 2, the library's window starts there and the counts are the truth."""
+    x, err, n, lib = _pb_columns(c=350.0)
+    keep = n >= 2
+    res = count_atoms(x[keep], library=lib, errors=err[keep], lowest_count=2)
+    assert res.params["window"][0] == 2 and not res.lowest_count_inferred
+    assert np.all(res.counts == n[keep])
+    assert "lowest count 2 given" in res.notes[0]
+
+
 def test_library_of_other_types():
     x, err, n, lib = _pb_columns()
     with pytest.raises(ValueError, match="column types .*'Pb\\+Se'.* not 'Pb'.*crystal and zone axis"):

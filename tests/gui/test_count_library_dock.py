@@ -143,8 +143,13 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     dock.reset_choices()
     dock.points.value = layers[2]
     dock.joint.value = True
+    seen, report = [], dock.runner.progress
+    dock.runner.progress = lambda i, n: (seen.append((i, n)), report(i, n))
     dock.run()
     qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    # real progress: a step per view and column type (3 views: 1 + 1 + 2 types, counted once about the dose)
+    assert [i for i, _ in seen] == sorted(i for i, _ in seen) and seen[-1] == (5, 5)
+    assert {i for i, _ in seen} == set(range(6))
     assert not messages["error"], messages
     expected, joint = count_views_tables(tables, [v.layer_metadata() for v in sample.views])
     totals = []

@@ -108,6 +108,11 @@ def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, 
     frac = np.mean(feats["count"].to_numpy()[pb] == true_pb[pb])
     print(f"view {k}: {pb.sum()} Pb columns, counts exact {frac:.3f}")
     assert frac >= 0.95
+    if k == 2:  # Se's lowest count (2 here) inferred from its Pb neighbours: counts right by default
+        se = (feats["type"] == "Se").to_numpy()
+        true_se = view.columns["n_Se"].to_numpy()[idx]
+        assert np.mean(feats["count"].to_numpy()[se] == true_se[se]) >= 0.9
+        assert any("Se 2 inferred from the neighbouring columns" in n for n in count.result.notes)
     # colour by count, legend drawn in the dock, ICL curve with its minimum
     colours = np.asarray(pts.face_color)
     c = feats["count"].to_numpy()
@@ -123,6 +128,37 @@ def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, 
     assert stars == chosen
     # the counting's notes are listed in the dock's notes box, one per line
     assert count.notes.toPlainText().splitlines() == [f"• {n}" for n in count.result.notes]
+
+
+def test_lowest_count_per_type_box(make_napari_viewer, qtbot, errors):
+    """The box takes 'auto', one number or one per type; a count given for Se reaches Se's counting only, checked
+    against the truth of columns drawn at known counts; bad text and unknown types are told, not raised."""
+    from napari_nxtomo._qt.count_dock import lowest_counts
+
+    assert lowest_counts("auto") is None and lowest_counts(" 2 ") == 2
+    assert lowest_counts("Pb=1, Se=2") == {"Pb": 1, "Se": 2} and lowest_counts("Se=0") is None
+    viewer = make_napari_viewer(show=False)
+    _, count = _docks(viewer)
+    rng = np.random.default_rng(1)
+    true = np.concatenate([np.repeat(np.arange(1, 6), 25), np.repeat(np.arange(3, 8), 25)])
+    types = np.repeat(["Pb", "Se"], 125)
+    per_atom = np.where(types == "Pb", 1.0, 0.4)
+    vol = true * per_atom + 0.02 * rng.standard_normal(true.size)
+    pts = viewer.add_points(rng.uniform(0, 100, (true.size, 2)), name="cols",
+                            features=pd.DataFrame({"volume": vol, "type": types}))
+    count.reset_choices()
+    count.points.value = pts
+    count.library.value = "none"
+    count.lowest.value = "Pb=1, Se=3"
+    count.run()
+    _wait(qtbot, count)
+    assert not errors, errors
+    np.testing.assert_array_equal(pts.features["count"].to_numpy(), true)
+    for text, said in [("Se=two", "lowest count 'Se=two'"), ("Cd=2", "no column type 'Cd'")]:
+        count.lowest.value = text
+        count.run()
+        assert said in errors[-1]
+    assert count.runner.worker is None
 
 
 def test_bad_input_gives_messages_not_tracebacks(make_napari_viewer, qtbot, errors):

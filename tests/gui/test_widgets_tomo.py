@@ -78,7 +78,9 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     # opened in 3D, the camera on the particle's centre (within one lattice parameter)
     assert viewer.dims.ndisplay == 3
     centre = np.asarray(model.data).mean(axis=0)
-    assert np.abs(np.asarray(viewer.camera.center) - centre).max() < 6.12
+    from napari_nxtomo._qt.layers import camera
+
+    assert np.abs(np.asarray(camera(viewer).center) - centre).max() < 6.12
     # the certainty slider hides the atoms below it, and shows them all again at 0
     tomo.threshold.value = 0.95
     assert model.shown.sum() == (cert >= 0.95 - 1e-9).sum()
@@ -148,3 +150,44 @@ def test_demo_gui_session_has_the_four_docks_and_the_sample(make_napari_viewer):
         docks = [d.name for d in viewer.window._dock_widgets.values()]
     for name in DOCKS:
         assert any(name in d for d in docks), (name, docks)
+
+
+def test_two_views_leave_atoms_uncertain_and_the_dock_shows_them(make_napari_viewer, qtbot, errors):
+    """Two views only ([100] and [110], the sample's true Pb counts): several models fit them, so the runs disagree
+    on some atoms; the dock's histogram above the colour bar shows those atoms below certainty 1, its line counts
+    them, and the slider at 1 hides exactly them. The model still holds the true particle's sites but a few."""
+    import pandas as pd
+
+    sample = pbse_cuboctahedron(seed=0)
+    viewer = make_napari_viewer(show=True)
+    _, tomo = viewer.window.add_plugin_dock_widget("napari-nxtomo", "3 Reconstruct 3D")
+    layers = []
+    for k in (0, 2):
+        view = sample.views[k]
+        cols = view.columns[view.columns["n_Pb"] > 0]
+        feats = pd.DataFrame({"count": cols["n_Pb"].to_numpy(), "type": cols["type"].to_numpy()})
+        layers.append(viewer.add_points(cols[["y", "x"]].to_numpy(), features=feats, name=view.name,
+                                        metadata=view.layer_metadata()))
+    tomo.reset_choices()
+    tomo.layers.value = layers
+    tomo.n_runs.value = 4
+    tomo.run()
+    _wait(qtbot, tomo)
+    assert not errors, errors
+    model = viewer.layers["Pb model"]
+    cert = model.features["certainty"].to_numpy()
+    unsure = int(np.sum(cert < 1 - 1e-9))
+    assert unsure >= 1  # the runs' disagreement
+    true_pb = sample.q[sample.elements == "Pb"]
+    q = np.rint(np.asarray(model.data)[:, ::-1] / (6.12 / 4)).astype(int)
+    assert _fcc_overlap(q, true_pb) >= 0.95 * len(true_pb)
+    hist = tomo.certainty_figure.axes[0]
+    heights = np.array([p.get_height() for p in hist.patches])
+    lefts = np.array([p.get_x() for p in hist.patches])
+    assert heights.sum() == len(cert) and heights[lefts < 0.97].sum() == unsure  # the last bar: certainty 1
+    assert hist.get_ylim()[0] < 1  # a bar of one atom stands above the log axis' bottom
+    assert hist.get_title() == f"{unsure} of {len(cert)} atoms below certainty 1"
+    assert f"{unsure} with certainty < 1" in tomo.shown_label.text()
+    tomo.threshold.value = 1.0
+    assert model.shown.sum() == len(cert) - unsure
+    assert f"{len(cert) - unsure} of {len(cert)} atoms shown" in tomo.shown_label.text()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton, SpinBox, create_widget
 from qtpy.QtWidgets import QPlainTextEdit
 
 from . import notify
@@ -38,6 +38,26 @@ def counting_metadata(result, feature: str, library=None) -> dict:
     }
 
 
+def lowest_counts(text: str):
+    """The lowest-count box: None ("auto" or empty), one count for every type, or {type: count} ("Pb=1, Se=2")."""
+    text = str(text or "").strip()
+    if text.lower() in ("", "auto", "0"):
+        return None
+    how = "write 'auto', one number (e.g. 2) or one per column type (e.g. 'Pb=1, Se=2')"
+    if "=" not in text:
+        if not text.isdigit():
+            raise ValueError(f"lowest count {text!r}: {how}")
+        return int(text)
+    out = {}
+    for part in text.replace(";", ",").split(","):
+        name, _, value = part.partition("=")
+        if not name.strip() or not value.strip().isdigit():
+            raise ValueError(f"lowest count {part.strip()!r}: {how}")
+        if int(value) > 0:
+            out[name.strip()] = int(value)
+    return out or None
+
+
 class CountAtomsWidget(Dock):
     """Atom counts from the fitted cross-sections: Gaussian mixture with ICL, or a library."""
 
@@ -58,7 +78,10 @@ class CountAtomsWidget(Dock):
         self.feature = ComboBox(choices=self._feature_choices, label="cross-section")
         self.max_components = SpinBox(value=20, min=1, max=100, label="max components")
         self.n_components = SpinBox(value=0, min=0, max=100, label="components (0 = ICL)")
-        self.lowest = SpinBox(value=0, min=0, max=1000, label="lowest count (0 = auto)")
+        self.lowest = LineEdit(value="auto", label="lowest count",
+                               tooltip="the count of each type's lowest class: 'auto' (inferred: from the classes, "
+                                       "else from the neighbouring columns of the other type), one number for every "
+                                       "type, or per type, e.g. 'Pb=1, Se=2' (types not named: auto)")
         self.library_panel = LibraryPanel(self)
         self.library, self.dose = self.library_panel.library, self.library_panel.dose
         self.joint = CheckBox(value=False, text="all views jointly (one scale, one total)",
@@ -91,7 +114,7 @@ class CountAtomsWidget(Dock):
         """``count_table`` keyword arguments of the form (ValueError on bad input)."""
         return {"max_components": int(self.max_components.value), "library": self.library_panel.choice(),
                 "dose": self.library_panel.dose_value(), "n_components": int(self.n_components.value) or None,
-                "lowest_count": int(self.lowest.value) or None}
+                "lowest_count": lowest_counts(self.lowest.value)}
 
     def _checked_options(self):
         """The form's options (None after telling the user what is wrong); clears the notes box."""
@@ -123,6 +146,13 @@ class CountAtomsWidget(Dock):
         if options is None:
             return
         table, metadata = pts.features.copy(), dict(pts.metadata)
+        low = options["lowest_count"]
+        unknown = sorted(set(low) - set(table["type"].astype(str))) if isinstance(low, dict) and "type" in table \
+            else []
+        if unknown:
+            notify.error(f"lowest count: no column type {unknown[0]!r} in '{pts.name}' (its types: "
+                         f"{', '.join(sorted(set(table['type'].astype(str))))})")
+            return
 
         def job(progress, cancel):
             with warnings.catch_warnings():  # the fallback's warning is shown as a notification (counted.attrs)
@@ -154,10 +184,7 @@ class CountAtomsWidget(Dock):
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
 
         def job(progress, cancel):
-            progress(0, 1)
-            out = count_views_tables(tables, mds, library=options["library"], dose=options["dose"])
-            progress(1, 1)
-            return out
+            return count_views_tables(tables, mds, library=options["library"], dose=options["dose"], progress=progress)
 
         self.start(job, lambda out: self._show_joint(layers, *out), "joint atom counting")
 
@@ -184,9 +211,12 @@ class CountAtomsWidget(Dock):
         if quiet:
             return
         self.plot(volumes, res)
+        from ..core.plots import chosen_k
+
         what = "Pb" if res.minor_counts is not None else "atoms"
+        classes = ", ".join(f"{t + ' ' if t else ''}K = {k}" for t, k in chosen_k(res).items())
         self.status.setText(
-            f"{len(volumes)} columns, {res.n_components} classes ({res.method}), {what} per column {lo}-{hi}; "
+            f"{len(volumes)} columns, classes {classes} ({res.method}), {what} per column {lo}-{hi}; "
             f"library: {counted.attrs.get('counting_library')}; "
             f"written to the 'count' feature of '{pts.name}' (colour = count, legend above)."
         )

@@ -120,12 +120,26 @@ def _scrolled(dock: QWidget) -> QWidget:
 
 
 def figure_canvas(figsize, min_height: int | None = None):
-    """A matplotlib figure in a Qt canvas: ``(figure, canvas)``."""
+    """A matplotlib figure in a Qt canvas: ``(figure, canvas)``.
+
+    A dock behind another tab (or squeezed) has a canvas too small for the
+    figure's constrained layout: matplotlib then warns on every draw, in the
+    user's console; the layout is applied again once the dock is shown, so the
+    canvas draws without that warning.
+    """
+    import warnings
+
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
     from matplotlib.figure import Figure
 
+    class Canvas(FigureCanvasQTAgg):
+        def draw(self):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
+                super().draw()
+
     figure = Figure(figsize=figsize, constrained_layout=True)
-    canvas = FigureCanvasQTAgg(figure)
+    canvas = Canvas(figure)
     if min_height is not None:
         canvas.setMinimumHeight(min_height)
     return figure, canvas

@@ -301,6 +301,20 @@ def _out_of_slice() -> dict:
     return {"out_of_slice_display": True}
 
 
+def camera(viewer):
+    """The viewer's camera: ``viewer.scene.camera`` (napari ≥ 0.9, where ``viewer.camera`` is deprecated), else
+    ``viewer.camera``.
+
+    Examples
+    --------
+    >>> from napari.components import ViewerModel
+    >>> camera(ViewerModel()).zoom > 0
+    True
+    """
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
 def show_in_3d(viewer, layer) -> None:
     """Switch the viewer to 3D and fit the camera to ``layer`` (a 3D model, not the 2D images beside it).
 
@@ -310,7 +324,7 @@ def show_in_3d(viewer, layer) -> None:
     >>> viewer = ViewerModel()
     >>> layer = viewer.add_points([[0.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
     >>> show_in_3d(viewer, layer)
-    >>> viewer.dims.ndisplay, [round(c) for c in viewer.camera.center]
+    >>> viewer.dims.ndisplay, [round(c) for c in camera(viewer).center]
     (3, [5, 5, 5])
     """
     viewer.dims.ndisplay = 3
@@ -319,7 +333,7 @@ def show_in_3d(viewer, layer) -> None:
     except TypeError:  # napari before 0.6 fits every layer: centre on the model by hand
         viewer.reset_view()
         lo, hi = np.asarray(layer.extent.world, dtype=float)
-        viewer.camera.center = tuple((lo + hi) / 2)
+        camera(viewer).center = tuple((lo + hi) / 2)
 
 
 def place_above(viewer, layer, below) -> None:

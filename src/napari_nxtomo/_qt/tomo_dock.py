@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSlider, FloatSpinBox, LineEdit, PushButton, Select, SpinBox
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem
 
 from ..core.lattice import ROCKSALT_PBSE
 from ..core.workflow import reprojection_per_column, reprojection_table
@@ -75,24 +75,62 @@ class ReconstructWidget(Dock):
         return buttons
 
     def _certainty_panel(self) -> list:
-        """The model's colour bar (napari draws none for points) and a slider hiding atoms below a certainty."""
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
-
-        figure, self.colour_bar = figure_canvas((4, 0.75), min_height=60)
-        figure.colorbar(ScalarMappable(Normalize(0.0, 1.0), CERTAINTY_CMAP), cax=figure.add_subplot(),
-                        orientation="horizontal", label="certainty (share of runs with the atom)")
+        """The model's colour bar (napari draws none for points) with the histogram of its atoms' certainty above
+        it, a slider hiding atoms below a certainty, and a line counting the atoms the runs disagree on."""
+        self.certainty_figure, self.colour_bar = figure_canvas((4, 1.5), min_height=130)
+        self._draw_certainty(None)
         self.threshold = FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, label="hide certainty below")
         self.threshold.tooltip = "atoms of the model whose certainty is below this value are hidden"
         self.threshold.changed.connect(self._apply_threshold)
-        return [self.colour_bar, Container(widgets=[self.threshold])]
+        self.shown_label = QLabel("")
+        self.shown_label.setWordWrap(True)
+        return [self.colour_bar, Container(widgets=[self.threshold]), self.shown_label]
+
+    def _draw_certainty(self, certainty) -> None:
+        """The colour bar, and above it the number of the model's atoms per certainty bin (bars in the atoms'
+        colours, log scale: the few atoms the runs disagree on stay visible beside the many certain ones)."""
+        from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        fig = self.certainty_figure
+        fig.clear()
+        hist, bar = fig.subplots(2, 1, height_ratios=(2.2, 1), sharex=True)
+        if certainty is not None and len(certainty):
+            cert = np.clip(np.asarray(certainty, float), 0.0, 1.0)
+            sure = cert >= 1.0 - 1e-9
+            # bins of 0.05 below 1 (the last one drawn half wide), then the atoms every run agrees on at 1
+            n, edges = np.histogram(cert[~sure], np.linspace(0.0, 1.0, 21))
+            n = np.append(n, sure.sum())
+            left = np.append(edges[:-1], 0.975)
+            width = np.append(np.full(19, 0.05), [0.025, 0.025])
+            hist.bar(left, n, width=width, align="edge", color=colormaps[CERTAINTY_CMAP](left + width / 2),
+                     edgecolor="k", linewidth=0.3, log=True)
+            hist.set_ylim(0.5, max(2.0, 2.0 * n.max()))
+            hist.set_ylabel("atoms", fontsize=8)
+            hist.set_title(f"{int((~sure).sum())} of {cert.size} atoms below certainty 1", fontsize=8)
+        else:
+            hist.text(0.5, 0.5, "the model's atoms per certainty appear here", ha="center", va="center",
+                      transform=hist.transAxes, fontsize=8)
+            hist.set_yticks([])
+        hist.tick_params(labelsize=7)
+        hist.set_xlim(0.0, 1.0)
+        fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), CERTAINTY_CMAP), cax=bar, orientation="horizontal")
+        bar.set_xlabel("certainty (share of runs with the atom)", fontsize=8)
+        bar.tick_params(labelsize=7)
+        self.colour_bar.draw_idle()
 
     def _apply_threshold(self, *_):
-        """Show only the model's atoms at or above the certainty threshold."""
+        """Show only the model's atoms at or above the certainty threshold; say how many are shown and uncertain."""
         layer = self.model_layer
         if layer is None or layer not in self.viewer.layers:
             return
-        layer.shown = layer.features["certainty"].to_numpy(float) >= float(self.threshold.value) - 1e-9
+        cert = layer.features["certainty"].to_numpy(float)
+        layer.shown = cert >= float(self.threshold.value) - 1e-9
+        unsure = int(np.sum(cert < 1.0 - 1e-9))
+        self.shown_label.setText(
+            f"{int(layer.shown.sum())} of {len(cert)} atoms shown; {unsure} with certainty < 1 (the runs disagree "
+            "on them)" + ("" if unsure else ": every run and the optimum agree"))
 
     def _counted_layers(self, *_):
         from napari.layers import Points
@@ -184,6 +222,7 @@ class ReconstructWidget(Dock):
             self.viewer.layers.remove(name)
         self.model_layer = self.viewer.add_points(pos[:, ::-1], **atoms_kwargs(feats, name, md))
         colour_by(self.model_layer, "certainty", CERTAINTY_CMAP, (0.0, 1.0))
+        self._draw_certainty(feats["certainty"].to_numpy(float))
         self._apply_threshold()
         show_in_3d(self.viewer, self.model_layer)  # a 3D model is never shown as a 2D slice
 

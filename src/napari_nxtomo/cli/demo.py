@@ -275,8 +275,38 @@ def docked_session(viewer, sample: str = "pbse_cuboctahedron") -> list:
     return widgets
 
 
+#: what to install when napari finds no Qt binding (the plugin, as napari's plugins do, brings none)
+QT_HINT = ('napari needs a Qt binding to open its window and none is installed here: pip install "napari[all]" '
+           '(napari with its default Qt binding; or "napari[pyqt6]", "napari[pyside6]") in this environment; the '
+           'headless demo (napari-nxtomo demo, without --gui) needs none')
+
+
+def require_qt() -> None:
+    """An ImportError saying what to install (:data:`QT_HINT`) when no Qt binding can be imported.
+
+    Examples
+    --------
+    >>> import sys
+    >>> saved = sys.modules.get("qtpy")
+    >>> sys.modules["qtpy"] = None  # as if no binding were installed
+    >>> try:
+    ...     require_qt()
+    ... except ImportError as exc:
+    ...     print(str(exc).split(":")[1].strip()[:30])
+    ... finally:
+    ...     _ = sys.modules.pop("qtpy") if saved is None else sys.modules.update(qtpy=saved)
+    pip install "napari[all]" (nap
+    """
+    try:
+        import qtpy  # noqa: F401  (raises QtBindingsNotFoundError, an ImportError, without PyQt/PySide)
+    except ImportError as exc:
+        raise ImportError(QT_HINT) from exc
+
+
 def run_gui(sample: str = "pbse_cuboctahedron") -> None:
-    """Open napari with the sample loaded and the four widgets docked (``demo --gui``)."""
+    """Open napari with the sample loaded and the four widgets docked (``demo --gui``); without a Qt binding an
+    ImportError says what to install."""
+    require_qt()
     import napari
 
     viewer = napari.Viewer(title="napari-nxtomo demo")

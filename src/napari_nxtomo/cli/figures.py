@@ -123,7 +123,7 @@ def _count_histograms(folder: Path, views, tables, counts) -> None:
     fig = plt.figure(figsize=(5.2 * n, 5.5), constrained_layout=True)
     for sub, view, table, res in zip(fig.subfigures(1, n), views, tables, counts):
         plot_counts(sub, table["volume"].to_numpy(), res)
-        sub.suptitle(view.name, fontsize=9)
+        sub.axes[0].set_title(view.name, fontsize=9)  # under the legend the layout puts above the plots
     _save(fig, folder / "count_histograms.png", 100)
     plt.close(fig)
 
@@ -186,18 +186,28 @@ def _certainty_views(folder: Path, result) -> None:
 
 
 def _reprojection_scatter(folder: Path, result, names) -> None:
+    import matplotlib as mpl
+    import matplotlib.ticker  # noqa: F401  (mpl.ticker below)
+
     plt = _pyplot()
     n = len(names)
     summary = reprojection_table(result, names)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), constrained_layout=True)
     for ax, rep, row in zip(np.atleast_1d(axes), result.reprojection, summary.itertuples()):
         m = rep[rep["input_index"] >= 0]
-        ax.scatter(m["measured"], m["reconstructed"], s=10, alpha=0.6)
+        # many columns share a (measured, model) pair: one disc per pair, its area and label their number
+        pairs, n = np.unique(m[["measured", "reconstructed"]].to_numpy(), axis=0, return_counts=True)
+        off = pairs[:, 0] != pairs[:, 1]
+        ax.scatter(pairs[:, 0], pairs[:, 1], s=12 + 6 * n, c=np.where(off, "C3", "C0"), alpha=0.7)
+        for (xm, ym), k in zip(pairs, n):
+            ax.annotate(str(k), (xm, ym), textcoords="offset points", xytext=(5, -9), fontsize=7)
         top = float(max(m["measured"].max(), m["reconstructed"].max())) + 1
         ax.plot([0, top], [0, top], "k--", lw=0.8)
         ax.set_title(f"{row.projection}\nre-projection: {row.columns_off} of {row.columns} columns off", fontsize=9)
         ax.set_xlabel("measured Pb count")
         ax.set_ylabel("model Pb count")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))  # counts are whole numbers
     _save(fig, folder / "reprojection.png", 100)
     plt.close(fig)
 
@@ -242,5 +252,5 @@ def count_figure(volumes, res, path: Path, title: str = "") -> None:
     fig = _figure(figsize=(6, 6), constrained_layout=True)
     plot_counts(fig, volumes, res)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.axes[0].set_title(title, fontsize=9)  # under the legend the layout puts above the plots
     _save(fig, path, 110)

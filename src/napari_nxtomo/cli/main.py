@@ -175,6 +175,9 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     name = type(exc).__name__
     if isinstance(exc, (ValueError, OSError)):
         return str(exc), 2
+    if isinstance(exc, ImportError):  # a missing package (e.g. no Qt binding for --gui): say which, not "a bug"
+        return (str(exc) if "pip install" in str(exc) else
+                f"a package is missing ({name}: {exc}): install it in this environment (pip install ...)"), 2
     if isinstance(exc, MemoryError):
         return (f"out of memory ({name}: {exc or 'no detail'}): the input is too large for this machine; make it "
                 "smaller (crop or bin the images, fewer Q points, fewer atoms)"), 3
@@ -189,7 +192,7 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit status, with a one-line message on any failure.
 
     Exit status 2: bad input (a ValueError or OSError: the message says what
-    to do); 3: out of memory; 1: a failed calculation or an unexpected error;
+    to do) or a missing package (an ImportError: which to install); 3: out of memory; 1: a failed calculation or an unexpected error;
     130: interrupted (Ctrl-C).  The traceback is printed too when the
     environment variable ``NAPARI_NXTOMO_DEBUG`` is set (to anything but
     ``""`` or ``"0"``).

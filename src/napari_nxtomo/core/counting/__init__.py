@@ -12,7 +12,8 @@ Modules: :mod:`.front` (``count_atoms``: input, per-type dispatch, assembly),
 EM), :mod:`.curve` (classes on a cross-section curve), :mod:`.mixed` (mixed
 Pb/Se columns), :mod:`.library` (library forms), :mod:`.hybrid` (counting
 with a library up to one scale: given by a dose or fitted), :mod:`.views`
-(:func:`count_views`: several views, one scale, one total),
+(:func:`count_views`: several views, one scale, one total), :mod:`.neighbours`
+(:func:`lowest_from_neighbours`: a type's lowest count from its neighbours),
 :mod:`.result` (:class:`CountResult`), :mod:`.inputs` (checks).
 """
 
@@ -20,6 +21,7 @@ from .binning import _BIN_ABOVE  # noqa: F401  (read by benchmarks; patch it in 
 from .front import count_atoms
 from .gmm import RESOLVED_FACTOR, infer_lowest_count
 from .mixed import SE_RATIO_BOUNDS, SE_RATIO_Z2, pb_counts_mixed
+from .neighbours import lowest_from_neighbours
 from .mixture import GMMFit, fit_gmm, icl_criterion, local_minima
 from .result import CountResult
 from .views import ViewsCount, count_views
@@ -34,6 +36,7 @@ __all__ = [
     "icl_criterion",
     "infer_lowest_count",
     "local_minima",
+    "lowest_from_neighbours",
     "pb_counts_mixed",
     "SE_RATIO_Z2",
     "SE_RATIO_BOUNDS",

@@ -34,6 +34,7 @@ def count_atoms(
     dose=None,
     pixel_size=None,
     scale=None,
+    progress=None,
 ) -> CountResult:
     """Atom counts from column cross-sections (StatSTEM's mixture-model counting).
 
@@ -89,8 +90,10 @@ def count_atoms(
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional
-        Count of the lowest component.  Default: inferred (see
-        :func:`infer_lowest_count`), 1 when that is ambiguous.
+        Count of the lowest component (a dict: per column type).  Default:
+        inferred (see :func:`infer_lowest_count`), 1 when that is ambiguous;
+        with a library the lowest count of the window the ICL chooses (given:
+        only windows starting there).
     types : (N,) array of str, optional
         Column type of each column (e.g. ``"Pb"``, ``"Se"``, ``"Pb+Se"``):
         each type is counted on its own.
@@ -171,7 +174,7 @@ def count_atoms(
         scale = None if isinstance(scale, str) else scale
         return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale,
                           prior=_dose_prior(dose_scale, library, None), **options)
-    by_type = _count_by_type(x, types, errors, library, mixed, options)
+    by_type = _count_by_type(x, types, errors, library, mixed, options, progress)
     return _assemble(x, types, by_type, entropy)
 
 
@@ -252,12 +255,9 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
-        res = _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
-                            mixed=bool(mixed) if label else None, prior=prior,
-                            scale_source=scale_source or ("given" if scale is not None else "fitted"))
-        if lowest_count is not None:
-            res.notes.append("lowest_count is ignored with a library: the library names the counts")
-        return res
+        return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
+                             mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
+                             scale_source=scale_source or ("given" if scale is not None else "fitted"))
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:
@@ -287,11 +287,14 @@ def _dose_judge(names, library, mixed):
     return max(plain, key=lambda t: _parse_library(_library_of(library, t))[2].max())
 
 
-def _count_by_type(x, types, errors, library, mixed, options):
-    """One result per column type, in the order of first appearance; per-type settings picked from dicts."""
+def _count_by_type(x, types, errors, library, mixed, options, progress=None):
+    """One result per column type, in the order of first appearance; per-type settings picked from dicts;
+    ``progress(i, n)`` after each of the n types."""
     by_type = {}
     names = list(dict.fromkeys(types.tolist()))
     judge = _dose_judge(names, library, mixed) if library is not None else None
+    if progress is not None:
+        progress(0, len(names))
     for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
         scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge,
@@ -316,6 +319,8 @@ def _count_by_type(x, types, errors, library, mixed, options):
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
+        if progress is not None:
+            progress(len(by_type), len(names))
     return {t: by_type[t] for t in names}
 
 

@@ -151,12 +151,14 @@ def _scale_error(x, e2, vals, fit):
     return float(1.0 / np.sqrt(-d2)) if d2 < 0 else float("nan")
 
 
-def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=None):
-    """[(ICL, lo, hi, library indices, fit)] of every admissible window, fewest holes (:func:`_holes`) then smallest
-    ICL (plus the dose's prior penalty on the scale, :func:`_prior_penalty`) first; the best ICL per K."""
+def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=None, lowest=None):
+    """[(ICL, lo, hi, library indices, fit)] of every admissible window (of lowest count ``lowest`` when given),
+    fewest holes (:func:`_holes`) then smallest ICL (plus the dose's prior penalty on the scale,
+    :func:`_prior_penalty`) first; the best ICL per K."""
     fits = []
     for lo, hi, idx in _windows(counts_l):
-        if idx.size > x.size or not _plausible(lo, hi, x, counts_l, values, prior):
+        if idx.size > x.size or (lowest is not None and lo != int(lowest)) or \
+                (lowest is None and not _plausible(lo, hi, x, counts_l, values, prior)):
             continue
         fit = _fit_window(x, e2, values[idx], c_fixed, prior=prior)
         if fit is None:
@@ -268,7 +270,7 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given") -> CountResult:
+                  prior=None, scale_source="given", lowest=None) -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -291,7 +293,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         top = scale if scale is not None else prior[0] * np.exp(DOSE_MAX_SIGMA * prior[1])
         _check_range(x, top, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
     ranked, icl_by_k = _best_window(x, e2, ladder_counts, ladder, scale, entropy, resolve=minor_l is None,
-                                    prior=prior)
+                                    prior=prior, lowest=lowest)
     # with a dose's prior the ladder (which the prior ranked) alone chooses the window: the pairs' comb of Se
     # sub-classes fits a scale a count off as well
     icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(
@@ -313,7 +315,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
-             + f"; classes of counts {lo}..{hi} chosen by the ICL; width {width:.3g}"]
+             + f"; classes of counts {lo}..{hi} chosen by the ICL"
+             + (f" (lowest count {lowest} given)" if lowest is not None else "") + f"; width {width:.3g}"]
     if scale is None and prior is None and minor_l is not None:
         notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
                      "fits nearly as well): give the dose (dose=, pixel_size=) or count the views together "
@@ -330,7 +333,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         keys = [int(a) for a in counts_l]
     return CountResult.from_classes(
         x, post, c * vals, width, weights, cl, method="library", icl=icl_by_k, labels=labels, counts=counts,
-        lowest_count=int(counts.min()), lowest_count_inferred=True, log_likelihood=float(ll),
+        lowest_count=int(counts.min()), lowest_count_inferred=lowest is None, log_likelihood=float(ll),
         n_components_icl=int(idx.size), entropy=entropy, notes=notes,
         library=dict(zip(keys, (float(v) for v in values))), **pairs,
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),

@@ -70,7 +70,7 @@ class ViewsCount:
 
 
 def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=None, agree: bool = True,
-                entropy: str = "soft") -> ViewsCount:
+                entropy: str = "soft", progress=None) -> ViewsCount:
     """Count two or three views of one particle jointly: one library scale, one total of ``element``.
 
     Parameters
@@ -88,6 +88,9 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     agree : bool
         Make the totals agree (step 2 of the module docstring); False: the joint scale only.
     entropy : {"soft", "hard"}
+    progress : callable, optional
+        ``progress(i, n)``: one step per column type of every view counted (twice per view when the scale is
+        fitted: once free, once about the joint scale), the last for the totals.
 
     Returns
     -------
@@ -117,21 +120,25 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         raise ValueError(f"{len(libraries)} libraries for {len(tables)} tables: give one library, or one per table")
     scale = known_scale(dose, pixel_size)
     notes = []
+    step = _steps(tables, 2 if scale is None else 1, progress)
     if scale is None:  # the views' own scales agree on one dose-equivalent, which then acts as a dose
-        free = [count_atoms(t, library=lib, scale="fit", entropy=entropy) for t, lib in zip(tables, libraries)]
+        free = [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step())
+                for t, lib in zip(tables, libraries)]
         scale, scale_err, note = _joint_scale(free, libraries, element)
         notes.append(note)
         dose, pixel_size = scale, 1.0
     else:
         scale_err = 0.0
     # every view and type fits its scale about the dose's (count_atoms(dose=...))
-    results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy)
+    results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy, progress=step())
                for t, lib in zip(tables, libraries)]
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
     before = [int(sum(c.sum() for c in _current(o))) for o in options]
     if not agree or len(tables) < 2:
+        step(last=True)
         return ViewsCount(results, scale, scale_err, before, before, [0] * len(tables), notes)
     total, paths = _common_total(options)
+    step(last=True)
     moved, final = [], []
     for r, o, path in zip(results, options, paths):
         counts = r.counts.copy()
@@ -146,6 +153,30 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
             f"({total}) agrees with the other views"]))
     notes.append(f"{element} totals {before} -> {total} in every view (cheapest moves of the uncertain columns)")
     return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes)
+
+
+def _steps(tables, passes, progress):
+    """``step()``: the ``progress(i, n)`` of the next count_atoms call over all the views' types (``passes`` counts
+    of every view, then one last step for the totals); ``step(last=True)`` reports that last step."""
+    types = [len(set(np.asarray(t["type"]).astype(str))) if "type" in t else 1 for t in tables]
+    total = passes * sum(types) + 1
+    calls = iter(types * passes)
+    done = [0]
+
+    def step(last=False):
+        if last:
+            if progress is not None:
+                progress(total, total)
+            return None
+        n_types, base = next(calls), done[0]
+        done[0] += n_types
+
+        def report(i, _n):
+            if progress is not None:
+                progress(base + i, total)
+        return report
+
+    return step
 
 
 def _joint_scale(results, libraries, element):

@@ -69,7 +69,7 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     metadata : dict, optional
         The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
-        ``progress(i, n)``: 0 of 1 before, 1 of 1 after.
+        ``progress(i, n)``: one step per column type counted, the last after the checks.
 
     Returns
     -------
@@ -110,14 +110,28 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
             choice.note += f" (the dose {dose:g} e/Å² is not used by the mixture)"
             dose = None
         warnings.warn(f"counting with the free mixture: {choice.note}", stacklevel=2)
+    n_steps = 1 + (len(set(types.tolist())) if types is not None else 1)  # each type, then the last checks
     if progress is not None:
-        progress(0, 1)
+        progress(0, n_steps)
     values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
-    result = count_atoms(values, max_components=max_components, n_components=n_components,
-                         lowest_count=lowest_count, types=None if feature == "volume" else types,
-                         **_library_options(choice.library, dose, md, types))
+    options = dict(max_components=max_components, n_components=n_components,
+                   types=None if feature == "volume" else types, **_library_options(choice.library, dose, md, types))
+    result = count_atoms(values, lowest_count=lowest_count, **options,
+                         progress=None if progress is None else (lambda i, _n: progress(i, n_steps)))
+    inferred = _neighbours_lowest(table, result, lowest_count, library=choice.library is not None)
+    if inferred and choice.library is not None:  # the library's classes are not shifted: the user is told
+        off = {t: n - result.by_type[t].lowest_count for t, n in inferred.items() if not _given(lowest_count, t)}
+        result.notes.append("the counts of " + ", ".join(f"{t} lie ~{abs(d)} atom(s) {'below' if d > 0 else 'above'}"
+                                                         for t, d in off.items() if d)
+                            + " those of their neighbouring columns of the heaviest type, which run through the same "
+                              "thickness (±1 atom): check the library's values for them, or give their lowest count")
+    elif inferred:
+        result = count_atoms(values, lowest_count=inferred, **options)
+        result.notes.append("lowest count of " + ", ".join(f"{t} {n}" for t, n in inferred.items() if
+                                                             not _given(lowest_count, t))
+                            + " inferred from the neighbouring columns of the other type (same thickness, ±1 atom)")
     if progress is not None:
-        progress(1, 1)
+        progress(n_steps, n_steps)
     scale = ""
     if choice.library is not None:
         _top_scale(result)
@@ -178,6 +192,35 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
                          count_element="Pb", shell_ratio=info["rho"])
     return counted, result
+
+
+def _given(lowest_count, t) -> bool:
+    """Whether the user gave type ``t``'s lowest count (one number for all, or a dict naming it)."""
+    return lowest_count is not None and (not isinstance(lowest_count, dict) or lowest_count.get(t) is not None)
+
+
+def _neighbours_lowest(table, result, lowest_count, library=False):
+    """Every type's lowest count when a type's could not be inferred from its means (nor was given) and its neighbours
+    of a known type fix it (:func:`~napari_nxtomo.core.counting.lowest_from_neighbours`); else None.  With a
+    ``library`` the heaviest type (largest mean cross-section) is the known one."""
+    from ..counting import lowest_from_neighbours
+
+    parts = result.by_type or {}
+    if len(parts) < 2 or not {"y", "x"} <= set(table.columns):
+        return None
+    if library:
+        heavy = max(parts, key=lambda t: float(table["volume"][table["type"].astype(str) == t].mean()))
+        known = {t: int(r.lowest_count) for t, r in parts.items() if _given(lowest_count, t) or t == heavy}
+    else:
+        known = {t: int(r.lowest_count) for t, r in parts.items()
+                 if _given(lowest_count, t) or r.lowest_count_inferred}
+    unknown = [t for t in parts if t not in known and "+" not in t]
+    if not known or not unknown:
+        return None
+    found = lowest_from_neighbours(table[["y", "x"]].to_numpy(float), table["type"].astype(str).to_numpy(),
+                                   np.asarray(result.counts, int), known)
+    found = {t: n for t, n in found.items() if t in unknown and n != int(parts[t].lowest_count)}
+    return {**known, **found} if found else None
 
 
 def _metadata_dose(md: dict):
@@ -254,7 +297,7 @@ def with_counts(table, result):
     return counted
 
 
-def count_views_tables(tables, metadata=None, *, library="auto", dose=None, element: str = "Pb"):
+def count_views_tables(tables, metadata=None, *, library="auto", dose=None, element: str = "Pb", progress=None):
     """Count the fitted tables of two or three views of ONE particle jointly: one library scale, one ``element`` total.
 
     Each table's library is chosen as :func:`count_table` chooses it (``"auto"``: the shipped or cached library of
@@ -272,6 +315,8 @@ def count_views_tables(tables, metadata=None, *, library="auto", dose=None, elem
         e/Å² of all the images.
     element : str
         The element whose totals must agree.
+    progress : callable, optional
+        ``progress(i, n)`` per view and column type counted (:func:`~napari_nxtomo.core.counting.count_views`).
 
     Returns
     -------
@@ -312,7 +357,7 @@ def count_views_tables(tables, metadata=None, *, library="auto", dose=None, elem
         if len(pixels) != 1 or None in pixels:
             raise ValueError("a dose needs the views' common pixel size (pixel_size_A in every table's metadata)")
         given = {"dose": doses.pop(), "pixel_size": float(pixels.pop())}
-    joint = count_views(list(tables), [c.library for c in chosen], element=element, **given)
+    joint = count_views(list(tables), [c.library for c in chosen], element=element, progress=progress, **given)
     counted = [with_counts(t, r) for t, r in zip(tables, joint.results)]
     for c, ch in zip(counted, chosen):
         c.attrs.update(counting_library=ch.description, counting_note="; ".join(joint.notes))
