@@ -20,8 +20,10 @@ the occupied bins; occupancies and B only reweight the ten group-pair sums.
 (``sinc(Q d a/a0)``, exact for a uniformly scaled crystal), and the size
 class diameters scale by ``a/a0`` too.  Approximation: the shell thickness
 and Δr_Pb also scale by ``a/a0`` (0.1 Å of a 10 Å shell for a 1 % change of
-``a``); :func:`refine_pattern` rebuilds at the refined ``a`` and refines again
-when ``a`` leaves ``a0`` by more than 1 %.
+``a``), and the atoms of each size class are those inside its nominal
+diameter at ``a0`` (fixed in lattice units); :func:`refine_pattern` rebuilds
+at the refined ``a`` and refines again when ``a`` leaves ``a0`` by more than
+``REBUILD_STRAIN`` (2e-4).
 ``tests/core/test_population.py`` checks the pattern at ``a != a0`` against
 the exact Debye sum of the same particle built at ``a``.  α_RH, Δr_Pb and the
 shell thickness change the set of distances: a change of them rebuilds the
@@ -63,7 +65,7 @@ from .model import _n_slots, _uniform_step
 __all__ = ["PopulationModel", "population_intensity", "size_weights"]
 
 #: refine_pattern resets the reference a0 and refines again when a leaves it by more than this (relative)
-REBUILD_STRAIN = 0.01
+REBUILD_STRAIN = 2e-4
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 6
 

@@ -261,8 +261,12 @@ def refine_pattern(q, intensity, sigma=None, *, model: PopulationModel, free=("s
     sigma : (M,) array, optional
         Standard uncertainties (weights 1/σ²); default sqrt(max(I, 1)).
     model : PopulationModel
-        The start.  Its size classes (``size_range``) and the database's
-        reference cell edge are fixed at the start values.
+        The start.  Its size classes (``size_range``, nominal diameters) are
+        fixed at the start values; the atoms of each class are fixed in
+        lattice units at the reference cell edge a0 (the start's), so when
+        the refined cell edge differs from a0 by more than
+        ``REBUILD_STRAIN`` the database is rebuilt at the refined edge and
+        the refinement run again (at most twice).
     free : sequence of str
         Parameters to refine: ``mean_diameter``, ``width``,
         ``lattice_parameter``, ``alpha_rh``, ``delta_r_pb``,
@@ -304,8 +308,11 @@ def refine_pattern(q, intensity, sigma=None, *, model: PopulationModel, free=("s
     if not names:
         raise ValueError("free is empty: name at least one parameter to refine")
     res = _refine(model, names, q, y, sigma, bounds, max_evaluations)
-    a0 = res.model.reference_lattice_parameter
-    if abs(res.model.lattice_parameter / a0 - 1.0) > REBUILD_STRAIN:
+    for _ in range(2):
+        # the size classes' atoms are fixed in lattice units at a0: define them at the refined cell edge
+        a0 = res.model.reference_lattice_parameter
+        if abs(res.model.lattice_parameter / a0 - 1.0) <= REBUILD_STRAIN or not res.converged:
+            break
         rebuilt = res.model.with_parameters(reference_lattice_parameter=res.model.lattice_parameter)
         res = _refine(rebuilt, names, q, y, sigma, bounds, max_evaluations)
     return res
