@@ -1,6 +1,7 @@
 """Refinement of a population against a pattern made from known particles (exact Debye sums, Poisson noise)."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -79,20 +80,22 @@ def test_refinement_recovers_the_known_population(distorted):
 
 SCAN_FREE = ("mean_diameter", "width", "lattice_parameter", "occupancy_core", "occupancy_shell", "b_iso",
              "scale", "background")
+#: the scans on every second point (Q step 0.02 Å⁻¹, still 10 points a peak) from the true cell edge, for time
+SCAN = slice(None, None, 2)
 
 
 def test_alpha_scan_minimum_at_the_true_angle(distorted):
     y, sigma, _ = distorted
-    scan = scan_parameter(Q, y, sigma, model=start_model(delta_r_pb=0.12), name="alpha_rh",
-                          values=[60.0, 59.5, 59.1, 58.7], free=SCAN_FREE)
+    scan = scan_parameter(Q[SCAN], y[SCAN], sigma[SCAN], model=start_model(delta_r_pb=0.12, lattice_parameter=5.936),
+                          name="alpha_rh", values=[60.0, 59.5, 59.1, 58.7], free=SCAN_FREE)
     assert scan.best == 59.1
     assert scan.chi2_red[0] > 2 * scan.chi2_red[2]
 
 
 def test_alpha_scan_of_a_cubic_population_invents_no_distortion():
     y, sigma, _ = measured_pattern(60.0, 0.0, seed=2)
-    scan = scan_parameter(Q, y, sigma, model=start_model(delta_r_pb=0.0), name="alpha_rh",
-                          values=[60.0, 59.7, 59.4], free=SCAN_FREE)
+    scan = scan_parameter(Q[SCAN], y[SCAN], sigma[SCAN], model=start_model(delta_r_pb=0.0, lattice_parameter=5.936),
+                          name="alpha_rh", values=[60.0, 59.7, 59.4], free=SCAN_FREE)
     assert scan.best == 60.0
     assert scan.chi2_red[0] < 1.2
 
@@ -101,7 +104,7 @@ def test_no_convergence_is_said_and_the_best_parameters_kept(distorted):
     y, sigma, _ = distorted
     with pytest.warns(UserWarning, match="did not converge"):
         res = refine_pattern(Q, y, sigma, model=start_model(), free=("mean_diameter", "scale"), max_evaluations=2)
-    assert not res.converged and "best parameters" not in res.message or True
+    assert not res.converged
     start = refine_pattern(Q, y, sigma, model=start_model(), free=("scale",))
     assert res.chi2_red <= start.chi2_red  # never worse than where it started
 
@@ -121,8 +124,10 @@ def test_bad_refinement_input(distorted, change, message):
         refine_pattern(kw.pop("q"), kw.pop("intensity"), kw.pop("sigma"), **kw)
 
 
-def test_scan_gives_the_same_numbers_on_a_dask_cluster():
-    pytest.importorskip("dask.distributed")
+def test_scan_gives_the_same_numbers_on_dask_and_an_executor():
+    """Serial, a concurrent.futures executor and a Dask cluster (threads here; benchmarks/bench_refine.py runs
+    a process LocalCluster, 15 s to start) give the same χ² to the last digit."""
+    distributed = pytest.importorskip("dask.distributed")
     q = np.linspace(1.5, 8.0, 300)
     true = PopulationModel(mean_diameter=18.0, width=0.1, n_sizes=3, size_range=(14.0, 22.0), scale=1e-3)
     y = np.random.default_rng(3).poisson(population_intensity(true, q)).astype(float)
@@ -130,6 +135,11 @@ def test_scan_gives_the_same_numbers_on_a_dask_cluster():
     serial = scan_parameter(q, y, None, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        on_dask = scan_parameter(q, y, None, client="local", **kw)
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            on_dask = scan_parameter(q, y, None, client=client, **kw)
+    with ThreadPoolExecutor(2) as pool:
+        on_pool = scan_parameter(q, y, None, client=pool, **kw)
     np.testing.assert_allclose(on_dask.chi2_red, serial.chi2_red, rtol=1e-12)
+    np.testing.assert_allclose(on_pool.chi2_red, serial.chi2_red, rtol=1e-12)
     assert serial.best == 5.936

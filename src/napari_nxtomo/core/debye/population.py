@@ -48,6 +48,7 @@ particle with random vacancies) or ``"squared"`` (``o²``, eq. (1) and
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -68,6 +69,7 @@ __all__ = ["PopulationModel", "population_intensity", "size_weights"]
 REBUILD_STRAIN = 2e-4
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 6
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -311,13 +313,16 @@ def _database(model: PopulationModel) -> _Database:
     d = class_diameters(model)
     key = (model.structure, model.elements, model.shape, round(model.alpha_rh, 9), round(model.delta_r_pb, 9),
            round(model.shell_thickness, 9), model.bin_width, _a0(model), tuple(np.round(d, 9).tolist()))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _CACHE_LOCK:
+        db = _CACHE.get(key)
+        if db is not None:
+            _CACHE.move_to_end(key)
+            return db
     db = _build_database(model, d)
-    _CACHE[key] = db
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = db
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return db
 
 
