@@ -23,6 +23,9 @@ from .core.tables import read_points_csv, read_xyz, write_points_csv, write_xyz
 from .core.counting import CountResult, count_atoms
 from .core.library import CrossSectionLibrary, load_library, simulate_library
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
+from .core.debye.population import PopulationModel, population_intensity
+from .core.debye.refine import refine_pattern, scan_parameter
+from .core.pattern_io import read_pattern
 from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
 __all__ = [
@@ -65,4 +68,9 @@ __all__ = [
     "CrossSectionLibrary",
     "simulate_library",
     "load_library",
+    "PopulationModel",
+    "population_intensity",
+    "refine_pattern",
+    "scan_parameter",
+    "read_pattern",
 ]

@@ -228,7 +228,16 @@ def size_weights(model: PopulationModel, diameters) -> np.ndarray:
 
 
 def class_diameters(model: PopulationModel) -> np.ndarray:
-    """Diameters (Å, at the model's lattice parameter) of the size classes."""
+    """Nominal diameters (Å) of the size classes, at the reference lattice parameter a0.
+
+    Explicit ``sizes`` sorted; else ``n_sizes`` evenly spaced over ``size_range``
+    (default ``mean * exp(±3.5 s)``).
+
+    Examples
+    --------
+    >>> class_diameters(PopulationModel(mean_diameter=50.0, width=0.08, n_sizes=3, size_range=(40.0, 60.0))).tolist()
+    [40.0, 50.0, 60.0]
+    """
     if model.sizes is not None:
         d = np.sort(np.asarray(model.sizes, dtype=float))
         if d.size == 0 or np.any(d <= 0):
@@ -239,7 +248,7 @@ def class_diameters(model: PopulationModel) -> np.ndarray:
     else:
         s = math.sqrt(math.log1p(model.width**2))
         lo, hi = model.mean_diameter * math.exp(-3.5 * s), model.mean_diameter * math.exp(3.5 * s)
-    if not (0 < lo < hi):
+    if not (0 < lo < hi or (0 < lo == hi and model.n_sizes <= 1)):
         raise ValueError(f"size_range must be (smallest, largest) diameter in Å, smallest < largest; got {(lo, hi)}")
     return np.linspace(lo, hi, max(int(model.n_sizes), 1)) if model.n_sizes > 1 else np.array([0.5 * (lo + hi)])
 
@@ -359,7 +368,13 @@ def _occupancies(model: PopulationModel) -> np.ndarray:
 
 
 def chebyshev_background(coefficients, q) -> np.ndarray:
-    """Σ c_n T_n(x), x the Q values mapped linearly onto [-1, 1] (constant for one point)."""
+    """Σ c_n T_n(x), x the Q values mapped linearly onto [-1, 1] (constant for one point).
+
+    Examples
+    --------
+    >>> chebyshev_background([1.0, 2.0], [1.0, 2.0, 3.0]).tolist()
+    [-1.0, 1.0, 3.0]
+    """
     q = np.asarray(q, dtype=float)
     span = q.max() - q.min()
     x = (2.0 * (q - q.min()) / span - 1.0) if span > 0 else np.zeros_like(q)
