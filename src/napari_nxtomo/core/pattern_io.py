@@ -2,7 +2,7 @@
 
 Formats: ``.xy``, ``.xye``, ``.dat``, ``.csv`` (two or three columns of
 numbers separated by spaces, tabs, commas or semicolons, ``#`` comments, an
-optional header line of column names) and Fit2D's ``.chi`` (title, x label,
+optional header line of column names, plain or as the last comment line) and Fit2D's ``.chi`` (title, x label,
 y label and point count on the first four lines).  The abscissa is Q in Å⁻¹
 or 2θ in degrees (then a wavelength or a photon energy converts it to Q).
 The third column, when there is one, is the standard uncertainty of the
@@ -96,7 +96,9 @@ def read_table(path):
     Returns
     -------
     names : list of str or None
-        The header line's names, or the .chi x label as ``[label]``, or None.
+        The header line's names (or those of the comment line just before
+        the data, ``# 2theta I esd``, when they are as many as the columns),
+        or the .chi x label as ``[label]``, or None.
     values : (R, C) float ndarray
         NaN where a CSV cell is empty (blocks of different lengths).
     line_numbers : (R,) int ndarray
@@ -116,12 +118,14 @@ def read_table(path):
     >>> _ = path.write_text("# Q I sigma\\n1.0 10 3\\n1.5 25 5\\n", encoding="utf-8")
     >>> names, values, lines, counts = read_table(path)
     >>> names, values.tolist(), lines.tolist()
-    (None, [[1.0, 10.0, 3.0], [1.5, 25.0, 5.0]], [2, 3])
+    (['Q', 'I', 'sigma'], [[1.0, 10.0, 3.0], [1.5, 25.0, 5.0]], [2, 3])
     """
     path = Path(path)
     text = _text(path)
-    lines = [(k, raw.split("#", 1)[0]) for k, raw in enumerate(text.splitlines(), start=1)]
+    raw_lines = text.splitlines()
+    lines = [(k, raw.split("#", 1)[0]) for k, raw in enumerate(raw_lines, start=1)]
     lines = [(k, s) for k, s in lines if s.strip()]
+    comment_names = _comment_header(raw_lines, lines[0][0] if lines else 0)
     names = None
     if path.suffix.lower() == ".chi":
         label, lines = _chi_labels(lines)
@@ -130,6 +134,9 @@ def read_table(path):
     if first and all(_number(f) is None for f in first):
         names = first
         lines = lines[1:]
+    if names is None and comment_names and lines:
+        if len(comment_names) == len([f for f in re.split(r"[\s,;]+", lines[0][1].strip()) if f]):
+            names = comment_names
     if not lines:
         raise ValueError(f"{path.name} holds no data points; a pattern needs at least two lines of numbers")
     body = "\n".join(s.strip() for _, s in lines)
@@ -150,6 +157,21 @@ def read_table(path):
         )
     counts = (table.notna() & (table != "")).sum(axis=1).to_numpy()
     return names, values, np.array([k for k, _ in lines]), counts
+
+
+def _comment_header(raw_lines, first_data_line: int):
+    """Column names in the comment line just before the data (``# 2theta I esd``), or None."""
+    for raw in reversed(raw_lines[: max(first_data_line - 1, 0)]):
+        text = raw.strip()
+        if not text:
+            continue
+        if not text.startswith("#"):
+            return None
+        fields = [f for f in re.split(r"[\s,;]+", text.lstrip("#").strip()) if f]
+        if len(fields) >= 2 and all(_number(f) is None for f in fields):
+            return fields
+        return None
+    return None
 
 
 def _number(field):
