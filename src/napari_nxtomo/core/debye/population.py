@@ -29,6 +29,13 @@ the exact Debye sum of the same particle built at ``a``.  α_RH, Δr_Pb and the
 shell thickness change the set of distances: a change of them rebuilds the
 database (cached).
 
+**Cost.**  Building the database visits every pair of the largest particle
+once (N² / 2, one core: about 1 s for the 7 000 atoms of a 6.8 nm PbS
+sphere); its memory is 10 group pairs x size classes x distance bins x 3
+moments (8 bytes each: 53 MB for 20 classes up to 11 nm at 0.01 Å).  A new
+pattern costs one weighted sum over classes and one sin-sum over the occupied
+bins (about 0.05-0.1 s for the 20-size 5 nm population at 1101 Q points).
+
 **Shell.**  An atom is in the shell of a particle of diameter ``D`` when it
 lies less than ``shell_thickness`` inside the surface (the builder's
 definition, :func:`napari_nxtomo.core.nanocrystal.build_nanocrystal`; for
@@ -55,6 +62,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import ndtr
 
+from .._memory import check_memory
 from .._parallel import NUMBA_LOCK
 from ..nanocrystal import _shape_facets, build_nanocrystal
 from ._population_kernels import _bin_population
@@ -301,6 +309,8 @@ def _build_database(model: PopulationModel, diameters: np.ndarray) -> _Database:
     span = float(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))) if len(pos) else 0.0
     n_bins = int(span / model.bin_width) + 2
     pidx, pairs = _group_pairs()
+    check_memory(8.0 * len(pairs) * len(diameters) * n_bins * 3, f"the pair database of {len(diameters)} sizes up "
+                 f"to {diameters[-1]:g} Å", "use fewer size classes (n_sizes), a larger bin_width or smaller particles")
     mom = np.zeros((len(pairs), len(diameters), n_bins, 3))
     with NUMBA_LOCK:
         _bin_population(pos, element, first, core_from, pidx, float(model.bin_width), mom)
