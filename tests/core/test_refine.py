@@ -9,7 +9,7 @@ from scipy.stats import lognorm
 
 from napari_nxtomo.core.debye import debye_intensity
 from napari_nxtomo.core.debye.population import PopulationModel, population_intensity
-from napari_nxtomo.core.debye.refine import refine_pattern, scan_parameter
+from napari_nxtomo.core.debye.refine import RefineCancelled, refine_pattern, scan_parameter
 from napari_nxtomo.core.nanocrystal import build_nanocrystal
 
 Q = np.linspace(1.0, 12.0, 1101)
@@ -143,3 +143,20 @@ def test_scan_gives_the_same_numbers_on_dask_and_an_executor():
     np.testing.assert_allclose(on_dask.chi2_red, serial.chi2_red, rtol=1e-12)
     np.testing.assert_allclose(on_pool.chi2_red, serial.chi2_red, rtol=1e-12)
     assert serial.best == 5.936
+
+
+def test_progress_and_cancel():
+    q = np.linspace(1.5, 6.0, 120)
+    true = PopulationModel(mean_diameter=18.0, width=0.1, n_sizes=3, size_range=(14.0, 22.0), scale=1e-3)
+    y = population_intensity(true, q)
+    seen = []
+    refine_pattern(q, y, None, model=true.with_parameters(scale=2e-3), free=("scale",),
+                   progress=lambda i, n: seen.append((i, n)))
+    assert seen and seen[0] == (1, 400) and all(n == 400 for _, n in seen)
+    with pytest.raises(RefineCancelled):
+        scan_parameter(q, y, None, model=true, name="width", values=[0.1, 0.2], free=("scale",),
+                       cancel=lambda: True)
+    points = []
+    scan_parameter(q, y, None, model=true, name="width", values=[0.1, 0.2], free=("scale",),
+                   progress=lambda i, n: points.append((i, n)))
+    assert points == [(1, 2), (2, 2)]

@@ -28,7 +28,7 @@ from .population import (
     population_intensity,
 )
 
-__all__ = ["PARAMETERS", "RefineResult", "ScanResult", "refine_pattern", "scan_parameter"]
+__all__ = ["PARAMETERS", "RefineCancelled", "RefineResult", "ScanResult", "refine_pattern", "scan_parameter"]
 
 #: refinable parameters (``"b_iso_<element>"`` and ``"background_<n>"`` too) and their default bounds
 PARAMETERS = {
@@ -51,6 +51,10 @@ _STEPS = {
 }
 #: parameters that change the set of distances (each new value rebuilds the pair database)
 _STRUCTURAL = ("alpha_rh", "delta_r_pb", "shell_thickness")
+
+
+class RefineCancelled(Exception):
+    """Raised by :func:`refine_pattern` and :func:`scan_parameter` when their ``cancel()`` returns True."""
 
 
 @dataclass
@@ -164,8 +168,9 @@ def _check_data(q, y, sigma):
 class _Objective:
     """Weighted residuals of a model with some parameters set, with cached structure sums and the best point."""
 
-    def __init__(self, model, names, q, y, sigma):
+    def __init__(self, model, names, q, y, sigma, progress=None, cancel=None, max_evaluations=0):
         self.model, self.names, self.q, self.y, self.sigma = model, names, q, y, sigma
+        self.progress, self.cancel, self.max_evaluations = progress, cancel, max_evaluations
         self._key, self._sums = None, None
         self.best = (np.inf, None)
         self.n_eval = 0
@@ -180,9 +185,13 @@ class _Objective:
         return self._sums
 
     def __call__(self, x):
+        if self.cancel is not None and self.cancel():
+            raise RefineCancelled("the refinement was cancelled")
         m = self.model_at(x)
         r = (population_intensity(m, self.q, sums=self.sums(m)) - self.y) / self.sigma
         self.n_eval += 1
+        if self.progress is not None:
+            self.progress(min(self.n_eval, self.max_evaluations), self.max_evaluations)
         cost = float(r @ r)
         if np.isfinite(cost) and cost < self.best[0]:
             self.best = (cost, np.array(x, dtype=float))
@@ -249,7 +258,8 @@ def _finish(obj, x, jac, converged, message):
 
 
 def refine_pattern(q, intensity, sigma=None, *, model: PopulationModel, free=("scale", "background"),
-                   bounds: dict | None = None, max_evaluations: int = 400) -> RefineResult:
+                   bounds: dict | None = None, max_evaluations: int = 400, progress=None,
+                   cancel=None) -> RefineResult:
     """Refine a population model against a measured pattern by weighted least squares.
 
     Parameters
@@ -278,6 +288,9 @@ def refine_pattern(q, intensity, sigma=None, *, model: PopulationModel, free=("s
         ±3 %, the mean diameter within the size classes).
     max_evaluations : int
         Most pattern evaluations of the optimiser.
+    progress, cancel : callable, optional
+        ``progress(i, n)`` after each pattern evaluation (i of at most n);
+        ``cancel() -> bool`` before each: True raises :class:`RefineCancelled`.
 
     Returns
     -------
@@ -307,21 +320,22 @@ def refine_pattern(q, intensity, sigma=None, *, model: PopulationModel, free=("s
     names = _expand(model, free)
     if not names:
         raise ValueError("free is empty: name at least one parameter to refine")
-    res = _refine(model, names, q, y, sigma, bounds, max_evaluations)
+    run = dict(progress=progress, cancel=cancel)
+    res = _refine(model, names, q, y, sigma, bounds, max_evaluations, **run)
     for _ in range(2):
         # the size classes' atoms are fixed in lattice units at a0: define them at the refined cell edge
         a0 = res.model.reference_lattice_parameter
         if abs(res.model.lattice_parameter / a0 - 1.0) <= REBUILD_STRAIN or not res.converged:
             break
         rebuilt = res.model.with_parameters(reference_lattice_parameter=res.model.lattice_parameter)
-        res = _refine(rebuilt, names, q, y, sigma, bounds, max_evaluations)
+        res = _refine(rebuilt, names, q, y, sigma, bounds, max_evaluations, **run)
     return res
 
 
-def _refine(model, names, q, y, sigma, bounds, max_evaluations):
+def _refine(model, names, q, y, sigma, bounds, max_evaluations, progress=None, cancel=None):
     lo, hi = _bounds(model, names, bounds)
     model = _linear_start(model, names, q, y, sigma)
-    obj = _Objective(model, names, q, y, sigma)
+    obj = _Objective(model, names, q, y, sigma, progress, cancel, max_evaluations)
     x0 = np.clip([model.parameter(n) for n in names], lo, hi)
     try:
         sol = least_squares(obj, x0, jac=lambda x: obj.jacobian(x, lo, hi), bounds=(lo, hi), x_scale="jac",
@@ -339,14 +353,15 @@ def _refine(model, names, q, y, sigma, bounds, max_evaluations):
     return _finish(obj, x, obj.jacobian(x, lo, hi), converged, message)
 
 
-def _scan_point(args):
+def _scan_point(args, cancel=None):
     q, y, sigma, model, name, value, free, bounds, max_evaluations = args
     start = model.with_parameters(**{name: float(value)})
-    return refine_pattern(q, y, sigma, model=start, free=free, bounds=bounds, max_evaluations=max_evaluations)
+    return refine_pattern(q, y, sigma, model=start, free=free, bounds=bounds, max_evaluations=max_evaluations,
+                          cancel=cancel)
 
 
 def scan_parameter(q, intensity, sigma=None, *, model: PopulationModel, name: str, values, free=("scale", "background"),
-                   bounds=None, client=None, max_evaluations: int = 400) -> ScanResult:
+                   bounds=None, client=None, max_evaluations: int = 400, progress=None, cancel=None) -> ScanResult:
     """χ² against one parameter, the others in ``free`` refined at each value (the seed paper's Fig. 1c).
 
     Parameters
@@ -364,6 +379,10 @@ def scan_parameter(q, intensity, sigma=None, *, model: PopulationModel, name: st
         ``map``/``gather`` like it), a ``concurrent.futures`` Executor, the
         string ``"local"`` for a new Dask LocalCluster (closed afterwards),
         or None for one after the other in this process.
+    progress, cancel : callable, optional
+        One after the other only: ``progress(i, n)`` after each point,
+        ``cancel() -> bool`` checked during each refinement
+        (:class:`RefineCancelled`).
 
     Returns
     -------
@@ -390,13 +409,18 @@ def scan_parameter(q, intensity, sigma=None, *, model: PopulationModel, name: st
         model = model.with_parameters(reference_lattice_parameter=float(model.lattice_parameter))
     vals = np.asarray(values, dtype=float)
     jobs = [(q, y, sigma, model, name, v, tuple(free), bounds, max_evaluations) for v in vals]
-    results = _run_jobs(jobs, client)
+    if client is None:
+        results = []
+        for k, job in enumerate(jobs):
+            results.append(_scan_point(job, cancel))
+            if progress is not None:
+                progress(k + 1, len(jobs))
+    else:
+        results = _run_jobs(jobs, client)
     return ScanResult(name, vals, np.array([r.chi2_red for r in results]), results)
 
 
 def _run_jobs(jobs, client):
-    if client is None:
-        return [_scan_point(j) for j in jobs]
     if isinstance(client, str):
         if client != "local":
             raise ValueError(f"client must be a Dask Client, an Executor, 'local' or None; got {client!r}")
