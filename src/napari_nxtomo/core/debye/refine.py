@@ -377,8 +377,10 @@ def scan_parameter(q, intensity, sigma=None, *, model: PopulationModel, name: st
     client : optional
         Where the points run: a ``dask.distributed`` Client (or anything with
         ``map``/``gather`` like it), a ``concurrent.futures`` Executor, the
-        string ``"local"`` for a new Dask LocalCluster (closed afterwards),
-        or None for one after the other in this process.
+        string ``"local"`` for a new Dask LocalCluster of 2 worker processes
+        (closed afterwards; about 15 s to start, and a script that starts one
+        must run under ``if __name__ == "__main__":``, as for any process
+        pool), or None for one after the other in this process.
     progress, cancel : callable, optional
         One after the other only: ``progress(i, n)`` after each point,
         ``cancel() -> bool`` checked during each refinement
