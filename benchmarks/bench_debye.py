@@ -47,7 +47,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from _common import peak_memory_kb
+from _common import find_peer_python, peak_memory_kb
 
 from napari_nxtomo.core import debye as D
 from napari_nxtomo.core.nanocrystal import build_nanocrystal
@@ -104,28 +104,6 @@ def timed(fn, repeat=1):
 
 def max_rel(a, b):
     return float(np.max(np.abs(a - b) / np.abs(b)))
-
-
-def find_peer_python(arg: str | None):
-    if arg:
-        return arg, None
-    env = os.environ.get("NXTOMO_PEER_PYTHON")
-    if env:
-        return env, None
-    try:
-        import debyecalculator  # noqa: F401
-        import torch  # noqa: F401
-
-        return sys.executable, None
-    except ImportError:
-        pass
-    guess = Path(__file__).resolve().parents[2] / "venv-peers" / "bin" / "python"
-    if guess.exists():
-        return str(guess), None
-    return None, (
-        "DebyeCalculator skipped: no interpreter with torch + debyecalculator "
-        "(give --peer-python or NXTOMO_PEER_PYTHON; see this file's docstring)"
-    )
 
 
 def run_peer(python: str, structures: dict):

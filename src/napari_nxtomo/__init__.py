@@ -25,6 +25,9 @@ from .core.library import CrossSectionLibrary, load_library, simulate_library
 from .core.multislice_sample import pbse_cdse_core_shell_multislice
 from .core.sublattices import assign_sublattices
 from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_theta_to_q
+from .core.debye.population import PopulationModel, population_intensity
+from .core.debye.refine import refine_pattern, scan_parameter
+from .core.pattern_io import read_pattern
 from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
 __all__ = [
@@ -69,4 +72,9 @@ __all__ = [
     "load_library",
     "pbse_cdse_core_shell_multislice",
     "assign_sublattices",
+    "PopulationModel",
+    "population_intensity",
+    "refine_pattern",
+    "scan_parameter",
+    "read_pattern",
 ]

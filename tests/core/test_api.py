@@ -68,6 +68,12 @@ PUBLIC_API = [
     # issue 12: core-shell particles
     "pbse_cdse_core_shell_multislice",
     "assign_sublattices",
+    # issue 13: Debye-equation refinement of nanocrystal populations
+    "PopulationModel",
+    "population_intensity",
+    "refine_pattern",
+    "scan_parameter",
+    "read_pattern",
 ]
 
 #: the CLI's subcommands and, for each, its options, positional arguments and option choices (from ``--help``)
@@ -100,6 +106,15 @@ CLI = {
                     "--complete", "--min-neighbours", "--lattice-parameter", "--certainty-as-occupancy", "--quiet"},
         "positional": ["models"],
         "choices": ["xray,constant,neutron"],
+    },
+    # issue 13: a population refined against a measured pattern
+    "refine": {
+        "options": {"-h", "--out", "--x-unit", "--wavelength", "--energy", "--elements", "--shape",
+                    "--lattice-parameter", "--mean-diameter", "--width", "--n-sizes", "--alpha-rh", "--delta-r-pb",
+                    "--shell-thickness", "--occupancy-core", "--occupancy-shell", "--b", "--background-terms",
+                    "--free", "--scan", "--quiet"},
+        "positional": ["pattern"],
+        "choices": ["auto,q,two_theta"],
     },
 }
 

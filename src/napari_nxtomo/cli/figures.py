@@ -254,3 +254,37 @@ def count_figure(volumes, res, path: Path, title: str = "") -> None:
     if title:
         fig.axes[0].set_title(title, fontsize=9)  # under the legend the layout puts above the plots
     _save(fig, path, 110)
+
+
+def refine_figure(q, measured, model, path: Path, title: str = "", scan=None) -> None:
+    """Measured pattern, refined model and their difference below (the seed paper's Fig. 1b); with
+    ``scan`` (values, χ²_red, name) a second panel of χ² against the scanned parameter (Fig. 1c).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "refined.png"
+    >>> q = np.linspace(1.0, 10.0, 50)
+    >>> refine_figure(q, 1.0 + np.sinc(q) ** 2, 1.01 + np.sinc(q) ** 2, path, "a test",
+    ...               scan=([60.0, 59.5, 59.0], [3.0, 1.0, 2.0], "alpha_rh"))
+    >>> path.stat().st_size > 5_000
+    True
+    """
+    fig = _figure(figsize=(10 if scan is not None else 6, 4), constrained_layout=True)
+    axes = fig.subplots(1, 2 if scan is not None else 1, squeeze=False)[0]
+    ax = axes[0]
+    diff = np.asarray(measured) - np.asarray(model)
+    offset = np.min(measured) - np.max(diff) - 0.05 * np.ptp(measured)
+    ax.plot(q, measured, ".", ms=2, color="k", label="measured")
+    ax.plot(q, model, lw=1, color="tab:green", label="model")
+    ax.plot(q, diff + offset, lw=0.8, color="tab:red", label="difference")
+    ax.set_xlabel("Q (Å⁻¹)")
+    ax.set_ylabel("intensity")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    if scan is not None:
+        values, chi2, name = scan
+        axes[1].plot(values, chi2, "o-")
+        axes[1].set_xlabel(name)
+        axes[1].set_ylabel("reduced χ²")
+    _save(fig, path, 110)

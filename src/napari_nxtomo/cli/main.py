@@ -114,7 +114,7 @@ def _add_debye(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser: the subcommands demo, fit, count, reconstruct and debye.
+    """The command line's parser: the subcommands demo, fit, count, reconstruct, debye and refine.
 
     Examples
     --------
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="3D atomic models of nanocrystals from HAADF-STEM images (napari plugin and command line).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_fit, _add_count, _add_reconstruct, _add_debye):
+    from .refine import add_refine
+
+    for add in (_add_demo, _add_fit, _add_count, _add_reconstruct, _add_debye, add_refine):
         add(sub)
     return parser
 
@@ -164,6 +166,10 @@ def _run(parser, args) -> None:
                            complete=args.complete, lattice_parameter=args.lattice_parameter,
                            min_neighbours=args.min_neighbours, use_certainty=args.certainty_as_occupancy,
                            quiet=args.quiet)
+    elif args.command == "refine":
+        from .refine import run_refine
+
+        run_refine(args)
 
 
 #: set (to anything but "" or "0") to print the traceback of a failure before its one-line message

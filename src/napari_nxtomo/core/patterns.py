@@ -38,7 +38,6 @@ __all__ = [
 #: how the measured points are weighted in :func:`fit_scale_background`
 WEIGHTINGS = ("poisson", "unit")
 
-_SPLIT = re.compile(r"[\s,;]+")
 
 
 # ---------------------------------------------------------------------------
@@ -46,30 +45,29 @@ _SPLIT = re.compile(r"[\s,;]+")
 # ---------------------------------------------------------------------------
 
 
-def _numbers(fields):
-    try:
-        return [float(f) for f in fields]
-    except ValueError:
-        return None
-
-
-def load_pattern(path, columns=(0, 1)):
-    """Read a measured powder pattern from a text file.
+def load_pattern(path, columns=None):
+    """Read a measured powder pattern (x, intensity) from a text file.
 
     The file holds one point a line: the abscissa (Q in Å⁻¹ or 2θ in degrees;
     the file does not say which, the caller does) and the intensity,
     separated by spaces, tabs, commas or semicolons.  Anything after ``#`` is
     a comment; blank lines are skipped.  The first non-comment line may be a
     header of column names (no number in it); any other line that is not
-    numbers is an error.  Further columns (e.g. an uncertainty) are ignored
-    unless ``columns`` picks them.
+    numbers is an error.  With a header the columns are found by name (the
+    first of ``q``/``q_inv_A``/``2theta``/``two_theta_deg`` ..., then
+    ``intensity*``/``I``/``counts``/``measured``), so that the Debye dock's
+    own CSV export (``q_inv_A, two_theta_deg, intensity_e2, ...``) reads back
+    as Q and intensity; without one, columns 0 and 1.  Further columns (an
+    uncertainty) are ignored here; :func:`napari_nxtomo.core.pattern_io.read_pattern`
+    reads them as weights.
 
     Parameters
     ----------
     path : str or Path
         The file.
-    columns : (int, int)
-        Indices (from 0) of the abscissa and intensity columns.
+    columns : (int, int), optional
+        Indices (from 0) of the abscissa and intensity columns; by default
+        chosen from the header as above, else (0, 1).
 
     Returns
     -------
@@ -91,44 +89,25 @@ def load_pattern(path, columns=(0, 1)):
     >>> x.tolist(), y.tolist()
     ([1.0, 1.5, 2.0], [10.0, 25.0, 40.0])
     """
+    from .pattern_io import _columns, read_table
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no measured pattern at {str(path)!r}: choose an existing text file (x, intensity)")
-    ix, iy = (int(c) for c in columns)
+    names, values, lines, counts = read_table(path)
+    ix, iy = (int(c) for c in columns) if columns is not None else _columns(names, values.shape[1])[:2]
     need = max(ix, iy) + 1
-    rows = []
-    header_allowed = True
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="strict")
-    except UnicodeDecodeError:
+    if values.shape[1] >= need:
+        present = ~(np.isnan(values[:, ix]) & np.isnan(values[:, iy]) & (counts < values.shape[1]))
+        values, lines, counts = values[present], lines[present], counts[present]
+    short = counts < need
+    if values.shape[1] < need or np.any(short):
+        i = int(np.argmax(short)) if np.any(short) else 0
         raise ValueError(
-            f"{path.name} is not a text file; export the measured pattern as two columns of numbers "
-            "(x, intensity), e.g. .xy or .csv"
-        ) from None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        fields = [f for f in _SPLIT.split(line) if f]
-        values = _numbers(fields)
-        if values is None:
-            if header_allowed and all(_numbers([f]) is None for f in fields):
-                header_allowed = False  # one header line of column names
-                continue
-            raise ValueError(
-                f"{path.name}, line {lineno}: {raw.strip()[:60]!r} is not numbers; a measured pattern is two "
-                "columns (x, intensity) of numbers, with comments after '#'"
-            )
-        header_allowed = False
-        if len(values) < need:
-            raise ValueError(
-                f"{path.name}, line {lineno}: {len(values)} column(s), but column {need - 1} (from 0) is needed; "
-                "the file must hold at least two columns: x (Q in Å⁻¹ or 2θ in °) and intensity"
-            )
-        rows.append((values[ix], values[iy]))
-    if len(rows) < 2:
-        raise ValueError(f"{path.name} holds {len(rows)} data point(s); a pattern needs at least two")
-    data = np.asarray(rows, dtype=float)
+            f"{path.name}, line {lines[i]}: {counts[i]} column(s), but column {need - 1} (from 0) is needed; "
+            "the file must hold at least two columns: x (Q in Å⁻¹ or 2θ in °) and intensity"
+        )
+    if len(values) < 2:
+        raise ValueError(f"{path.name} holds {len(values)} data point(s); a pattern needs at least two")
+    data = values[:, [ix, iy]]
     if not np.all(np.isfinite(data)):
         bad = int(np.argmin(np.all(np.isfinite(data), axis=1)))
         raise ValueError(f"{path.name}: data point {bad + 1} is not finite ({data[bad].tolist()}); remove it")

@@ -19,9 +19,11 @@ class PatternPlot:
     def __init__(self):
         self.figure, self.canvas = figure_canvas((4, 3.5), min_height=260)
         self.figure_gr, self.canvas_gr = figure_canvas((4, 3.5))
+        self.figure_refine, self.canvas_refine = figure_canvas((4, 3.5))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.canvas, "I(Q)")
         self.tabs.addTab(self.canvas_gr, "G(r)")
+        self.tabs.addTab(self.canvas_refine, "Refine")
         self.log_y = CheckBox(value=False, text="log intensity")
         self.lines = {}
 
@@ -70,6 +72,37 @@ class PatternPlot:
         ax.set_ylabel(f"I ({intensity_unit} per particle)")
         ax.set_xlabel(xlabel)
         return ax
+
+    def draw_refinement(self, refined, scan=None):
+        """The refined population over its measured pattern with the difference below, and χ² of a scan
+        beside (the seed paper's Fig. 1b, c); ``refined`` a RefineResult (or None), ``scan`` a ScanResult."""
+        self.figure_refine.clear()
+        panels = (refined is not None) + (scan is not None)
+        if panels == 0:
+            self.canvas_refine.draw_idle()
+            return
+        grid = self.figure_refine.add_gridspec(2, panels, height_ratios=[3, 1])
+        col = 0
+        if refined is not None:
+            ax = self.figure_refine.add_subplot(grid[0, 0])
+            axr = self.figure_refine.add_subplot(grid[1, 0], sharex=ax)
+            (self.lines["refine measured"],) = ax.plot(refined.q, refined.intensity + refined.difference, ".",
+                                                       ms=2, color="0.45", label="measured")
+            (self.lines["refine model"],) = ax.plot(refined.q, refined.intensity, "-", lw=1.0, color="C2",
+                                                    label="population")
+            (self.lines["refine difference"],) = axr.plot(refined.q, refined.difference, "-", lw=0.8, color="C3")
+            ax.legend(fontsize=7)
+            ax.set_title(f"χ²_red {refined.chi2_red:.4g}, R_wp {refined.r_wp:.4g}", fontsize=8)
+            axr.set_xlabel("Q (Å⁻¹)")
+            axr.set_ylabel("meas. − model")
+            col = 1
+        if scan is not None:
+            axs = self.figure_refine.add_subplot(grid[:, col])
+            (self.lines["scan"],) = axs.plot(scan.values, scan.chi2_red, "o-")
+            axs.set_xlabel(scan.name)
+            axs.set_ylabel("reduced χ²")
+            axs.set_title(f"minimum at {scan.best:g}", fontsize=8)
+        self.canvas_refine.draw_idle()
 
     def _draw_gr(self, p):
         self.figure_gr.clear()

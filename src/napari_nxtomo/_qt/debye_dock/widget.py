@@ -22,6 +22,7 @@ from .beam_panel import BeamAxisPanel
 from .measured_panel import ExportPanel, MeasuredPanel, pattern_table
 from .model_panels import BuilderPanel, ModelSourcePanel
 from .plot import PatternPlot
+from .refine_panel import RefinePanel
 
 
 class DebyeWidget(Dock):
@@ -36,13 +37,17 @@ class DebyeWidget(Dock):
         self.pattern: PatternResult | None = None
         self.measured = None  # dict: x, y, unit, name
         self.fit = None  # PatternFit
+        self.refined = None  # RefineResult of the Refine panel
+        self.scanned = None  # ScanResult of the Refine panel
         self.builder_panel = BuilderPanel()
         self.source_panel = ModelSourcePanel(self.builder_panel.builder_box)
         self.beam_panel = BeamAxisPanel()
         self.measured_panel = MeasuredPanel()
         self.export_panel = ExportPanel()
+        self.refine_panel = RefinePanel()
         self.plot_panel = PatternPlot()
-        form_panels = (self.source_panel, self.builder_panel, self.beam_panel, self.measured_panel, self.export_panel)
+        form_panels = (self.source_panel, self.builder_panel, self.beam_panel, self.measured_panel, self.export_panel,
+                       self.refine_panel)
         self._expose(*form_panels, self.plot_panel)
         self.form = Container(widgets=[w for panel in form_panels for w in panel.widgets])
         self._lay_out()
@@ -81,6 +86,8 @@ class DebyeWidget(Dock):
         self.clear_button.changed.connect(self.clear_measured)
         self.export_button.changed.connect(lambda *_: self.export_csv())
         self.log_y.changed.connect(lambda *_: self.redraw())
+        self.refine_button.changed.connect(lambda *_: self.refine())
+        self.scan_button.changed.connect(lambda *_: self.scan())
 
     @property
     def lines(self) -> dict:
@@ -234,3 +241,71 @@ class DebyeWidget(Dock):
         notify.info(f"pattern written to {out}")
         self.status.setText(f"Pattern written to {out}.")
         return out
+
+    # ------------------------------------------------------------ refine a population
+
+    def _refine_inputs(self):
+        """(measured pattern, start model, free names) from the Refine panel, or None after telling why."""
+        try:
+            return self.refine_panel.read(), self.refine_panel.model(), self.refine_panel.free()
+        except ValueError as exc:
+            notify.error(exc)
+            return None
+
+    def refine(self, path=None):
+        """Refine the Refine panel's population against its pattern file in a thread worker; returns the worker."""
+        from ...core.debye.refine import refine_pattern
+
+        if path is not None:
+            self.refine_file.value = path
+        inputs = self._refine_inputs()
+        if inputs is None:
+            return None
+        meas, model, free = inputs
+
+        def job(progress, cancel):
+            return refine_pattern(meas.q, meas.intensity, meas.sigma, model=model, free=free, progress=progress,
+                                  cancel=cancel)
+
+        self.status.setText(f"Refining {', '.join(free)} against {meas.name} ...")
+        return self.start(job, self._show_refined, "Refinement")
+
+    def _show_refined(self, res):
+        self.refined = res
+        self.refine_panel.show(res.model)
+        values = ", ".join(f"{n} {v:.5g} ± {res.uncertainties[n]:.2g}" for n, v in res.params.items()
+                           if n != "scale" and not n.startswith("background"))
+        state = "" if res.converged else f" NOT CONVERGED ({res.message}); the best parameters met are kept."
+        self.status.setText(f"χ²_red {res.chi2_red:.4g}, R_wp {res.r_wp:.4g}: {values}.{state}")
+        if not res.converged:
+            notify.info(f"the refinement did not converge: {res.message}; the best parameters met are kept")
+        self.plot_panel.draw_refinement(self.refined, self.scanned)
+        self.tabs.setCurrentWidget(self.plot_panel.canvas_refine)
+
+    def scan(self):
+        """χ² over the scan parameter's values, the free ones refined at each, in a thread worker."""
+        from ...core.debye.refine import scan_parameter
+
+        inputs = self._refine_inputs()
+        if inputs is None:
+            return None
+        meas, model, free = inputs
+        try:
+            name, values = self.refine_panel.scan()
+        except ValueError as exc:
+            notify.error(exc)
+            return None
+        free = tuple(f for f in free if f != name)
+
+        def job(progress, cancel):
+            return scan_parameter(meas.q, meas.intensity, meas.sigma, model=model, name=name, values=values,
+                                  free=free, progress=progress, cancel=cancel)
+
+        self.status.setText(f"Scanning χ² over {name} ({len(values)} values) ...")
+        return self.start(job, self._show_scan, "χ² scan")
+
+    def _show_scan(self, scan):
+        self.scanned = scan
+        self.status.setText(f"χ² over {scan.name}: minimum {scan.chi2_red.min():.4g} at {scan.best:g}.")
+        self.plot_panel.draw_refinement(self.refined, self.scanned)
+        self.tabs.setCurrentWidget(self.plot_panel.canvas_refine)
