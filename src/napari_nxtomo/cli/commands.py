@@ -115,7 +115,13 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     if data.ndim != 2:
         raise ValueError(f"{path.name}: {data.shape} is a stack; fit its frames one by one (napari does)")
     md = im.metadata
+    from ..core.io import check_real_space
+
+    check_real_space(md, path.name)
     if not md.get("calibrated", True):
+        if min_distance is not None:
+            raise ValueError(f"{path.name} carries no pixel size, so --min-distance {min_distance:g} would mean "
+                             f"{min_distance:g} pixels, not Å: give --pixel-size (Å per pixel)")
         print(f"warning: {path.name} carries no pixel size; distances are in pixels (give --pixel-size in Å)",
               file=sys.stderr)
     pixel = float(md["pixel_size_A"])
@@ -125,9 +131,13 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
         from ..core.columns import min_distance_for
 
         min_distance, _ = min_distance_for({**md, "zone_axis": zone})
-    table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
-                                  progress=progress)
-    bar.close()
+    try:
+        table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
+                                      progress=progress)
+    except ValueError as exc:  # the option as the command line spells it
+        raise ValueError(str(exc).replace("min_distance (", "--min-distance (")) from None
+    finally:
+        bar.close()
     keep = {k: md[k] for k in _IMAGE_KEYS if k in md}
     keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
     suffix = f"_{md['index']}" if md.get("index") else ""
