@@ -149,8 +149,10 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     if not quiet:
         kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
         dropped = table.attrs.get("dropped_columns", 0)
+        merged, left = len(table.attrs.get("merged_starts", [])), len(table.attrs.get("left_out_starts", []))
         print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule {table.attrs.get('type_rule')}, "
               f"min distance {min_distance:g} Å" + (f", {dropped} noise peak(s) dropped" if dropped else "")
+              + (f", {merged} start(s) merged, {left} left out (no column of their own)" if merged or left else "")
               + f" -> {target}")
     return target
 

@@ -252,6 +252,28 @@ def fit_columns(
     return table
 
 
+def _carry_starts(first, second):
+    """``second`` (a fit from the rows of ``first``) with ``merged_starts`` / ``left_out_starts`` of both fits,
+    as indices of the starts ``first`` was given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> first = pd.DataFrame({"y": [0.0, 1.0, 2.0]})
+    >>> first.attrs.update(merged_starts=[1], left_out_starts=[3])
+    >>> second = pd.DataFrame({"y": [0.0, 2.0]})
+    >>> second.attrs.update(merged_starts=[], left_out_starts=[1])
+    >>> _carry_starts(first, second).attrs["left_out_starts"]
+    [2, 3]
+    """
+    gone = {key: list(first.attrs.get(key, [])) for key in ("merged_starts", "left_out_starts")}
+    n_starts = len(first) + sum(map(len, gone.values()))
+    rows = np.delete(np.arange(n_starts), gone["merged_starts"] + gone["left_out_starts"])
+    for key, idx in gone.items():
+        second.attrs[key] = sorted(idx + [int(rows[i]) for i in second.attrs.get(key, [])])
+    return second
+
+
 def _check_density(ys, xs, ss_t, shape, pixel_size):
     """Refuse starts denser than the columns: the estimated width at the top of its scan (0.35 × their spacing)."""
     grid = _width_grid(ys, xs, shape)
