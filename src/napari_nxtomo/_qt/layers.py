@@ -197,6 +197,13 @@ def fitted_features(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame
     >>> table = pd.DataFrame({"y": [1.0], "x": [2.0], "type": ["Pb"]})
     >>> list(fitted_features(table, pd.DataFrame({"type": ["column"], "note": ["a"]})).columns)
     ['y', 'x', 'type', 'note']
+
+    A start the fit merged into another (input 1) takes its feature row with it:
+
+    >>> table = pd.DataFrame({"y": [1.0, 5.0], "x": [2.0, 2.0]})
+    >>> table.attrs["merged_starts"] = [1]
+    >>> fitted_features(table, pd.DataFrame({"note": ["a", "b", "c"]}))["note"].tolist()
+    ['a', 'c']
     """
     keep = features.drop(columns=[c for c in features.columns if c in table.columns], errors="ignore")
     gone = set(table.attrs.get("merged_starts", [])) | set(table.attrs.get("left_out_starts", []))
