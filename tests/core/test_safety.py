@@ -1,4 +1,4 @@
-"""Issue 15, items 4 and 5: no lost files, no runaway memory, no raw tracebacks.
+"""Issue 15, items 4, 5 and 7: no lost files, no runaway memory, no raw tracebacks, batches that go on.
 
 Writers replace their file only once it is complete; inputs that would write
 one output name are refused; XYZ counts and byte-order marks are checked;
