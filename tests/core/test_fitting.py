@@ -280,9 +280,14 @@ def test_bad_input(image, positions, match):
 
 def test_bad_input_resolution_and_options():
     img = _columns_image([(3.0, 3.0, 5), (3.0, 3.45, 5)], (32, 32), noise=False)
-    # 0.45 Å apart: less than half the FWHM (0.5 Å)
-    with pytest.raises(ValueError, match="half the FWHM"):
-        fit_columns(img.image, PIXEL, [(3.0, 3.0), (3.0, 3.45)], width=0.4247)
+    # 0.45 Å apart: less than two widths (0.85 Å), one peak: merged into one column holding both volumes
+    with pytest.warns(UserWarning, match=r"1 of 2 start position\(s\) lie closer than 0.849 Å"):
+        merged = fit_columns(img.image, PIXEL, [(3.0, 3.0), (3.0, 3.45)], width=0.4247)
+    assert len(merged) == 1 and merged.attrs["merged_starts"] == [1]
+    assert merged.volume.iloc[0] == pytest.approx(img.columns.cross_section.sum(), rel=0.02)
+    assert merged.x.iloc[0] == pytest.approx(3.225, abs=0.02)
+    with pytest.raises(ValueError, match="min_separation"):
+        fit_columns(img.image, PIXEL, [(3.0, 3.0), (3.0, 3.45)], width=0.4247, min_separation=0.5)
     with pytest.raises(ValueError, match="one label per column"):
         fit_columns(img.image, PIXEL, [(3.0, 3.0)], types=["a", "b"])
     with pytest.raises(ValueError, match="pixel_size"):

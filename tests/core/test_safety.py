@@ -1,4 +1,4 @@
-"""Issue 15, items 4 and 5: no lost files, no runaway memory, no raw tracebacks.
+"""Issue 15, items 4, 5 and 7: no lost files, no runaway memory, no raw tracebacks, batches that go on.
 
 Writers replace their file only once it is complete; inputs that would write
 one output name are refused; XYZ counts and byte-order marks are checked;
@@ -263,3 +263,49 @@ def test_fit_of_pure_noise_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no column stands out of the noise" in err and err.count("\n") == 1, err
     assert not list((tmp_path / "out").glob("*.csv"))
+
+
+# --------------------------------------------------------------------------
+# item 7 (and 5's second half): a batch goes on past a bad input
+
+
+def test_fit_batch_goes_on_past_a_bad_input(tmp_path, capsys):
+    """fit a.tif bad.tif c.tif: a and c are fitted and written (their columns right against the truth), bad
+    gets one line naming it, and the exit status is non-zero at the end."""
+    from napari_nxtomo.core.samples import pbse_cuboctahedron
+    from napari_nxtomo.core.tables import write_image_tiff
+
+    views = pbse_cuboctahedron(noise=False, n_half=2).views
+    a = write_image_tiff(tmp_path / "a.tif", views[0].image, views[0].pixel_size, views[0].layer_metadata())
+    c = write_image_tiff(tmp_path / "c.tif", views[2].image, views[2].pixel_size, views[2].layer_metadata())
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00 this is not an image")
+    out = tmp_path / "out"
+    assert main(["fit", str(a), str(bad), str(c), "--out", str(out), "--min-distance", "1.4", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith(f"napari-nxtomo fit: {bad}: ") and "a.tif" not in err[0]
+    assert err[1] == "napari-nxtomo fit: 1 of 3 input(s) failed (" + str(bad) + "); the other 2 were processed"
+    for name, view in (("a", views[0]), ("c", views[2])):
+        coords, _, _, _ = read_points_csv(out / f"{name}_columns.csv")
+        assert len(coords) == len(view.columns)
+    assert not (out / "bad_columns.csv").exists()
+
+
+def test_count_batch_names_a_png_given_as_a_table(tmp_path, capsys):
+    """count good.csv picture.png: the good table is counted (the right counts), the PNG gets one line saying
+    it is not a text table (before: "'utf-8' codec can't decode ..." without the file's name), exit 2."""
+    volumes = np.repeat([1.0, 2.0, 3.0], 20) + np.tile(np.linspace(-0.05, 0.05, 20), 3)
+    good = write_points_csv(tmp_path / "good_columns.csv", np.zeros((60, 2)), pd.DataFrame({"volume": volumes}))
+    png = tmp_path / "picture.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x80\x81")
+    status = main(["count", str(good), str(png), "--out", str(tmp_path), "--library", "none", "--lowest-count", "1",
+                   "--max-components", "4", "--quiet"])
+    assert status == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("napari-nxtomo")]
+    assert err[0] == (f"napari-nxtomo count: {png}: picture.png is not a CSV table: it is not UTF-8 text (an image "
+                      "or other binary file?); give a CSV table (text)")
+    assert "1 of 2 input(s) failed" in err[1]
+    _, feats, _, _ = read_points_csv(tmp_path / "good_counts.csv")
+    assert sorted(feats["count"].unique()) == [1, 2, 3]
+    np.testing.assert_array_equal(feats["count"].to_numpy(), np.repeat([1, 2, 3], 20))

@@ -250,3 +250,26 @@ def test_a_failed_task_replaces_the_status_and_frees_the_buttons(make_napari_vie
     assert errors and "columns closer than 2.5 Å" in errors[-1]
     assert fit.status.text() == "column fit failed: columns closer than 2.5 Å"
     assert fit.fit_button.native.isEnabled() and fit.find_button.native.isEnabled()
+
+
+def test_fitted_features_follow_merged_and_left_out_starts():
+    """Issue 15, item 3: a start the fit merges into another (0.3 Å apart) and one in the empty space that holds
+    no column are dropped from the points layer's features with their rows: every remaining feature row is the
+    one of its own column."""
+    import warnings
+
+    from napari_nxtomo._qt.layers import fitted_features
+    from napari_nxtomo.core.fitting import fit_columns
+    from napari_nxtomo.core.simulate import render_gaussians
+
+    p = 0.2
+    truth = np.array([[3.0, 3.0], [3.0, 6.0], [6.0, 3.0], [6.0, 6.0]])
+    img = 0.01 + render_gaussians(50, 50, truth[:, 0] / p, truth[:, 1] / p, np.full(4, 2.0 / p**2), np.full(4, 2.0))
+    start = np.vstack([truth, [3.0, 3.3], [8.5, 8.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = fit_columns(img, p, start)
+    assert table.attrs["merged_starts"] == [4] and table.attrs["left_out_starts"] == [5]
+    out = fitted_features(table, pd.DataFrame({"note": ["a", "b", "c", "d", "dup", "empty"]}))
+    assert out["note"].tolist() == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(out[["y", "x"]].to_numpy(), truth, atol=1e-3)

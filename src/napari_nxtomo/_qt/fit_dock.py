@@ -16,7 +16,7 @@ import pandas as pd
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, create_widget
 
 from ..core.columns import DEFAULT_MIN_DISTANCE
-from ..core.io import OPTICS_KEYS
+from ..core.io import OPTICS_KEYS, check_real_space
 from . import notify
 from .dock import Dock, stack
 from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
@@ -129,6 +129,7 @@ class FitColumnsWidget(Dock):
         if layer is None:
             return
         try:
+            check_real_space(layer.metadata or {}, f"'{layer.name}'")
             img, pixel, origin = image_array(layer, self.viewer)
             pos = find_columns(img, pixel, self.min_distance.value)
         except ValueError as exc:
@@ -153,6 +154,7 @@ class FitColumnsWidget(Dock):
     def _fit_inputs(self):
         """Everything the fit needs, read in the main thread (ValueError on bad input)."""
         layer, pts = self.image.value, self.points.value
+        check_real_space(layer.metadata or {}, f"'{layer.name}'")
         img, pixel, origin = image_array(layer, self.viewer)
         pos = points_to_image_frame(pts, origin)
         if len(pos) == 0:

@@ -189,13 +189,26 @@ def atoms_from_layer(layer, use_certainty: bool = False):
 def fitted_features(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """The fit's table (one row per column) followed by the layer's other features.
 
+    The rows of the starts the fit merged or left out (``merged_starts``,
+    ``left_out_starts`` in the table's attrs) are dropped from the features.
+
     Examples
     --------
     >>> table = pd.DataFrame({"y": [1.0], "x": [2.0], "type": ["Pb"]})
     >>> list(fitted_features(table, pd.DataFrame({"type": ["column"], "note": ["a"]})).columns)
     ['y', 'x', 'type', 'note']
+
+    A start the fit merged into another (input 1) takes its feature row with it:
+
+    >>> table = pd.DataFrame({"y": [1.0, 5.0], "x": [2.0, 2.0]})
+    >>> table.attrs["merged_starts"] = [1]
+    >>> fitted_features(table, pd.DataFrame({"note": ["a", "b", "c"]}))["note"].tolist()
+    ['a', 'c']
     """
     keep = features.drop(columns=[c for c in features.columns if c in table.columns], errors="ignore")
+    gone = set(table.attrs.get("merged_starts", [])) | set(table.attrs.get("left_out_starts", []))
+    if gone and len(keep) == len(table) + len(gone):  # the fit merged or left out starts: their rows go
+        keep = keep.iloc[[i for i in range(len(keep)) if i not in gone]]
     return pd.concat([table.reset_index(drop=True), keep.reset_index(drop=True)], axis=1)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..core import workflow
 from .figures import count_figure, model_figures, pattern_figure
 
-__all__ = ["progress_bar", "refuse_same_outputs", "run_count", "run_debye", "run_fit", "run_reconstruct"]
+__all__ = ["InputsFailed", "for_each_input", "progress_bar", "refuse_same_outputs", "run_count", "run_debye", "run_fit", "run_reconstruct"]
 
 #: the metadata of an image that its column table keeps
 _IMAGE_KEYS = ("pixel_size_A", "zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", "source",
@@ -95,12 +95,15 @@ def run_fit(images, out: Path, *, min_distance: float | None = None, types: str 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in map(Path, images):
+
+    def fit_file(path):
         for im in read_images(path, assume_unit=assume_unit):
             if pixel_size is not None:
                 im.metadata.update(pixel_size_A=float(pixel_size), calibrated=True)
             target = _fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet, written)
             written.append(target)
+
+    for_each_input("fit", images, fit_file)
     return written
 
 
@@ -112,7 +115,13 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     if data.ndim != 2:
         raise ValueError(f"{path.name}: {data.shape} is a stack; fit its frames one by one (napari does)")
     md = im.metadata
+    from ..core.io import check_real_space
+
+    check_real_space(md, path.name)
     if not md.get("calibrated", True):
+        if min_distance is not None:
+            raise ValueError(f"{path.name} carries no pixel size, so --min-distance {min_distance:g} would mean "
+                             f"{min_distance:g} pixels, not Å: give --pixel-size (Å per pixel)")
         print(f"warning: {path.name} carries no pixel size; distances are in pixels (give --pixel-size in Å)",
               file=sys.stderr)
     pixel = float(md["pixel_size_A"])
@@ -122,10 +131,14 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
         from ..core.columns import min_distance_for
 
         min_distance, _ = min_distance_for({**md, "zone_axis": zone})
-    table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
-                                  lattice_parameter=md.get("lattice_parameter"), structure=md.get("structure"),
-                                  progress=progress)
-    bar.close()
+    try:
+        table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
+                                      lattice_parameter=md.get("lattice_parameter"), structure=md.get("structure"),
+                                      progress=progress)
+    except ValueError as exc:  # the option as the command line spells it
+        raise ValueError(str(exc).replace("min_distance (", "--min-distance (")) from None
+    finally:
+        bar.close()
     keep = {k: md[k] for k in _IMAGE_KEYS if k in md}
     keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
     suffix = f"_{md['index']}" if md.get("index") else ""
@@ -137,10 +150,73 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
     if not quiet:
         kinds = ", ".join(f"{k} {v}" for k, v in table["type"].value_counts().items())
         dropped = table.attrs.get("dropped_columns", 0)
+        merged, left = len(table.attrs.get("merged_starts", [])), len(table.attrs.get("left_out_starts", []))
         print(f"{path.name}: {len(table)} columns ({kinds}), zone axis {zone}, rule {table.attrs.get('type_rule')}, "
               f"min distance {min_distance:g} Å" + (f", {dropped} noise peak(s) dropped" if dropped else "")
+              + (f", {merged} start(s) merged, {left} left out (no column of their own)" if merged or left else "")
               + f" -> {target}")
     return target
+
+
+class InputsFailed(Exception):
+    """Some inputs of a batch failed; each was reported in one line and the others were processed.
+
+    ``failed`` lists the inputs that failed, ``total`` how many were given and
+    ``status`` the exit status (the highest of the failures').
+    """
+
+    def __init__(self, command, failed, total, status):
+        self.failed, self.total, self.status = list(failed), int(total), int(status)
+        names = ", ".join(str(p) for p in self.failed[:5]) + (", ..." if len(self.failed) > 5 else "")
+        super().__init__(f"{len(self.failed)} of {total} input(s) failed ({names}); "
+                         f"the other {total - len(self.failed)} were processed")
+
+
+def for_each_input(command: str, paths, work) -> None:
+    """Run ``work(path)`` for each input: a failure is one line on stderr naming the input, and the batch goes on.
+
+    Raises :class:`InputsFailed` at the end when any input failed (the exit
+    status of the worst); Ctrl-C stops the batch at once.  With
+    ``NAPARI_NXTOMO_DEBUG`` set each failure's traceback is printed too.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> def work(path):
+    ...     if path.name == "bad.csv":
+    ...         raise ValueError("bad.csv has no 'volume' column")
+    ...     print("done", path.name)
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     try:
+    ...         for_each_input("count", ["a.csv", "bad.csv", "c.csv"], work)
+    ...     except InputsFailed as exc:
+    ...         print(exc, exc.status)
+    done a.csv
+    done c.csv
+    1 of 3 input(s) failed (bad.csv); the other 2 were processed 2
+    >>> print(err.getvalue().strip())
+    napari-nxtomo count: bad.csv: bad.csv has no 'volume' column
+    """
+    import os
+    import traceback
+
+    from .main import DEBUG_VARIABLE, _failure
+
+    failed, status = [], 0
+    paths = list(map(Path, paths))
+    for path in paths:
+        try:
+            work(path)
+        except Exception as exc:  # noqa: BLE001 - one line per failed input, the batch goes on
+            if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+                traceback.print_exc()
+            message, code = _failure(exc)
+            print(f"napari-nxtomo {command}: {path}: {message}", file=sys.stderr, flush=True)
+            failed.append(path)
+            status = max(status, code)
+    if failed:
+        raise InputsFailed(command, failed, len(paths), status)
 
 
 def _stem(path: Path, suffix: str) -> str:
@@ -233,7 +309,8 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     if joint:
         return _count_jointly(list(map(Path, tables)), out, library, dose, quiet)
     written = []
-    for path in map(Path, tables):
+
+    def count_file(path):
         coords, feats, md, name = read_points_csv(path)
         if "volume" not in feats:
             raise ValueError(f"{path.name} has no 'volume' column: run 'napari-nxtomo fit' first")
@@ -250,6 +327,8 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
             print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
                   f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
             print(f"  {_library_line(feats)}")
+
+    for_each_input("count", tables, count_file)
     return written
 
 
@@ -477,7 +556,8 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in map(Path, models):
+
+    def pattern_of_file(path):
         model = _model_of_file(path, use_certainty=use_certainty, complete=complete,
                                lattice_parameter=lattice_parameter, min_neighbours=min_neighbours, quiet=quiet)
         bar, progress = progress_bar(f"Debye {path.name}", quiet)
@@ -499,4 +579,6 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
         written.append(target)
         if not quiet:
             print(f"{path.name}: {n} atoms, {len(q)} Q points -> {target}")
+
+    for_each_input("debye", models, pattern_of_file)
     return written

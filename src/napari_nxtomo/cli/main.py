@@ -178,7 +178,11 @@ DEBUG_VARIABLE = "NAPARI_NXTOMO_DEBUG"
 
 def _failure(exc: BaseException) -> tuple[str, int]:
     """The one-line message and exit status of a failure of a subcommand."""
+    from .commands import InputsFailed
+
     name = type(exc).__name__
+    if isinstance(exc, InputsFailed):  # each failure already reported in one line; a summary for several inputs
+        return (str(exc) if exc.total > 1 else ""), exc.status
     if isinstance(exc, (ValueError, OSError)):
         return str(exc), 2
     if isinstance(exc, ImportError):  # a missing package (e.g. no Qt binding for --gui): say which, not "a bug"
@@ -197,8 +201,11 @@ def _failure(exc: BaseException) -> tuple[str, int]:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status, with a one-line message on any failure.
 
-    Exit status 2: bad input (a ValueError or OSError: the message says what
-    to do) or a missing package (an ImportError: which to install); 3: out of memory; 1: a failed calculation or an unexpected error;
+    The batch subcommands (fit, count, debye) report a failed input in one
+    line naming it and go on with the other inputs; the exit status then
+    says the worst failure.  Exit status 2: bad input (a ValueError or
+    OSError: the message says what to do) or a missing package (an ImportError: which to install); 3: out of
+    memory; 1: a failed calculation or an unexpected error;
     130: interrupted (Ctrl-C).  The traceback is printed too when the
     environment variable ``NAPARI_NXTOMO_DEBUG`` is set (to anything but
     ``""`` or ``"0"``).
@@ -220,10 +227,13 @@ def main(argv=None) -> int:
         print(f"napari-nxtomo {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every failure ends in one line (and the traceback when asked)
-        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+        from .commands import InputsFailed
+
+        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0") and not isinstance(exc, InputsFailed):
             traceback.print_exc()
         message, status = _failure(exc)
-        print(f"napari-nxtomo {args.command}: {message}", file=sys.stderr)
+        if message:
+            print(f"napari-nxtomo {args.command}: {message}", file=sys.stderr)
         return status
     return 0
 

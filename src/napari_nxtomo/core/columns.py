@@ -383,6 +383,7 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
     {'Pb': 4.0, 'Se': 1.5}
     """
     from .fitting import fit_columns
+    from .fitting.fit import _carry_starts
 
     if rule not in TYPE_RULES:
         raise ValueError(f"column type rule must be one of {TYPE_RULES}, not {rule!r}")
@@ -407,8 +408,8 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
     table = fit_columns(image, pixel_size, positions, types=fit_types, progress=progress, cancel=cancel)
     if rule in ("parity", "intensity"):
         split = split_types(table[["y", "x"]].to_numpy(), table["volume"], rule, names=(heavy, light))
-        table = fit_columns(image, pixel_size, table[["y", "x"]].to_numpy(), types=split, progress=progress,
-                            cancel=cancel)
+        table = _carry_starts(table, fit_columns(image, pixel_size, table[["y", "x"]].to_numpy(), types=split,
+                                                 progress=progress, cancel=cancel))
     elif fit_types is None:
         table["type"] = "column"
     table["type"] = table["type"].astype(str)

@@ -194,6 +194,18 @@ def is_points_csv(path) -> bool:
         return False
 
 
+@contextmanager
+def _text_file(path, what):
+    """Turn a decoding error of a text file into a message naming the file and what it should be."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{Path(path).name} is not {what}: it is not UTF-8 text (an image or other binary file?); "
+            f"give {what} (text)"
+        ) from None
+
+
 def read_points_csv(path):
     """Read a points CSV back.
 
@@ -216,7 +228,7 @@ def read_points_csv(path):
     """
     path = Path(path)
     header = {}
-    with open(path, encoding="utf-8-sig") as fh:
+    with open(path, encoding="utf-8-sig") as fh, _text_file(path, "a CSV table"):
         for line in fh:
             if not line.startswith("#"):
                 break
@@ -342,7 +354,7 @@ def read_xyz(path):
     ([[3.06, 0.0, 0.0]], ['Se'], [0.9])
     """
     path = Path(path)
-    with open(path, encoding="utf-8-sig") as fh:
+    with open(path, encoding="utf-8-sig") as fh, _text_file(path, "an XYZ file"):
         lines = fh.read().splitlines()
     try:
         n = int(lines[0].split()[0])

@@ -8,6 +8,8 @@ Debye-Waller factor ``T = exp(-B Q^2 / 16 pi^2)`` lives here too.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .beam import _check_radiation
@@ -205,6 +207,24 @@ def scattering_factors(elements, q, radiation: str = "xray", energy_keV: float |
     return out
 
 
+def _check_element_keys(options: dict, symbols, what: str) -> None:
+    """Refuse keys of a per-element option that are no element symbol; warn of elements the model lacks."""
+    known = _element_symbols()
+    unknown = [k for k in options if not (isinstance(k, str) and (k in known or _base_element(k) in known))]
+    if unknown:
+        raise ValueError(
+            f"{what} names {unknown}, which {'is' if len(unknown) == 1 else 'are'} not element symbols (case "
+            f"matters, e.g. Pb, Se); the model holds {sorted(set(symbols))}"
+        )
+    absent = [k for k in options if k not in set(symbols)]
+    if absent:
+        warnings.warn(
+            f"{what} gives values for {absent}, which the model does not hold (it holds {sorted(set(symbols))}): "
+            "they are not used",
+            stacklevel=4,
+        )
+
+
 def _debye_waller(symbols, q, b_iso) -> np.ndarray:
     """T = exp(-B Q^2 / 16 pi^2), shape (n_el, M); ``b_iso`` None, one B (Å²) or a dict element -> B."""
     ne = len(symbols)
@@ -212,6 +232,7 @@ def _debye_waller(symbols, q, b_iso) -> np.ndarray:
     if b_iso is None:
         pass
     elif isinstance(b_iso, dict):
+        _check_element_keys(b_iso, symbols, "b_iso")
         for k, s in enumerate(symbols):
             b[k] = float(b_iso.get(s, 0.0))
     else:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from .problem import N_SIGMA, _Problem
 from .progress import _Progress
 from .solver import _evaluate, _least_squares, _standard_errors
 from .threads import _LOCK, _default_threads, _threads
 from .validation import _check_inputs, _check_resolution, _given_widths
-from .widths import _scan_width
+from .widths import _scan_width, _width_grid
 
 #: a column whose centre is closer than this many widths to the image edge is
 #: flagged ``border`` (more than 0.13 % of its peak falls outside the image)
@@ -80,14 +83,14 @@ def fit_columns(
     tol : float
         Convergence: the largest position step of an iteration, Å.
     min_separation : float, optional
-        Columns closer than this (Å) are refused.  Default: half the FWHM of
-        the (estimated or given) Gaussian, ``0.5 · 2.355 · width``; two
-        Gaussians that close merge into one round peak and their volumes
-        cannot be told apart.  Columns closer than one pixel are always
-        refused.  When ``width`` is not given the check uses the width
-        estimated from the start positions, which start positions far off
-        their columns make too large: pass ``width`` or ``min_separation``
-        then.
+        Columns closer than this (Å) are refused.  Default: start positions
+        closer than two widths of the (estimated or given) Gaussian are
+        merged into one at their mean position, with a warning: two
+        Gaussians that close make one round peak (Sparrow's limit), the
+        image cannot tell them apart and fitting both only slows the fit.
+        Columns closer than one pixel are always refused.  When ``width`` is
+        not given the merge distance uses the width estimated from the start
+        positions.
     n_sigma : float
         Half-width of the square window of each Gaussian, in widths.
     n_threads : int, optional
@@ -100,7 +103,9 @@ def fit_columns(
     Returns
     -------
     pandas.DataFrame
-        One row per input column, in input order, with columns
+        One row per column, in input order: one per start position, less
+        the starts merged into a neighbour and those left out (below), with
+        columns
 
         ``y``, ``x`` : fitted position, Å.
         ``volume`` : integrated peak volume, image units × Å² (for an image
@@ -118,15 +123,22 @@ def fit_columns(
         ``attrs`` holds ``background`` (image units), ``pixel_size``,
         ``widths`` (type → Å), ``noise_alpha`` and ``noise_beta`` (the pixel
         variance ``α + β · model``), ``rss``, ``n_iter``, ``converged``,
-        ``weighting`` and ``n_sigma``.  Draw the model with
-        :func:`model_image`.
+        ``weighting``, ``n_sigma``, ``merged_starts`` (input indices of the
+        starts merged into an earlier one closer than two widths) and
+        ``left_out_starts`` (input indices of the starts that hold no column
+        of their own: a fitted volume not positive, or a position not
+        determined to within half the width, as for a noise peak or a second
+        start on one column; they are left out after a first fit and the
+        rest refitted, with a warning).  The rows are the input indices
+        without those two lists.  Draw the model with :func:`model_image`.
 
     Raises
     ------
     ValueError
         For a bad image (not 2D, colour, constant, NaN or infinite pixels),
         empty positions, positions outside the image, columns closer than
-        ``min_separation``, or bad options.
+        ``min_separation`` (or one pixel), starts denser than the columns'
+        width allows, or bad options.
     FitCancelled
         When ``cancel()`` returned True.
 
@@ -204,16 +216,23 @@ def fit_columns(
         n_threads = _default_threads(img.size + 1000 * len(ys))  # a window holds ~1000 pixels for 2-4 px widths
     steps = _Progress(progress, cancel, int(max_iter) * (2 if weighting == "noise" else 1))
     with _LOCK, _threads(n_threads):
-        ss_t = given if given is not None else _scan_width(problem, ys, xs, len(tnames), steps)
+        if given is None:
+            ss_t = _scan_width(problem, ys, xs, len(tnames), steps)
+            _check_density(ys, xs, ss_t, img.shape, p)
+        else:
+            ss_t = given
         ss_t = np.maximum(ss_t, 0.3)
-        _check_resolution(ys, xs, ss_t, min_separation, p)
-        est = _evaluate(problem, ys, xs, ss_t, tcode)
-        est, converged = _least_squares(
-            problem, est, tcode, len(tnames), fit_width, weighting, max_iter, float(tol) / p, steps
+        mys, mxs, unmerged, merge_px = _check_resolution(ys, xs, ss_t, min_separation, p)
+        est = _evaluate(problem, mys, mxs, ss_t, tcode[unmerged])
+        est, converged, determined = _least_squares(
+            problem, est, tcode[unmerged], len(tnames), fit_width, weighting, max_iter, float(tol) / p, steps
         )
         err, alpha, beta = _standard_errors(problem, est)
     steps.finish()
-    table = _table(est, err, labels, p, img.shape)
+    rows = np.flatnonzero(unmerged)[determined]
+    merged, left_out = np.flatnonzero(~unmerged), np.flatnonzero(unmerged)[~determined]
+    _warn_starts(merged, left_out, ys, xs, p, merge_px * p)
+    table = _table(est, err, labels[rows], p, img.shape)
     table.attrs.update(
         {
             "background": float(est.b),
@@ -226,9 +245,77 @@ def fit_columns(
             "converged": bool(converged),
             "weighting": weighting,
             "n_sigma": float(n_sigma),
+            "merged_starts": [int(i) for i in merged],
+            "left_out_starts": [int(i) for i in left_out],
         }
     )
     return table
+
+
+def _carry_starts(first, second):
+    """``second`` (a fit from the rows of ``first``) with ``merged_starts`` / ``left_out_starts`` of both fits,
+    as indices of the starts ``first`` was given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> first = pd.DataFrame({"y": [0.0, 1.0, 2.0]})
+    >>> first.attrs.update(merged_starts=[1], left_out_starts=[3])
+    >>> second = pd.DataFrame({"y": [0.0, 2.0]})
+    >>> second.attrs.update(merged_starts=[], left_out_starts=[1])
+    >>> _carry_starts(first, second).attrs["left_out_starts"]
+    [2, 3]
+    """
+    gone = {key: list(first.attrs.get(key, [])) for key in ("merged_starts", "left_out_starts")}
+    n_starts = len(first) + sum(map(len, gone.values()))
+    rows = np.delete(np.arange(n_starts), gone["merged_starts"] + gone["left_out_starts"])
+    for key, idx in gone.items():
+        second.attrs[key] = sorted(idx + [int(rows[i]) for i in second.attrs.get(key, [])])
+    return second
+
+
+def _check_density(ys, xs, ss_t, shape, pixel_size):
+    """Refuse starts denser than the columns: the estimated width at the top of its scan (0.35 × their spacing)."""
+    grid = _width_grid(ys, xs, shape)
+    if len(ys) < 3 or float(ss_t.max()) < 0.98 * grid[-1]:
+        return
+    pts = np.column_stack([ys, xs])
+    d_nn = float(np.median(cKDTree(pts).query(pts, k=2)[0][:, 1])) * pixel_size
+    raise ValueError(
+        f"the {len(ys)} start positions are denser than the columns: {d_nn:.3g} Å apart (median nearest "
+        f"neighbour, {d_nn / pixel_size:.3g} pixels) while the peaks are at least {grid[-1] * pixel_size:.3g} Å "
+        "wide (Gaussian width), the most their spacing allows; a fit would be slow and meaningless. Check that "
+        "the image is not inverted (bright columns on a dark background, not a bright-field image), that the "
+        "pixel size is right (an uncalibrated image is read as 1 Å per pixel: give it), and find the columns "
+        "with a larger min distance"
+    )
+
+
+def _warn_starts(merged, left_out, ys, xs, pixel_size, merge_A):
+    """Warn of the starts (input indices) merged into a neighbour, and of those left out of the fit."""
+    n = len(ys)
+
+    def shown(idx):
+        return ", ".join(f"{i} at ({ys[i] * pixel_size:.2f}, {xs[i] * pixel_size:.2f}) Å" for i in idx[:5])
+
+    if len(merged):
+        warnings.warn(
+            f"{len(merged)} of {n} start position(s) lie closer than {merge_A:.3f} Å (two column widths: "
+            f"one peak, the image cannot tell them apart) to another and were merged into it, e.g. "
+            f"{shown(merged)}; their input indices are in the table's attrs['merged_starts'] (pass "
+            "min_separation to fit such pairs apart)",
+            UserWarning,
+            stacklevel=3,
+        )
+    if len(left_out):
+        warnings.warn(
+            f"{len(left_out)} of {n} start position(s) hold no column of their own (fitted volume not "
+            "positive, or position not determined to within half the column width: a second start on one "
+            f"column, a noise peak or the vacuum) and were left out of the fit, e.g. {shown(left_out)}; "
+            "their input indices are in the table's attrs['left_out_starts']",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _table(est, err, labels, pixel_size, shape):

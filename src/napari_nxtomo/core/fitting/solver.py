@@ -16,6 +16,15 @@ from .noise import _noise_model
 from .problem import _invert_blocks
 from .profile_kernels import _inverse_variance
 
+#: a column has converged when its position step is below the fit's ``tol``
+#: or below this fraction of its position standard error
+STEP_OF_ERROR = 0.1
+#: a column whose position standard error exceeds this fraction of its width
+#: is not determined by the image (its volume is below about 3 standard
+#: errors): it does not hold back convergence, and is left out after the
+#: first pass
+UNDETERMINED = 0.5
+
 
 @dataclass
 class _Estimate:
@@ -44,15 +53,41 @@ def _least_squares(problem, est, tcode, n_types, fit_width, weighting, max_iter,
     """Gauss-Newton iterations from ``est``: unweighted, then (``weighting="noise"``) noise-weighted.
 
     The second pass is skipped when the fitted noise variance does not grow
-    with the signal (uniform weights are then right).  Returns the final
-    estimate and whether the last pass converged.
+    with the signal (uniform weights are then right).  Columns undetermined
+    (:func:`_determined`) at the start or after the first pass are left out
+    of what follows.  Returns the final estimate, whether the last pass converged and
+    the mask of the columns kept.
     """
-    est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress)
+    keep = np.ones(len(est.ys), dtype=bool)
+    for stage in range(2):  # at the starts, then after the first pass
+        if stage:
+            est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress)
+        kept = _determined(problem, est)
+        if not kept.all():  # starts where the image holds no column of their own: left out
+            keep[np.flatnonzero(keep)[~kept]] = False
+            tcode = tcode[kept]
+            est = _evaluate(problem, est.ys[kept], est.xs[kept], est.ss_t, tcode)
+            if stage and weighting != "noise":
+                est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress)
     if weighting == "noise":
         weighted = _reweight(problem, est, tcode)
         if weighted is not None:
             est, converged = _gauss_newton(problem, weighted, tcode, n_types, fit_width, max_iter, tol_px, progress)
-    return est, converged
+    return est, converged, keep
+
+
+def _determined(problem, est):
+    """Mask of the columns the image determines: a positive volume and a position error below the width.
+
+    A start with no column of its own under it (a noise peak, a second start
+    on one column, a start in the vacuum) gets a volume near or below zero,
+    or shares a column with a neighbour so that its position is not
+    determined to better than half the width of a column.
+    """
+    hh, _, _ = problem.normals(est.model, est.vols, est.tab)
+    ok = est.vols > 0
+    se = _position_errors(hh, ok, est.rss / max(problem.img.size - 3 * len(est.ys) - 1, 1))
+    return ok & (se <= UNDETERMINED * est.ss)
 
 
 def _reweight(problem, est, tcode):
@@ -74,23 +109,26 @@ def _reweight(problem, est, tcode):
 def _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress):
     """At most ``max_iter`` damped Gauss-Newton steps; returns the estimate and whether it converged.
 
-    Converged: the largest position step is below ``tol_px`` and the widths
-    move by less than 1e-5 relative, or no step (halved 5 times) lowers the
-    residual (the minimum to numerical precision).
+    Converged: every column's position step is below ``tol_px`` or below
+    :data:`STEP_OF_ERROR` of its own standard error (or the image does not
+    determine its position, :data:`UNDETERMINED`), and the widths move by
+    less than 1e-5 relative; or no step (halved 5 times) lowers the residual
+    (the minimum to numerical precision).  The standard-error clauses keep a
+    start where the image holds no column of its own (a second start on one
+    column, a noise peak) from holding back the others.
     """
     for _ in range(int(max_iter)):
         progress.check_cancel()
-        trial = _line_search(problem, est, tcode, n_types, fit_width)
+        res = _line_search(problem, est, tcode, n_types, fit_width)
         progress.tick()
-        if trial is None:
+        if res is None:
             return est, True
-        max_step = max(
-            float(np.max(np.abs(trial.ys - est.ys), initial=0.0)),
-            float(np.max(np.abs(trial.xs - est.xs), initial=0.0)),
-        )
+        trial, pos_se = res
+        step = np.maximum(np.abs(trial.ys - est.ys), np.abs(trial.xs - est.xs))
+        moving = (step >= np.maximum(tol_px, STEP_OF_ERROR * pos_se)) & (pos_se <= UNDETERMINED * trial.ss)
         rel_ds = float(np.max(np.abs(trial.ss_t - est.ss_t) / est.ss_t))
         est = trial
-        if max_step < tol_px and rel_ds < 1e-5:
+        if not moving.any() and rel_ds < 1e-5:
             return est, True
     return est, False
 
@@ -99,10 +137,13 @@ def _line_search(problem, est, tcode, n_types, fit_width):
     """The Gauss-Newton step from ``est``, halved until the residual does not grow; None if it still does.
 
     Positions move by at most half a width and stay on the image; widths
-    stay at 0.3 pixel or more.
+    stay at 0.3 pixel or more.  Returns the new estimate and each column's
+    position standard error (pixels, the larger of y and x; infinite where
+    its block is singular).
     """
     hh, gg, _ = problem.normals(est.model, est.vols, est.tab)
-    dpos, ds, _ok = _gauss_newton_step(hh, gg, est.vols, tcode, n_types, fit_width, est.ss_t)
+    dpos, ds, ok = _gauss_newton_step(hh, gg, est.vols, tcode, n_types, fit_width, est.ss_t)
+    pos_se = _position_errors(hh, ok, est.rss / max(problem.img.size - 3 * len(est.ys) - 1, 1))
     lim_step = 0.5 * est.ss
     dpos = np.clip(dpos, -lim_step[:, None], lim_step[:, None])
     h, w = problem.shape
@@ -113,9 +154,21 @@ def _line_search(problem, est, tcode, n_types, fit_width):
         nst = np.maximum(est.ss_t + scale * ds, 0.3)
         trial = _evaluate(problem, ny, nx, nst, tcode)
         if trial.rss <= est.rss * (1 + 1e-12) or not np.isfinite(est.rss):
-            return trial
+            return trial, pos_se
         scale *= 0.5
     return None
+
+
+def _position_errors(hh, ok, sigma2):
+    """Each column's position standard error (pixels, the larger of y and x) from its (y, x, V) block.
+
+    ``sigma2`` is the residual variance per (weighted) pixel; infinite where
+    the block is singular or the column's volume is not positive.
+    """
+    se = np.full(len(hh), np.inf)
+    pinv, good = _invert_blocks(hh[:, :3, :3], ok)
+    se[good] = np.sqrt(np.clip(np.maximum(pinv[good, 0, 0], pinv[good, 1, 1]) * sigma2, 0, None))
+    return se
 
 
 def _gauss_newton_step(hh, gg, vols, tcode, n_types, fit_width, ss_t):

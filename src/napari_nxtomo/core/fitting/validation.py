@@ -6,13 +6,17 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ..simulate import FWHM_TO_SIGMA
 
-#: half the probe FWHM, in units of the Gaussian standard deviation: columns
-#: closer than this are refused as unresolvable
+#: half the probe FWHM, in units of the Gaussian standard deviation
 MIN_SEPARATION_SIGMAS = 0.5 / FWHM_TO_SIGMA
+#: start positions closer than this many Gaussian widths are merged: two
+#: equal Gaussians closer than two widths make a single peak (Sparrow's limit)
+MERGE_SIGMAS = 2.0
 
 
 def _check_inputs(image, pixel_size, positions, types, weighting, fit_background, background):
@@ -154,14 +158,34 @@ def _check_separation(ys, xs, pixel_size, limit_px, why):
 
 
 def _check_resolution(ys, xs, ss_t, min_separation, pixel_size):
-    """Refuse columns closer than ``min_separation`` Å, by default half the FWHM of the narrowest type."""
-    if min_separation is None:
-        lim = MIN_SEPARATION_SIGMAS * float(ss_t.min())
-        why = "half the FWHM of the columns' Gaussian"
-    else:
+    """Refuse columns closer than ``min_separation`` Å (when given); merge starts closer than the resolution.
+
+    By default starts closer than :data:`MERGE_SIGMAS` widths of the
+    narrowest type (two Gaussians that close make one peak: the image cannot
+    tell them apart, and fitting both only slows the fit) are merged into one
+    at their mean position.  Returns the kept starts' positions (pixels), the
+    mask of the starts kept, and the merge distance (pixels).
+    """
+    keep = np.ones(len(ys), dtype=bool)
+    if min_separation is not None:
         lim = float(min_separation) / pixel_size
-        why = "min_separation"
-    _check_separation(ys, xs, pixel_size, lim, why)
+        _check_separation(ys, xs, pixel_size, lim, "min_separation")
+        return ys, xs, keep, lim
+    lim = MERGE_SIGMAS * float(ss_t.min())
+    pos = np.column_stack([ys, xs])
+    pairs, _ = _close_pairs(pos, lim)
+    if len(pairs) == 0:
+        return ys, xs, keep, lim
+    n = len(ys)
+    graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    first = np.full(label.max() + 1, n)
+    np.minimum.at(first, label, np.arange(n))
+    keep = np.arange(n) == first[label]
+    size = np.bincount(label)
+    mean = np.column_stack([np.bincount(label, w) / size for w in (ys, xs)])
+    merged = mean[label[keep]]
+    return np.ascontiguousarray(merged[:, 0]), np.ascontiguousarray(merged[:, 1]), keep, lim
 
 
 def _raise_close(pairs, d, pixel_size, limit_A, why):

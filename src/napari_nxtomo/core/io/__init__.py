@@ -39,11 +39,12 @@ from .calibration import GEOMETRY_KEYS, OPTICS_KEYS
 from .files import SUPPORTED_EXTENSIONS, is_supported
 from .reading import load_image, read_images
 from .signals import ImageData
-from .units import UNIT_LENGTH, UNIT_PIXEL, UNIT_RECIPROCAL, length_unit_factor
+from .units import UNIT_LENGTH, UNIT_PIXEL, UNIT_RECIPROCAL, check_real_space, length_unit_factor
 
 __all__ = [
     "ImageData",
     "SUPPORTED_EXTENSIONS",
+    "check_real_space",
     "is_supported",
     "length_unit_factor",
     "load_image",

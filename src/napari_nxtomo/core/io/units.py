@@ -108,3 +108,39 @@ def length_unit_factor(unit: Any) -> tuple[float, str] | None:
     if reciprocal:
         return 1.0 / factor, UNIT_RECIPROCAL
     return float(factor), UNIT_LENGTH
+
+
+def check_real_space(metadata: dict, name: str = "the image") -> None:
+    """Refuse an image whose axes are reciprocal lengths (a diffraction pattern): columns live in real space.
+
+    Parameters
+    ----------
+    metadata : dict
+        An image's metadata (:func:`~napari_nxtomo.core.io.load_image`):
+        ``units`` of its axes (image axes last).
+    name : str
+        The image, for the message.
+
+    Raises
+    ------
+    ValueError
+        When either image axis is in Å⁻¹ (``1/nm``, ``1/Å``, … in the file).
+
+    Examples
+    --------
+    >>> check_real_space({"units": ("Å", "Å")})
+    >>> try:
+    ...     check_real_space({"units": ("1/Å", "1/Å"), "pixel_size_A": 0.0125}, "dp.dm4")
+    ... except ValueError as exc:
+    ...     print(exc)
+    dp.dm4 is calibrated in reciprocal space (axes in 1/Å, 0.0125 1/Å per pixel): a diffraction pattern, not a real-space image; columns are found and fitted in HAADF-STEM images in Å (a diffraction pattern goes to the Debye pattern dock as a measured pattern)
+    """
+    units = tuple(metadata.get("units") or ())[-2:]
+    if UNIT_RECIPROCAL in units:
+        step = metadata.get("pixel_size_A")
+        per = f", {step:.4g} {UNIT_RECIPROCAL} per pixel" if step is not None else ""
+        raise ValueError(
+            f"{name} is calibrated in reciprocal space (axes in {UNIT_RECIPROCAL}{per}): a diffraction pattern, not "
+            "a real-space image; columns are found and fitted in HAADF-STEM images in Å (a diffraction pattern "
+            "goes to the Debye pattern dock as a measured pattern)"
+        )

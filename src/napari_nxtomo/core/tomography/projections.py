@@ -113,6 +113,7 @@ def projection_from_table(positions, features, zone_axis, element="Pb", tilt_dir
     if "type" in features:
         t = features["type"].astype(str)
         kinds = set(t)
+        _check_element(t, element, label)
         if len(kinds) > 1 or kinds & {element} or any(k.startswith(element + "+") for k in kinds):
             keep = holds_element(t, element)
         if not keep.any():
@@ -122,6 +123,29 @@ def projection_from_table(positions, features, zone_axis, element="Pb", tilt_dir
     proj = Projection(tuple(int(v) for v in zone_axis), pos[keep], counts,
                       tilt_axis=None if tilt_direction is None else tuple(tilt_direction), name=name)
     return proj, np.flatnonzero(keep)
+
+
+def _check_element(types, element, label):
+    """Refuse an element that is no element symbol, or that the table's typed columns do not count.
+
+    A column's ``count`` is of the first element of its type (``Pb`` in
+    ``Pb+Se``); a table of untyped columns (``column``) is not checked.
+    """
+    from ..debye.form_factors import _element_symbols
+
+    symbols = _element_symbols()
+    if element not in symbols:
+        raise ValueError(f"{element!r} is not an element symbol (case matters, e.g. Pb, Se)")
+    n = types.value_counts()
+    typed = {k: k.split("+") for k in n.index if all(part in symbols for part in k.split("+"))}
+    if typed and not any(parts[0] == element for parts in typed.values()):
+        counted = sorted({parts[0] for parts in typed.values()})
+        raise ValueError(
+            f"{label} counts no {element}: its columns are "
+            + ", ".join(f"{int(n[k])} of type {k}" for k in sorted(typed))
+            + f" and a column's count is of the first element of its type ({', '.join(counted)}); reconstruct "
+            f"{' or '.join(counted)}, or count the {element} columns first"
+        )
 
 
 @dataclass

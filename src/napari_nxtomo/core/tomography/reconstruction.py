@@ -216,6 +216,7 @@ def reconstruct(
     marginals = _run_sampling(runner, params, seeds, runs, exact, ticker, assemble) if sample else []
     res = assemble(runs, exact, marginals)
     _note_runs_above_optimum(res, exact)
+    _check_reprojection(res, projections)
     return res
 
 
@@ -283,10 +284,76 @@ def _check_totals(projections):
         )
 
 
+#: the measured column spacing of a view may differ from the lattice parameter's by this fraction
+SPACING_TOLERANCE = 0.1
+#: a model whose re-projected counts miss the measured ones by more than this fraction of the counted
+#: atoms is warned about (and noted): the counts contradict each other or the lattice
+MISMATCH_WARNING = 0.1
+
+
+def _check_spacing(projections, a):
+    """Refuse a lattice parameter that the measured column spacing of a view contradicts (> 10 %).
+
+    The median nearest-neighbour distance of each view's columns (of two
+    closer than half the expected spacing, only the one of more atoms)
+    against the projected spacing of the fcc lattice along its zone axis.
+    """
+    from scipy.spatial import cKDTree
+
+    from ..columns import column_spacing
+
+    for p in projections:
+        if len(p.positions) < 4:
+            continue
+        pos = np.asarray(p.positions, dtype=float)
+        expected = column_spacing(p.zone_axis, a, "fcc")
+        # a noise peak found beside a column (two columns on one lattice column, which the indexing deals
+        # with) is no spacing: of two columns closer than half the expected spacing the one of fewer atoms goes
+        counts = np.asarray(p.counts, dtype=float)
+        pairs = cKDTree(pos).query_pairs(0.5 * expected, output_type="ndarray")
+        drop = np.where(counts[pairs[:, 0]] >= counts[pairs[:, 1]], pairs[:, 1], pairs[:, 0]) if len(pairs) else []
+        pos = np.delete(pos, np.unique(drop).astype(int), axis=0)
+        if len(pos) < 4:
+            continue
+        measured = float(np.median(cKDTree(pos).query(pos, k=2)[0][:, 1]))
+        ratio = measured / expected
+        if abs(ratio - 1.0) > SPACING_TOLERANCE:
+            zone = "".join(str(v) for v in p.zone_axis)
+            raise ValueError(
+                f"the lattice parameter {a:g} Å puts the [{zone}] columns of {p.name or 'a view'} {expected:.3f} Å "
+                f"apart, but they are measured {measured:.3f} Å apart (median nearest neighbour of {len(pos)} "
+                f"columns; ratio {ratio:.3f}, more than {SPACING_TOLERANCE:.0%} off): give the right lattice "
+                f"parameter (this spacing suggests {a * ratio:.3g} Å), or check the image's pixel size and zone axis"
+            )
+
+
+def _check_reprojection(res, projections):
+    """Warn (and note) when the model's re-projected counts miss the measured ones grossly."""
+    measured = int(sum(int(np.sum(p.counts)) for p in projections))
+    if measured <= 0 or res.count_mismatch <= MISMATCH_WARNING * measured:
+        return
+    worst = []
+    for p, rep in zip(projections, res.reprojection):
+        r = np.abs(rep["residual"].to_numpy(dtype=float))
+        if np.isfinite(r).any():
+            w = rep.iloc[int(np.nanargmax(r))]
+            worst.append(f"{p.name or 'a view'}: measured {w.measured:g}, re-projected {w.reconstructed:g} at "
+                         f"({w.y:.1f}, {w.x:.1f}) Å")
+    text = (
+        f"the model's re-projection misses the measured counts by {res.count_mismatch} atoms in all, "
+        f"{res.count_mismatch / measured:.0%} of the {measured} counted (more than {MISMATCH_WARNING:.0%}): the "
+        "counts contradict each other or the lattice; check the counting (largest residuals: "
+        + "; ".join(worst) + ")"
+    )
+    res.notes.append(text)
+    warnings.warn(text, stacklevel=3)
+
+
 def _index_views(projections, a, max_sites):
     """The common tilt axis, the totals checked, and every projection placed on its lattice (:func:`._place`)."""
     t = _common_tilt_axis(projections)
     _check_totals(projections)
+    _check_spacing(projections, a)
     early = max(p.total for p in projections)
     if early > max_sites:
         raise ValueError(
