@@ -116,6 +116,54 @@ def _shell_ratio(host, mean_cd) -> float:
     return rho
 
 
+#: the Pb-bearing columns' shell-corrected cross-sections lie at least this factor above the shell-only ones'
+NO_PB_GAP = 4.0
+
+
+def without_pb(core, one_pb: float | None = None) -> np.ndarray:
+    """Which ⟨100⟩ Pb/Se columns hold no Pb, from their shell-corrected cross-sections.
+
+    With ``one_pb`` (the expected cross-section of a column of one Pb, e.g.
+    the library's at the dose): those below half of it.  Without: one Pb
+    scatters several times what the few Se left over after the shell
+    correction do, so the columns fall into two groups; they are split at
+    the largest gap of the sorted log cross-sections when the groups'
+    medians lie :data:`NO_PB_GAP` apart, else every column is taken to hold Pb.
+
+    Examples
+    --------
+    >>> core = np.array([0.0004, 0.0012, -0.0002, 0.0007, 0.011, 0.027, 0.042, 0.061, 0.044, 0.026])
+    >>> without_pb(core).tolist()
+    [True, True, True, True, False, False, False, False, False, False]
+    >>> without_pb(core, one_pb=0.0105).sum(), without_pb(np.array([0.011, 0.027, 0.042, 0.061])).any()
+    (np.int64(4), np.False_)
+    """
+    c = np.asarray(core, dtype=float)
+    if one_pb is not None:
+        return c < 0.5 * one_pb
+    top = np.max(c) if len(c) else 0.0
+    if len(c) < 3 or not top > 0:
+        return np.zeros(len(c), dtype=bool)
+    lc = np.log(np.clip(c, 0.01 * top, None))  # what is left of shell-only columns scatters about 0
+    order = np.sort(lc)
+    cut = order[np.argmax(np.diff(order))]
+    low = lc <= cut
+    if low.all() or np.median(c[~low]) < NO_PB_GAP * max(np.median(c[low]), 0.01 * top):
+        return np.zeros(len(c), dtype=bool)
+    return low
+
+
+def _one_pb(library, dose, pixel_size, kind):
+    """The cross-section (image units) of a mixed column of one Pb at the dose, or None when unknown."""
+    if library is None or dose is None or pixel_size is None or not hasattr(library, "fit_capture"):
+        return None
+    values = library.values(kind)
+    ones = [v for k, v in values.items() if isinstance(k, tuple) and k[0] == 1]
+    if not ones:
+        return None
+    return float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0] * min(ones)
+
+
 def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None, dose=None, pixel_size=None,
                      **options):
     """Pb atoms of every column of a core–shell view (module docstring).
@@ -171,6 +219,10 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
     if not selected.any():
         raise ValueError(f"no column of type {kind!r} in the table: fit it with the core-shell column types "
                          "(rule 'sublattice': the image's metadata 'structure' = 'core-shell')")
+    if kind == "Pb+Se":  # shell-only columns: what the Cd neighbours leave is a small part of one Pb
+        sel = np.flatnonzero(selected)
+        one = _one_pb(library, dose, pixel_size, kind)
+        selected[sel[without_pb(vol[sel] - shell[sel], one)]] = False
     core = vol[selected] - shell[selected]
     floor = 1e-6 * np.abs(vol[selected]).max()
     errors = table["volume_err"].to_numpy(dtype=float)[selected] if "volume_err" in table else None
