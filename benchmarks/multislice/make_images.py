@@ -47,6 +47,11 @@ What is simulated
     3.1 nm between atom centres, {100}, {110} and {111} facets of unequal
     sizes, an island (partial layer) on the +x facet, 4 Pb and 4 Se surface
     vacancies: 606 atoms (302 Pb, 304 Se).
+  - ``pbse_cdse_core_shell`` (sub-folder; the bundled core–shell sample):
+    ``napari_nxtomo.core.samples.core_shell_model(*CORE_SHELL_SAMPLE)``, a
+    PbSe core (155 Pb, island on its (010) facet) in a zincblende CdSe rod,
+    one Se sublattice: 611 atoms.  Made with ``--configs 3 --scan-step 0.25``
+    (see ``tests/core/data/multislice/README.md``).
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on

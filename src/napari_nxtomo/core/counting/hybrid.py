@@ -184,6 +184,8 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=
         fits = [f for f in fits if np.sqrt(f[4][2]) <= LADDER_WIDTH * f[4][0] * step] or _narrowest(fits)
     if prior is None:
         return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), f[0])), icl_by_k
+    # a window whose scale the dose rules out (it would be refused) does not compete, however few its holes
+    fits = [f for f in fits if _prior_penalty(f[4][0], prior) <= DOSE_MAX_SIGMA**2] or fits
     # with a dose the number of classes follows from the scale and the data's range: BIC (no entropy term, which
     # favours fewer, merged classes when the classes of physical columns overlap) plus the prior on the scale
     return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), _bic(f, x.size) + _prior_penalty(f[4][0], prior))), \
