@@ -5,6 +5,7 @@ import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation
 from napari_nxtomo.core.multislice_sample import multislice_particle
+from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice as pbse_cuboctahedron
 
 pytestmark = pytest.mark.gui
 
