@@ -42,9 +42,9 @@ class DebyeWidget(Dock):
         self.builder_panel = BuilderPanel()
         self.source_panel = ModelSourcePanel(self.builder_panel.builder_box)
         self.beam_panel = BeamAxisPanel()
-        self.measured_panel = MeasuredPanel()
+        self.measured_panel = MeasuredPanel(napari_viewer)
         self.export_panel = ExportPanel()
-        self.refine_panel = RefinePanel()
+        self.refine_panel = RefinePanel(napari_viewer)
         self.plot_panel = PatternPlot()
         form_panels = (self.source_panel, self.builder_panel, self.beam_panel, self.measured_panel, self.export_panel,
                        self.refine_panel)
@@ -258,6 +258,7 @@ class DebyeWidget(Dock):
 
         if path is not None:
             self.refine_file.value = path
+            self.refine_layer.value = None  # the file given, not a layer
         inputs = self._refine_inputs()
         if inputs is None:
             return None
