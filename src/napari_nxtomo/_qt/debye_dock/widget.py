@@ -14,7 +14,7 @@ from magicgui.widgets import Container, Widget
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QScrollArea, QSplitter, QWidget
 
-from ...core.workflow import PatternCancelled, PatternResult, compute_pattern, pattern_model
+from ...core.workflow import PatternCancelled, PatternResult, compute_pattern, pattern_model, run_averaged_pattern
 from .. import notify
 from ..dock import Dock, stack
 from ..layers import add_or_update_points, atoms_kwargs
@@ -152,9 +152,15 @@ class DebyeWidget(Dock):
             notify.error(exc)
             return None
 
+        runs = params.pop("runs", None)
+
         def job(progress, cancel):
             if cancel():
                 raise PatternCancelled("cancelled")
+            if runs is not None:  # the mean of the annealing runs' patterns (no G(r))
+                req = {k: v for k, v in request.items() if k not in ("with_gr", "r_max")}
+                return run_averaged_pattern(runs["runs"], runs["sites"], **params, **req, progress=progress,
+                                            cancel=cancel)
             model = pattern_model(**params)  # built here: a large builder model takes a while
             return compute_pattern(model, **request, progress=progress, cancel=cancel)
 

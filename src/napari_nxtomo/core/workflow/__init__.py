@@ -39,7 +39,7 @@ from .pattern import (
     q_range,
 )
 from .reconstruction import projections_from_tables, reconstruct_tables, reprojection_per_column, reprojection_table
-from .run_pattern import reconstruction_runs, run_averaged_pattern
+from .run_pattern import RUNS_KEY, reconstruction_runs, run_averaged_pattern, runs_metadata
 
 __all__ = [
     "AXES",
@@ -65,6 +65,8 @@ __all__ = [
     "reconstruction_runs",
     "reprojection_per_column",
     "reprojection_table",
+    "RUNS_KEY",
     "run_averaged_pattern",
+    "runs_metadata",
     "with_counts",
 ]

@@ -13,7 +13,36 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._memory import check_memory
 from .pattern import PatternCancelled, PatternModel, PatternResult, _stage_reporter, compute_pattern, pattern_model
+
+
+#: the metadata key under which a model layer carries its reconstruction's runs (the Debye dock averages over them)
+RUNS_KEY = "annealing_runs"
+#: runs larger than this (bytes of the bool array) are not put on a layer
+MAX_LAYER_RUNS_BYTES = 64e6
+
+
+def runs_metadata(result) -> dict:
+    """``{RUNS_KEY: {"runs": (n_runs, K) bool, "sites": (K, 3) Å}}`` for a model layer, or ``{}``.
+
+    Empty when the reconstruction has no annealing runs or they are larger
+    than :data:`MAX_LAYER_RUNS_BYTES`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from types import SimpleNamespace
+    >>> fake = SimpleNamespace(runs=np.array([[True, False]]), sites=pd.DataFrame({"x": [0.0, 1], "y": [0.0, 0],
+    ...                                                                            "z": [0.0, 0]}))
+    >>> sorted(runs_metadata(fake)[RUNS_KEY]), runs_metadata(SimpleNamespace(runs=np.zeros((0, 2), bool)))
+    (['runs', 'sites'], {})
+    """
+    runs = np.asarray(getattr(result, "runs", np.zeros((0, 0))), dtype=bool)
+    if runs.ndim != 2 or runs.shape[0] == 0 or runs.nbytes > MAX_LAYER_RUNS_BYTES:
+        return {}
+    runs, sites = reconstruction_runs(result)
+    return {RUNS_KEY: {"runs": runs, "sites": sites}}
 
 
 def reconstruction_runs(result):
@@ -132,6 +161,7 @@ def run_averaged_pattern(runs, sites, q, *, element: str = "Pb", lattice_paramet
     if pattern_kwargs.get("with_gr"):
         raise ValueError("the run-averaged pattern has no G(r); compute G(r) of one model instead")
     runs = np.asarray(runs, dtype=bool)
+    check_memory(24.0 * runs.size, f"the {runs.shape[0]} runs' models", "average over fewer runs")
     report = _stage_reporter(progress, cancel)
     total, models, first = None, [], None
     n = runs.shape[0] if runs.ndim == 2 else 0
