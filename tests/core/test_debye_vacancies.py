@@ -77,3 +77,22 @@ def test_squared_self_term_is_eq1_and_differs_from_the_mean(particle):
     assert np.max(np.abs(truth - got) / truth) > 0.02
     with pytest.raises(ValueError, match="self_term"):
         debye_intensity(pos, els, Q, occupancy=occ, self_term="o3")
+
+
+def test_command_line_self_term(tmp_path, particle):
+    """debye --certainty-as-occupancy [--self-term squared]: the CSV holds debye_intensity with that self term."""
+    import pandas as pd
+
+    from napari_nxtomo.cli.main import main
+    from napari_nxtomo.core.tables import write_xyz
+
+    pos, els, occ, _ = particle
+    model = write_xyz(tmp_path / "p.xyz", pos, els, {"certainty": occ})
+    q = np.arange(1.0, 5.0 + 0.05, 0.1)
+    for extra, term in (([], "occupancy"), (["--self-term", "squared"], "squared")):
+        out = tmp_path / term
+        assert main(["debye", str(model), "--out", str(out), "--q-min", "1", "--q-max", "5", "--q-step", "0.1",
+                     "--certainty-as-occupancy", "--quiet", *extra]) == 0
+        table = pd.read_csv(out / "p_pattern.csv", comment="#")
+        np.testing.assert_allclose(table["intensity"], debye_intensity(pos, els, q, occupancy=occ, self_term=term),
+                                   rtol=1e-6)
