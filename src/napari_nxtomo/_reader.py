@@ -1,4 +1,4 @@
-"""npe2 reader: open calibrated microscope images as napari image layers.
+"""npe2 reader: open calibrated microscope images as napari image layers (and tables, atom models, patterns).
 
 All reading and unit conversion happens in :mod:`napari_nxtomo.core.io`;
 this module only turns its :class:`~napari_nxtomo.core.io.ImageData` into
@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence, Union
 import pandas as pd
 
 from .core.io import ImageData, is_supported, read_images
+from .core.pattern_io import PATTERN_KEY, PATTERN_SUFFIXES, read_pattern_columns
 from .core.tables import is_points_csv, read_points_csv, read_xyz
 
 PathLike = Union[str, Path]
@@ -41,6 +42,8 @@ def napari_get_reader(path: PathLike | Sequence[PathLike]) -> Callable | None:
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     if paths and all(_is_table(p) for p in paths):
         return read_table_layers
+    if paths and all(Path(str(p)).suffix.lower() in PATTERN_SUFFIXES for p in paths):
+        return read_pattern_layers
     if not paths or not all(is_supported(p) for p in paths):
         return None
     return read_layers
@@ -80,6 +83,35 @@ def read_table_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
         else:
             kwargs = columns_kwargs(features, name, metadata, translate)
         layers.append((coords, kwargs, "points"))
+    return layers
+
+
+def read_pattern_layers(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
+    """Read measured powder patterns (.xy, .xye, .chi) as 2D points layers the Debye dock uses.
+
+    One point per measured point, at (row, col) = (-intensity, x): the
+    pattern drawn with its peaks up (napari's rows go down), x being Q in
+    Å⁻¹ or 2θ in degrees as in the file; the rows are scaled so that the
+    pattern is about as tall as wide.  The features hold the numbers
+    (``x``, ``intensity``, ``sigma``), the metadata under
+    ``"measured_pattern"`` what they are (``x_kind``, ``x_named``,
+    ``sigma_source``, ``name``, ``source``); no wavelength is needed to read
+    a 2θ file (the dock converts it with its own).
+    """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        p = Path(str(p))
+        c = read_pattern_columns(p)
+        span_x = float(c.x[-1] - c.x[0])
+        span_y = float(c.intensity.max() - c.intensity.min()) or 1.0
+        features = pd.DataFrame({"x": c.x, "intensity": c.intensity, "sigma": c.sigma})
+        metadata = {PATTERN_KEY: {"x_kind": c.x_kind, "x_named": c.x_named, "sigma_source": c.sigma_source,
+                                  "name": c.name, "source": str(p)}}
+        data = pd.concat([-features["intensity"], features["x"]], axis=1).to_numpy(dtype=float)
+        kwargs = {"name": p.stem, "features": features, "metadata": metadata, "scale": (span_x / span_y, 1.0),
+                  "size": span_x / 200.0, "face_color": "white", "border_width": 0}
+        layers.append((data, kwargs, "points"))
     return layers
 
 

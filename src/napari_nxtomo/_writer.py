@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .core.tables import write_points_csv, write_xyz
+from .core.workflow.run_pattern import RUNS_KEY
 
 
 def _physical(data, meta) -> np.ndarray:
@@ -24,6 +25,7 @@ def _physical(data, meta) -> np.ndarray:
 
 def _layer_metadata(meta) -> dict:
     md = dict(meta.get("metadata") or {})
+    md.pop(RUNS_KEY, None)  # the annealing runs' arrays stay in the session
     md["translate"] = [float(v) for v in meta.get("translate", ())]
     return md
 

@@ -103,9 +103,10 @@ CLI = {
     },
     "debye": {
         "options": {"-h", "--out", "--q-min", "--q-max", "--q-step", "--energy", "--wavelength", "--b", "--radiation",
-                    "--complete", "--min-neighbours", "--lattice-parameter", "--certainty-as-occupancy", "--quiet"},
+                    "--complete", "--min-neighbours", "--lattice-parameter", "--certainty-as-occupancy",
+                    "--self-term", "--quiet"},  # --self-term: issue 13
         "positional": ["models"],
-        "choices": ["xray,constant,neutron"],
+        "choices": ["xray,constant,neutron", "occupancy,squared"],
     },
     # issue 13: a population refined against a measured pattern
     "refine": {

@@ -409,7 +409,9 @@ def test_one_atom_gives_its_self_scattering(method):
     intensity = D.debye_intensity([[1.0, 2.0, 3.0]], ["Pb"], Q, method=method, b_iso=2.0)
     np.testing.assert_allclose(intensity, f0**2, rtol=1e-12)
     half = D.debye_intensity([[1.0, 2.0, 3.0]], ["Pb"], Q, method=method, occupancy=[0.5])
-    np.testing.assert_allclose(half, 0.25 * f0**2, rtol=1e-12)
+    np.testing.assert_allclose(half, 0.5 * f0**2, rtol=1e-12)  # o: present half the time
+    half = D.debye_intensity([[1.0, 2.0, 3.0]], ["Pb"], Q, method=method, occupancy=[0.5], self_term="squared")
+    np.testing.assert_allclose(half, 0.25 * f0**2, rtol=1e-12)  # o²: eq. (1)
 
 
 @pytest.mark.parametrize("method", ["exact", "histogram", "lattice"])
@@ -441,10 +443,13 @@ def test_q_zero_limit_is_the_squared_total_scattering_factor(small_pbse, method)
     pos, els = small_pbse.positions, small_pbse.elements
     occ = np.linspace(0.5, 1.0, len(pos))
     q = np.array([0.0, 1e-4, 1e-3])
-    intensity = D.debye_intensity(pos, els, q, method=method, occupancy=occ, b_iso=1.0)
+    intensity = D.debye_intensity(pos, els, q, method=method, occupancy=occ, b_iso=1.0, self_term="squared")
     f = {e: xraydb.f0(e, 0.0)[0] for e in set(els)}
     total = sum(o * f[e] for o, e in zip(occ, els))
     assert intensity[0] == pytest.approx(total**2, rel=1e-9)
+    # the mean over random vacancies adds the variance of the total: Σ f² o (1 - o)
+    mean = D.debye_intensity(pos, els, q[:1], method=method, occupancy=occ, b_iso=1.0)
+    assert mean[0] == pytest.approx(total**2 + sum(o * (1 - o) * f[e] ** 2 for o, e in zip(occ, els)), rel=1e-9)
     assert intensity[1] == pytest.approx(intensity[0], rel=1e-5)  # continuous at Q = 0
     assert intensity[2] < intensity[1] < intensity[0]
 

@@ -26,7 +26,7 @@ def exact_population(a, diameters, weights, *, alpha_rh, delta_r_pb, shell_thick
                               delta_r_pb=delta_r_pb, shell_thickness=shell_thickness,
                               core_occupancy={"Pb": occ_core}, shell_occupancy={"S": occ_shell})
         total = total + w * debye_intensity(p.positions, p.elements, q, b_iso=b_iso, occupancy=p.occupancy,
-                                            method="exact")
+                                            method="exact", self_term="squared")
     return total
 
 

@@ -39,7 +39,8 @@ def measured_pattern(alpha_rh, delta_r_pb, seed):
                               alpha_rh=alpha_rh, delta_r_pb=delta_r_pb, shell_thickness=SHELL,
                               core_occupancy={"Pb": TRUTH["occupancy_core"]},
                               shell_occupancy={"S": TRUTH["occupancy_shell"]})
-        total = total + wk * debye_intensity(p.positions, p.elements, Q, b_iso=B, occupancy=p.occupancy)
+        total = total + wk * debye_intensity(p.positions, p.elements, Q, b_iso=B, occupancy=p.occupancy,
+                                              self_term="squared")
     scale = COUNTS / total.max()
     clean = scale * total + BACKGROUND
     y = np.random.default_rng(seed).poisson(clean).astype(float)

@@ -245,6 +245,15 @@ def test_points_layer_source_with_certainty_and_completed_sublattice(make_napari
     np.testing.assert_allclose(w.lines["simulated"].get_ydata(), direct, rtol=1e-10)
     assert "Se (rocksalt sublattice)" in w.status.text()
 
+    # the o² self term of eq. (1): lower by Σ f² o (1 - o) over the uncertain Pb
+    w.self_term.value = "o²: eq. (1) of the seed paper"
+    w.compute()
+    _wait(qtbot, w)
+    squared = debye_intensity(pos, els, q, occupancy=occ, energy_keV=22.0, lattice_parameter=a, self_term="squared")
+    np.testing.assert_allclose(w.lines["simulated"].get_ydata(), squared, rtol=1e-10)
+    assert w.pattern.self_term == "squared" and np.all(squared < direct)
+    w.self_term.value = "o: mean over random vacancies"
+
     # without the certainty: every Pb fully occupied
     w.use_certainty.value = False
     w.complete.value = False

@@ -17,7 +17,7 @@ from magicgui.widgets import ComboBox, Container, FloatSlider, FloatSpinBox, Lin
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem
 
 from ..core.lattice import ROCKSALT_PBSE
-from ..core.workflow import reprojection_per_column, reprojection_table
+from ..core.workflow import reprojection_per_column, reprojection_table, runs_metadata
 from . import notify
 from .dock import Dock, figure_canvas, stack
 from .layers import CERTAINTY_CMAP, atoms_kwargs, colour_by, projection_from_layer, show_in_3d
@@ -217,6 +217,7 @@ class ReconstructWidget(Dock):
         md = dict(result.metadata())
         md.update(lattice_parameter=a, structure="rocksalt", element=element,
                   projection_layers=[ly.name for ly in layers])
+        md.update(runs_metadata(result))  # each annealing run's model: the Debye dock averages their patterns
         name = f"{element} model"
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)

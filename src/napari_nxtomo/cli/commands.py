@@ -501,7 +501,7 @@ def _beam(energy_keV, wavelength, radiation):
 
 def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_keV=None, wavelength=None,
               b_iso=None, radiation="xray", complete=None, lattice_parameter=None, use_certainty=False,
-              min_neighbours=1, quiet=False) -> list[Path]:
+              min_neighbours=1, self_term="occupancy", quiet=False) -> list[Path]:
     """Debye pattern of each .xyz model; write ``<model>_pattern.csv`` and ``.png``.
 
     Parameters
@@ -525,6 +525,9 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
         Use the per-atom certainty as site occupancy.
     min_neighbours : int
         With ``complete``: keep anion sites with at least this many cations.
+    self_term : {"occupancy", "squared"}
+        Self-scattering weight of a partly occupied site, ``o`` or ``o²``
+        (:func:`~napari_nxtomo.core.debye.debye_intensity`).
     quiet : bool
 
     Returns
@@ -564,7 +567,7 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
         # the command line has always let debye_intensity find the grid itself (lattice_hint=False)
         pattern = workflow.compute_pattern(model, q, two_theta=two_theta, radiation=radiation, wavelength=wavelength,
                                            energy_keV=energy_keV if radiation == "xray" else None, b_iso=b_iso,
-                                           lattice_hint=False, progress=progress)
+                                           lattice_hint=False, self_term=self_term, progress=progress)
         bar.close()
         columns = {"q_inv_A": q}
         if two_theta is not None:
@@ -573,7 +576,8 @@ def run_debye(models, out: Path, *, q_min=0.5, q_max=25.0, q_step=0.01, energy_k
         n = len(model.positions)
         comment = (f"Debye pattern of {path.name}: {n} atoms, radiation {radiation}"
                    + (f", {energy_keV:.4g} keV ({wavelength:.5g} Å)" if wavelength else "")
-                   + f", B {b_iso or 0} Å²; intensity in electrons² per particle")
+                   + f", B {b_iso or 0} Å², self term {'o' if self_term == 'occupancy' else 'o²'}"
+                   + "; intensity in electrons² per particle")
         target = write_pattern_csv(out / f"{path.stem}_pattern.csv", columns, comments=[comment], digits=8)
         pattern_figure(q, pattern.intensity, out / f"{path.stem}_pattern.png", title=f"{path.stem}, {n} atoms")
         written.append(target)

@@ -110,6 +110,9 @@ def _add_debye(sub) -> None:
     debye.add_argument("--lattice-parameter", type=float, default=None, help="Å, for --complete")
     debye.add_argument("--certainty-as-occupancy", action="store_true",
                        help="use the model's per-atom certainty as site occupancy")
+    debye.add_argument("--self-term", default="occupancy", choices=["occupancy", "squared"],
+                       help="self-scattering of a partly occupied site: o (default, the mean over random vacancies) "
+                            "or o² (eq. 1 of Bertolotti et al. 2016)")
     debye.add_argument("--quiet", action="store_true")
 
 
@@ -165,7 +168,7 @@ def _run(parser, args) -> None:
                            b_iso=parse_element_values(args.b, "B (Å²)", lo=0.0), radiation=args.radiation,
                            complete=args.complete, lattice_parameter=args.lattice_parameter,
                            min_neighbours=args.min_neighbours, use_certainty=args.certainty_as_occupancy,
-                           quiet=args.quiet)
+                           self_term=args.self_term, quiet=args.quiet)
     elif args.command == "refine":
         from .refine import run_refine
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,13 @@ import pandas as pd
 
 from .debye.beam import energy_to_wavelength, two_theta_to_q
 
-__all__ = ["MeasuredPattern", "read_pattern", "read_table"]
+__all__ = ["MeasuredPattern", "PATTERN_KEY", "PATTERN_SUFFIXES", "PatternColumns", "read_pattern", "read_pattern_columns", "read_table"]
+
+#: the suffixes the plugin's reader opens as measured patterns (.dat and .csv are left to other readers: they
+#: are as often tables of other data)
+PATTERN_SUFFIXES = (".xy", ".xye", ".chi")
+#: the metadata key of a measured pattern's napari layer (the reader writes it, the Debye dock looks for it)
+PATTERN_KEY = "measured_pattern"
 
 _TWO_THETA = re.compile(r"(2[\s_-]*th|tth|two[\s_-]*theta|2θ|angle|deg)", re.I)
 _Q_NAME = re.compile(r"^(q|q_.*|q\s*\(.*|.*inv_a.*|.*1/a.*|.*å⁻¹.*)$", re.I)
@@ -200,7 +206,7 @@ def _columns(names, ncol):
     return 0, 1, (2 if ncol >= 3 else None)
 
 
-def _x_kind(names, ix, x, x_unit, wavelength, path):
+def _x_kind(names, ix, x, x_unit, wavelength, path, guess=False):
     if x_unit in ("q", "two_theta"):
         return x_unit
     if x_unit != "auto":
@@ -213,6 +219,8 @@ def _x_kind(names, ix, x, x_unit, wavelength, path):
     if wavelength is not None:
         return "two_theta"
     if np.nanmax(x) > _Q_MAX_PLAUSIBLE:
+        if guess:
+            return "two_theta"
         raise ValueError(
             f"{path.name}: the abscissa reaches {np.nanmax(x):g}, too large for Q in Å⁻¹: it looks like 2θ in "
             "degrees; give the wavelength (wavelength= in Å) or the photon energy (energy_keV=) to convert it"
@@ -296,6 +304,98 @@ def read_pattern(path, *, x_unit: str = "auto", wavelength: float | None = None,
     ([1.4153, 2.1095], [10.0, 20.0], 'file')
     """
     path = Path(path)
+    lam = _wavelength(wavelength, energy_keV)
+    return _measured(_read_columns(path, x_unit, lam, guess=False), lam, path)
+
+
+@dataclass
+class PatternColumns:
+    """A pattern file's columns as they are, before any conversion (:func:`read_pattern_columns`).
+
+    Attributes
+    ----------
+    x : (M,) ndarray
+        The abscissa, increasing: Q in Å⁻¹ or 2θ in degrees (``x_kind``).
+    x_kind : str
+        ``"q"`` or ``"two_theta"``.
+    x_named : bool
+        The kind comes from the file (a header or the .chi label), not from
+        the values.
+    intensity, sigma : (M,) ndarray
+    sigma_source : str
+        ``"file"`` or ``"counting"``.
+    name : str
+        The file name.
+    """
+
+    x: np.ndarray
+    x_kind: str
+    x_named: bool
+    intensity: np.ndarray
+    sigma: np.ndarray
+    sigma_source: str
+    name: str = ""
+
+    def to_pattern(self, *, x_unit: str = "auto", wavelength: float | None = None,
+                   energy_keV: float | None = None) -> MeasuredPattern:
+        """The :class:`MeasuredPattern` on Q (2θ converted with the wavelength or energy).
+
+        ``x_unit`` ``"auto"`` keeps the file's kind, except that a file
+        without column names is 2θ when a wavelength is given (as
+        :func:`read_pattern`); ``"q"`` or ``"two_theta"`` overrides it.
+
+        Examples
+        --------
+        >>> c = PatternColumns(np.array([20.0, 30.0]), "two_theta", True, np.array([1.0, 4.0]), np.ones(2), "file")
+        >>> c.to_pattern(wavelength=1.5418).q.round(4).tolist()
+        [1.4153, 2.1095]
+        """
+        if x_unit not in ("auto", "q", "two_theta"):
+            raise ValueError(f"x_unit must be 'auto', 'q' or 'two_theta'; got {x_unit!r}")
+        lam = _wavelength(wavelength, energy_keV)
+        kind = self.x_kind
+        if x_unit != "auto":
+            kind = x_unit
+        elif not self.x_named and lam is not None:
+            kind = "two_theta"
+        return _measured(replace(self, x_kind=kind), lam, Path(self.name or "pattern"))
+
+
+def read_pattern_columns(path, *, x_unit: str = "auto") -> PatternColumns:
+    """Read a pattern file's columns without converting them (no wavelength needed): the plugin's reader.
+
+    Parameters
+    ----------
+    path : str or Path
+        A pattern file, as :func:`read_pattern`.
+    x_unit : {"auto", "q", "two_theta"}
+        ``"auto"``: the header or .chi label says; without one, 2θ when the
+        abscissa exceeds 60 (no Q in Å⁻¹ does), else Q.
+
+    Returns
+    -------
+    PatternColumns
+        Convert with :meth:`PatternColumns.to_pattern`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_pattern`, except for the missing wavelength.
+
+    Examples
+    --------
+    >>> from tempfile import mkdtemp
+    >>> path = Path(mkdtemp()) / "pbs.xy"
+    >>> _ = path.write_text("20.0 100\\n30.0 400\\n90.0 50\\n", encoding="utf-8")
+    >>> c = read_pattern_columns(path)
+    >>> c.x_kind, c.x_named, c.sigma.tolist()
+    ('two_theta', False, [10.0, 20.0, 7.0710678118654755])
+    """
+    return _read_columns(Path(path), x_unit, None, guess=True)
+
+
+def _read_columns(path: Path, x_unit, lam, guess) -> PatternColumns:
+    """The checked columns of a pattern file (x increasing), the kind of x decided."""
     names, values, lines, _ = read_table(path)
     ix, iy, isg = _columns(names, values.shape[1])
     if values.shape[1] < 2:
@@ -313,10 +413,17 @@ def read_pattern(path, *, x_unit: str = "auto", wavelength: float | None = None,
     order = _check_monotonic(x, lines, path)
     x, y, lines = x[order], y[order], lines[order]
     s = None if s is None else s[order]
-    lam = _wavelength(wavelength, energy_keV)
-    kind = _x_kind(names, ix, x, x_unit, lam, path)
+    kind = _x_kind(names, ix, x, x_unit, lam, path, guess)
+    named = x_unit in ("q", "two_theta") or bool(names and ix < len(names) and (
+        _Q_NAME.search(names[ix]) or re.search(r"\bq\b", names[ix], re.I) or _TWO_THETA.search(names[ix])))
     sigma, source = _sigma(y, s, lines, path)
-    if kind == "two_theta":
+    return PatternColumns(x, kind, named, y, sigma, source, path.name)
+
+
+def _measured(c: PatternColumns, lam, path: Path) -> MeasuredPattern:
+    """The MeasuredPattern of checked columns: 2θ converted to Q with the wavelength ``lam`` (Å)."""
+    x, y, sigma, source = c.x, c.intensity, c.sigma, c.sigma_source
+    if c.x_kind == "two_theta":
         if lam is None:
             raise ValueError(
                 f"{path.name} holds 2θ (degrees): give the wavelength (wavelength= in Å, e.g. 1.5418 for Cu Kα) "

@@ -22,6 +22,11 @@ AXIS_DEFAULTS = {AXIS_Q: (0.5, 20.0, 0.01), AXIS_TT: (1.0, 130.0, 0.02)}
 #: the axis choices as the core names them (``PatternResult.axis``)
 AXIS_KEYS = {AXIS_Q: "q", AXIS_TT: "two_theta"}
 AXIS_LABELS = {key: label for label, key in AXIS_KEYS.items()}
+#: self-scattering weight of a partly occupied site (``debye_intensity``'s ``self_term``)
+SELF_TERM_CHOICES = {
+    "o: mean over random vacancies": "occupancy",
+    "o²: eq. (1) of the seed paper": "squared",
+}
 
 
 class BeamAxisPanel:
@@ -39,13 +44,19 @@ class BeamAxisPanel:
         self.b_iso = LineEdit(value="", label="B (Å²)")
         self.b_iso.tooltip = "Debye-Waller B per element, 'Pb=1.2, S=0.9', or one number for all (empty: 0)"
         self.method = ComboBox(choices=["auto", "exact", "histogram", "lattice"], value="auto", label="method")
+        self.self_term = ComboBox(choices=list(SELF_TERM_CHOICES), value=list(SELF_TERM_CHOICES)[0],
+                                  label="occupancy self term")
+        self.self_term.tooltip = (
+            "weight of a partly occupied site's self-scattering: o (default; the mean pattern of particles whose "
+            "sites are full with probability o, e.g. a reconstruction's certainty) or o² (the seed paper's eq. 1, "
+            "a fraction o of an atom on every site)")
         self.with_gr = CheckBox(value=False, text="also G(r)")
         self.r_max = FloatSpinBox(value=0.0, min=0.0, max=1000.0, step=0.5, label="r max (Å, 0 = size)")
         self.compute_button = PushButton(text="Compute pattern")
         self.widgets = [
             Label(value="— radiation and pattern —"),
             self.radiation, self.beam, self.energy, self.wavelength,
-            self.axis, self.x_min, self.x_max, self.x_step, self.b_iso, self.method,
+            self.axis, self.x_min, self.x_max, self.x_step, self.b_iso, self.method, self.self_term,
             self.with_gr, self.r_max, self.compute_button,
         ]
         self._axis_now = AXIS_Q
@@ -129,6 +140,7 @@ class BeamAxisPanel:
             "energy_keV": energy,
             "b_iso": parse_element_values(self.b_iso.value, "B (Å²)", lo=0.0),
             "method": self.method.value,
+            "self_term": SELF_TERM_CHOICES[self.self_term.value],
             "with_gr": bool(self.with_gr.value),
             "r_max": float(self.r_max.value),
         }

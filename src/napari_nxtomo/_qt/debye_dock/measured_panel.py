@@ -10,12 +10,45 @@ from ..dock import chosen_path
 from .beam_panel import AXIS_KEYS, AXIS_Q, AXIS_TT
 
 WEIGHT_CHOICES = {"Poisson-like, w = 1/I": "poisson", "unit weights": "unit"}
+#: the layer choosers' first entry: read the file box instead
+FROM_FILE = "(the file below)"
+
+
+def pattern_layer_chooser(viewer, label: str) -> ComboBox:
+    """A chooser of the viewer's measured-pattern layers (opened by the plugin's reader), the file box first."""
+    from ...core.pattern_io import PATTERN_KEY
+
+    def choices(*_):
+        layers = [] if viewer is None else [ly for ly in viewer.layers if PATTERN_KEY in (ly.metadata or {})]
+        return [(FROM_FILE, None)] + [(ly.name, ly) for ly in layers]
+
+    box = ComboBox(choices=choices, label=label)
+    box.tooltip = "a pattern opened in napari (File > Open of a .xy, .xye or .chi file), or the file box below"
+    return box
+
+
+def pattern_layer_columns(layer):
+    """The PatternColumns of a measured-pattern layer (its features and metadata). ValueError if it is not one."""
+    import numpy as np
+
+    from ...core.pattern_io import PatternColumns
+    from ...core.pattern_io import PATTERN_KEY
+
+    info = (layer.metadata or {}).get(PATTERN_KEY)
+    feats = layer.features
+    if info is None or not {"x", "intensity", "sigma"} <= set(feats.columns):
+        raise ValueError(f"layer '{layer.name}' is not a measured pattern: open the pattern file (.xy, .xye, .chi) "
+                         "in napari, or choose it in the file box")
+    return PatternColumns(feats["x"].to_numpy(float), str(info["x_kind"]), bool(info.get("x_named", False)),
+                          feats["intensity"].to_numpy(float), np.asarray(feats["sigma"], dtype=float),
+                          str(info.get("sigma_source", "file")), str(info.get("name", layer.name)))
 
 
 class MeasuredPanel:
     """A measured pattern: file, which x it has, fit weights, flat background, 'Load and fit', 'Clear measured'."""
 
-    def __init__(self):
+    def __init__(self, viewer=None):
+        self.measured_layer = pattern_layer_chooser(viewer, "measured layer")
         self.measured_file = FileEdit(mode="r", label="measured pattern")
         self.measured_x = ComboBox(choices=[AXIS_Q, AXIS_TT], value=AXIS_Q, label="its x column")
         self.weights = ComboBox(choices=list(WEIGHT_CHOICES), value=list(WEIGHT_CHOICES)[0], label="fit weights")
@@ -24,14 +57,22 @@ class MeasuredPanel:
         self.clear_button = PushButton(text="Clear measured")
         self.widgets = [
             Label(value="— measured pattern —"),
-            self.measured_file, self.measured_x, self.weights, self.fit_background,
+            self.measured_layer, self.measured_file, self.measured_x, self.weights, self.fit_background,
             self.load_button, self.clear_button,
         ]
 
     def read(self, path=None) -> dict:
-        """The measured pattern in the file (``path`` if given): x, y, unit, name. ValueError if there is none."""
+        """The measured pattern of the chosen layer, or in the file (``path`` if given): x, y, unit, name.
+
+        ValueError if there is none.  A layer's x is Q or 2θ as its file said (the 'its x column' box follows).
+        """
         from ...core.patterns import load_pattern
 
+        layer = self.measured_layer.value if path is None else None
+        if layer is not None:
+            c = pattern_layer_columns(layer)
+            self.measured_x.value = AXIS_TT if c.x_kind == "two_theta" else AXIS_Q
+            return {"x": c.x, "y": c.intensity, "unit": self.measured_x.value, "name": layer.name}
         path = chosen_path(self.measured_file, path)
         if path is None:
             raise ValueError("choose the measured pattern file first (two columns: x, intensity)")

@@ -7,6 +7,7 @@ import re
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox, create_widget
 
 from ...core.lattice import ROCKSALT_PBSE
+from ...core.workflow.run_pattern import RUNS_KEY
 from ..layers import atoms_from_layer
 
 SHAPE_CHOICES = {
@@ -103,8 +104,14 @@ class ModelSourcePanel:
             "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; the status line says "
             "how many were added"
         )
+        self.average_runs = CheckBox(value=False, text="average over the annealing runs")
+        self.average_runs.tooltip = (
+            "the mean of the patterns of the reconstruction's annealing runs (each run's model a sample): it keeps "
+            "the runs' pair correlations, which certainty-as-occupancy drops; the two agree where the runs agree. "
+            "Offered when the layer carries the runs (a model from the Reconstruct 3D dock)")
+        self.average_runs.enabled = False
         self.layer_box = Container(
-            widgets=[self.layer, self.use_certainty, self.complete, self.anion, self.sublattice, self.min_neighbours,
+            widgets=[self.layer, self.use_certainty, self.average_runs, self.complete, self.anion, self.sublattice, self.min_neighbours,
                      self.layer_a]
         )
         self.widgets = [self.source, self.layer_box]
@@ -163,6 +170,9 @@ class ModelSourcePanel:
                 pass
         if "certainty" in layer.features and "occupancy" not in layer.features:
             self.use_certainty.value = True
+        self.average_runs.enabled = RUNS_KEY in md
+        if not self.average_runs.enabled:
+            self.average_runs.value = False
 
     def parameters(self) -> dict:
         """``pattern_model`` keyword arguments: the layer's atoms (copied), the completion asked for.
@@ -174,13 +184,18 @@ class ModelSourcePanel:
             raise ValueError("choose a 3D points layer of atoms (or switch the model to the builder)")
         positions, elements, occupancy, certainty = atoms_from_layer(layer, self.use_certainty.value)
         a = (layer.metadata or {}).get("lattice_parameter")
+        completion = self._completion(a) if self.complete.value else None
+        if self.average_runs.value and RUNS_KEY in (layer.metadata or {}):
+            return {"runs": layer.metadata[RUNS_KEY], "element": str(elements[0]),
+                    "lattice_parameter": float(a) if a is not None else None, "complete": completion,
+                    "name": layer.name}
         return {
             "positions": positions,  # (x, y, z)
             "elements": elements,
             "occupancy": occupancy,
             "certainty": certainty,
             "lattice_parameter": float(a) if a is not None else None,
-            "complete": self._completion(a) if self.complete.value else None,
+            "complete": completion,
             "name": layer.name,
         }
 

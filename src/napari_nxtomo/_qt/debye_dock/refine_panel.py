@@ -13,6 +13,7 @@ import re
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, PushButton, SpinBox
 
 from ..dock import chosen_path
+from .measured_panel import pattern_layer_chooser, pattern_layer_columns
 from .model_panels import SHAPE_CHOICES, _element_list
 
 #: refinable parameters: name, label, start value, (min, max), step, free by default
@@ -32,7 +33,8 @@ SCAN_CHOICES = ("alpha_rh", "delta_r_pb", "shell_thickness", "mean_diameter", "l
 class RefinePanel:
     """Pattern file, the population's parameters with 'free' boxes, Refine, and a χ² scan of one parameter."""
 
-    def __init__(self):
+    def __init__(self, viewer=None):
+        self.refine_layer = pattern_layer_chooser(viewer, "pattern layer")
         self.refine_file = FileEdit(mode="r", filter="*.xy *.xye *.dat *.chi *.csv *.txt", label="pattern file")
         self.refine_x = ComboBox(choices=["auto", "q", "two_theta"], value="auto", label="first column")
         self.refine_wavelength = FloatSpinBox(value=0.0, min=0.0, max=20.0, step=0.0001, label="wavelength (Å)")
@@ -57,20 +59,27 @@ class RefinePanel:
         self.scan_values = LineEdit(value="60, 59.7, 59.4, 59.1, 58.8", label="values")
         self.scan_button = PushButton(text="Scan χ²")
         self.widgets = [
-            Label(value="— refine a population —"), self.refine_file, self.refine_x, self.refine_wavelength,
+            Label(value="— refine a population —"), self.refine_layer, self.refine_file, self.refine_x, self.refine_wavelength,
             self.refine_elements, self.refine_shape, self.refine_n_sizes, self.refine_size_min, self.refine_size_max,
             self.refine_shell,
             self.refine_background, *rows, self.refine_button, self.scan_name, self.scan_values, self.scan_button,
         ]
 
     def read(self, path=None):
-        """The measured pattern (MeasuredPattern); ValueError when there is none or it is malformed."""
+        """The measured pattern (MeasuredPattern) of the chosen layer or file; ValueError when there is none or it
+        is malformed (a 2θ pattern without the wavelength)."""
         from ...core.pattern_io import read_pattern
 
+        lam = float(self.refine_wavelength.value) or None
+        layer = self.refine_layer.value if path is None else None
+        if layer is not None:
+            meas = pattern_layer_columns(layer).to_pattern(x_unit=self.refine_x.value, wavelength=lam)
+            meas.name = layer.name
+            return meas
         path = chosen_path(self.refine_file, path)
         if path is None:
-            raise ValueError("choose the measured pattern file of the refinement first (.xy, .xye, .dat, .chi, .csv)")
-        lam = float(self.refine_wavelength.value) or None
+            raise ValueError("choose the measured pattern of the refinement first: a pattern layer (File > Open of a "
+                             ".xy, .xye or .chi file) or a file (.xy, .xye, .dat, .chi, .csv)")
         return read_pattern(path, x_unit=self.refine_x.value, wavelength=lam)
 
     def model(self):

@@ -14,7 +14,7 @@ from magicgui.widgets import Container, Widget
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QScrollArea, QSplitter, QWidget
 
-from ...core.workflow import PatternCancelled, PatternResult, compute_pattern, pattern_model
+from ...core.workflow import PatternCancelled, PatternResult, compute_pattern, pattern_model, run_averaged_pattern
 from .. import notify
 from ..dock import Dock, stack
 from ..layers import add_or_update_points, atoms_kwargs
@@ -42,9 +42,9 @@ class DebyeWidget(Dock):
         self.builder_panel = BuilderPanel()
         self.source_panel = ModelSourcePanel(self.builder_panel.builder_box)
         self.beam_panel = BeamAxisPanel()
-        self.measured_panel = MeasuredPanel()
+        self.measured_panel = MeasuredPanel(napari_viewer)
         self.export_panel = ExportPanel()
-        self.refine_panel = RefinePanel()
+        self.refine_panel = RefinePanel(napari_viewer)
         self.plot_panel = PatternPlot()
         form_panels = (self.source_panel, self.builder_panel, self.beam_panel, self.measured_panel, self.export_panel,
                        self.refine_panel)
@@ -152,9 +152,15 @@ class DebyeWidget(Dock):
             notify.error(exc)
             return None
 
+        runs = params.pop("runs", None)
+
         def job(progress, cancel):
             if cancel():
                 raise PatternCancelled("cancelled")
+            if runs is not None:  # the mean of the annealing runs' patterns (no G(r))
+                req = {k: v for k, v in request.items() if k not in ("with_gr", "r_max")}
+                return run_averaged_pattern(runs["runs"], runs["sites"], **params, **req, progress=progress,
+                                            cancel=cancel)
             model = pattern_model(**params)  # built here: a large builder model takes a while
             return compute_pattern(model, **request, progress=progress, cancel=cancel)
 
@@ -258,6 +264,7 @@ class DebyeWidget(Dock):
 
         if path is not None:
             self.refine_file.value = path
+            self.refine_layer.value = None  # the file given, not a layer
         inputs = self._refine_inputs()
         if inputs is None:
             return None

@@ -10,7 +10,7 @@ from ._sum_kernels import _exact_rows, _sin_sums
 from .form_factors import _debye_waller, scattering_factors
 from .histogram import DEFAULT_BIN_WIDTH, PairHistogram, _reporting_row_blocks, _warn_coincident
 from .method import _choose_method, _pair_histogram
-from .model import _check_q, _Model, _n_slots, _prepare, _uniform_step
+from .model import _check_q, _check_self_term, _Model, _n_slots, _prepare, _uniform_step
 
 __all__ = ["debye_intensity", "pattern_bytes"]
 
@@ -81,9 +81,9 @@ def _finish_sums(sin_over_d, total, coincident, q):
     return out
 
 
-def _assemble(model: _Model, f: np.ndarray, t: np.ndarray, sums: np.ndarray) -> np.ndarray:
+def _assemble(model: _Model, f: np.ndarray, t: np.ndarray, sums: np.ndarray, self_term: str) -> np.ndarray:
     """I(Q) from the scattering factors f, the Debye-Waller factors t and the partial sums."""
-    intensity = np.sum((np.abs(f) ** 2) * model.self_weights()[:, None], axis=0)
+    intensity = np.sum((np.abs(f) ** 2) * model.self_scattering(self_term)[:, None], axis=0)
     for p, (a, b) in enumerate(model.pairs):
         w = np.real(f[a] * np.conj(f[b])) * t[a] * t[b]
         intensity = intensity + 2.0 * w * sums[p]
@@ -105,12 +105,14 @@ def debye_intensity(
     grid_tolerance: float = 1e-5,
     sites=None,
     bin_width: float = DEFAULT_BIN_WIDTH,
+    self_term: str = "occupancy",
     progress=None,
 ) -> np.ndarray:
     """Powder scattering intensity of an atomistic model by the Debye equation.
 
-    ``I(Q) = sum_j |f_j|^2 o_j^2 + 2 sum_{i<j} Re(f_i f_j*) T_i T_j o_i o_j sin(Q d_ij)/(Q d_ij)``
-    (see Notes for units and conventions).
+    ``I(Q) = sum_j |f_j|^2 o_j + 2 sum_{i<j} Re(f_i f_j*) T_i T_j o_i o_j sin(Q d_ij)/(Q d_ij)``
+    (``o_j^2`` in the self term with ``self_term="squared"``; see Notes for
+    units and conventions).
 
     Parameters
     ----------
@@ -155,6 +157,10 @@ def debye_intensity(
     bin_width : float
         Bin width (Å) of the histogram method (and of the lattice method with
         ``sites`` on a distorted lattice).
+    self_term : {"occupancy", "squared"}
+        Weight of each atom's self-scattering ``|f_j|^2``: its occupancy
+        ``o_j`` (default) or ``o_j^2`` (the seed paper's eq. 1); see Notes.
+        The same for every occupancy of 0 or 1.
     progress : callable, optional
         Called with the completed fraction (0 to 1) between blocks of work;
         raising from it cancels the calculation.
@@ -182,6 +188,18 @@ def debye_intensity(
     limit ``sin(x)/x -> 1`` is used.  Two distinct atoms at the same spot are
     a pair at distance zero and scatter coherently (``sin(x)/x = 1``); that
     is almost always a duplicated atom, so it is reported with a warning.
+
+    **Self term with occupancy.**  A site of occupancy ``o`` is read as a
+    site that is full with probability ``o``, independently of the others
+    (random vacancies; a reconstruction's certainty): the pattern averaged
+    over such particles has the pair terms ``o_i o_j`` and the self term
+    ``<n_j^2> = <n_j> = o_j`` (``n_j`` is 0 or 1), so ``"occupancy"`` is
+    the default: it is the mean pattern of the real particles the model
+    stands for.  Eq. (1) of Bertolotti et al. (2016) weights the self term
+    by ``o_j^2``, the pattern of one particle whose sites each hold a
+    fraction ``o_j`` of an atom (an average scatterer ``o_j f_j``);
+    ``self_term="squared"`` gives it.  The two differ by
+    ``sum_j |f_j|^2 o_j (1 - o_j)``, a smooth background-like term.
 
     The intensity is in absolute units, electrons² or fm² per particle,
     without polarisation, absorption or Lorentz factors.  Peers differ by
@@ -235,7 +253,14 @@ def debye_intensity(
     [14080.59 12821.74]
     >>> print(debye_intensity(dimer, "Pb", [0.0], radiation="constant").round(2))  # (2 Z)^2
     [26896.]
+
+    One half-occupied Pb atom: self term ``o Z^2`` (default) or ``o^2 Z^2``:
+
+    >>> [float(debye_intensity([[0.0, 0, 0]], "Pb", [1.0], radiation="constant", occupancy=[0.5], self_term=t)[0])
+    ...  for t in ("occupancy", "squared")]
+    [3362.0, 1681.0]
     """
+    _check_self_term(self_term)
     model = _prepare(positions, elements, occupancy, radiation)
     q = _check_q(q)
     check_memory(pattern_bytes(q.size, model.n_types), f"the Debye pattern of {q.size} Q points",
@@ -258,4 +283,4 @@ def debye_intensity(
         sums = _partial_sums_histogram(h, q, model.n_pairs)
     if progress is not None:
         progress(1.0)
-    return _assemble(model, f, t, sums)
+    return _assemble(model, f, t, sums, self_term)

@@ -12,6 +12,8 @@ from .form_factors import _check_elements
 #: distances below this (Å) count as two atoms on the same spot (the numba
 #: kernels hold the same number as a literal, so that their cache stays valid)
 COINCIDENT_DISTANCE = 1e-6
+#: weights of an atom's self-scattering: its occupancy o (random vacancies, the default) or o² (eq. 1)
+SELF_TERMS = ("occupancy", "squared")
 
 
 @dataclass
@@ -36,6 +38,19 @@ class _Model:
     def self_weights(self) -> np.ndarray:
         """``sum o_j^2`` per element (the self-scattering term)."""
         return np.array([np.sum(self.occupancy[self.types == a] ** 2) for a in range(self.n_types)])
+
+    def self_scattering(self, self_term: str) -> np.ndarray:
+        """Weight of the self term per element: ``sum o_j`` (``"occupancy"``) or ``sum o_j^2`` (``"squared"``)."""
+        if self_term == "squared":
+            return self.self_weights()
+        return np.array([np.sum(self.occupancy[self.types == a]) for a in range(self.n_types)])
+
+
+def _check_self_term(self_term: str) -> str:
+    if self_term not in SELF_TERMS:
+        raise ValueError(f"self_term must be 'occupancy' (o, the mean over random vacancies) or 'squared' "
+                         f"(o², the seed's eq. 1); got {self_term!r}")
+    return self_term
 
 
 def _check_positions(positions) -> np.ndarray:

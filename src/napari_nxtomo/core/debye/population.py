@@ -48,8 +48,8 @@ paper's Pb_yS/PbS_x model: ``occupancy_core`` of the cation in the core,
 by ``o²``; the average over random vacancies (each site full with
 probability ``o``) gives ``o`` (``<n²> = <n> = o`` for ``n`` in {0, 1}).
 ``self_term="occupancy"`` (``o``, the default: the pattern of a real
-particle with random vacancies) or ``"squared"`` (``o²``, eq. (1) and
-:func:`debye_intensity`).
+particle with random vacancies) or ``"squared"`` (``o²``, eq. (1)), as
+:func:`debye_intensity`'s ``self_term``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from ._population_kernels import _bin_population
 from ._sum_kernels import _sin_sums
 from .form_factors import _debye_waller, scattering_factors
 from .intensity import _CHUNK
-from .model import _n_slots, _uniform_step
+from .model import _check_self_term, _n_slots, _uniform_step
 
 __all__ = ["PopulationModel", "population_intensity", "size_weights"]
 
@@ -168,8 +168,7 @@ class PopulationModel:
         if not isinstance(self.b_iso, dict):
             self.b_iso = {e: float(self.b_iso) for e in self.elements}
         self.background = tuple(float(c) for c in np.atleast_1d(self.background))
-        if self.self_term not in ("occupancy", "squared"):
-            raise ValueError(f"self_term must be 'occupancy' (o) or 'squared' (o², eq. 1); got {self.self_term!r}")
+        _check_self_term(self.self_term)
         for name in ("occupancy_core", "occupancy_shell"):
             v = float(getattr(self, name))
             if not 0.0 <= v <= 1.0:

@@ -16,7 +16,10 @@ worker with a progress bar and a cancel button.  One module per step:
    with the model.
 4. :mod:`.pattern`: :func:`pattern_model`, :func:`q_grid` (or
    :func:`q_range`), :func:`compute_pattern`, a model (built, or read, with
-   the anion sublattice completed if asked) → its Debye pattern and G(r).
+   the anion sublattice completed if asked) → its Debye pattern and G(r);
+   :mod:`.run_pattern`: :func:`run_averaged_pattern`, the pattern of a
+   reconstruction averaged over its annealing runs
+   (:func:`reconstruction_runs`).
 
 Lengths in Å, Q in Å⁻¹, 2θ in degrees, energies in keV.
 """
@@ -36,6 +39,7 @@ from .pattern import (
     q_range,
 )
 from .reconstruction import projections_from_tables, reconstruct_tables, reprojection_per_column, reprojection_table
+from .run_pattern import RUNS_KEY, reconstruction_runs, run_averaged_pattern, runs_metadata
 
 __all__ = [
     "AXES",
@@ -58,7 +62,11 @@ __all__ = [
     "q_range",
     "read_count_library",
     "reconstruct_tables",
+    "reconstruction_runs",
     "reprojection_per_column",
     "reprojection_table",
+    "RUNS_KEY",
+    "run_averaged_pattern",
+    "runs_metadata",
     "with_counts",
 ]

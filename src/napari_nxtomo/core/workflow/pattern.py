@@ -232,6 +232,8 @@ class PatternResult:
     model : PatternModel
     r, g : (K,) ndarray or None
         G(r) (Å, Å⁻²), when asked.
+    self_term : str
+        ``"occupancy"`` or ``"squared"`` (see ``debye_intensity``).
     """
 
     x: np.ndarray
@@ -247,6 +249,7 @@ class PatternResult:
     model: PatternModel
     r: np.ndarray | None = None
     g: np.ndarray | None = None
+    self_term: str = "occupancy"
 
     @property
     def q_max(self) -> float:
@@ -299,7 +302,7 @@ def _stage_reporter(progress, cancel):
 def compute_pattern(model: PatternModel, q, *, x=None, two_theta=None, axis: str = "q", radiation: str = "xray",
                     wavelength: float | None = None, energy_keV: float | None = None, b_iso=None,
                     method: str = "auto", with_gr: bool = False, r_max: float = 0.0, lattice_hint: bool = True,
-                    progress=None, cancel=None) -> PatternResult:
+                    self_term: str = "occupancy", progress=None, cancel=None) -> PatternResult:
     """The Debye pattern of a model (and its G(r)).
 
     Parameters
@@ -328,6 +331,10 @@ def compute_pattern(model: PatternModel, q, *, x=None, two_theta=None, axis: str
         Hand the model's lattice parameter to ``debye_intensity`` (its grid
         is then a/4); False lets it detect the grid from the positions (the
         two agree to ~1e-13 relative).
+    self_term : {"occupancy", "squared"}
+        Self-scattering weight of a partly occupied site: ``o`` (the mean
+        over random vacancies, default) or ``o²`` (the seed's eq. 1); see
+        :func:`~napari_nxtomo.core.debye.debye_intensity`.
     progress : callable, optional
         ``progress(i, 1000)``: per mille of the work done.
     cancel : callable, optional
@@ -356,10 +363,10 @@ def compute_pattern(model: PatternModel, q, *, x=None, two_theta=None, axis: str
     intensity = debye_intensity(
         model.positions, model.elements, q, b_iso=b_iso, occupancy=model.occupancy, method=method,
         radiation=radiation, energy_keV=energy_keV, lattice_parameter=grid_a, sites=model.sites,
-        progress=report(0.0, split),
+        self_term=self_term, progress=report(0.0, split),
     )
     result = PatternResult(q if x is None else np.asarray(x, dtype=float), q, two_theta, intensity, axis, radiation,
-                           wavelength, energy_keV, b_iso, method, model)
+                           wavelength, energy_keV, b_iso, method, model, self_term=self_term)
     if with_gr:
         result.r, result.g = _pair_distribution(model, result.q_max, r_max, grid_a, radiation=radiation,
                                                 energy_keV=energy_keV, method=method, progress=report(split, 1.0))
