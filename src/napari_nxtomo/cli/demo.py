@@ -160,7 +160,7 @@ def _patterns(particle, result, folder: Path):
         "se_true": int(np.sum(true.elements == "Se")),
         "atoms_model": int(len(core.positions)),
         "atoms_true": int(len(true.positions)),
-        "reference": true.name,
+        "reference": true.description,
         "r_factor_vs_true": round(evaluation.r_factor(i_model, i_true), 5),
     }
     return q, i_model, i_true, summary

@@ -294,7 +294,8 @@ def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb",
         rule, the number of count classes, the number of ``element`` columns
         and the fraction of them counted exactly; the columns that truly hold
         ``element`` and the fraction of them counted exactly; the fraction of
-        the columns holding none that were given some.
+        the columns of an ``element``-bearing type that hold none and were
+        given some.
 
     Examples
     --------
@@ -325,7 +326,8 @@ def score_columns(table, truth, count_result, zone_axis, *, element: str = "Pb",
         f"{key}_counts_exact_fraction": round(exact, 4),
         f"{key}_bearing_columns": int(bearing.sum()),
         f"{key}_bearing_exact_fraction": round(float(np.mean(count[bearing] == true_count[bearing])), 4),
-        f"{key}_placed_in_empty_fraction": round(float(np.mean(count[~bearing] > 0)), 4) if (~bearing).any() else 0.0,
+        f"{key}_placed_in_empty_fraction": (round(float(np.mean(count[mine & ~bearing] > 0)), 4)
+                                             if (mine & ~bearing).any() else 0.0),
     }
 
 
