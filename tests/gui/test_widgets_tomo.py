@@ -29,8 +29,8 @@ def _fcc_overlap(q, truth):
 
 
 @pytest.mark.parametrize("sample, min_distance, target", [
-    ("pbse_cuboctahedron", 1.4, 0.95),
-    ("pbse_cdse_core_shell", None, 0.90),  # the dock's default min distance (the Cd-Se dumbbell's); issue 12's figure
+    ("pbse_cuboctahedron", None, 0.95),    # the dock's defaults: min distance from the zone axis and the lattice
+    ("pbse_cdse_core_shell", None, 0.90),  # (for the rod: the Cd-Se dumbbell's); issue 12's figure
 ])
 def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_path, sample, min_distance, target):
     """A sample's three noisy views (5e4 e/Å²), fitted and counted in the docks with their defaults: the 3D Pb
