@@ -153,7 +153,7 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import CORE_SHELL_SAMPLE, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
+from napari_nxtomo.core.samples import CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
@@ -385,6 +385,11 @@ def build_particle(name: str, s: dict) -> dict:
         q, el = core_shell_model(*CORE_SHELL_SAMPLE)
         record = {"function": "napari_nxtomo.core.samples.core_shell_model", "args": json.loads(json.dumps(CORE_SHELL_SAMPLE))}
         sub, what = name, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"
+    elif name == "pbse_cdse_offcentre":  # a core-shell particle unlike the sample (tests, benchmark)
+        q, el = core_shell_model(*CORE_SHELL_OTHER)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
+                  "args": json.loads(json.dumps(CORE_SHELL_OTHER))}
+        sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a thin zincblende CdSe rod"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -402,7 +407,8 @@ def build_particle(name: str, s: dict) -> dict:
     return {"positions": q * (a / 4.0), "elements": el, "record": record, "subfolder": sub, "what": what}
 
 
-PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cuboctahedron_5nm")
+PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre",
+                  "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output

@@ -60,8 +60,8 @@ def _image(view, dose: float, seed: int, noise: bool):
 
 
 def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0, noise: bool = True,
-                    particle: str = "pbse_cuboctahedron") -> SimulatedImage:
-    """One stored view of the sample as a microscope image (detected electrons per pixel) with its truth.
+                    particle="pbse_cuboctahedron") -> SimulatedImage:
+    """One stored view of a multislice particle as a microscope image (detected electrons per pixel) with its truth.
 
     Parameters
     ----------
@@ -72,8 +72,10 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     seed : int
         Seed of the Poisson noise.
     noise : bool
-    particle : str
-        A key of :data:`MULTISLICE_SAMPLES`.
+    particle : str or dict
+        A key of :data:`MULTISLICE_SAMPLES`, or an entry like theirs
+        (``folder``, ``title``, ``description``, ``metadata``) for images
+        stored elsewhere (the tests' particles).
 
     Returns
     -------
@@ -90,9 +92,7 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     """
     if not (np.isfinite(dose) and dose > 0):
         raise ValueError(f"the dose must be a positive number of electrons per Å², got {dose}")
-    if particle not in MULTISLICE_SAMPLES:
-        raise ValueError(f"unknown sample particle {particle!r}: one of {sorted(MULTISLICE_SAMPLES)}")
-    sample = MULTISLICE_SAMPLES[particle]
+    sample = _sample_entry(particle)
     stored = load_multislice_view(sample["folder"], _view_name(zone))
     image, expected = _image(stored, float(dose), seed, noise)
     md = dict(MULTISLICE_OPTICS, dose_e_per_A2=float(dose), **sample["metadata"],
@@ -107,9 +107,18 @@ def multislice_view(zone, *, dose: float = MULTISLICE_SAMPLE_DOSE, seed: int = 0
     )
 
 
-def multislice_particle(particle: str, seed: int = 0, noise: bool = True,
+def _sample_entry(particle) -> dict:
+    """The :data:`MULTISLICE_SAMPLES` entry of a key, or a given entry."""
+    if isinstance(particle, dict):
+        return particle
+    if particle not in MULTISLICE_SAMPLES:
+        raise ValueError(f"unknown sample particle {particle!r}: one of {sorted(MULTISLICE_SAMPLES)}")
+    return MULTISLICE_SAMPLES[particle]
+
+
+def multislice_particle(particle, seed: int = 0, noise: bool = True,
                         dose: float = MULTISLICE_SAMPLE_DOSE) -> SampleParticle:
-    """A bundled multislice particle (:data:`MULTISLICE_SAMPLES`) with its three views and its atoms.
+    """A multislice particle (a key of :data:`MULTISLICE_SAMPLES` or an entry like theirs) with its views and atoms.
 
     Examples
     --------
@@ -117,9 +126,7 @@ def multislice_particle(particle: str, seed: int = 0, noise: bool = True,
     >>> p.composition(), [v.name for v in p.views][0], p.views[0].layer_metadata()["intensity_units"]
     ({'Pb': 315, 'Se': 268}, 'PbSe cuboctahedron [100]', 'detected electrons per pixel')
     """
-    if particle not in MULTISLICE_SAMPLES:
-        raise ValueError(f"unknown sample particle {particle!r}: one of {sorted(MULTISLICE_SAMPLES)}")
-    sample = MULTISLICE_SAMPLES[particle]
+    sample = _sample_entry(particle)
     atoms = pd.read_csv(sample["folder"] / "atoms.csv")
     meta = load_multislice_view(sample["folder"], "100").meta
     a = float(meta["particle"]["lattice_parameter_A"])
@@ -130,7 +137,7 @@ def multislice_particle(particle: str, seed: int = 0, noise: bool = True,
         f"{sim['semiangle_cutoff_mrad']:g} mrad, {sim['detector_mrad'][0]:g}-{sim['detector_mrad'][1]:g} mrad) "
         f"along [100], [010], [110] about [001], Poisson noise at {dose:g} e/Å²."
     )
-    views = [multislice_view(z, dose=dose, seed=seed + k, noise=noise, particle=particle)
+    views = [multislice_view(z, dose=dose, seed=seed + k, noise=noise, particle=sample)
              for k, z in enumerate(PAPER_ZONE_AXES)]
     return SampleParticle(name=sample["title"], lattice_parameter=a, q=q, elements=atoms["element"].to_numpy(),
                           views=views, description=description)

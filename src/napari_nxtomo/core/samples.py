@@ -45,6 +45,9 @@ SAMPLE_BACKGROUND = 0.01
 
 #: the multislice core-shell sample: rod radius and half-length (Å), core n_core (a/2), island x range (a/2)
 CORE_SHELL_SAMPLE = (14.5, 5.0, 3, (-2, 1))
+#: a second core-shell particle unlike the sample (tests, benchmark): a thinner, longer rod, a core cut further by
+#: {111} (truncated octahedron) and moved 1 a/2 along x and 2 a/2 along the rod, an island elsewhere on its facet
+CORE_SHELL_OTHER = (13.0, 7.0, 3, (-1, 2), (1, 0, 2), 1.7)
 
 
 @dataclass
@@ -200,7 +203,8 @@ def _imaged_particle(name, q, elements, description, *, seed, noise) -> SamplePa
 
 
 @lru_cache(maxsize=4)
-def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: int = 5, island_x=(-2, 1)):
+def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: int = 5, island_x=(-2, 1),
+                     core_shift=(0, 0, 0), core_diagonal: float = 2.0):
     """A PbSe core in a zincblende CdSe rod along [001], on the quarter-lattice grid.
 
     The rod's Se sublattice is coherent (one fcc Se lattice through core and
@@ -218,6 +222,11 @@ def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: in
         Centre to {100} facet of the core, units of a/2.
     island_x : (int, int)
         x range (a/2) of the island on the core's +y facet.
+    core_shift : 3 ints
+        The core's centre (a/2 units) relative to the rod's.
+    core_diagonal : float
+        The core's {111} facets at ``|x| + |y| + |z| <= core_diagonal × n_core a/2``
+        (2: a cuboctahedron; less: a truncated octahedron cut further by {111}).
 
     Returns
     -------
@@ -236,8 +245,8 @@ def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: in
     q_pb, _ = ROCKSALT_PBSE.sites(extent, "Pb")
     to_a = a / 4
     half = n_core * a / 2
-    pos_pb = q_pb * to_a
-    core = cuboctahedron_mask(pos_pb, half)
+    pos_pb = q_pb * to_a - np.asarray(core_shift) * (a / 2)
+    core = cuboctahedron_mask(pos_pb, half, core_diagonal * half)
     xz = pos_pb[:, [0, 2]] / (a / 2)
     island = (np.isclose(pos_pb[:, 1], half + a / 2) & (np.abs(xz).sum(axis=1) <= n_core - 1)
               & (xz[:, 0] >= island_x[0]) & (xz[:, 0] <= island_x[1]))
