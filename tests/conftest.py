@@ -37,3 +37,22 @@ def notifications(monkeypatch):
     monkeypatch.setattr(notify, "show_error", got["error"].append)
     monkeypatch.setattr(notify, "show_info", got["info"].append)
     return got
+
+
+def preset_refine_start(widget) -> None:
+    """The Debye dock's Refine panel set to the start the GUI refinement tests use (a 2-nm PbS population of
+    3 size classes over the truth's, width and cell edge fixed)."""
+    widget.refine_mean_diameter.value = 19.5
+    widget.refine_width.value = 0.08
+    widget.refine_b_iso.value = 0.5
+    widget.refine_n_sizes.value = 3
+    widget.refine_background.value = 1
+    widget.free_width.value = False
+    widget.free_lattice_parameter.value = False
+    widget.refine_size_min.value, widget.refine_size_max.value = 15.0, 21.0  # the truth's classes
+
+
+@pytest.fixture
+def refine_start():
+    """:func:`preset_refine_start`, for the GUI tests."""
+    return preset_refine_start

@@ -28,7 +28,8 @@ def pattern_2theta(tmp_path):
     return path, q, tt, y
 
 
-def test_pattern_file_opens_as_a_layer_the_dock_refines(make_napari_viewer, qtbot, pattern_2theta, notifications):
+def test_pattern_file_opens_as_a_layer_the_dock_refines(make_napari_viewer, qtbot, pattern_2theta, notifications,
+                                                         refine_start):
     path, q, tt, y = pattern_2theta
     viewer = make_napari_viewer()
     [layer] = viewer.open(str(path), plugin="napari-nxtomo")
@@ -48,14 +49,7 @@ def test_pattern_file_opens_as_a_layer_the_dock_refines(make_napari_viewer, qtbo
     meas = w.refine_panel.read()
     np.testing.assert_allclose(meas.q, q, rtol=1e-7)
     assert meas.sigma_source == "file" and meas.name == "pbs"
-    w.refine_mean_diameter.value = 19.5
-    w.refine_width.value = 0.08
-    w.refine_b_iso.value = 0.5
-    w.refine_n_sizes.value = 3
-    w.refine_background.value = 1
-    w.free_width.value = False
-    w.free_lattice_parameter.value = False
-    w.refine_size_min.value, w.refine_size_max.value = 15.0, 21.0  # the truth's classes
+    refine_start(w)
     assert w.refine() is not None
     qtbot.waitUntil(lambda: w.runner.worker is None, timeout=TIMEOUT)
     res = w.refined

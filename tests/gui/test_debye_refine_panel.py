@@ -25,18 +25,12 @@ def pattern_file(tmp_path):
     return path
 
 
-def test_refine_panel_recovers_the_population_and_scans(make_napari_viewer, qtbot, pattern_file, notifications):
+def test_refine_panel_recovers_the_population_and_scans(make_napari_viewer, qtbot, pattern_file, notifications,
+                                                        refine_start):
     viewer = make_napari_viewer()
     w = DebyeWidget(viewer)
     viewer.window.add_dock_widget(w, name="Debye scattering")
-    w.refine_mean_diameter.value = 19.5
-    w.refine_width.value = 0.08
-    w.refine_b_iso.value = 0.5
-    w.refine_n_sizes.value = 3
-    w.refine_background.value = 1
-    w.free_width.value = False
-    w.free_lattice_parameter.value = False
-    w.refine_size_min.value, w.refine_size_max.value = 15.0, 21.0  # the truth's classes
+    refine_start(w)
     worker = w.refine(pattern_file)
     assert worker is not None
     qtbot.waitUntil(lambda: w.runner.worker is None, timeout=TIMEOUT)

@@ -10,10 +10,12 @@ and Cd columns lie on three different sublattices.  So a column's type
 follows from where it sits relative to the Pb lattice, whatever its
 intensity (a thin Pb column and a thick Cd column may scatter alike).
 
-:func:`assign_sublattices` finds the projected Pb lattice of an image from
-its brightest columns (rotation and origin; the spacing is the crystal's,
-checked against the image), then gives every column the element(s) of the
-nearest predicted site, or ``"off-lattice"`` when no site is near.
+:func:`assign_sublattices` registers the projected lattice of all predicted
+sites to the columns (rotation, mirror and origin; the spacing is the
+crystal's: a wrong lattice parameter or pixel size is refused), lets the
+brightest columns decide which sublattice is Pb's (positions alone cannot
+tell sublattices of one lattice apart), then gives every column the
+element(s) of the nearest predicted site, or ``"off-lattice"`` when no site is near.
 """
 
 from __future__ import annotations
@@ -28,9 +30,6 @@ CORE_SHELL_SITES = {"Pb": ROCKSALT_PBSE, "Se": ROCKSALT_PBSE, "Cd": ZINCBLENDE_C
 
 #: a column further than this from every predicted site is "off-lattice", as a share of the nearest site spacing
 OFF_LATTICE_SHARE = 0.3
-
-#: share of the columns, brightest first, that fix the reference lattice
-BRIGHT_SHARE = 0.2
 
 
 def projected_sites(zone_axis, lattice_parameter: float, sites=None, tilt_axis=(0, 0, 1)) -> dict:
@@ -160,9 +159,10 @@ def assign_sublattices(positions, volumes, zone_axis, lattice_parameter: float, 
     positions : (N, 2) array
         Column positions (row, col), Å.
     volumes : (N,) array
-        Cross-sections (or peak heights): the brightest :data:`BRIGHT_SHARE`
-        of the columns fix the orientation and origin of the ``reference``
-        element's projected lattice.
+        Cross-sections (or peak heights).  Every column fixes the orientation
+        and origin of the lattice of all predicted sites; among the sublattices
+        that fit the positions alike, the one holding the brightest columns
+        (90th percentile) is the ``reference`` element's.
     zone_axis : 3 ints
     lattice_parameter : float
         Å.

@@ -116,7 +116,7 @@ def _shell_ratio(host, mean_cd) -> float:
     return rho
 
 
-#: the Pb-bearing columns' shell-corrected cross-sections lie at least this factor above the shell-only ones'
+#: the Pb-bearing columns' shell-corrected cross-sections lie at least this factor above the shell-only ones
 NO_PB_GAP = 4.0
 
 

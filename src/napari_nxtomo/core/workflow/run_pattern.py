@@ -38,11 +38,11 @@ def runs_metadata(result) -> dict:
     >>> sorted(runs_metadata(fake)[RUNS_KEY]), runs_metadata(SimpleNamespace(runs=np.zeros((0, 2), bool)))
     (['runs', 'sites'], {})
     """
-    runs = np.asarray(getattr(result, "runs", np.zeros((0, 0))), dtype=bool)
-    if runs.ndim != 2 or runs.shape[0] == 0 or runs.nbytes > MAX_LAYER_RUNS_BYTES:
+    try:
+        runs, sites = reconstruction_runs(result)
+    except (AttributeError, ValueError):  # no runs kept, or none made
         return {}
-    runs, sites = reconstruction_runs(result)
-    return {RUNS_KEY: {"runs": runs, "sites": sites}}
+    return {} if runs.nbytes > MAX_LAYER_RUNS_BYTES else {RUNS_KEY: {"runs": runs, "sites": sites}}
 
 
 def reconstruction_runs(result):
