@@ -314,14 +314,31 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None):
                 errors=None if errors is None else errors[sel],
                 label=f" of type {t!r}",
                 scale=scale,
-                scale_source=source,
-                prior=None if library is None else _dose_prior(options["dose_scale"], library, t),
+                **_prior_and_source(library, t, source, options["dose_scale"], by_type.get(judge), judge, mixed,
+                                    given=scale is not None),
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
         if progress is not None:
             progress(len(by_type), len(names))
     return {t: by_type[t] for t in names}
+
+
+def _prior_and_source(library, t, source, dose_scale, judge_result, judge, mixed, given=False) -> dict:
+    """``prior`` and ``scale_source`` of one type's hybrid count: the dose's prior; or, for a lighter one-element
+    type of a simulated library (Se beside Pb along <110>), the scale fitted on the ``judge`` (heaviest) type times
+    the ratio of the two types' fit captures (:data:`~napari_nxtomo.core.library.table.FIT_CAPTURE_RATIO_SIGMA`):
+    one image, one dose, so the light columns' classes do not fit a scale of their own, which aliases by a count."""
+    if library is None:
+        return {"prior": None, "scale_source": source}
+    from ..library.table import FIT_CAPTURE_RATIO_SIGMA
+
+    if (given or judge_result is None or t == judge or _is_mixed(mixed, t) or not _library_object(library)
+            or "scale" not in judge_result.params):
+        return {"prior": _dose_prior(dose_scale, library, t), "scale_source": source}
+    ratio = library.fit_capture(t)[0] / library.fit_capture(judge)[0]
+    return {"prior": (judge_result.params["scale"] * ratio, FIT_CAPTURE_RATIO_SIGMA),
+            "scale_source": f"fitted about the {judge!r} columns' scale × {ratio:.3f} (their fit captures)"}
 
 
 def _type_scale(scale, library, is_mixed, judge_result, judge, dose_scale=None):

@@ -302,7 +302,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         x, e2, counts_l, values, ranked, entropy, fixed=scale is not None, prior=prior,
         n_best=1 if prior is not None else N_PAIR_CANDIDATES)
     c = fit[0]
-    if prior is not None:
+    by_dose = prior is not None and "columns' scale" not in scale_source
+    if by_dose:
         _refuse_far_dose(c, prior, label)
     c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
@@ -313,8 +314,10 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     counts = heavy[np.argmax(tp, axis=1)]
     labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
     how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
-    if prior is not None:
+    if by_dose:
         how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
+    elif prior is not None:
+        how = f"{scale_source}: {c / prior[0]:.3f} × that"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
              + f"; classes of counts {lo}..{hi} chosen by the ICL"
