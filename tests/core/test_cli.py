@@ -172,3 +172,25 @@ def test_demo_gui_without_a_qt_binding_says_what_to_install(monkeypatch, capsys)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("napari-nxtomo demo: napari needs a Qt binding") and 'pip install "napari[all]"' in err
+
+
+def test_count_takes_a_lowest_count_per_type(tmp_path, sample, capsys):
+    """--lowest-count 'Pb=1,Se=2' on the [110] view (true lowest counts 1 and 2): each type's lowest class takes
+    its count, Pb ≥ 90 % exact against the truth with the mixture; bad text is a usage error naming the form."""
+    from napari_nxtomo.cli.main import main
+
+    view = next(v for v in sample.views if tuple(v.geometry.zone_axis) == (1, 1, 0))
+    image = tmp_path / "haadf_110.tif"
+    write_image_tiff(image, view.image, view.pixel_size, view.layer_metadata())
+    assert main(["fit", str(image), "--out", str(tmp_path), "--min-distance", "1.4", "--quiet"]) == 0
+    table = tmp_path / "haadf_110_columns.csv"
+    assert main(["count", str(table), "--out", str(tmp_path), "--library", "none", "--lowest-count", "Pb=1,Se=2",
+                 "--quiet"]) == 0
+    coords, feats, md, _ = read_points_csv(tmp_path / "haadf_110_counts.csv")
+    d, idx = cKDTree(view.columns[["y", "x"]].to_numpy()).query(coords)
+    pb = (feats["type"] == "Pb").to_numpy()
+    assert np.mean(feats["count"].to_numpy()[pb] == view.columns["n_Pb"].to_numpy()[idx][pb]) >= 0.9
+    assert feats["count"][pb].min() == 1 and feats["count"][~pb].min() == 2
+    with pytest.raises(SystemExit):
+        main(["count", str(table), "--out", str(tmp_path), "--lowest-count", "Pb=one"])
+    assert "Pb=1, Se=2" in capsys.readouterr().err

@@ -133,7 +133,7 @@ def test_fit_and_count_sample_view(make_napari_viewer, qtbot, truth, errors, k, 
 def test_lowest_count_per_type_box(make_napari_viewer, qtbot, errors):
     """The box takes 'auto', one number or one per type; a count given for Se reaches Se's counting only, checked
     against the truth of columns drawn at known counts; bad text and unknown types are told, not raised."""
-    from napari_nxtomo._qt.count_dock import lowest_counts
+    from napari_nxtomo.core.workflow import parse_lowest_count as lowest_counts
 
     assert lowest_counts("auto") is None and lowest_counts(" 2 ") == 2
     assert lowest_counts("Pb=1, Se=2") == {"Pb": 1, "Se": 2} and lowest_counts("Se=0") is None

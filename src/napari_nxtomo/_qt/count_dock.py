@@ -21,6 +21,7 @@ from . import notify
 from .dock import Dock, figure_canvas, stack
 from .layers import COUNT_CMAP, colour_by
 from .library_panel import LibraryPanel
+from ..core.workflow import parse_lowest_count
 
 
 def counting_metadata(result, feature: str, library=None) -> dict:
@@ -36,26 +37,6 @@ def counting_metadata(result, feature: str, library=None) -> dict:
         "means": np.asarray(result.means).tolist(),
         "notes": list(result.notes),
     }
-
-
-def lowest_counts(text: str):
-    """The lowest-count box: None ("auto" or empty), one count for every type, or {type: count} ("Pb=1, Se=2")."""
-    text = str(text or "").strip()
-    if text.lower() in ("", "auto", "0"):
-        return None
-    how = "write 'auto', one number (e.g. 2) or one per column type (e.g. 'Pb=1, Se=2')"
-    if "=" not in text:
-        if not text.isdigit():
-            raise ValueError(f"lowest count {text!r}: {how}")
-        return int(text)
-    out = {}
-    for part in text.replace(";", ",").split(","):
-        name, _, value = part.partition("=")
-        if not name.strip() or not value.strip().isdigit():
-            raise ValueError(f"lowest count {part.strip()!r}: {how}")
-        if int(value) > 0:
-            out[name.strip()] = int(value)
-    return out or None
 
 
 class CountAtomsWidget(Dock):
@@ -114,7 +95,7 @@ class CountAtomsWidget(Dock):
         """``count_table`` keyword arguments of the form (ValueError on bad input)."""
         return {"max_components": int(self.max_components.value), "library": self.library_panel.choice(),
                 "dose": self.library_panel.dose_value(), "n_components": int(self.n_components.value) or None,
-                "lowest_count": lowest_counts(self.lowest.value)}
+                "lowest_count": parse_lowest_count(self.lowest.value)}
 
     def _checked_options(self):
         """The form's options (None after telling the user what is wrong); clears the notes box."""
@@ -181,6 +162,10 @@ class CountAtomsWidget(Dock):
         options = self._checked_options()
         if options is None:
             return
+        if options["lowest_count"] is not None:
+            notify.info("the joint count takes each type's classes from the library with one scale for all "
+                           "views: the lowest-count box is not used (untick 'all views jointly' to count each view "
+                           "with it)")
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
 
         def job(progress, cancel):

@@ -307,6 +307,10 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if joint:
+        if lowest_count is not None or n_components is not None:
+            print("warning: --joint takes each type's classes from the library with one scale for all views: "
+                  "--lowest-count and --n-components are not used (count without --joint to use them)",
+                  file=sys.stderr)
         return _count_jointly(list(map(Path, tables)), out, library, dose, quiet)
     written = []
 

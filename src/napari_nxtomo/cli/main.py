@@ -53,13 +53,25 @@ def _add_fit(sub) -> None:
     fit.add_argument("--quiet", action="store_true")
 
 
+def _lowest(parser, text):
+    """``--lowest-count`` as count_table takes it (the parser's error on bad text)."""
+    from ..core.workflow import parse_lowest_count
+
+    try:
+        return parse_lowest_count(text)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def _add_count(sub) -> None:
     count = sub.add_parser("count", help="count atoms per column from fitted tables (cross-section library, or Gaussian mixture + ICL)")
     count.add_argument("tables", nargs="+", help="column tables written by 'fit' (or the napari writer)")
     count.add_argument("--out", default=".", help="output folder (default: here)")
     count.add_argument("--max-components", type=int, default=20)
     count.add_argument("--n-components", type=int, default=None, help="force the number of classes")
-    count.add_argument("--lowest-count", type=int, default=None, help="count of the lowest class")
+    count.add_argument("--lowest-count", default=None,
+                       help="count of the lowest class: one number for every column type, or one per type "
+                            "('Pb=1,Se=2'); default: inferred")
     count.add_argument("--library", default="auto",
                        help="cross-section library: 'auto' (default: the shipped or cached one for the crystal, zone "
                             "axis and optics the table names; the mixture when there is none), 'none' (mixture "
@@ -154,7 +166,8 @@ def _run(parser, args) -> None:
                          pixel_size=args.pixel_size, quiet=args.quiet)
     elif args.command == "count":
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
-                           n_components=args.n_components, lowest_count=args.lowest_count, library=args.library,
+                           n_components=args.n_components, lowest_count=_lowest(parser, args.lowest_count),
+                           library=args.library,
                            dose=args.dose, joint=args.joint, quiet=args.quiet)
     elif args.command == "reconstruct":
         commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,

@@ -112,7 +112,7 @@ class CrossSectionLibrary:
         (0.85, 0.04)
         >>> t = pd.DataFrame({"count": [1], "n_minor": [0], "cross_section": [0.01], "cross_section_sd": [0.0]})
         >>> CrossSectionLibrary("PbSe", (1, 1, 0), {}, {"Pb": t, "Se": t}).fit_capture("Se")
-        (0.95, 0.1)
+        (0.7, 0.05)
         """
         if self.is_mixed(column_type):
             return FIT_CAPTURE["mixed"]

@@ -26,7 +26,7 @@ Lengths in Å, Q in Å⁻¹, 2θ in degrees, energies in keV.
 
 from .columns import FitCheck, check_fit, find_and_fit
 from .count_library import OPTICS_KEYS, choose_library, describe_library
-from .counts import count_table, count_views_tables, read_count_library, with_counts
+from .counts import count_table, count_views_tables, parse_lowest_count, read_count_library, with_counts
 from .pattern import (
     AXES,
     MAX_POINTS,
@@ -53,6 +53,7 @@ __all__ = [
     "choose_library",
     "compute_pattern",
     "count_table",
+    "parse_lowest_count",
     "count_views_tables",
     "describe_library",
     "find_and_fit",

@@ -210,6 +210,42 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     return counted, result
 
 
+def parse_lowest_count(text):
+    """The lowest count a user writes (the Count dock's box, the CLI's ``--lowest-count``) as ``count_table`` takes it.
+
+    Parameters
+    ----------
+    text : str or int or None
+        "auto" or empty (None: inferred), one count for every column type ("2"), or one per type ("Pb=1, Se=2";
+        a type given 0 is inferred).
+
+    Returns
+    -------
+    None, int or dict
+
+    Examples
+    --------
+    >>> parse_lowest_count("auto") is None, parse_lowest_count(" 2 "), parse_lowest_count("Pb=1; Se=2")
+    (True, 2, {'Pb': 1, 'Se': 2})
+    """
+    text = str(text or "").strip()
+    if text.lower() in ("", "auto", "0"):
+        return None
+    how = "write 'auto', one number (e.g. 2) or one per column type (e.g. 'Pb=1, Se=2')"
+    if "=" not in text:
+        if not text.isdigit():
+            raise ValueError(f"lowest count {text!r}: {how}")
+        return int(text)
+    out = {}
+    for part in text.replace(";", ",").split(","):
+        name, _, value = part.partition("=")
+        if not name.strip() or not value.strip().isdigit():
+            raise ValueError(f"lowest count {part.strip()!r}: {how}")
+        if int(value) > 0:
+            out[name.strip()] = int(value)
+    return out or None
+
+
 def _given(lowest_count, t) -> bool:
     """Whether the user gave type ``t``'s lowest count (one number for all, or a dict naming it)."""
     return lowest_count is not None and (not isinstance(lowest_count, dict) or lowest_count.get(t) is not None)
