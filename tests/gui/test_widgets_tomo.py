@@ -109,6 +109,26 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
     xyz, els, props, info = read_xyz(path)
     assert len(xyz) == len(model.data) and set(els) == {"Pb"}
     np.testing.assert_allclose(props["certainty"], cert, rtol=1e-5)
+    _debye_on_the_model(viewer, qtbot, truth)
+
+
+def _debye_on_the_model(viewer, qtbot, truth):
+    """The Debye dock starts on the reconstruction with its Se completed by default: within 5 % of the true Se of
+    the Pb (the Se with at least 3 of their 6 neighbours Pb: all 268 of the PbSe particle's; the rod core's 174 of
+    the rod's 342)."""
+    from scipy.spatial import cKDTree
+
+    _, debye = viewer.window.add_plugin_dock_widget("napari-nxtomo", "4 Debye scattering")
+    debye.reset_choices()
+    panel = debye.source_panel
+    assert panel.layer.value is viewer.layers["Pb model"] and panel.complete.value
+    debye.compute()
+    _wait(qtbot, debye)
+    se = np.asarray(debye.pattern.model.elements) == "Se"
+    q_pb, q_se = truth.q[truth.elements == "Pb"], truth.q[truth.elements == "Se"]
+    true_se = int(sum(1 for nb in cKDTree(q_pb).query_ball_point(q_se, 2.01) if len(nb) >= 3))
+    print(f"Debye dock default completion: {se.sum()} Se, true {true_se} of the Pb")
+    assert abs(int(se.sum()) - true_se) <= 0.05 * true_se
 
 
 def test_bad_input_messages(make_napari_viewer, qtbot, errors):

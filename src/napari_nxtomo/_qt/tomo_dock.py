@@ -217,6 +217,10 @@ class ReconstructWidget(Dock):
         md = dict(result.metadata())
         md.update(lattice_parameter=a, structure="rocksalt", element=element,
                   projection_layers=[ly.name for ly in layers])
+        shells = [ly.metadata.get("shell_crystal", "shell") for ly in layers
+                  if (ly.metadata or {}).get("structure") == "core-shell"]
+        if shells:  # the core of a core-shell particle: its anions are all there (the shell holds them)
+            md["shell_crystal"] = shells[0]
         md.update(runs_metadata(result))  # each annealing run's model: the Debye dock averages their patterns
         name = f"{element} model"
         if name in self.viewer.layers:

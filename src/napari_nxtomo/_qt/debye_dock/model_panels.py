@@ -19,6 +19,10 @@ SHAPE_CHOICES = {
 }
 SOURCE_BUILDER = "builder (below)"
 SOURCE_LAYER = "3D points layer"
+#: anions kept around a free-standing particle's cations: 4 of the 6 rocksalt neighbours (well-coordinated sites)
+DEFAULT_MIN_NEIGHBOURS = 4
+#: the anions of a core-shell particle's core: those with at least half (3 of 6) of their neighbours in the core
+CORE_MIN_NEIGHBOURS = 3
 
 
 def _element_list(text) -> tuple:
@@ -98,11 +102,13 @@ class ModelSourcePanel:
         self.sublattice = ComboBox(choices=["rocksalt", "zincblende"], value="rocksalt", label="sublattice")
         self.layer_a = FloatSpinBox(value=ROCKSALT_PBSE.lattice_parameter, min=1.0, max=30.0, step=0.001,
                                     label="a (Å) if not in layer")
-        self.min_neighbours = SpinBox(value=4, min=1, max=6, label="min. cation neighbours")
+        self.min_neighbours = SpinBox(value=DEFAULT_MIN_NEIGHBOURS, min=1, max=6, label="min. cation neighbours")
         self.min_neighbours.tooltip = (
             "keep an anion site with at least this many cations around it: 1 adds every site touching a cation "
-            "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; the status line says "
-            "how many were added"
+            "(an anion-rich shell), 4 of 6 (rocksalt) keeps well-coordinated sites only; set from the layer: 4 for a "
+            "free-standing particle, 3 for the core of a core-shell one (the anions with half their cations in the "
+            "core; the shell holds the others); "
+            "the status line says how many were added"
         )
         self.average_runs = CheckBox(value=False, text="average over the annealing runs")
         self.average_runs.tooltip = (
@@ -162,6 +168,11 @@ class ModelSourcePanel:
         md = layer.metadata or {}
         if md.get("structure") in ("rocksalt", "zincblende"):
             self.sublattice.value = md["structure"]
+        # a free-standing particle ends on its cations' well-coordinated anions (4 of 6 rocksalt neighbours: the
+        # PbSe sample's 266 of its 268 Se); the core of a core-shell particle is wrapped in the shell's anions (one
+        # continuous sublattice), so its own are those with at least half their neighbours in it (3 of 6: the rod's
+        # 174 exactly, from its true core)
+        self.min_neighbours.value = CORE_MIN_NEIGHBOURS if md.get("shell_crystal") else DEFAULT_MIN_NEIGHBOURS
         a = md.get("lattice_parameter")
         if a is not None:
             try:
