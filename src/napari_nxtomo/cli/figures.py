@@ -229,7 +229,8 @@ def pattern_figure(q, intensity, path: Path, title: str = "") -> None:
     ax.plot(q, intensity, lw=1)
     ax.set_xlabel("Q (Å⁻¹)")
     ax.set_ylabel("I(Q) (e² per particle)")
-    ax.set_yscale("log")
+    if np.any(np.asarray(intensity, dtype=float) > 0):  # a log axis needs a positive value (an empty model has none)
+        ax.set_yscale("log")
     ax.set_title(title, fontsize=9)
     _save(fig, path, 110)
 
