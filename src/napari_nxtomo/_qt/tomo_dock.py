@@ -49,6 +49,7 @@ class ReconstructWidget(Dock):
     def _options_panel(self) -> list:
         """Counted layers, zone axes, element, lattice parameter, solver, runs, seed, 'Reconstruct'."""
         self.layers = Select(choices=self._counted_layers, label="counted columns", allow_multiple=True)
+        self.layers.native.setMaximumHeight(84)  # four rows (two or three views): the status line stays in sight
         self.zones = LineEdit(value="", label="zone axes (optional)")
         self.zones.tooltip = "one per chosen layer, e.g. '100, 010, 110'; empty: from each layer's metadata"
         self.element = LineEdit(value="Pb", label="element")
