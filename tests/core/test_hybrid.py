@@ -106,7 +106,7 @@ def test_joint_totals_and_scale(fitted):
     3 % of D · p², the Pb totals of [100] and [110] equal and within 3 % of 315.
 
     (The empirical library of the other particle, other optics, leaves the two views' own scales 0.82 and 0.98 × the
-    truth: two views that disagree are refused, the dose is then needed.)
+    truth: such views are then decided by their totals, tests/core/test_light_columns.py.)
     """
     from napari_nxtomo.core.library import load_library
 

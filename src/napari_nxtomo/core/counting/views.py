@@ -6,12 +6,15 @@ counting (:mod:`.hybrid`):
 
 1. *One scale.*  Each view and column type holding the heavy element fits its
    own scale; divided by the fraction of a library's cross-section the fit
-   holds (the library's ``fit_capture``), each estimates dose · pixel².  Their
-   median is the joint estimate (one view's scale may take an alias, a count
-   off; two views that disagree are refused: the dose is then needed), and
-   every view is recounted with it acting as the dose: each type fits its
-   scale about it (:func:`count_atoms` with ``dose``: a prior on the scale,
-   which picks its alias).  With a dose, the dose's scale is used directly.
+   holds (the library's ``fit_capture``), each estimates dose · pixel².  When
+   they agree their median is the joint estimate; when they do not (a view's
+   scale took an alias, a count off in every column) each estimate is tried as
+   the dose of every view and the one at which the views' totals agree is
+   kept (at an alias each view's total shifts by its own number of columns);
+   when none makes them agree the dose is asked for.  Every view is recounted
+   with it acting as the dose: each type fits its scale about it
+   (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its
+   alias).  With a dose, the dose's scale is used directly.
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
@@ -32,6 +35,8 @@ from .front import count_atoms
 
 #: the views' scale estimates (over the fit's capture) further than this fraction from their median are aliases
 VIEWS_AGREE = 0.10
+#: the views' totals at the scale chosen by them (when their own scales disagree) lie within this fraction
+TOTALS_AGREE = 0.05
 from .result import CountResult
 
 
@@ -121,17 +126,25 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     scale = known_scale(dose, pixel_size)
     notes = []
     step = _steps(tables, 2 if scale is None else 1, progress)
+    results = None
     if scale is None:  # the views' own scales agree on one dose-equivalent, which then acts as a dose
         free = [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step())
                 for t, lib in zip(tables, libraries)]
-        scale, scale_err, note = _joint_scale(free, libraries, element)
+        est, names = _scale_estimates(free, libraries, element)
+        try:
+            scale, scale_err, note = _joint_scale(est, names)
+        except ValueError as exc:  # the views disagree: the scale whose counts give every view one total
+            scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, exc)
+            scale_err = float("nan")
+            step()
         notes.append(note)
         dose, pixel_size = scale, 1.0
     else:
         scale_err = 0.0
     # every view and type fits its scale about the dose's (count_atoms(dose=...))
-    results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy, progress=step())
-               for t, lib in zip(tables, libraries)]
+    if results is None:
+        results = [count_atoms(t, library=lib, dose=dose, pixel_size=pixel_size, entropy=entropy, progress=step())
+                   for t, lib in zip(tables, libraries)]
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
     before = [int(sum(c.sum() for c in _current(o))) for o in options]
     if not agree or len(tables) < 2:
@@ -179,15 +192,9 @@ def _steps(tables, passes, progress):
     return step
 
 
-def _joint_scale(results, libraries, element):
-    """The dose-equivalent scale (dose · pixel², library units) the views agree on, its error and a note.
-
-    Each view's types holding ``element`` fitted their own scale; divided by the fraction of a library's
-    cross-section the fit holds (``fit_capture``: 1 for a plain dict) each estimates dose · pixel².  One view's
-    scale can take an alias (a count off moves it by ~1/n): with three or more estimates their median is used and
-    those more than ``VIEWS_AGREE`` off it are named; without a majority that agrees (two that disagree, three
-    apart) the scale is undetermined (ValueError: the dose is needed).
-    """
+def _scale_estimates(results, libraries, element):
+    """Each view's and type's own fitted scale over the fit's capture (``fit_capture``; 1 for a plain dict): an
+    estimate of dose · pixel² per type holding ``element``, with its name ("view 2 Pb+Se")."""
     est, names = [], []
     for k, (r, lib) in enumerate(zip(results, libraries)):
         for t, sub in (r.by_type or {"": r}).items():
@@ -197,22 +204,57 @@ def _joint_scale(results, libraries, element):
                 names.append(f"view {k + 1} {t}")
     if not est:
         raise ValueError("no view gave a scale: give the dose (dose=, pixel_size=)")
-    est = np.asarray(est)
+    return np.asarray(est), names
+
+
+def _joint_scale(est, names):
+    """The dose-equivalent scale (dose · pixel², library units) the views' estimates agree on, its error and a note.
+
+    One view's scale can take an alias (a count off moves it by ~1/n): all estimates within ``VIEWS_AGREE`` of
+    their median give it; otherwise a ValueError (:func:`_scale_from_totals` then decides).
+    """
     centre = float(np.median(est))
     off = np.abs(np.log(est / centre)) > np.log(1 + VIEWS_AGREE)
-    if off.any() and (est.size < 3 or 2 * np.sum(~off) <= est.size):  # no majority agrees
+    if off.any():
         raise ValueError(
             "the views' own scales disagree (" + ", ".join(f"{n}: {c:.4g}" for n, c in zip(names, est))
-            + "): one of them counts a shifted set of classes and the data cannot tell which; give the dose "
-            "(e/Å²) of the images (dose=, pixel_size=; napari-nxtomo count --dose)")
-    inliers = est[~off]
-    err = float(np.std(inliers) / np.sqrt(inliers.size)) if inliers.size > 1 else float("nan")
+            + "): one of them counts a shifted set of classes")
+    err = float(np.std(est) / np.sqrt(est.size)) if est.size > 1 else float("nan")
     note = (f"one scale for all views: dose · pixel² = {centre:.5g} ± {err:.2g} (median of the views' own scales "
             "over the fit's capture)")
-    if off.any():
-        note += "; not agreeing (an alias, ignored): " + ", ".join(f"{n} {c:.4g}" for n, c in zip(names, est) if
-                                                                  abs(np.log(c / centre)) > np.log(1 + VIEWS_AGREE))
     return centre, err, note
+
+
+def _scale_from_totals(tables, libraries, est, names, element, entropy, why):
+    """When the views' scales disagree: each estimate (those within ``VIEWS_AGREE`` of one another taken once) is
+    tried as the dose of every view; at an alias the views' ``element`` totals part (a count off in every column
+    shifts each view's total by its own number of columns), at the right scale they agree.  The estimate whose
+    totals lie closest together, within ``TOTALS_AGREE``, is kept: (scale, the views' results at it, note);
+    otherwise a ValueError asks for the dose."""
+    tried = []
+    for c in sorted(est):
+        if any(abs(np.log(c / d)) <= np.log(1 + VIEWS_AGREE) for d, _, _ in tried):
+            continue
+        try:
+            res = [count_atoms(t, library=lib, dose=c, pixel_size=1.0, entropy=entropy)
+                   for t, lib in zip(tables, libraries)]
+        except ValueError:  # a view's classes cannot lie at this scale
+            continue
+        totals = [int(sum(cnt.sum() for cnt in _current(_count_options(r, t, element)))) for r, t in zip(res, tables)]
+        tried.append((c, res, totals))
+    spread = [(max(t) - min(t)) / max(np.median(t), 1) for _, _, t in tried]
+    if not tried or min(spread) > TOTALS_AGREE:
+        raise ValueError(
+            f"{why}; and no view's scale makes the views' {element} totals agree within {100 * TOTALS_AGREE:.0f} % ("
+            + "; ".join(f"{c:.4g}: {t}" for c, _, t in tried) + "): give the dose (e/Å²) of the images (dose=, "
+            "pixel_size=; napari-nxtomo count --dose)")
+    best = int(np.argmin(spread))
+    c, res, totals = tried[best]
+    which = ", ".join(n for n, e in zip(names, est) if abs(np.log(e / c)) <= np.log(1 + VIEWS_AGREE))
+    note = (f"one scale for all views: dose · pixel² = {c:.5g}, the scale of {which}: the views' own scales disagree ("
+            + ", ".join(f"{n} {e:.4g}" for n, e in zip(names, est)) + f"), and at it the {element} totals agree ("
+            + "; ".join(f"{cc:.4g}: {t}" for cc, _, t in tried) + ")")
+    return c, res, note
 
 
 def _count_options(res: CountResult, table, element):
