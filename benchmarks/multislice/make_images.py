@@ -52,6 +52,10 @@ What is simulated
     PbSe core (155 Pb, island on its (010) facet) in a zincblende CdSe rod,
     one Se sublattice: 611 atoms.  Made with ``--configs 3 --scan-step 0.25``
     (see ``tests/core/data/multislice/README.md``).
+  - ``pbse_cuboctahedron_3nm`` (sub-folder): ``pbse_cuboctahedron(seed=3,
+    n_half=5)``, 3.1 nm between {100} facets, an island and 5 Pb vacancies
+    placed by its own seed: 1069 atoms (568 Pb, 501 Se); a cuboctahedron
+    unlike the sample for issue 17's untuned checks.
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
@@ -390,6 +394,10 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "napari_nxtomo.core.samples.core_shell_model",
                   "args": json.loads(json.dumps(CORE_SHELL_OTHER))}
         sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a thin zincblende CdSe rod"
+    elif name == "pbse_cuboctahedron_3nm":  # another cuboctahedron than the sample: larger, other defects
+        p = pbse_cuboctahedron(seed=3, noise=False, n_half=5)
+        record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 3, "n_half": 5}
+        q, el, sub, what = p.q, p.elements, name, "a 3.1 nm PbSe cuboctahedron (island, 5 Pb vacancies, seed 3)"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -408,7 +416,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre",
-                  "pbse_cuboctahedron_5nm")
+                  "pbse_cuboctahedron_3nm", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
