@@ -41,12 +41,14 @@ def _check_layout(fig, hist_ax, icl_ax, bar_ax):
 
 
 def test_library_counting_legend_star_and_truth_agree():
-    """Pb and Se columns of 2..7 atoms at the shipped [110] library's values × 1800 (1 % noise): the legend names the
-    true window, counts 2–7, K = 6 per type, and the ICL panel stars the same K (not the library's 15 counts)."""
+    """Pb and Se columns of 2..7 atoms at the shipped [110] library's values × 1800 × the fit's capture of each type
+    (Se holds less of its library value than Pb, measured on multislice images: library.table.FIT_CAPTURE), 1 %
+    noise: the legend names the true window, counts 2–7, K = 6 per type, and the ICL panel stars the same K (not
+    the library's 15 counts)."""
     lib = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140))
     rng = np.random.default_rng(0)
     rows = [(t, n) for t in ("Pb", "Se") for n in range(2, 8) for _ in range(15)]
-    v = np.array([1800 * lib.values(t)[n] for t, n in rows])
+    v = np.array([1800 * lib.fit_capture(t)[0] * lib.values(t)[n] for t, n in rows])
     table = pd.DataFrame({"volume": v + rng.normal(0, 0.01 * v), "volume_err": 0.01 * v,
                           "type": [t for t, _ in rows]})
     counted, res = count_table(table, library=lib)
