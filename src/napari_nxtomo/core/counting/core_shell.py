@@ -234,3 +234,132 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
                             "four Cd sites (ratio measured on the shell-only columns)")
     return n_pb, result, {"selected": selected, "shell": shell, "rho": rho}
+
+
+#: a ⟨100⟩ column's core may hold from n_Pb - 1 up to n_Pb + this many Se that the Cd neighbours do not show: where
+#: the core nears the particle's surface, or the Cd sites next to the interface are empty, 2 more than n_Pb (truth of
+#: the stored multislice particles: shell Se minus the Cd neighbours' mean from -1 to +2.5)
+EXTRA_SE = 2
+
+
+def pb_count_costs(core, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE):
+    """The cost of every Pb count for every ⟨100⟩ column: how far its core cross-section is from that count's.
+
+    Parameters
+    ----------
+    core : (N,) array
+        Shell-corrected cross-sections (image units).
+    library : dict
+        ``(n_Pb, n_Se) -> cross-section`` of mixed columns (library units).
+    scale : float
+        Image units per library unit.
+    sigma : float
+        Width of a class (image units).
+    extra_se : int
+        A count of ``n`` Pb may come with ``n - 1`` to ``n + extra_se`` Se
+        (beyond the library's pairs: its last Se step repeated).
+
+    Returns
+    -------
+    counts : (P,) int ndarray
+        0 … the library's largest Pb count.
+    cost : (N, P) ndarray
+        ``min over n_Se of (core - scale·value(n, n_Se))² / (2 σ²)``.
+
+    Examples
+    --------
+    >>> lib = {(0, 1): 0.2, (1, 0): 1.0, (1, 1): 1.2, (1, 2): 1.4, (2, 1): 2.2, (2, 2): 2.4, (2, 3): 2.6}
+    >>> counts, cost = pb_count_costs([0.1, 1.3, 2.3, 2.8], lib, scale=1.0, sigma=0.1)
+    >>> counts.tolist(), counts[cost.argmin(axis=1)].tolist()
+    ([0, 1, 2], [0, 1, 2, 2])
+    """
+    c = np.asarray(core, dtype=float)
+    pairs = {(int(n), int(s)): float(v) for (n, s), v in library.items()}
+    top = max(n for n, _ in pairs)
+    counts = np.arange(top + 1)
+    cost = np.full((len(c), len(counts)), np.inf)
+    for n in counts:
+        means = _pair_means(pairs, int(n), extra_se)
+        if means:
+            d = (c[:, None] - scale * np.array(means)[None, :]) / sigma
+            cost[:, n] = 0.5 * np.min(d * d, axis=1)
+    return counts, cost
+
+
+def _pair_means(pairs: dict, n: int, extra_se: int) -> list:
+    """Library values of ``n`` Pb with ``n - 1`` … ``n + extra_se`` Se (0 Pb: 0 … extra_se + 1 Se), extrapolated."""
+    known = sorted((s, v) for (m, s), v in pairs.items() if m == n)
+    if n == 0:
+        known = [(0, 0.0)] + [(s, v) for s, v in known if s > 0]
+    if len(known) < 2:
+        return [v for _, v in known]
+    (s0, v0), (s1, v1) = known[-2], known[-1]
+    step = (v1 - v0) / (s1 - s0)
+    last = n + extra_se + (1 if n == 0 else 0)
+    return [v for s, v in known if s >= n - 1] + [v1 + (s - s1) * step for s in range(s1 + 1, last + 1)]
+
+
+def counts_with_totals(cost, counts, groups, totals) -> np.ndarray:
+    """The counts of least total cost whose sum over every group is that group's total.
+
+    Parameters
+    ----------
+    cost : (N, P) array
+        Cost of count ``counts[p]`` for column ``i`` (``inf``: not allowed).
+    counts : (P,) int array
+    groups : (N,) int array
+        Group of every column (e.g. its layer across the tilt axis).
+    totals : dict
+        ``group -> total``; a group without a total, or whose total no
+        choice reaches, keeps every column's cheapest count.
+
+    Returns
+    -------
+    (N,) int ndarray
+
+    Examples
+    --------
+    Two columns read 4 and 5 on their own (count 3 costs the first 1, the second 4) where their layer holds 6:
+
+    >>> cost = np.array([[9, 1, 0, 4], [9, 4, 0.3, 0]], float)
+    >>> counts_with_totals(cost, np.arange(2, 6), np.array([0, 0]), {0: 6}).tolist()
+    [3, 3]
+    >>> counts_with_totals(cost, np.arange(2, 6), np.array([0, 0]), {}).tolist()
+    [4, 5]
+    """
+    cost = np.asarray(cost, dtype=float)
+    counts = np.asarray(counts, dtype=int)
+    groups = np.asarray(groups)
+    out = counts[np.argmin(cost, axis=1)]
+    for g in np.unique(groups):
+        if g not in totals:
+            continue
+        rows = np.flatnonzero(groups == g)
+        chosen = _least_cost_with_sum(cost[rows], counts, int(totals[g]))
+        if chosen is not None:
+            out[rows] = chosen
+    return out
+
+
+def _least_cost_with_sum(cost, counts, total):
+    """Dynamic programme over the columns: the counts of least summed cost that add up to ``total`` (None if none)."""
+    best = np.full(total + 1, np.inf)
+    best[0] = 0.0
+    choice = np.zeros((len(cost), total + 1), dtype=int)
+    for i, row in enumerate(cost):
+        new = np.full(total + 1, np.inf)
+        for p, n in enumerate(counts):
+            if n > total or not np.isfinite(row[p]):
+                continue
+            cand = best[: total + 1 - n] + row[p]
+            better = cand < new[n:]
+            new[n:][better] = cand[better]
+            choice[i, n:][better] = p
+        best = new
+    if not np.isfinite(best[total]):
+        return None
+    out, s = np.zeros(len(cost), dtype=int), total
+    for i in range(len(cost) - 1, -1, -1):
+        out[i] = counts[choice[i, s]]
+        s -= out[i]
+    return out
