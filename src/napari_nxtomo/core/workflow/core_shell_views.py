@@ -66,7 +66,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     ...     tables.append(t)
     >>> counted, info = count_core_shell_views(tables)
     >>> info["totals"], int(np.sum(particle.elements == "Pb"))
-    ([156, 156, 156], 155)
+    ([157, 157, 157], 155)
     """
     from .counts import count_core_shell_table
 
@@ -77,7 +77,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     pairs = [count_core_shell_table(t, md, library=lib, dose=dose) for t, md, lib in zip(tables, mds, libs)]
     counted, results = [p[0] for p in pairs], [p[1] for p in pairs]
     info = {"reference": None, "totals_single": [int(c["count"].sum()) for c in counted], "moved": [0] * len(tables),
-            "notes": []}
+            "results": results, "notes": []}
     families = [tuple(sorted(abs(int(v)) for v in md["zone_axis"])) for md in mds]
     refs = [i for i, f in enumerate(families) if f == (0, 1, 1)]
     if not refs or (0, 0, 1) not in families:
