@@ -89,7 +89,8 @@ def report_view(view, counted, fit_s, model_count=None):
     count = counted["count"].to_numpy()
     single = counted["count_single_view"].to_numpy() if "count_single_view" in counted else count
     line = (f"  {view.name}: {len(counted)}/{len(view.columns)} columns, {bearing.sum()} with Pb ({n_pb.sum()} Pb), "
-            f"ceiling {ceiling:.3f}; single view: {figures(single)}; bound to [110]'s layers: {figures(count)}")
+            f"ceiling {ceiling:.3f}; single view: {figures(single)}; one Pb total per layer in all views: "
+            f"{figures(count)}")
     if model_count is not None:
         line += f"; 3D model re-projected: {figures(np.nan_to_num(model_count, nan=0).astype(int))}"
     print(line + f" (targets: exact >= 0.85, Pb in <= 0.05); shell ratio "

@@ -358,7 +358,7 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
 
 
 def _count_core_shell_jointly(paths, read, out: Path, library, dose, quiet) -> list[Path]:
-    """``count --joint`` on core-shell views: the <100> views' Pb bound layer by layer to the [110] view's."""
+    """``count --joint`` on core-shell views: one Pb total per layer across the tilt axis in all views."""
     counted, info = workflow.count_core_shell_views([r[1] for r in read], [r[2] for r in read], library=library,
                                                     dose=dose, names=[p.name for p in paths])
     written = []

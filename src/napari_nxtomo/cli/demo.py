@@ -117,10 +117,10 @@ def _fit_view(view, min_distance):
 
 def _count(views, tables):
     """The views counted together (one library scale, one Pb total) when their metadata name their optics (the
-    multislice sample; core-shell: the <100> views' Pb bound layer by layer to the [110] view's); else each with the
+    multislice sample; core-shell: one Pb total per layer across the tilt axis in all views); else each with the
     free mixture (the Gaussian generator's images carry no optics)."""
     mds = [v.layer_metadata() for v in views]
-    if any(md.get("structure") == "core-shell" for md in mds):  # the Pb of every column, <100> bound to [110]
+    if any(md.get("structure") == "core-shell" for md in mds):  # one Pb total per layer in all views
         counted, info = workflow.count_core_shell_views(tables, mds, names=[v.name for v in views])
         return counted, info["results"], {"Pb_totals_independent": info["totals_single"], "Pb_totals": info["totals"]}
     if all(md.get("energy_keV") for md in mds):

@@ -1,18 +1,18 @@
-"""The Pb of a core–shell particle's views counted together: the ⟨110⟩ view's layer totals bind the ⟨100⟩ views.
+"""The Pb of a core–shell particle's views counted together: one Pb total per layer across the tilt axis.
 
 One ⟨100⟩ column's cross-section cannot tell its Pb from the Se that the Cd
 beside it does not show (where the core nears the particle's surface, or the
 Cd sites next to the interface are empty): one Pb less with two Se more
 reads nearly the same.  The views share the tilt axis, so every fcc layer
-across it holds the same Pb in every view, and along ⟨110⟩ Pb has its own
-columns, counted without the shell (:mod:`napari_nxtomo.core.counting.core_shell`).
+across it holds the same Pb in every view, and along ⟨110⟩ Pb has columns
+of its own, counted without the shell (:mod:`napari_nxtomo.core.counting.core_shell`).
 :func:`count_core_shell_views` counts every view on its own, lines the views'
 layers up (:func:`napari_nxtomo.core.tomography.indexing._aligned_layers`:
-the slice profiles along the tilt axis), and gives each ⟨100⟩ layer's
-columns the Pb counts of least cost whose sum is the ⟨110⟩ view's total of
-that layer (:func:`~napari_nxtomo.core.counting.core_shell.counts_with_totals`;
-every count may come with n_Pb - 1 … n_Pb + 2 Se:
-:func:`~napari_nxtomo.core.counting.core_shell.pb_count_costs`).
+the slice profiles along the tilt axis), and chooses per layer the one Pb
+total and the counts adding up to it that cost least in all views together
+(:mod:`napari_nxtomo.core.counting.layer_totals`; a ⟨100⟩ count may come
+with n_Pb - 1 … n_Pb + 2 Se, so its cost is flat where the ⟨110⟩ view's is
+sharp).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 
 def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None):
-    """Pb per column of two or three views of one core–shell particle, the ⟨100⟩ views bound to the ⟨110⟩ one.
+    """Pb per column of two or three views of one core–shell particle, one Pb total per layer in all views.
 
     Parameters
     ----------
@@ -41,11 +41,13 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     counted : list of pandas.DataFrame
         As ``count_core_shell_table``'s, with ``count_single_view`` (the
         view's own counts) and ``layer`` (the fcc layer across the tilt axis,
-        numbered as in the ⟨110⟩ view; -999 off the lattice) for the ⟨100⟩
-        views bound to the ⟨110⟩ one; ``count_probability`` of a changed
-        column is the view's own probability of its new count.
+        numbered as in the reference view; -999 off the lattice) when the
+        views were bound; ``count_probability`` of a changed column is the
+        view's own probability of its new count.
     info : dict
-        ``reference`` (the ⟨110⟩ view's index or None), ``totals_single`` and
+        ``reference`` (the view whose layers number them all: the ⟨110⟩ one
+        if any; None when the views stand alone), ``layer_totals`` (layer ->
+        Pb), ``totals_single`` and
         ``totals`` (Pb per view before and after), ``moved`` (columns
         changed per view), ``notes``.
 
@@ -80,54 +82,67 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
             "results": results, "notes": []}
     families = [tuple(sorted(abs(int(v)) for v in md["zone_axis"])) for md in mds]
     refs = [i for i, f in enumerate(families) if f == (0, 1, 1)]
-    if not refs or (0, 0, 1) not in families:
-        info["notes"].append("no ⟨110⟩ and ⟨100⟩ views to bind: every view's counts stand alone")
+    if len(tables) < 2:
+        info["notes"].append("one view: its counts stand alone")
     else:
-        _bind_layers(counted, results, mds, names, refs[0], info)
+        _bind_layers(counted, results, mds, names, refs[0] if refs else 0, info)
     info["totals"] = [int(c["count"].sum()) for c in counted]
     return counted, info
 
 
+def _view_costs(c, res, md, rows):
+    """``(counts, cost)`` of a view's placed rows (:func:`~napari_nxtomo.core.counting.layer_totals.pb_count_costs`),
+    None without a library scale; ⟨100⟩: the shell-corrected cross-sections against the mixed library."""
+    from ..counting.layer_totals import pb_count_costs
+
+    if not isinstance(res.library, dict) or "scale" not in (res.params or {}):
+        return None
+    vol = c["volume"].to_numpy(dtype=float)[rows]
+    if "shell_cross_section" in c:
+        vol = vol - c["shell_cross_section"].to_numpy(dtype=float)[rows]
+    return pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
+
+
 def _bind_layers(counted, results, mds, names, ref, info):
-    """Give the ⟨100⟩ views' columns the Pb counts whose layer sums are the ⟨110⟩ view's (``counted`` changed)."""
-    from ..counting.core_shell import counts_with_totals, pb_count_costs
+    """Give every view's columns the Pb counts whose layer sums agree in all views (``counted`` changed)."""
+    from ..counting.layer_totals import counts_with_common_totals
     from ..tomography.indexing import _aligned_layers
     from .reconstruction import projections_from_tables
 
     items = [(c[["y", "x"]].to_numpy(), c, md) for c, md in zip(counted, mds)]
     try:
         projections, kept = projections_from_tables(items, names=names)
-        placed, totals = _aligned_layers(projections, float(mds[ref]["lattice_parameter"]), ref)
+        placed, _ = _aligned_layers(projections, float(mds[ref]["lattice_parameter"]), ref)
     except ValueError as exc:
         info["notes"].append(f"the views' layers could not be lined up ({exc}): every view's counts stand alone")
         return
-    info["reference"] = ref
-    for k, (c, res, md) in enumerate(zip(counted, results, mds)):
-        family = tuple(sorted(abs(int(v)) for v in md["zone_axis"]))
-        if family != (0, 0, 1):
-            continue
-        if not isinstance(res.library, dict) or "scale" not in (res.params or {}):
-            info["notes"].append(f"{names[k]}: counted without a library scale; its counts stand alone")
-            continue
-        rows_in, layers = placed[k]
-        rows = kept[k][rows_in]
-        core = c["volume"].to_numpy(dtype=float)[rows] - c["shell_cross_section"].to_numpy(dtype=float)[rows]
-        counts, cost = pb_count_costs(core, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
-        new = counts_with_totals(cost, counts, layers, {int(g): totals.get(int(g), 0) for g in np.unique(layers)})
-        old = c["count"].to_numpy().copy()
-        c["count_single_view"] = old
-        layer_col = np.full(len(c), -999, dtype=int)
-        layer_col[rows] = layers
-        c["layer"] = layer_col
-        changed = new != old[rows]
-        prob = np.exp(-(cost - cost.min(axis=1, keepdims=True)))
-        prob /= prob.sum(axis=1, keepdims=True)
-        col = c["count_probability"].to_numpy(dtype=float).copy()
-        col[rows[changed]] = prob[changed, np.searchsorted(counts, new[changed])]
-        c["count"] = old
-        c.loc[c.index[rows], "count"] = new
-        c["count_probability"] = col
-        info["moved"][k] = int(changed.sum())
-        c.attrs["layer_totals_from"] = names[ref]
-    info["notes"].append(f"the ⟨100⟩ views' Pb counts bound, layer by layer across the tilt axis, to the totals of "
-                         f"{names[ref]} (its Pb columns hold no Se nor Cd); columns changed per view: {info['moved']}")
+    rows = [kept[k][placed[k][0]] for k in range(len(counted))]
+    costs = [_view_costs(c, res, md, r) for c, res, md, r in zip(counted, results, mds, rows)]
+    use = [k for k, cc in enumerate(costs) if cc is not None]
+    if len(use) < 2:
+        info["notes"].append("fewer than two views counted with a library scale: every view's counts stand alone")
+        return
+    new, totals = counts_with_common_totals([(costs[k][1], costs[k][0], placed[k][1]) for k in use])
+    info["reference"], info["layer_totals"] = ref, totals
+    for k, n in zip(use, new):
+        _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
+    info["notes"].append(f"Pb counts of the {len(use)} views bound to one total per layer across the tilt axis "
+                         f"(least cost in all views together); columns changed per view: {info['moved']}")
+
+
+def _set_counts(c, rows, layers, new, costs, info, k):
+    """Write the bound counts into table ``c`` (``count_single_view``, ``layer``, ``count_probability``)."""
+    counts, cost = costs
+    old = c["count"].to_numpy().copy()
+    c["count_single_view"] = old
+    layer_col = np.full(len(c), -999, dtype=int)
+    layer_col[rows] = layers
+    c["layer"] = layer_col
+    changed = new != old[rows]
+    prob = np.exp(-(cost - cost.min(axis=1, keepdims=True)))
+    prob /= prob.sum(axis=1, keepdims=True)
+    col = c["count_probability"].to_numpy(dtype=float).copy()
+    col[rows[changed]] = prob[changed, np.searchsorted(counts, new[changed])]
+    c.loc[c.index[rows], "count"] = new
+    c["count_probability"] = col
+    info["moved"][k] = int(changed.sum())
