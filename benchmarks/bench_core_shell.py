@@ -13,23 +13,31 @@ same optics), Poisson noise at each dose, given in detected electrons per pixel 
 the dose in the metadata.  The tool alone does every step with its defaults: find (min
 distance from the zone axis and the lattice) and fit → column types by sublattice →
 Pb per column (shipped PbSe library, the dose; <100>: the shell's Se taken off by the Cd
-neighbours) → discrete tomography of the Pb core (annealing runs + exact optimum).
+neighbours), first view by view, then the views together (``count_core_shell_views``: one
+Pb total per fcc layer across the tilt axis, the least cost in all views) → discrete
+tomography of the Pb core (annealing runs + exact optimum).
 
-Printed per dose and seed, per view: the fraction of the Pb-bearing columns counted
-exactly against the image's counting ceiling (each column given the count whose mean
-cross-section — after the shell correction — is nearest) and issue 12's target (0.85),
-the fraction of the columns without Pb given some (target ≤ 0.05), the Pb total against
-the truth; then the reconstruction's recovered fraction of the true Pb sites and true
-fraction of the model's Pb (targets ≥ 0.90), whether the island's sites are found, and
-the times.
+Printed per dose and seed, per view: the image's counting ceiling (each column given the
+count whose mean cross-section — after the shell correction — is nearest); for the single-view
+counts, the counts with one total per layer, and the 3D model's re-projection: the fraction of
+the Pb-bearing columns counted exactly (issue 12's target 0.85), the fraction of the columns
+without Pb given some (target ≤ 0.05) and the Pb total; then the reconstruction's recovered
+fraction of the true Pb sites and true fraction of the model's Pb (targets ≥ 0.90), whether
+the island's sites are found, and the times.
 
-Measured (2 cores, 2026-12-04, 1e5 e/Å², seeds 0 1 2): the sample: Pb exact [100] 0.963,
-[010] 0.959, [110] 0.865-0.919; Pb placed in 0.009-0.035 of the columns without; totals
-156-159 / 155; 3D 100 % of the true sites, 99.4-100 % of the model true, the island's 8 sites
-found.  ``--particle offcentre`` (untuned), seed 0: [110] 0.967, [010] 0.889, but [100] 0.625
-(total 140 / 120: where the core nears the rod's surface its columns hold 2 more Se than Pb
-and the Cd neighbours, absent at the interface, do not show them), so the totals 140 / 123 /
-121 disagree and the reconstruction refuses.
+Measured (2 cores, 2026-12-04, 1e5 e/Å², seeds 0 1 2), exact fraction single view → one total
+per layer → re-projected:
+
+- ``--particle offcentre`` (untuned): [100] 0.625/0.562/0.604 → 0.896/0.875/0.875 → 1.000
+  (single-view totals 140/143/141 for 120 Pb: where the core reaches the rod's surface or the Cd
+  sites beside the interface are empty, the Cd neighbours do not show a column's Se); [010]
+  0.889/0.889/0.867 → 0.978 → 1.000; [110] 0.967/1.000/0.967 → 0.967/1.000/0.933 → 1.000; Pb
+  placed in 0-0.009 of the columns without; 3D 100 % of the true sites, 100 % of the model
+  true, the island's 4 sites found.
+- ``--particle sample`` (the counting was developed on it): [100] 0.963 → 0.963/0.963/0.981 →
+  0.981-1.000; [010] 0.959 → 0.918 → 0.959-1.000; [110] 0.865-0.919 → 0.892-0.919 →
+  0.919-1.000; Pb placed in 0.009-0.018 of the columns without; 3D 100 % of the true sites,
+  98.1-100 % of the model true, the island's 8 sites found.
 """
 
 from __future__ import annotations
