@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None):
+def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None, progress=None):
     """Pb per column of two or three views of one core–shell particle, one Pb total per layer in all views.
 
     Parameters
@@ -35,6 +35,8 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
         As :func:`~napari_nxtomo.core.workflow.counts.count_core_shell_table`.
     names : list of str, optional
         The views' names for the notes.
+    progress : callable, optional
+        ``progress(i, n)``: ``n`` = the views + 1 (the layers bound).
 
     Returns
     -------
@@ -76,7 +78,12 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     mds = [{**t.attrs, **(m or {})} for t, m in zip(tables, metadata)]
     libs = library if isinstance(library, (list, tuple)) else [library] * len(tables)
     names = list(names) if names is not None else [f"view {i + 1}" for i in range(len(tables))]
-    pairs = [count_core_shell_table(t, md, library=lib, dose=dose) for t, md, lib in zip(tables, mds, libs)]
+    steps = len(tables) + 1
+    pairs = []
+    for i, (t, md, lib) in enumerate(zip(tables, mds, libs)):
+        if progress is not None:
+            progress(i, steps)
+        pairs.append(count_core_shell_table(t, md, library=lib, dose=dose))
     counted, results = [p[0] for p in pairs], [p[1] for p in pairs]
     info = {"reference": None, "totals_single": [int(c["count"].sum()) for c in counted], "moved": [0] * len(tables),
             "results": results, "notes": []}
@@ -87,6 +94,8 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     else:
         _bind_layers(counted, results, mds, names, refs[0] if refs else 0, info)
     info["totals"] = [int(c["count"].sum()) for c in counted]
+    if progress is not None:
+        progress(steps, steps)
     return counted, info
 
 
