@@ -70,7 +70,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     ...     tables.append(t)
     >>> counted, info = count_core_shell_views(tables)
     >>> info["totals"], int(np.sum(particle.elements == "Pb"))
-    ([157, 157, 157], 155)
+    ([156, 156, 156], 155)
     """
     from .counts import count_core_shell_table
 
