@@ -159,3 +159,35 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     assert len(set(totals)) == 1 and abs(totals[0] - 315) <= 0.03 * 315
     assert "counted together" in dock.status.text() and f"-> {joint.totals}" in dock.status.text()
     np.testing.assert_array_equal(dock.result.counts, expected[2]["count"])  # the plotted view: the chosen one
+
+
+def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages):
+    """The core-shell sample's three views fitted by sublattice, then counted together from the dock: one Pb total
+    per layer in all views (workflow.count_core_shell_views), within 3 % + 2 of the true 155, in every layer."""
+    from napari_nxtomo.core.columns import min_distance_for
+    from napari_nxtomo.core.multislice_sample import pbse_cdse_core_shell_multislice
+    from napari_nxtomo.core.workflow import count_core_shell_views, find_and_fit
+
+    viewer = make_napari_viewer(show=False)
+    sample = pbse_cdse_core_shell_multislice(seed=0, dose=1e5)
+    tables, layers = [], []
+    for v in sample.views:
+        md = v.layer_metadata()
+        t = find_and_fit(v.image, v.pixel_size, min_distance_for(md)[0], zone_axis=md["zone_axis"],
+                         lattice_parameter=md["lattice_parameter"], structure=md["structure"])
+        tables.append(t)
+        layers.append(viewer.add_points(t[["y", "x"]].to_numpy(), features=t, metadata=md, name=v.name))
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    dock.reset_choices()
+    dock.points.value = layers[0]
+    dock.joint.value = True
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert not messages["error"], messages
+    expected, info = count_core_shell_views(tables, [dict(ly.metadata) for ly in layers],
+                                            names=[ly.name for ly in layers])
+    for ly, exp in zip(layers, expected):
+        np.testing.assert_array_equal(ly.features["count"], exp["count"])
+        assert abs(int(ly.features["count"].sum()) - 155) <= 0.03 * 155 + 2, ly.name
+    assert len(set(info["totals"])) == 1
+    assert "counted together" in dock.status.text() and f"-> {info['totals']}" in dock.status.text()

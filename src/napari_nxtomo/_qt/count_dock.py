@@ -151,8 +151,11 @@ class CountAtomsWidget(Dock):
                 and (ly.metadata or {}).get("zone_axis") is not None]
 
     def run_joint(self):
-        """Count every view's columns together (workflow.count_views_tables) in a thread worker."""
-        from ..core.workflow import count_views_tables
+        """Count every view's columns together (workflow.count_views_tables; core-shell views:
+        workflow.count_core_shell_views) in a thread worker."""
+        from types import SimpleNamespace
+
+        from ..core.workflow import count_core_shell_views, count_views_tables
 
         layers = self._view_layers()
         if len(layers) < 2:
@@ -169,6 +172,11 @@ class CountAtomsWidget(Dock):
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
 
         def job(progress, cancel):
+            if any(md.get("structure") == "core-shell" for md in mds):  # one Pb total per layer in all views
+                counted, info = count_core_shell_views(tables, mds, library=options["library"], dose=options["dose"],
+                                                       names=[ly.name for ly in layers], progress=progress)
+                return counted, SimpleNamespace(results=info["results"], totals_independent=info["totals_single"],
+                                                totals=info["totals"], notes=info["notes"])
             return count_views_tables(tables, mds, library=options["library"], dose=options["dose"], progress=progress)
 
         self.start(job, lambda out: self._show_joint(layers, *out), "joint atom counting")

@@ -328,7 +328,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         target = _write_counted(path, out, coords, feats, md, name, res)
         written.append(target)
         if not quiet:
-            print(f"{path.name}: {len(feats)} columns, {res.n_components} classes ({res.method}), counts "
+            print(f"{path.name}: {len(feats)} columns, {_classes_phrase(res)}, counts "
                   f"{int(res.counts.min())}-{int(res.counts.max())} -> {target}")
             print(f"  {_library_line(feats)}")
 
@@ -346,6 +346,8 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
     for p, (_, feats, _, _) in zip(paths, read):
         if "volume" not in feats or "type" not in feats:
             raise ValueError(f"{p.name} has no 'volume'/'type' columns: run 'napari-nxtomo fit' first")
+    if any(r[2].get("structure") == "core-shell" for r in read):
+        return _count_core_shell_jointly(paths, read, out, library, dose, quiet)
     counted, joint = workflow.count_views_tables([r[1] for r in read], [r[2] for r in read], library=library,
                                                   dose=dose)
     written = []
@@ -357,6 +359,29 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
         print(f"{len(paths)} views counted jointly: Pb totals {joint.totals_independent} -> {joint.totals}; "
               + "; ".join(joint.notes))
     return written
+
+
+def _count_core_shell_jointly(paths, read, out: Path, library, dose, quiet) -> list[Path]:
+    """``count --joint`` on core-shell views: one Pb total per layer across the tilt axis in all views."""
+    counted, info = workflow.count_core_shell_views([r[1] for r in read], [r[2] for r in read], library=library,
+                                                    dose=dose, names=[p.name for p in paths])
+    written = []
+    for k, (path, (coords, _, md, name), feats, res) in enumerate(zip(paths, read, counted, info["results"])):
+        md["counting"] = _counting_metadata(feats, res, dose)
+        md["counting"].update(joint=True, joint_totals=info["totals"], columns_moved=int(info["moved"][k]))
+        written.append(_write_counted(path, out, coords, feats, md, name, res))
+    if not quiet:
+        print(f"{len(paths)} core-shell views counted jointly: Pb totals {info['totals_single']} -> {info['totals']}; "
+              + "; ".join(info["notes"]))
+    return written
+
+
+def _classes_phrase(res) -> str:
+    """How many classes a counting used, in words: the Pb counts for mixed (n_Pb, n_Se) classes."""
+    if res.classes is not None and len(res.classes):
+        n_pb = len(np.unique(np.asarray(res.classes)[:, 0]))
+        return f"{n_pb} Pb classes ({len(res.classes)} (n_Pb, n_Se) pairs, {res.method})"
+    return f"{res.n_components} classes ({res.method})"
 
 
 def _write_counted(path: Path, out: Path, coords, feats, md, name, res) -> Path:

@@ -117,11 +117,12 @@ def _fit_view(view, min_distance):
 
 def _count(views, tables):
     """The views counted together (one library scale, one Pb total) when their metadata name their optics (the
-    multislice sample); else each with the free mixture (the Gaussian generator's images carry no optics)."""
+    multislice sample; core-shell: one Pb total per layer across the tilt axis in all views); else each with the
+    free mixture (the Gaussian generator's images carry no optics)."""
     mds = [v.layer_metadata() for v in views]
-    if any(md.get("structure") == "core-shell" for md in mds):  # the Pb of every column, view by view
-        pairs = [workflow.count_table(t, metadata=md) for t, md in zip(tables, mds)]
-        return [c for c, _ in pairs], [r for _, r in pairs], None
+    if any(md.get("structure") == "core-shell" for md in mds):  # one Pb total per layer in all views
+        counted, info = workflow.count_core_shell_views(tables, mds, names=[v.name for v in views])
+        return counted, info["results"], {"Pb_totals_independent": info["totals_single"], "Pb_totals": info["totals"]}
     if all(md.get("energy_keV") for md in mds):
         counted, joint = workflow.count_views_tables(tables, mds)
         return counted, joint.results, {"Pb_totals_independent": joint.totals_independent, "Pb_totals": joint.totals}

@@ -335,3 +335,22 @@ def _projection_fit(pl: _Placed, N, a, n_missing) -> ProjectionFit:
     return ProjectionFit(pl.proj.name, tuple(int(v) for v in pl.vl.zone), tuple(int(v) for v in pl.vl.tilt), tdir,
                          float(np.rad2deg(f.theta)), f.scale, origin, np.array([origin @ tdir, origin @ perp]), f.rms,
                          dropped, ncoords, int(n_missing))
+
+
+def _aligned_layers(projections, a, reference: int):
+    """Every projection's columns on its lattice with their fcc layer across the tilt axis, numbered as the
+    ``reference`` projection's (slice profiles lined up, :func:`_best_shift_mismatch`).
+
+    Returns ``(placed, totals)``: per projection ``(rows, layers)`` (rows: indices into its columns; off-lattice
+    and duplicate columns left out), and the reference's atom total of every layer (dict).
+    """
+    placed = _place(projections, a, _common_tilt_axis(projections))
+    ref = placed[reference]
+    lo0, p0 = _profile(ref.vl.layer(ref.n_rel), ref.counts)
+    out = []
+    for pl in placed:
+        layers = pl.vl.layer(pl.n_rel)
+        lo, prof = _profile(layers, pl.counts)
+        shift = 0 if pl is ref else _best_shift_mismatch(lo0, p0, lo, prof)[1]
+        out.append((pl.index, layers + shift))
+    return out, {lo0 + i: int(round(v)) for i, v in enumerate(p0)}

@@ -26,6 +26,7 @@ Lengths in Å, Q in Å⁻¹, 2θ in degrees, energies in keV.
 
 from .columns import FitCheck, check_fit, find_and_fit
 from .count_library import OPTICS_KEYS, choose_library, describe_library
+from .core_shell_views import count_core_shell_views
 from .counts import count_table, count_views_tables, parse_lowest_count, read_count_library, with_counts
 from .pattern import (
     AXES,
@@ -52,6 +53,7 @@ __all__ = [
     "check_fit",
     "choose_library",
     "compute_pattern",
+    "count_core_shell_views",
     "count_table",
     "parse_lowest_count",
     "count_views_tables",
