@@ -171,9 +171,10 @@ def count_atoms(
         if _keyed_by_type(library) or _library_object(library):
             raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
         scale, dose_scale = options.pop("scale"), options.pop("dose_scale")
+        source = "fitted" if isinstance(scale, str) or dose_scale is not None else None
         scale = None if isinstance(scale, str) else scale
         return _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale,
-                          prior=_dose_prior(dose_scale, library, None), **options)
+                          prior=_dose_prior(dose_scale, library, None), scale_source=source, **options)
     by_type = _count_by_type(x, types, errors, library, mixed, options, progress)
     return _assemble(x, types, by_type, entropy)
 
@@ -257,7 +258,7 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
             raise ValueError("give either a library or n_components, not both")
         return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
                              mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
-                             scale_source=scale_source or ("given" if scale is not None else "fitted"))
+                             scale_source=scale_source or ("given" if scale is not None else "default"))
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:
@@ -337,7 +338,7 @@ def _type_scale(scale, library, is_mixed, judge_result, judge, dose_scale=None):
     if scale is not None:
         return scale, "given"
     if not is_mixed:
-        return None, "fitted"
+        return None, "default"
     if judge_result is not None:
         return judge_result.params["scale"], f"fitted on the {judge!r} columns"
     return 1.0, "library units"

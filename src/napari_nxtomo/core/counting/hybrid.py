@@ -44,6 +44,8 @@ from .result import CountResult
 LADDER_WIDTH = 0.5
 #: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
 N_PAIR_CANDIDATES = 3
+#: the spread of the scale about the library's units (1) when the columns lie in its range and no dose is given
+UNITS_SIGMA = 0.03
 #: a dose is refused when the scale the columns need lies more than this many prior widths from the dose's
 DOSE_MAX_SIGMA = 3.0
 
@@ -216,6 +218,15 @@ def _holes(weights, n):
     return int(np.sum(np.asarray(weights)[held[0]:held[-1] + 1] * n < 1.0))
 
 
+def _units_prior(x, ladder):
+    """(1, UNITS_SIGMA): a log-normal prior on the scale about the library's own units, when the columns' median
+    cross-section lies within the library's range (an image normalised to the beam, as the library); else None."""
+    med = float(np.median(x))
+    if ladder.size < 2 or not ladder.min() <= med <= ladder.max():
+        return None
+    return 1.0, UNITS_SIGMA
+
+
 def _check_units(x, ladder, label):
     """A ValueError unless columns counted in the library's own units (scale 1) lie within its range."""
     ratio = float(np.median(x) / np.median(ladder))
@@ -291,6 +302,20 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale_source == "library units":
         _check_units(x, ladder, label)
+    if scale_source == "default":  # no dose, no scale: the library's own units first, when the columns lie in them
+        units = _units_prior(x, ladder)
+        if units is not None:
+            try:
+                res = _count_hybrid(x, library, errors=errors, entropy=entropy, label=label, mixed=mixed,
+                                    prior=units, scale_source="library units", lowest=lowest)
+            except ValueError:  # the columns need a scale far from the library's units: fitted freely below
+                pass
+            else:
+                res.notes.append("the columns lie in the library's range: the scale was fitted about its own "
+                                 f"units (1 ± {100 * UNITS_SIGMA:.0f} %, as for an image normalised to the "
+                                 "incident beam); give scale='fit' to fit it freely, or the dose")
+                return res
+        scale_source = "fitted"
     if scale is not None or prior is not None:  # columns beyond the library's largest count at the largest scale
         top = scale if scale is not None else prior[0] * np.exp(DOSE_MAX_SIGMA * prior[1])
         _check_range(x, top, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
@@ -313,7 +338,9 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     counts = heavy[np.argmax(tp, axis=1)]
     labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
     how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
-    if prior is not None:
+    if prior is not None and scale_source == "library units":
+        how = f"fitted about the library's units ({c / prior[0]:.3f} × 1)"
+    elif prior is not None:
         how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
