@@ -283,7 +283,7 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given", lowest=None) -> CountResult:
+                  prior=None, scale_source="given", lowest=None, assignment="posterior") -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -307,7 +307,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         if units is not None:
             try:
                 res = _count_hybrid(x, library, errors=errors, entropy=entropy, label=label, mixed=mixed,
-                                    prior=units, scale_source="library units", lowest=lowest)
+                                    prior=units, scale_source="library units", lowest=lowest, assignment=assignment)
             except ValueError:  # the columns need a scale far from the library's units: fitted freely below
                 pass
             else:
@@ -331,8 +331,13 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         _refuse_far_dose(c, prior, label)
     c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
-    vals, cl = values[idx], counts_l[idx]
     width = float(np.sqrt(s2 + np.median(e2)))
+    if assignment == "nearest":
+        if minor_l is not None:
+            raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
+        idx, post, weights = _nearest_classes(x, counts_l, values, c, width)
+        lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
+    vals, cl = values[idx], counts_l[idx]
     heavy = np.unique(cl)
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
     counts = heavy[np.argmax(tp, axis=1)]
@@ -344,7 +349,9 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
-             + f"; classes of counts {lo}..{hi} chosen by the ICL"
+             + (f"; classes of counts {lo}..{hi} chosen by the ICL" if assignment != "nearest" else
+                f"; each column the count of the nearest scaled library value (StatSTEM's library counting): "
+                f"counts {lo}..{hi}")
              + (f" (lowest count {lowest} given)" if lowest is not None else "") + f"; width {width:.3g}"]
     if scale is None and prior is None and minor_l is not None:
         notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
@@ -368,6 +375,21 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
                 "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
     )
+
+
+def _nearest_classes(x, counts_l, values, c, width):
+    """StatSTEM's library counting at scale c: each column the count of the nearest scaled value.
+
+    Returns the library indices of the counts from the smallest to the largest
+    assigned, a posterior (N, K) that is 1 at each column's nearest class
+    (its probability under equal classes of ``width`` is not what this
+    assignment uses) and the classes' fractions of the columns.
+    """
+    nearest = np.argmin(np.abs(x[:, None] - c * values[None, :]), axis=1)
+    idx = np.arange(nearest.min(), nearest.max() + 1)
+    post = np.zeros((x.size, idx.size))
+    post[np.arange(x.size), nearest - idx[0]] = 1.0
+    return idx, post, post.mean(axis=0)
 
 
 def _window_of(counts_l, lo, hi):

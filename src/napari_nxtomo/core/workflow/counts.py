@@ -10,7 +10,12 @@ import pandas as pd
 
 
 def read_count_library(path) -> dict:
-    """A counting library from a CSV file with columns ``count`` and ``cross_section`` (Å²).
+    """A counting library from a CSV file of atom counts and cross-sections (Å²).
+
+    Any two-column table a user would write: with a header ``count``,
+    ``cross_section`` (or another of
+    :func:`~napari_nxtomo.core.counting.library.read_library_csv`'s names) or
+    none, comma, semicolon, tab or space separated.
 
     Returns
     -------
@@ -25,10 +30,9 @@ def read_count_library(path) -> dict:
     >>> read_count_library(path)
     {1: 0.01, 2: 0.021}
     """
-    table = pd.read_csv(path, comment="#", encoding="utf-8-sig")
-    if not {"count", "cross_section"} <= set(table.columns):
-        raise ValueError(f"the library {Path(path).name} needs columns 'count' and 'cross_section'")
-    return {int(k): float(v) for k, v in zip(table["count"].astype(int), table["cross_section"].astype(float))}
+    from ..counting.library import read_library_csv
+
+    return read_library_csv(path)
 
 
 def count_table(table, *, feature: str = "volume", max_components: int = 20, library="auto", dose=None,
