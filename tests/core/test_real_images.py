@@ -149,3 +149,23 @@ def test_library_csv_refused_with_what_to_do(tmp_path):
     path.write_text("0.019,1.5\n0.047,2.5\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not whole numbers"):
         read_count_library(path)
+
+
+def test_ptir_without_library_says_the_classes_are_not_resolved(ptir, least_squares):
+    """StatSTEM's own ICL has its minimum at one class on these cross-sections (no classes of their own): the
+    error-aware mixture's counts then rest on its resolution rule, and its notes say so and ask for a library."""
+    result = count_atoms(least_squares)
+    assert any("no classes of their own" in n and "library" in n for n in result.notes), result.notes
+
+
+def test_srtio3_widths_and_volumes(shared_data):
+    """Atomap's SrTiO3 ADF image (no ground truth): the width within the probe range, no negative cross-section,
+    with the flat and the quadratic background."""
+    from napari_nxtomo import load_image
+
+    img, p, _ = load_image(shared_data / "real" / "srtio3_adf_atomap.hdf5", assume_unit="nm")
+    found = find_columns(img, p, min_distance=1.5)
+    for degree in (0, 2):
+        table = fit_columns(img, p, found, background_degree=degree)
+        assert PROBE_RANGE[0] <= np.median(table.width) <= PROBE_RANGE[1]
+        assert (table.volume > 0).all() and len(table) == len(found)

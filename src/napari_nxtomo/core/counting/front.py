@@ -173,7 +173,8 @@ def count_atoms(
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
     if assignment not in ("posterior", "nearest"):
-        raise ValueError(f"assignment must be 'posterior' or 'nearest' (StatSTEM's library counting), got {assignment!r}")
+        raise ValueError(f"assignment must be 'posterior' or 'nearest' (StatSTEM's library counting), "
+                         f"got {assignment!r}")
     if assignment == "nearest" and library is None:
         raise ValueError("assignment='nearest' assigns each column the nearest library value: give a library")
     given = known_scale(dose, pixel_size, scale)

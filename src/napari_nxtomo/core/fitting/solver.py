@@ -58,23 +58,27 @@ def _least_squares(problem, est, tcode, n_types, fit_width, weighting, max_iter,
     of what follows.  Returns the final estimate, whether the last pass converged,
     the mask of the columns kept and :func:`_weighting_shift` (NaN without a weighted pass).
     """
+
+    def gauss_newton(start, codes):
+        return _gauss_newton(problem, start, codes, n_types, fit_width, max_iter, tol_px, progress, bounds)
+
     keep = np.ones(len(est.ys), dtype=bool)
     shift = float("nan")
     for stage in range(2):  # at the starts, then after the first pass
         if stage:
-            est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress, bounds)
+            est, converged = gauss_newton(est, tcode)
         kept = _determined(problem, est)
         if not kept.all():  # starts where the image holds no column of their own: left out
             keep[np.flatnonzero(keep)[~kept]] = False
             tcode = tcode[kept]
             est = _evaluate(problem, est.ys[kept], est.xs[kept], est.ss_t, tcode)
             if stage and weighting != "noise":
-                est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress, bounds)
+                est, converged = gauss_newton(est, tcode)
     if weighting == "noise":
         vol_err = _standard_errors(problem, est)[0][:, 2]
         weighted = _reweight(problem, est, tcode)
         if weighted is not None:
-            west, wconv = _gauss_newton(problem, weighted, tcode, n_types, fit_width, max_iter, tol_px, progress, bounds)
+            west, wconv = gauss_newton(weighted, tcode)
             shift = _weighting_shift(est, west, vol_err)
             est, converged = west, wconv
             for _ in range(3):  # a volume the weighted pass turned negative: its start left out, the rest refitted
@@ -84,8 +88,7 @@ def _least_squares(problem, est, tcode, n_types, fit_width, weighting, max_iter,
                 keep[np.flatnonzero(keep)[neg]] = False
                 tcode = tcode[~neg]
                 est = _evaluate(problem, est.ys[~neg], est.xs[~neg], est.ss_t, tcode)
-                est, converged = _gauss_newton(problem, est, tcode, n_types, fit_width, max_iter, tol_px, progress,
-                                               bounds)
+                est, converged = gauss_newton(est, tcode)
     return est, converged, keep, shift
 
 
