@@ -83,3 +83,20 @@ def test_width_range_bounds_the_width():
         free = fit_columns(image, PIXEL, start, background_degree=2, width_range=(0.3, 0.9))
     assert free.attrs["widths"][0] == pytest.approx(truth.width.iloc[0], rel=0.01)
     assert free.attrs["widths_at_bound"] == []
+
+
+def test_width_range_per_type():
+    """Two column types, one range each: the type whose range excludes its true width stops at that range's
+    end, the other is free (its true width inside its range)."""
+    _, image, truth, _ = _lattice_on_ramp()
+    start = truth[["y", "x"]].to_numpy()
+    types = np.where(np.arange(len(start)) % 2 == 0, "a", "b")
+    with pytest.warns(UserWarning, match="stopped at an end"):
+        table = fit_columns(image, PIXEL, start, types=types, background_degree=2,
+                            width_range={"a": (0.3, 0.9), "b": (0.2, 0.35)})
+    assert table.attrs["widths"]["b"] == pytest.approx(0.35)
+    assert table.attrs["widths"]["a"] == pytest.approx(truth.width.iloc[0], rel=0.02)
+    assert table.attrs["widths_at_bound"] == ["b"]
+    assert table.attrs["width_range"]["a"] == pytest.approx((0.3, 0.9))
+    with pytest.raises(ValueError, match="no range for the type"):
+        fit_columns(image, PIXEL, start, types=types, width_range={"a": (0.3, 0.9)})

@@ -118,6 +118,16 @@ def test_ptir_library_tells_which_fit_it_needs(ptir, tmp_path):
     assert any("weighting='uniform'" in n for n in result.notes), result.notes
 
 
+def test_ptir_count_table_with_library_file(ptir, least_squares, tmp_path):
+    """The workflow step the Count dock runs, with the library file and StatSTEM's assignment: ≥ 95 %."""
+    path = _library_csv(ptir, tmp_path / "lib.csv")
+    counted, result = count_table(least_squares, library=str(path), assignment="nearest")
+    idx, m = _matched(ptir, least_squares)
+    agree = np.mean(counted["count"].to_numpy()[idx[m]] == ptir["peer_counts"][m])
+    assert agree >= 0.95, agree
+    assert not any("weighting='uniform'" in n for n in result.notes)
+
+
 def test_ptir_residual(ptir, least_squares):
     """The least-squares model leaves a residual of the size of the fitted noise model (within 10 %)."""
     model = model_image(ptir["image"].shape, ptir["pixel_size"], least_squares)

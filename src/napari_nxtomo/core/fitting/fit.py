@@ -79,8 +79,9 @@ def fit_columns(
         :func:`~napari_nxtomo.core.fitting.background.background_image`)
         fitted jointly with the columns: for a support or a thickness that
         varies across the image (fit one particle's crop at a time).
-    width_range : (float, float), optional
-        Smallest and largest width (Å) a type may take: the starting estimate
+    width_range : (float, float) or dict, optional
+        Smallest and largest width (Å) a type may take (one pair for all
+        types, or a dict of pairs by type label): the starting estimate
         and every Gauss-Newton step are kept inside it, e.g. the range the
         probe and the column's spread allow.  Default: from 0.3 pixel (below
         that the pixels cannot measure it) up to 0.35 × the median
@@ -140,7 +141,8 @@ def fit_columns(
         ``attrs`` holds ``background`` (image units; for a polynomial
         background its mean over the image, the terms' coefficients in
         ``background_coefficients`` and the degree in ``background_degree``),
-        ``pixel_size``, ``width_range`` (Å), ``widths_at_bound`` (the types
+        ``pixel_size``, ``width_range`` (type → (smallest, largest) Å),
+        ``widths_at_bound`` (the types
         whose width sits at an end of ``width_range``),
         ``weighting_shift`` (the median change of the volumes from the
         unweighted to the noise-weighted pass, in standard errors: below
@@ -244,19 +246,20 @@ def fit_columns(
         n_threads = _default_threads(img.size + 1000 * len(ys))  # a window holds ~1000 pixels for 2-4 px widths
     steps = _Progress(progress, cancel, int(max_iter) * (2 if weighting == "noise" else 1))
     with _LOCK, _threads(n_threads):
-        bounds = _width_bounds(width_range, ys, xs, img.shape, p)
+        bounds = _width_bounds(width_range, ys, xs, img.shape, p, tnames)
         if given is None:
-            ss_t = _scan_width(problem, ys, xs, len(tnames), steps, bounds)
+            scan = None if width_range is None else (float(bounds[0].min()), float(bounds[1].max()))
+            ss_t = _scan_width(problem, ys, xs, len(tnames), steps, scan)
             if width_range is None:
                 _check_density(ys, xs, ss_t, img.shape, p)
         else:
             ss_t = given
             if width_range is None:  # a given start width is kept, even beyond the default range
-                bounds = (min(bounds[0], float(given.min())), max(bounds[1], float(given.max())))
-        ss_t = np.clip(ss_t, *bounds)
+                bounds = (np.minimum(bounds[0], given), np.maximum(bounds[1], given))
+        ss_t = np.clip(ss_t, bounds[0], bounds[1])
         mys, mxs, unmerged, merge_px = _check_resolution(ys, xs, ss_t, min_separation, p)
         if width_range is None:  # the spacing of the columns left after merging
-            bounds = (bounds[0], max(bounds[1], float(_width_grid(mys, mxs, img.shape)[-1])))
+            bounds = (bounds[0], np.maximum(bounds[1], float(_width_grid(mys, mxs, img.shape)[-1])))
         est = _evaluate(problem, mys, mxs, ss_t, tcode[unmerged])
         est, converged, determined, shift = _least_squares(
             problem, est, tcode[unmerged], len(tnames), fit_width, weighting, max_iter, float(tol) / p, steps, bounds
@@ -275,7 +278,7 @@ def fit_columns(
             "background_coefficients": [float(c) for c in problem.coef] if degree else [float(est.b)],
             "pixel_size": p,
             "widths": {_plain(t): float(s * p) for t, s in zip(tnames, est.ss_t)},
-            "width_range": (float(bounds[0] * p), float(bounds[1] * p)),
+            "width_range": {_plain(t): (float(a * p), float(b * p)) for t, a, b in zip(tnames, *bounds)},
             "widths_at_bound": at_bound,
             "noise_alpha": alpha,
             "noise_beta": beta,
@@ -306,31 +309,45 @@ def _check_degree(degree, fit_background):
     return int(degree)
 
 
-def _width_bounds(width_range, ys, xs, shape, pixel_size):
-    """(smallest, largest) width in pixels: ``width_range`` (Å), or 0.3 pixel up to the top of the width scan."""
+def _width_bounds(width_range, ys, xs, shape, pixel_size, tnames):
+    """(smallest, largest) width of each type, pixels (two (T,) arrays): ``width_range`` (Å; one pair, or a dict
+    of pairs by type), or 0.3 pixel up to the top of the width scan."""
+    n = len(tnames)
     if width_range is None:
-        return 0.3, float(_width_grid(ys, xs, shape)[-1])
-    try:
-        lo, hi = (float(v) / pixel_size for v in width_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"width_range must be (smallest, largest) width in Å, got {width_range!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
-        raise ValueError(f"width_range must be two increasing positive widths in Å, got {width_range!r}")
-    return max(lo, 0.3), max(hi, 0.3 + 1e-9)
+        return np.full(n, 0.3), np.full(n, float(_width_grid(ys, xs, shape)[-1]))
+    if isinstance(width_range, dict):
+        missing = [t for t in tnames if t not in width_range]
+        if missing:
+            raise ValueError(f"width_range has no range for the type(s) {missing}; give (smallest, largest) Å "
+                             "per type, or one pair for all")
+        pairs = [width_range[t] for t in tnames]
+    else:
+        pairs = [width_range] * n
+    lo, hi = np.empty(n), np.empty(n)
+    for k, pair in enumerate(pairs):
+        try:
+            lo[k], hi[k] = (float(v) / pixel_size for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"width_range must be (smallest, largest) width in Å, got {pair!r}") from None
+        if not (np.isfinite(lo[k]) and np.isfinite(hi[k]) and 0 < lo[k] < hi[k]):
+            raise ValueError(f"width_range must be two increasing positive widths in Å, got {pair!r}")
+    return np.maximum(lo, 0.3), np.maximum(hi, 0.3 + 1e-9)
 
 
 def _at_bound(ss_t, bounds, tnames, pixel_size, fit_width):
-    """The types whose fitted width sits at an end of the allowed range (warned of)."""
+    """The types whose fitted width sits at an end of their allowed range (warned of)."""
     if not fit_width:
         return []
     lo, hi = bounds
-    out = [_plain(t) for t, s in zip(tnames, ss_t) if s <= lo * 1.001 or s >= hi * 0.999]
+    at = (ss_t <= lo * 1.001) | (ss_t >= hi * 0.999)
+    out = [_plain(t) for t, a in zip(tnames, at) if a]
     if out:
+        ranges = ", ".join(f"{_plain(t)!r}: {a * pixel_size:.3g}-{b * pixel_size:.3g} Å"
+                           for t, a, b, x in zip(tnames, lo, hi, at) if x)
         warnings.warn(
-            f"the width of column type(s) {out} stopped at an end of its allowed range "
-            f"{lo * pixel_size:.3g}-{hi * pixel_size:.3g} Å: the peaks are not Gaussians of a width in that range "
-            "(columns in vacuum or on the support, a wrong pixel size, or a range too narrow for the optics); "
-            "check the columns and give width_range= for the probe",
+            f"the width of column type(s) {out} stopped at an end of its allowed range ({ranges}): the peaks are "
+            "not Gaussians of a width in that range (columns in vacuum or on the support, a wrong pixel size, or "
+            "a range too narrow for the optics); check the columns and give width_range= for the probe",
             UserWarning,
             stacklevel=3,
         )

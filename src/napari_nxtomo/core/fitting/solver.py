@@ -167,7 +167,7 @@ def _line_search(problem, est, tcode, n_types, fit_width, bounds):
     """The Gauss-Newton step from ``est``, halved until the residual does not grow; None if it still does.
 
     Positions move by at most half a width and stay on the image; widths
-    stay within ``bounds`` (pixels).  Returns the new estimate and each column's
+    stay within ``bounds`` (pixels, the smallest and largest of each type).  Returns the new estimate and each column's
     position standard error (pixels, the larger of y and x; infinite where
     its block is singular).
     """
@@ -181,7 +181,7 @@ def _line_search(problem, est, tcode, n_types, fit_width, bounds):
     for _halving in range(6):
         ny = np.clip(est.ys + scale * dpos[:, 0], -0.5, h - 0.5)
         nx = np.clip(est.xs + scale * dpos[:, 1], -0.5, w - 0.5)
-        nst = np.clip(est.ss_t + scale * ds, *bounds)
+        nst = np.clip(est.ss_t + scale * ds, bounds[0], bounds[1])
         trial = _evaluate(problem, ny, nx, nst, tcode)
         if trial.rss <= est.rss * (1 + 1e-12) or not np.isfinite(est.rss):
             return trial, pos_se

@@ -36,7 +36,7 @@ def read_count_library(path) -> dict:
 
 
 def count_table(table, *, feature: str = "volume", max_components: int = 20, library="auto", dose=None,
-                metadata=None, n_components=None, lowest_count=None, progress=None):
+                metadata=None, n_components=None, lowest_count=None, progress=None, assignment="posterior"):
     """Count the atoms of every column of a fitted table.
 
     The ``volume`` feature is counted with the table's ``type`` and
@@ -74,6 +74,9 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
         ``progress(i, n)``: one step per column type counted, the last after the checks.
+    assignment : {"posterior", "nearest"}
+        With a library, as :func:`~napari_nxtomo.core.counting.count_atoms`
+        (``"nearest"``: StatSTEM's library counting); the mixture ignores it.
 
     Returns
     -------
@@ -120,6 +123,8 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
     options = dict(max_components=max_components, n_components=n_components,
                    types=None if feature == "volume" else types, **_library_options(choice.library, dose, md, types))
+    if choice.library is not None:
+        options["assignment"] = assignment
     result = count_atoms(values, lowest_count=lowest_count, **options,
                          progress=None if progress is None else (lambda i, _n: progress(i, n_steps)))
     inferred = _neighbours_lowest(table, result, lowest_count, library=choice.library is not None)
