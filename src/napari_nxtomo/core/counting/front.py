@@ -283,7 +283,7 @@ def _dose_prior(dose_scale, library, t):
 
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="posterior"):
+               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="posterior", units=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
@@ -291,7 +291,7 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
         return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
                              mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
                              scale_source=scale_source or ("given" if scale is not None else "default"),
-                             assignment=assignment)
+                             assignment=assignment, units=units)
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:
@@ -351,6 +351,7 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None):
                 scale=scale,
                 scale_source=source,
                 prior=None if library is None else _dose_prior(options["dose_scale"], library, t),
+                units=library.fit_capture(t) if _library_object(library) else None,
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc

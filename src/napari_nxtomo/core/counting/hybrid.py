@@ -218,13 +218,16 @@ def _holes(weights, n):
     return int(np.sum(np.asarray(weights)[held[0]:held[-1] + 1] * n < 1.0))
 
 
-def _units_prior(x, ladder):
-    """(1, UNITS_SIGMA): a log-normal prior on the scale about the library's own units, when the columns' median
-    cross-section lies within the library's range (an image normalised to the beam, as the library); else None."""
+def _units_prior(x, ladder, capture=None):
+    """A log-normal prior (c0, sigma_ln) on the scale about the library's own units, when the columns' median
+    cross-section lies within the library's range (an image normalised to the beam, as the library); else None.
+
+    ``capture``: (fraction, sigma_ln) of a column's simulated cross-section the fit holds (a simulated library's
+    ``fit_capture``); default (1, :data:`UNITS_SIGMA`), as for a library of fitted cross-sections."""
     med = float(np.median(x))
     if ladder.size < 2 or not ladder.min() <= med <= ladder.max():
         return None
-    return 1.0, UNITS_SIGMA
+    return capture if capture is not None else (1.0, UNITS_SIGMA)
 
 
 def _check_units(x, ladder, label):
@@ -283,7 +286,7 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given", lowest=None, assignment="posterior") -> CountResult:
+                  prior=None, scale_source="given", lowest=None, assignment="posterior", units=None) -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -303,17 +306,19 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     if scale_source == "library units":
         _check_units(x, ladder, label)
     if scale_source == "default":  # no dose, no scale: the library's own units first, when the columns lie in them
-        units = _units_prior(x, ladder)
+        units = _units_prior(x, ladder, units)
         if units is not None:
             try:
                 res = _count_hybrid(x, library, errors=errors, entropy=entropy, label=label, mixed=mixed,
                                     prior=units, scale_source="library units", lowest=lowest, assignment=assignment)
+                res.params["scale_prior"] = units
             except ValueError:  # the columns need a scale far from the library's units: fitted freely below
                 pass
             else:
                 res.notes.append("the columns lie in the library's range: the scale was fitted about its own "
-                                 f"units (1 ± {100 * UNITS_SIGMA:.0f} %, as for an image normalised to the "
-                                 "incident beam); give scale='fit' to fit it freely, or the dose")
+                                 f"units ({units[0]:g} ± {100 * units[1]:.0f} %: the fit's capture of a column, "
+                                 "as for an image normalised to the incident beam); give scale='fit' to fit it "
+                                 "freely, or the dose")
                 return res
         scale_source = "fitted"
     if scale is not None or prior is not None:  # columns beyond the library's largest count at the largest scale

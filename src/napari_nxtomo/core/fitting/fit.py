@@ -275,7 +275,7 @@ def fit_columns(
         {
             "background": float(np.mean(est.b)),
             "background_degree": degree,
-            "background_coefficients": [float(c) for c in problem.coef] if degree else [float(est.b)],
+            "background_coefficients": [float(c) for c in est.coef] if degree else [float(est.b)],
             "pixel_size": p,
             "widths": {_plain(t): float(s * p) for t, s in zip(tnames, est.ss_t)},
             "width_range": {_plain(t): (float(a * p), float(b * p)) for t, a, b in zip(tnames, *bounds)},

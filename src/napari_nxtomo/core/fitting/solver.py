@@ -35,10 +35,11 @@ class _Estimate:
     ss_t: np.ndarray  #: (T,) width of each type
     ss: np.ndarray  #: (N,) width of each column
     vols: np.ndarray  #: (N,) volumes
-    b: float  #: background
+    b: float | np.ndarray  #: background: a float, or the (H, W) image of a polynomial background
     tab: tuple  #: the columns' windows and profiles (see ``_tabulate``)
     model: np.ndarray  #: (H, W) model image
     rss: float  #: (weighted) residual sum of squares
+    coef: np.ndarray | None = None  #: the polynomial background's coefficients (None for a flat one)
 
 
 def _evaluate(problem, ys, xs, ss_t, tcode):
@@ -46,7 +47,8 @@ def _evaluate(problem, ys, xs, ss_t, tcode):
     ss = np.ascontiguousarray(ss_t[tcode])
     vols, b, tab = problem.solve_linear(ys, xs, ss)
     model = problem.model(ys, xs, vols, ss, b)
-    return _Estimate(ys, xs, ss_t, ss, vols, b, tab, model, problem.rss(model))
+    coef = problem.coef.copy() if problem.basis is not None and problem.fit_background else None
+    return _Estimate(ys, xs, ss_t, ss, vols, b, tab, model, problem.rss(model), coef)
 
 
 def _least_squares(problem, est, tcode, n_types, fit_width, weighting, max_iter, tol_px, progress, bounds):
