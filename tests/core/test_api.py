@@ -162,6 +162,28 @@ def test_public_api_is_unchanged():
     assert napari_nxtomo.__all__ == PUBLIC_API
 
 
+#: keywords added to public functions, pinned (issue 16: smooth background, width range, StatSTEM's assignment)
+KEYWORDS = {
+    "fit_columns": {"background_degree": 0, "width_range": None},
+    "count_atoms": {"assignment": "posterior"},
+}
+
+
+@pytest.mark.parametrize("name", list(KEYWORDS))
+def test_added_keywords_are_kept(name):
+    import inspect
+
+    params = inspect.signature(getattr(napari_nxtomo, name)).parameters
+    assert {k: params[k].default for k in KEYWORDS[name] if k in params} == KEYWORDS[name]
+
+
+def test_added_core_functions_import():
+    from napari_nxtomo.core.counting.library import read_library_csv
+    from napari_nxtomo.core.fitting import background_image
+
+    assert callable(read_library_csv) and callable(background_image)
+
+
 @pytest.mark.parametrize("name", PUBLIC_API)
 def test_every_public_name_imports(name):
     namespace: dict = {}

@@ -235,6 +235,13 @@ def _icl_choice(fits, icl, e, n_bad):
             f"the overall ICL minimum, K = {k_icl}, has s = {extra[k_icl - 1]:.3g} Å² "
             f"({extra[k_icl - 1] / med_e:.1f}× the error): merged classes"
         )
+    if k_icl == 1 and k_pick > 1:
+        notes.append(
+            "the cross-sections show no classes of their own (the ICL's minimum is one class: their spread "
+            "about any set of classes is well above their errors), so these counts rest on the resolution "
+            "rule, not on the data: count with a cross-section library of this crystal and optics (library=, "
+            "or the Count dock's library panel)"
+        )
     return k_pick, params, notes
 
 

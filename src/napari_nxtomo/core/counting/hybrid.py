@@ -44,6 +44,8 @@ from .result import CountResult
 LADDER_WIDTH = 0.5
 #: mixed columns: the ladder windows of smallest ICL whose (n_heavy, n_light) classes are compared
 N_PAIR_CANDIDATES = 3
+#: the spread of the scale about the library's units (1) when the columns lie in its range and no dose is given
+UNITS_SIGMA = 0.03
 #: a dose is refused when the scale the columns need lies more than this many prior widths from the dose's
 DOSE_MAX_SIGMA = 3.0
 
@@ -216,6 +218,18 @@ def _holes(weights, n):
     return int(np.sum(np.asarray(weights)[held[0]:held[-1] + 1] * n < 1.0))
 
 
+def _units_prior(x, ladder, capture=None):
+    """A log-normal prior (c0, sigma_ln) on the scale about the library's own units, when the columns' median
+    cross-section lies within the library's range (an image normalised to the beam, as the library); else None.
+
+    ``capture``: (fraction, sigma_ln) of a column's simulated cross-section the fit holds (a simulated library's
+    ``fit_capture``); default (1, :data:`UNITS_SIGMA`), as for a library of fitted cross-sections."""
+    med = float(np.median(x))
+    if ladder.size < 2 or not ladder.min() <= med <= ladder.max():
+        return None
+    return capture if capture is not None else (1.0, UNITS_SIGMA)
+
+
 def _check_units(x, ladder, label):
     """A ValueError unless columns counted in the library's own units (scale 1) lie within its range."""
     ratio = float(np.median(x) / np.median(ladder))
@@ -272,7 +286,7 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given", lowest=None) -> CountResult:
+                  prior=None, scale_source="given", lowest=None, assignment="posterior", units=None) -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -291,6 +305,22 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale_source == "library units":
         _check_units(x, ladder, label)
+    if scale_source == "default":  # no dose, no scale: the library's own units first, when the columns lie in them
+        units = _units_prior(x, ladder, units)
+        if units is not None:
+            try:
+                res = _count_hybrid(x, library, errors=errors, entropy=entropy, label=label, mixed=mixed,
+                                    prior=units, scale_source="library units", lowest=lowest, assignment=assignment)
+                res.params["scale_prior"] = units
+            except ValueError:  # the columns need a scale far from the library's units: fitted freely below
+                pass
+            else:
+                res.notes.append("the columns lie in the library's range: the scale was fitted about its own "
+                                 f"units ({units[0]:g} ± {100 * units[1]:.0f} %: the fit's capture of a column, "
+                                 "as for an image normalised to the incident beam); give scale='fit' to fit it "
+                                 "freely, or the dose")
+                return res
+        scale_source = "fitted"
     if scale is not None or prior is not None:  # columns beyond the library's largest count at the largest scale
         top = scale if scale is not None else prior[0] * np.exp(DOSE_MAX_SIGMA * prior[1])
         _check_range(x, top, ladder, ladder_counts, float(np.sqrt(np.median(e2))), label)
@@ -307,20 +337,29 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         _refuse_far_dose(c, prior, label)
     c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
-    vals, cl = values[idx], counts_l[idx]
     width = float(np.sqrt(s2 + np.median(e2)))
+    if assignment == "nearest":
+        if minor_l is not None:
+            raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
+        idx, post, weights = _nearest_classes(x, counts_l, values, c, width)
+        lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
+    vals, cl = values[idx], counts_l[idx]
     heavy = np.unique(cl)
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
     counts = heavy[np.argmax(tp, axis=1)]
     labels = np.argmax(np.where(cl[None, :] == counts[:, None], post, -1.0), axis=1)
     how = "fitted (hybrid: maximum likelihood over one scale)" if scale is None else scale_source
-    if by_dose:
+    if prior is not None and scale_source == "library units":
+        how = f"fitted about the library's units ({c / prior[0]:.3f} × 1)"
+    elif by_dose:
         how = f"fitted about the dose's ({c / prior[0]:.3f} × dose · pixel² × the fit's capture)"
     elif prior is not None:
         how = f"{scale_source}: {c / prior[0]:.3f} × that"
     notes = [f"counts from the library, class means = scale × library values, scale {c:.5g} {how}"
              + (f" ± {c_err:.2g}" if scale is None else "")
-             + f"; classes of counts {lo}..{hi} chosen by the ICL"
+             + (f"; classes of counts {lo}..{hi} chosen by the ICL" if assignment != "nearest" else
+                f"; each column the count of the nearest scaled library value (StatSTEM's library counting): "
+                f"counts {lo}..{hi}")
              + (f" (lowest count {lowest} given)" if lowest is not None else "") + f"; width {width:.3g}"]
     if scale is None and prior is None and minor_l is not None:
         notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
@@ -344,6 +383,21 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
                 "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
     )
+
+
+def _nearest_classes(x, counts_l, values, c, width):
+    """StatSTEM's library counting at scale c: each column the count of the nearest scaled value.
+
+    Returns the library indices of the counts from the smallest to the largest
+    assigned, a posterior (N, K) that is 1 at each column's nearest class
+    (its probability under equal classes of ``width`` is not what this
+    assignment uses) and the classes' fractions of the columns.
+    """
+    nearest = np.argmin(np.abs(x[:, None] - c * values[None, :]), axis=1)
+    idx = np.arange(nearest.min(), nearest.max() + 1)
+    post = np.zeros((x.size, idx.size))
+    post[np.arange(x.size), nearest - idx[0]] = 1.0
+    return idx, post, post.mean(axis=0)
 
 
 def _window_of(counts_l, lo, hi):

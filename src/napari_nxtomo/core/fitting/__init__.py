@@ -1,8 +1,8 @@
 """Atomic column finding and model-based fitting (StatSTEM-like), numerics only.
 
 :func:`find_columns` finds the columns of a HAADF image as local maxima;
-:func:`fit_columns` fits a constant background plus one pixel-integrated
-Gaussian per column (one width per column type) by least squares and gives
+:func:`fit_columns` fits a flat (or smooth polynomial, :mod:`.background`)
+background plus one pixel-integrated Gaussian per column (one width per column type) by least squares and gives
 each column's position, volume (cross-section) and their standard errors;
 :func:`model_image` draws the fitted model and :func:`estimate_noise` fits
 the pixel noise variance ``α + β · model``.
@@ -10,9 +10,11 @@ the pixel noise variance ``α + β · model``.
 The numba kernels live in :mod:`.profile_kernels` (the Gaussians and the
 linear solve) and :mod:`.normal_kernels` (the Gauss-Newton normal equations,
 leverage and noise moments); their drivers in :mod:`.problem` (the model of
-one image), :mod:`.widths`, :mod:`.solver` and :mod:`.fit`.
+one image; :mod:`.background` its smooth background), :mod:`.widths`,
+:mod:`.solver` and :mod:`.fit`.
 """
 
+from .background import MAX_DEGREE, background_image
 from .finding import _smoothing_gain, _suppress, find_columns
 from .fit import BORDER_SIGMAS, fit_columns
 from .noise import _noise_model, _pixel_noise, _quantum, estimate_noise
@@ -46,4 +48,5 @@ __all__ = [
     "fit_columns",
     "model_image",
     "estimate_noise",
+    "background_image",
 ]

@@ -13,6 +13,7 @@ from .progress import _Progress
 from .solver import _evaluate, _least_squares, _standard_errors
 from .threads import _LOCK, _default_threads, _threads
 from .validation import _check_inputs, _check_resolution, _given_widths
+from .background import MAX_DEGREE
 from .widths import _scan_width, _width_grid
 
 #: a column whose centre is closer than this many widths to the image edge is
@@ -32,6 +33,8 @@ def fit_columns(
     fit_width=True,
     fit_background=True,
     background=None,
+    background_degree=0,
+    width_range=None,
     weighting="noise",
     max_iter=40,
     tol=1e-4,
@@ -70,6 +73,21 @@ def fit_columns(
         Fit the constant background (default) or keep it at ``background``.
     background : float, optional
         The background (image units) when ``fit_background`` is False.
+    background_degree : int
+        0 (default): a flat background.  1-4: a smooth background, a 2D
+        polynomial of this degree over the image (Legendre terms, see
+        :func:`~napari_nxtomo.core.fitting.background.background_image`)
+        fitted jointly with the columns: for a support or a thickness that
+        varies across the image (fit one particle's crop at a time).
+    width_range : (float, float) or dict, optional
+        Smallest and largest width (Å) a type may take (one pair for all
+        types, or a dict of pairs by type label): the starting estimate
+        and every Gauss-Newton step are kept inside it, e.g. the range the
+        probe and the column's spread allow.  Default: from 0.3 pixel (below
+        that the pixels cannot measure it) up to 0.35 × the median
+        nearest-neighbour distance of the columns (wider peaks would be a
+        blur of the neighbours, not a column).  A width at either end is
+        reported in ``attrs["widths_at_bound"]`` with a warning.
     weighting : {"noise", "uniform"}
         ``"noise"`` (default): after an ordinary least-squares fit, refit
         with each pixel weighted by the inverse of the fitted noise variance
@@ -120,7 +138,18 @@ def fit_columns(
         image edge: fitted, but part of its peak (and perhaps unlisted
         neighbours) lie outside the image, so treat it with care.
 
-        ``attrs`` holds ``background`` (image units), ``pixel_size``,
+        ``attrs`` holds ``background`` (image units; for a polynomial
+        background its mean over the image, the terms' coefficients in
+        ``background_coefficients`` and the degree in ``background_degree``),
+        ``pixel_size``, ``width_range`` (type → (smallest, largest) Å),
+        ``widths_at_bound`` (the types
+        whose width sits at an end of ``width_range``),
+        ``weighting_shift`` (the median change of the volumes from the
+        unweighted to the noise-weighted pass, in standard errors: below
+        0.67 when the Gaussian model describes the peaks; 1-2 on real and
+        multislice images, whose peaks have heavier tails: a cross-section
+        library must then be compared with volumes of the weighting it was
+        computed for, least squares for StatSTEM's),
         ``widths`` (type → Å), ``noise_alpha`` and ``noise_beta`` (the pixel
         variance ``α + β · model``), ``rss``, ``n_iter``, ``converged``,
         ``weighting``, ``n_sigma``, ``merged_starts`` (input indices of the
@@ -210,22 +239,30 @@ def fit_columns(
     img, p, ys, xs, labels, tcode, tnames = _check_inputs(
         image, pixel_size, positions, types, weighting, fit_background, background
     )
+    degree = _check_degree(background_degree, fit_background)
     given = _given_widths(width, fit_width, tnames, p)
-    problem = _Problem(img, n_sigma, fit_background, background)
+    problem = _Problem(img, n_sigma, fit_background, background, degree)
     if n_threads is None:
         n_threads = _default_threads(img.size + 1000 * len(ys))  # a window holds ~1000 pixels for 2-4 px widths
     steps = _Progress(progress, cancel, int(max_iter) * (2 if weighting == "noise" else 1))
     with _LOCK, _threads(n_threads):
+        bounds = _width_bounds(width_range, ys, xs, img.shape, p, tnames)
         if given is None:
-            ss_t = _scan_width(problem, ys, xs, len(tnames), steps)
-            _check_density(ys, xs, ss_t, img.shape, p)
+            scan = None if width_range is None else (float(bounds[0].min()), float(bounds[1].max()))
+            ss_t = _scan_width(problem, ys, xs, len(tnames), steps, scan)
+            if width_range is None:
+                _check_density(ys, xs, ss_t, img.shape, p)
         else:
             ss_t = given
-        ss_t = np.maximum(ss_t, 0.3)
+            if width_range is None:  # a given start width is kept, even beyond the default range
+                bounds = (np.minimum(bounds[0], given), np.maximum(bounds[1], given))
+        ss_t = np.clip(ss_t, bounds[0], bounds[1])
         mys, mxs, unmerged, merge_px = _check_resolution(ys, xs, ss_t, min_separation, p)
+        if width_range is None:  # the spacing of the columns left after merging
+            bounds = (bounds[0], np.maximum(bounds[1], float(_width_grid(mys, mxs, img.shape)[-1])))
         est = _evaluate(problem, mys, mxs, ss_t, tcode[unmerged])
-        est, converged, determined = _least_squares(
-            problem, est, tcode[unmerged], len(tnames), fit_width, weighting, max_iter, float(tol) / p, steps
+        est, converged, determined, shift = _least_squares(
+            problem, est, tcode[unmerged], len(tnames), fit_width, weighting, max_iter, float(tol) / p, steps, bounds
         )
         err, alpha, beta = _standard_errors(problem, est)
     steps.finish()
@@ -233,23 +270,88 @@ def fit_columns(
     merged, left_out = np.flatnonzero(~unmerged), np.flatnonzero(unmerged)[~determined]
     _warn_starts(merged, left_out, ys, xs, p, merge_px * p)
     table = _table(est, err, labels[rows], p, img.shape)
+    at_bound = _at_bound(est.ss_t, bounds, tnames, p, fit_width)
     table.attrs.update(
         {
-            "background": float(est.b),
+            "background": float(np.mean(est.b)),
+            "background_degree": degree,
+            "background_coefficients": [float(c) for c in est.coef] if degree else [float(est.b)],
             "pixel_size": p,
-            "widths": {(t.item() if hasattr(t, "item") else t): float(s * p) for t, s in zip(tnames, est.ss_t)},
+            "widths": {_plain(t): float(s * p) for t, s in zip(tnames, est.ss_t)},
+            "width_range": {_plain(t): (float(a * p), float(b * p)) for t, a, b in zip(tnames, *bounds)},
+            "widths_at_bound": at_bound,
             "noise_alpha": alpha,
             "noise_beta": beta,
             "rss": float(est.rss),
             "n_iter": int(steps.done),
             "converged": bool(converged),
             "weighting": weighting,
+            "weighting_shift": shift,
             "n_sigma": float(n_sigma),
             "merged_starts": [int(i) for i in merged],
             "left_out_starts": [int(i) for i in left_out],
         }
     )
     return table
+
+
+def _plain(t):
+    """A type label as a plain Python value (numpy scalars unwrapped)."""
+    return t.item() if hasattr(t, "item") else t
+
+
+def _check_degree(degree, fit_background):
+    """The background degree, checked: an integer 0..MAX_DEGREE, 0 when the background is fixed."""
+    if not (isinstance(degree, (int, np.integer)) and 0 <= int(degree) <= MAX_DEGREE):
+        raise ValueError(f"background_degree must be an integer from 0 (flat) to {MAX_DEGREE}, got {degree!r}")
+    if degree and not fit_background:
+        raise ValueError("a fixed background (fit_background=False) is flat: give background_degree=0, or fit it")
+    return int(degree)
+
+
+def _width_bounds(width_range, ys, xs, shape, pixel_size, tnames):
+    """(smallest, largest) width of each type, pixels (two (T,) arrays): ``width_range`` (Å; one pair, or a dict
+    of pairs by type), or 0.3 pixel up to the top of the width scan."""
+    n = len(tnames)
+    if width_range is None:
+        return np.full(n, 0.3), np.full(n, float(_width_grid(ys, xs, shape)[-1]))
+    if isinstance(width_range, dict):
+        missing = [t for t in tnames if t not in width_range]
+        if missing:
+            raise ValueError(f"width_range has no range for the type(s) {missing}; give (smallest, largest) Å "
+                             "per type, or one pair for all")
+        pairs = [width_range[t] for t in tnames]
+    else:
+        pairs = [width_range] * n
+    lo, hi = np.empty(n), np.empty(n)
+    for k, pair in enumerate(pairs):
+        try:
+            lo[k], hi[k] = (float(v) / pixel_size for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"width_range must be (smallest, largest) width in Å, got {pair!r}") from None
+        if not (np.isfinite(lo[k]) and np.isfinite(hi[k]) and 0 < lo[k] < hi[k]):
+            raise ValueError(f"width_range must be two increasing positive widths in Å, got {pair!r}")
+    return np.maximum(lo, 0.3), np.maximum(hi, 0.3 + 1e-9)
+
+
+def _at_bound(ss_t, bounds, tnames, pixel_size, fit_width):
+    """The types whose fitted width sits at an end of their allowed range (warned of)."""
+    if not fit_width:
+        return []
+    lo, hi = bounds
+    at = (ss_t <= lo * 1.001) | (ss_t >= hi * 0.999)
+    out = [_plain(t) for t, a in zip(tnames, at) if a]
+    if out:
+        ranges = ", ".join(f"{_plain(t)!r}: {a * pixel_size:.3g}-{b * pixel_size:.3g} Å"
+                           for t, a, b, x in zip(tnames, lo, hi, at) if x)
+        warnings.warn(
+            f"the width of column type(s) {out} stopped at an end of its allowed range ({ranges}): the peaks are "
+            "not Gaussians of a width in that range (columns in vacuum or on the support, a wrong pixel size, or "
+            "a range too narrow for the optics); check the columns and give width_range= for the probe",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
 
 
 def _carry_starts(first, second):

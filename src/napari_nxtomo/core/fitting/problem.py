@@ -9,7 +9,8 @@ from scipy.spatial import cKDTree
 
 from ..simulate import render_gaussians
 from .normal_kernels import _column_normals
-from .profile_kernels import _gram_pairs, _linear_terms, _tabulate, _weighted_rss
+from .background import _Background, background_image
+from .profile_kernels import _basis_terms, _gram_pairs, _linear_terms, _tabulate, _weighted_rss
 from .validation import _check_pixel_size
 
 #: Gaussians are truncated to a square window of this many standard deviations
@@ -43,12 +44,13 @@ class _Problem:
     is linear in the background and the volumes (:meth:`solve_linear`).
     """
 
-    def __init__(self, img, n_sigma, fit_background, background):
+    def __init__(self, img, n_sigma, fit_background, background, degree=0):
         self.img = img
         self.shape = img.shape
         self.n_sigma = float(n_sigma)
         self.fit_background = bool(fit_background)
         self.background = float(background) if background is not None else 0.0
+        self.basis = _Background(self.shape, degree) if degree else None
         self.set_weights(None)
 
     def set_weights(self, w):
@@ -61,6 +63,8 @@ class _Problem:
         else:
             self.sum_w = float(w.sum())
             self.sum_wi = float((w * self.img).sum())
+        if self.basis is not None:
+            self.bg_normals = self.basis.normals(self.img, w)
 
     def tabulate(self, ys, xs, ss):
         """Windows and profiles of the columns: (win, offy, offx, ty, tx), see :func:`_tabulate`."""
@@ -73,7 +77,9 @@ class _Problem:
     def solve_linear(self, ys, xs, ss):
         """Least-squares volumes (pixel units) and background for fixed positions and widths.
 
-        Returns the volumes, the background and the columns' tabulated profiles.
+        Returns the volumes, the background (a float, or for a polynomial
+        background its (H, W) image with the coefficients in ``self.coef``)
+        and the columns' tabulated profiles.
         """
         tab = self.tabulate(ys, xs, ss)
         rhs, asum, diag = _linear_terms(self.img, self.w, self.use_w, *tab)
@@ -86,17 +92,22 @@ class _Problem:
         if not self.fit_background:
             vols = _solve_gram(a, diag, (rhs - self.background * asum)[:, None])[:, 0]
             return vols, float(self.background), tab
-        # the background eliminated (Schur complement): V = u - b v with A u = rhs, A v = asum
-        x = _solve_gram(a, diag, np.column_stack([rhs, asum]))
-        u, v = x[:, 0], x[:, 1]
-        den = self.sum_w - asum @ v
-        if not den > 1e-12 * self.sum_w:
-            raise ValueError(
-                "the background cannot be told apart from the columns (the columns cover the image "
-                "completely); pass background= to fix it"
-            )
-        b = (self.sum_wi - asum @ u) / den
-        return u - b * v, float(b), tab
+        if self.basis is None:
+            cross, bgram, brhs = asum[:, None], np.array([[self.sum_w]]), np.array([self.sum_wi])
+        else:
+            b = self.basis
+            cross = _basis_terms(self.w, self.use_w, *tab, b.py, b.px, b.ay, b.ax)
+            bgram, brhs = self.bg_normals
+        # the background eliminated (Schur complement): V = u - U β with A u = rhs, A U = cross
+        x = _solve_gram(a, diag, np.column_stack([rhs, cross]))
+        u, um = x[:, 0], x[:, 1:]
+        schur = bgram - cross.T @ um
+        coef = _solve_background(schur, brhs - cross.T @ u, bgram)
+        vols = u - um @ coef
+        if self.basis is None:
+            return vols, float(coef[0]), tab
+        self.coef = coef
+        return vols, self.basis.image(coef), tab
 
     def _gram(self, ys, xs, ss, tab, diag):
         """The sparse Gram matrix Σ w g_c g_d of the columns' Gaussians (``diag``: its diagonal)."""
@@ -119,6 +130,23 @@ class _Problem:
         """The (weighted) residual sum of squares of a model image."""
         return float(_weighted_rss(self.img, model, self.w, self.use_w))
 
+
+
+def _solve_background(schur, rhs, bgram):
+    """The background coefficients from their Schur complement system, or a ValueError when the columns cover
+    the image so that the background cannot be told apart from them (the complement, relative to the
+    background terms' own Gram matrix ``bgram``, nearly singular)."""
+    scale = np.sqrt(np.diag(bgram))
+    if np.all(scale > 0):
+        m = schur / np.outer(scale, scale)
+        ev = np.linalg.eigvalsh(0.5 * (m + m.T))
+        if ev.min() > 1e-12:
+            return np.linalg.solve(m, rhs / scale) / scale
+    raise ValueError(
+        "the background cannot be told apart from the columns (the columns cover the image completely, or "
+        "the background's degree is too high for the free pixels left); pass background= to fix it, or lower "
+        "background_degree"
+    )
 
 
 _DEPENDENT = (
@@ -168,9 +196,11 @@ def model_image(shape, pixel_size, table, background=None, *, n_sigma=None):
     table : pandas.DataFrame
         A table from :func:`fit_columns` (``y``, ``x``, ``width`` in Å,
         ``volume`` in image units × Å²).
-    background : float, optional
-        Constant background, image units; default ``table.attrs["background"]``
-        (0 when absent).
+    background : float or (H, W) array, optional
+        Background, image units; default the fit's: ``table.attrs["background"]``
+        (0 when absent), or for a polynomial background (``background_degree``
+        above 0) the image of its ``background_coefficients`` (``shape`` must
+        then be the fitted image's).
     n_sigma : float, optional
         Window of each Gaussian, in widths; default the fit's.
 
@@ -229,15 +259,20 @@ def model_image(shape, pixel_size, table, background=None, *, n_sigma=None):
     4.5
     """
     p = _check_pixel_size(pixel_size)
-    if background is None:
+    if background is None and table.attrs.get("background_degree", 0):
+        background = background_image(shape, table.attrs["background_coefficients"])
+    elif background is None:
         background = table.attrs.get("background", 0.0)
+    elif np.ndim(background):
+        background = np.asarray(background, dtype=np.float64)
     if n_sigma is None:
         n_sigma = table.attrs.get("n_sigma", N_SIGMA)
     ys = np.ascontiguousarray(np.asarray(table["y"], dtype=np.float64) / p)
     xs = np.ascontiguousarray(np.asarray(table["x"], dtype=np.float64) / p)
     vols = np.ascontiguousarray(np.asarray(table["volume"], dtype=np.float64) / (p * p))
     ss = np.ascontiguousarray(np.asarray(table["width"], dtype=np.float64) / p)
-    return _render(tuple(int(v) for v in shape), ys, xs, vols, ss, float(background), n_sigma)
+    background = background if np.ndim(background) else float(background)
+    return _render(tuple(int(v) for v in shape), ys, xs, vols, ss, background, n_sigma)
 
 
 def _invert_blocks(p, ok=True):

@@ -176,3 +176,32 @@ def _inverse_variance(model, alpha, beta, floor):
             out[i, j] = 1.0 / (v if v > floor else floor)
     return out
 
+
+
+@numba.njit(parallel=True, cache=True)
+def _basis_terms(w, use_w, win, offy, offx, ty, tx, py, px, ay, ax):
+    """Per column c and background term k: Σ w g_c φ_k over c's window, φ_k(y, x) = py[ay[k], y] · px[ax[k], x]."""
+    n = win.shape[0]
+    nk = ay.shape[0]
+    out = np.zeros((n, nk))
+    for c in prange(n):
+        y0, y1, x0, x1 = win[c, 0], win[c, 1], win[c, 2], win[c, 3]
+        oy, ox = offy[c], offx[c]
+        for k in range(nk):
+            a, b = ay[k], ax[k]
+            acc = 0.0
+            if use_w:
+                for i in range(y1 - y0):
+                    pyi = ty[0, oy + i] * py[a, y0 + i]
+                    for j in range(x1 - x0):
+                        acc += w[y0 + i, x0 + j] * pyi * tx[0, ox + j] * px[b, x0 + j]
+            else:
+                sy = 0.0
+                for i in range(y1 - y0):
+                    sy += ty[0, oy + i] * py[a, y0 + i]
+                sx = 0.0
+                for j in range(x1 - x0):
+                    sx += tx[0, ox + j] * px[b, x0 + j]
+                acc = sy * sx
+            out[c, k] = acc
+    return out

@@ -8,7 +8,7 @@ from scipy.spatial import cKDTree
 from .problem import N_SIGMA, _Problem
 
 
-def _scan_width(problem, ys, xs, n_types, progress, max_columns=400):
+def _scan_width(problem, ys, xs, n_types, progress, bounds=None, max_columns=400):
     """Initial common width (pixels) of every type, from a scan of 14 widths.
 
     The widths span from 0.4 pixel (or half the largest) up to 0.35 × the
@@ -18,8 +18,9 @@ def _scan_width(problem, ys, xs, n_types, progress, max_columns=400):
     the ``max_columns`` columns nearest to the middle of the column set (and
     the image crop around them) to keep it cheap.  ``progress`` is the fit's
     :class:`~napari_nxtomo.core.fitting.progress._Progress` (for cancellation).
+    ``bounds`` (pixels, smallest and largest): the scan spans them instead.
     """
-    cands = _width_grid(ys, xs, problem.shape)
+    cands = _width_grid(ys, xs, problem.shape) if bounds is None else np.geomspace(bounds[0], bounds[1], 14)
     sub, sub_y, sub_x = _central_crop(problem, ys, xs, cands[-1], max_columns)
     rss = np.empty(len(cands))
     for k, s in enumerate(cands):
@@ -64,7 +65,8 @@ def _central_crop(problem, ys, xs, s_hi, max_columns):
         inside = np.all((pts >= lo) & (pts <= hi - 1), axis=1)
         sub_img = np.ascontiguousarray(problem.img[lo[0] : hi[0], lo[1] : hi[1]])
         sub_y, sub_x = ys[inside] - lo[0], xs[inside] - lo[1]
-    sub = _Problem(sub_img, problem.n_sigma, problem.fit_background, problem.background)
+    degree = problem.basis.degree if problem.basis is not None else 0
+    sub = _Problem(sub_img, problem.n_sigma, problem.fit_background, problem.background, degree)
     return sub, sub_y, sub_x
 
 

@@ -10,7 +10,12 @@ import pandas as pd
 
 
 def read_count_library(path) -> dict:
-    """A counting library from a CSV file with columns ``count`` and ``cross_section`` (Å²).
+    """A counting library from a CSV file of atom counts and cross-sections (Å²).
+
+    Any two-column table a user would write: with a header ``count``,
+    ``cross_section`` (or another of
+    :func:`~napari_nxtomo.core.counting.library.read_library_csv`'s names) or
+    none, comma, semicolon, tab or space separated.
 
     Returns
     -------
@@ -25,14 +30,13 @@ def read_count_library(path) -> dict:
     >>> read_count_library(path)
     {1: 0.01, 2: 0.021}
     """
-    table = pd.read_csv(path, comment="#", encoding="utf-8-sig")
-    if not {"count", "cross_section"} <= set(table.columns):
-        raise ValueError(f"the library {Path(path).name} needs columns 'count' and 'cross_section'")
-    return {int(k): float(v) for k, v in zip(table["count"].astype(int), table["cross_section"].astype(float))}
+    from ..counting.library import read_library_csv
+
+    return read_library_csv(path)
 
 
 def count_table(table, *, feature: str = "volume", max_components: int = 20, library="auto", dose=None,
-                metadata=None, n_components=None, lowest_count=None, progress=None):
+                metadata=None, n_components=None, lowest_count=None, progress=None, assignment="posterior"):
     """Count the atoms of every column of a fitted table.
 
     The ``volume`` feature is counted with the table's ``type`` and
@@ -70,6 +74,9 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
         ``progress(i, n)``: one step per column type counted, the last after the checks.
+    assignment : {"posterior", "nearest"}
+        With a library, as :func:`~napari_nxtomo.core.counting.count_atoms`
+        (``"nearest"``: StatSTEM's library counting); the mixture ignores it.
 
     Returns
     -------
@@ -116,6 +123,8 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
     options = dict(max_components=max_components, n_components=n_components,
                    types=None if feature == "volume" else types, **_library_options(choice.library, dose, md, types))
+    if choice.library is not None:
+        options["assignment"] = assignment
     result = count_atoms(values, lowest_count=lowest_count, **options,
                          progress=None if progress is None else (lambda i, _n: progress(i, n_steps)))
     inferred = _neighbours_lowest(table, result, lowest_count, library=choice.library is not None)
