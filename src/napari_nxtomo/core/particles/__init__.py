@@ -1,0 +1,1 @@
+"""Particles in real images: where they are, their lattice, their columns (numerics only)."""
