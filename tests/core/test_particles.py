@@ -136,12 +136,18 @@ def test_real_ptir_particle_columns_agree_with_statstem(shared_data):
     assert res.report.loc[0, "crystal_mismatch"] < 0.05
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16: >= 90 % of the columns at a lattice distance (10 %) from their "
-                                        "nearest neighbour; the Pt/Ir image is distorted (StatSTEM's own columns: 89 %)")
-def test_real_ptir_columns_at_a_lattice_distance(shared_data):
+def test_real_ptir_fitted_columns_at_a_lattice_distance(shared_data):
+    """Issue 16's check: >= 90 % of the columns at a lattice distance (10 %) from their nearest neighbour.
+
+    On the fitted positions (the maxima of the smoothed image are pulled towards bright neighbours: 74 % there;
+    StatSTEM's own fitted columns: 89 % against the same lattice).
+    """
+    from napari_nxtomo import fit_columns
+
     img, p, _ = _statstem(shared_data)
     res = find_particle_columns(img, p)
-    assert res.report.loc[0, "lattice_distance_fraction"] >= 0.9
+    fitted = fit_columns(img, p, res.positions)[["y", "x"]].to_numpy()
+    assert lattice_distance_fraction(fitted, res.lattices[1].site_distances(3)) >= 0.9
 
 
 def test_real_srtio3_one_crystal_filling_the_frame(shared_data):

@@ -49,7 +49,9 @@ class ParticleColumns:
         (maxima found), ``off_lattice`` (maxima dropped), ``added``,
         ``a1``, ``a2`` (Å), ``angle`` (degrees), ``motif`` (sites per
         cell), ``lattice_distance_fraction`` (columns whose nearest
-        neighbour is at a lattice distance), ``crystal_mismatch`` (largest
+        neighbour is at a lattice distance, on the maxima found: check it
+        again on the fitted positions, the maxima of the smoothed image lean
+        towards brighter neighbours), ``crystal_mismatch`` (largest
         relative difference from the named crystal's column distances, NaN
         without one), ``note``.
 
