@@ -90,7 +90,7 @@ CLI = {
     },
     "fit": {
         "options": {"-h", "--out", "--min-distance", "--types", "--elements", "--zone-axis", "--assume-unit", "--pixel-size",
-                    "--quiet"},
+                    "--quiet", "--particles"},  # --particles: issue 16
         "positional": ["images"],
         "choices": ["auto,one,mixed,parity,intensity"],
     },

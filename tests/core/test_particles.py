@@ -164,3 +164,17 @@ def test_real_srtio3_one_crystal_filling_the_frame(shared_data):
     assert off_particle_fraction(res.positions, pm.labels, p) <= 0.02
     assert row["lattice_distance_fraction"] >= 0.9
     assert row["off_lattice"] <= 0.02 * row["peaks"]
+
+
+def test_cli_fit_particles_on_the_real_ptir_image(shared_data, tmp_path, capsys):
+    from napari_nxtomo.cli.main import main
+    from napari_nxtomo.core.tables import read_points_csv, write_image_tiff
+
+    img, p, ref = _statstem(shared_data)
+    tif = write_image_tiff(tmp_path / "ptir.tif", img, p, {"zone_axis": (1, 1, 0), "lattice_parameter": 3.92})
+    assert main(["fit", str(tif), "--out", str(tmp_path), "--particles", "--types", "one"]) in (0, None)
+    coords, features, metadata, _ = read_points_csv(tmp_path / "ptir_columns.csv")
+    assert "particle 1" in metadata["particles"] and "particle 1" in capsys.readouterr().err
+    d, _ = cKDTree(ref).query(coords)
+    assert (d <= 0.5).mean() >= 0.95  # every fitted column is one of StatSTEM's
+    assert len(coords) >= 0.9 * len(ref)
