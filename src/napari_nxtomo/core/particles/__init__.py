@@ -14,7 +14,7 @@ checks a real image without ground truth allows.  Modules: :mod:`.spectrum`
 from .guided import ParticleColumns, find_particle_columns, lattice_distance_fraction, off_particle_fraction
 from .lattice2d import ImageLattice, estimate_lattice, fit_lattice, match_crystal
 from .segment import ParticleMap, segment_particles
-from .spectrum import lattice_peaks, local_power
+from .spectrum import lattice_peaks, local_power, lock_in
 
 __all__ = [
     "ImageLattice",
@@ -26,6 +26,7 @@ __all__ = [
     "lattice_distance_fraction",
     "lattice_peaks",
     "local_power",
+    "lock_in",
     "match_crystal",
     "off_particle_fraction",
     "segment_particles",

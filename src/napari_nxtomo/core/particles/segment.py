@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..fitting.validation import _check_image, _check_pixel_size
-from .spectrum import lattice_peaks, local_power
+from .spectrum import lattice_peaks, lock_in
 
 #: a resolved particle's lattice power is at least this share of the strongest lattice region's
 #: (the edge of a crystal seen through the Gaussian window has ~1/4 of its interior's power)
@@ -87,8 +87,8 @@ def segment_particles(image, pixel_size, *, window=None, min_area=None, power_sh
         Å per pixel.
     window : float, optional
         Standard deviation (Å) of the window over which the local lattice
-        power and the smoothed intensity are measured.  Default 2 × the
-        largest lattice spacing found (≈ 4–8 Å).
+        power is measured (the intensity is smoothed over a quarter of it).
+        Default 2 × the largest lattice spacing found (≈ 4–8 Å).
     min_area : float, optional
         Smallest particle, Å²; default (2 windows)².
     power_share, lattice_contrast : float
@@ -124,7 +124,6 @@ def segment_particles(image, pixel_size, *, window=None, min_area=None, power_sh
     win = float(window) if window is not None else (
         WINDOW_SPACINGS / float(np.linalg.norm(g, axis=1).min()) if len(g) else 5.0)
     area_min = float(min_area) if min_area is not None else (2.0 * win) ** 2
-    smooth = _smoothed(img, p, win)
     if len(g):
         power, contrast = _lattice_maps(img, p, g, win)
         crystal = (power >= power_share * np.percentile(power, 99.0)) & (contrast >= lattice_contrast)
@@ -132,9 +131,10 @@ def segment_particles(image, pixel_size, *, window=None, min_area=None, power_sh
         contrast = np.zeros(img.shape)
         crystal = np.zeros(img.shape, dtype=bool)
     crystal = _clean(crystal, area_min / p**2)
-    bright = _bright(_smoothed(img, p, win / (2 * WINDOW_SPACINGS)), crystal)
+    light = _smoothed(img, p, win / (2 * WINDOW_SPACINGS))  # over half a lattice spacing
+    bright = _bright(light, crystal)
     # a resolved particle reaches out to its dim rim columns: the bright pixels within one window of its lattice
-    fine = _bright(_smoothed(img, p, win / (2 * WINDOW_SPACINGS)), crystal, RIM_SHARE)
+    fine = _bright(light, crystal, RIM_SHARE)
     crystal = _clean(crystal | (fine & _grow(crystal, win / p)), area_min / p**2)
     bright = _clean(bright & ~_grow(crystal, win / p), area_min / p**2)
     labels, regions = _label_regions(img, p, crystal, bright, contrast)
@@ -150,13 +150,13 @@ def _smoothed(img, p, window):
 def _lattice_maps(img, p, g, window):
     """Lattice power (max over the lattice frequencies) and its contrast over other frequencies of each magnitude."""
     offs = [_off_peak(gi, g, window) for gi in g]
-    maps = local_power(img, p, np.vstack([g, *offs]), window)
+    maps, upsample = lock_in(img, p, np.vstack([g, *offs]), window)
     power, rest = maps[: len(g)], maps[len(g) :]
     bounds = np.cumsum([0] + [len(o) for o in offs])
     refs = np.stack([rest[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
     ratio = power / np.maximum(refs, 1e-300)
     best = np.argmax(power, axis=0)
-    return power.max(axis=0), np.take_along_axis(ratio, best[None], axis=0)[0]
+    return upsample(power.max(axis=0)), upsample(np.take_along_axis(ratio, best[None], axis=0)[0])
 
 
 def _off_peak(gi, g, window, n=4):

@@ -177,7 +177,31 @@ def local_power(image, pixel_size, g, window):
     >>> bool(pw[64, 20] > 100 * pw[64, 110])
     True
     """
-    from scipy.ndimage import gaussian_filter, map_coordinates
+    maps, upsample = lock_in(image, pixel_size, g, window)
+    return np.stack([upsample(m) for m in maps])
+
+
+def lock_in(image, pixel_size, g, window):
+    """The local power of :func:`local_power` on a coarse grid, and the function that brings a coarse map to the image.
+
+    Maps combined on the coarse grid (a maximum, a ratio) need one upsampling
+    instead of one per frequency.
+
+    Returns
+    -------
+    maps : (K, m, n) ndarray
+        Local power at each frequency on the coarse grid (edges renormalised).
+    upsample : callable
+        ``upsample(coarse_map) -> (H, W) ndarray`` (bilinear).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> maps, up = lock_in(np.random.default_rng(0).normal(size=(64, 64)), 0.2, [[0.5, 0.0]], 2.0)
+    >>> maps.ndim, up(maps[0]).shape
+    (3, (64, 64))
+    """
+    from scipy.ndimage import map_coordinates
 
     src = np.asarray(image, dtype=float)
     p = float(pixel_size)
@@ -185,7 +209,6 @@ def local_power(image, pixel_size, g, window):
     # zero padding (about the mean) and a window renormalised by the part of it inside the image:
     # the FFT's wrap-around would otherwise mix the lattice of opposite edges
     img = np.pad(src - src.mean(), pad)
-    inside = gaussian_filter(np.pad(np.ones(src.shape), pad), float(window) / p, mode="constant")
     h, w = img.shape
     f = np.fft.fft2(img)
     sk = 1.0 / (2.0 * math.pi * float(window))  # the window's width in frequency, cycles/Å
@@ -193,17 +216,32 @@ def local_power(image, pixel_size, g, window):
     m_y = int(min(h, max(8, 2 * math.ceil(6 * sk * h * p))))
     m_x = int(min(w, max(8, 2 * math.ceil(6 * sk * w * p))))
     off_y, off_x = np.fft.fftfreq(m_y, 1.0 / m_y).astype(int), np.fft.fftfreq(m_x, 1.0 / m_x).astype(int)
-    rows = np.arange(pad, pad + src.shape[0]) * (m_y / h)
-    cols = np.arange(pad, pad + src.shape[1]) * (m_x / w)
-    coords = np.stack(np.meshgrid(rows, cols, indexing="ij"))
-    norm = np.maximum(inside[pad : pad + src.shape[0], pad : pad + src.shape[1]], 1e-3) ** 2
-    out = np.empty((len(g), *src.shape))
+    # the share of the Gaussian window inside the image at each coarse point (separable: a product of erfs)
+    sig = float(window) / p
+    cover = [_inside_share(np.arange(m) * (n / m) - pad, size, sig) for m, n, size in ((m_y, h, src.shape[0]),
+                                                                                      (m_x, w, src.shape[1]))]
+    norm = np.maximum(np.outer(*cover), 1e-3) ** 2
+    out = np.empty((len(np.asarray(g).reshape(-1, 2)), m_y, m_x))
     for k, (gy, gx) in enumerate(np.asarray(g, dtype=float).reshape(-1, 2)):
         ky, kx = gy * h * p, gx * w * p  # g in pixels of the spectrum
         iy, ix = (int(round(ky)) + off_y) % h, (int(round(kx)) + off_x) % w
         ry = (int(round(ky)) + off_y - ky) / (h * p)  # frequency relative to g, cycles/Å
         rx = (int(round(kx)) + off_x - kx) / (w * p)
         win = np.exp(-0.5 * (ry[:, None] ** 2 + rx[None, :] ** 2) / sk**2)
-        amp = np.abs(np.fft.ifft2(f[np.ix_(iy, ix)] * win)) ** 2
-        out[k] = map_coordinates(amp, coords, order=1, mode="grid-wrap") / norm
-    return out
+        out[k] = np.abs(np.fft.ifft2(f[np.ix_(iy, ix)] * win)) ** 2 / norm
+    rows = np.arange(pad, pad + src.shape[0]) * (m_y / h)
+    cols = np.arange(pad, pad + src.shape[1]) * (m_x / w)
+    coords = np.stack(np.meshgrid(rows, cols, indexing="ij"))
+
+    def upsample(coarse):
+        return map_coordinates(coarse, coords, order=1, mode="grid-wrap")
+
+    return out, upsample
+
+
+def _inside_share(t, size, sigma):
+    """Share of a Gaussian (standard deviation ``sigma`` pixels) centred at pixel ``t`` that falls on pixels 0..size-1."""
+    from scipy.special import erf
+
+    r = math.sqrt(2.0) * sigma
+    return 0.5 * (erf((size - 0.5 - t) / r) - erf((-0.5 - t) / r))
