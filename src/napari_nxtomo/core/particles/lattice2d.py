@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: a column sits on the lattice when it is within this share of the nearest site distance of a site
-SITE_TOLERANCE = 0.25
+SITE_TOLERANCE = 0.2
 #: a motif site needs at least this share of the columns of the most populated one
 MOTIF_SHARE = 0.25
+#: the least-squares basis may differ from the spectrum's by at most this share (else the spectrum's is kept)
+BASIS_DRIFT = 0.05
 #: a peak takes part in choosing the basis when it holds this share of the strongest peak's contrast
 BASIS_SHARE = 0.25
 
@@ -111,16 +113,30 @@ def estimate_lattice(image, pixel_size, mask=None):
     g, strength = lattice_peaks(image, pixel_size, mask)
     if len(g) < 2:
         return None
-    # the two longest-period non-collinear peaks among the strong ones; fainter ones only when the strong
-    # ones are collinear (streaks of scan noise through a strong peak are strong but short-period)
-    for share in (BASIS_SHARE, 0.4 * BASIS_SHARE, 0.1 * BASIS_SHARE):
-        cand = g[strength >= share * strength.max()]
-        cand = cand[np.argsort(np.linalg.norm(cand, axis=1), kind="stable")]
-        for g2 in cand[1:]:
-            cos = abs(cand[0] @ g2) / (np.linalg.norm(cand[0]) * np.linalg.norm(g2))
-            if cos < math.cos(math.radians(20.0)):
-                return ImageLattice(_reduce(np.linalg.inv(np.stack([cand[0], g2])).T))
-    return None
+    best = _index_basis(g[strength >= 0.1 * BASIS_SHARE * strength.max()][:16], strength)
+    return None if best is None else ImageLattice(_reduce(np.linalg.inv(best).T))
+
+
+def _index_basis(g, strength, n_try=8, tol=0.12):
+    """The reciprocal basis (2, 2) that indexes the most peaks: among pairs of the ``n_try`` strongest peaks.
+
+    A lattice puts its peaks at integer combinations of two of them; a stray
+    peak (scan noise, a streak) indexes few others.  Ties go to the coarser
+    reciprocal cell (a finer one indexes by chance), then to the stronger pair.
+    """
+    best, key = None, None
+    for i in range(min(n_try, len(g))):
+        for j in range(i + 1, min(n_try, len(g))):
+            pair = np.stack([g[i], g[j]])
+            cos = abs(pair[0] @ pair[1]) / (np.linalg.norm(pair[0]) * np.linalg.norm(pair[1]))
+            if cos > math.cos(math.radians(20.0)):
+                continue
+            c = g @ np.linalg.inv(pair)
+            indexed = int(np.sum(np.all(np.abs(c - np.round(c)) < tol, axis=1)))
+            k = (indexed, abs(np.linalg.det(pair)), strength[i] + strength[j])
+            if key is None or k > key:
+                best, key = _reduce(pair), k
+    return best
 
 
 def _reduce(basis):
@@ -181,7 +197,12 @@ def fit_lattice(lattice, positions, tolerance=None, iterations=3):
         on = res <= tol
         if on.sum() < 3 + len(lat.motif):
             break
-        lat = _least_squares(lat, pos[on], cell[on], site[on])
+        new = _least_squares(lat, pos[on], cell[on], site[on])
+        # a distorted image (drift, scan) can make the global least squares jump to another lattice: keep the
+        # refinement only while the basis stays within BASIS_DRIFT of the spectrum's
+        if np.linalg.norm(new.basis - lattice.basis) > BASIS_DRIFT * np.linalg.norm(lattice.basis):
+            break
+        lat = new
     cell, site, res = _assign(lat, pos)
     return lat, res <= tol, res
 
