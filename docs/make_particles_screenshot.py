@@ -21,7 +21,7 @@ def main(out=Path(__file__).with_name("real_particles.png"), data=DATA):
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.showMaximized()
     viewer.window.resize(1920, 1080)
-    image = viewer.add_image(d["image"], name="Pt-Ir (StatSTEM example)", scale=(p, p), colormap="gray",
+    image = viewer.add_image(d["image"], name="Pt-Ir", scale=(p, p), colormap="gray",
                              metadata={"pixel_size_A": p, "zone_axis": (1, 1, 0), "lattice_parameter": 3.92,
                                        "structure": "fcc"})
     _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")

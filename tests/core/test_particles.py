@@ -89,6 +89,39 @@ def test_guided_columns_only_on_the_crystal_and_the_off_axis_particle_reported()
     assert res.report.loc[res.report["resolved"], "lattice_distance_fraction"].iloc[0] > 0.95
 
 
+def _two_crystals_and_a_blob(seed=1):
+    """Two crystals of different lattices and orientations (2.5 × 2.5 Å; 2.0 × 2.9 Å turned 33°), an equally
+    bright particle without a lattice, on an amorphous support; and the true columns."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:400, 0:400] * P
+    img = 0.1 + 0.05 * gaussian_filter(rng.normal(size=yy.shape), 2.0)
+    truth = []
+    for (cy, cx, r, a, b, turn) in ((20, 20, 12, 2.5, 2.5, 0.0), (55, 50, 14, 2.0, 2.9, np.radians(33))):
+        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        cells = np.stack(np.meshgrid(np.arange(-20, 21) * a, np.arange(-20, 21) * b, indexing="ij"), -1).reshape(-1, 2)
+        sites = cells @ rot.T + [cy, cx]
+        truth.append(sites[np.hypot(sites[:, 0] - cy, sites[:, 1] - cx) < r])
+    truth = np.vstack(truth)
+    for y, x in truth:
+        img += np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 0.4**2))
+    img += 0.45 * ((yy - 20) ** 2 + (xx - 62) ** 2 < 9**2)
+    return img + rng.normal(0, 0.02, img.shape), truth
+
+
+def test_two_particles_each_with_its_own_lattice_and_an_off_axis_one():
+    img, truth = _two_crystals_and_a_blob()
+    res = find_particle_columns(img, P)
+    rep = res.report
+    assert rep["resolved"].tolist() == [True, True, False]
+    cells = sorted(tuple(sorted([r["a1"], r["a2"]])) for _, r in rep[rep["resolved"]].iterrows())
+    assert cells[0] == pytest.approx((2.0, 2.9), abs=0.03) and cells[1] == pytest.approx((2.5, 2.5), abs=0.03)
+    d, _ = cKDTree(truth).query(res.positions)
+    dt, _ = cKDTree(res.positions).query(truth)
+    assert (d < 0.3).mean() >= 0.98 and (dt < 0.3).mean() >= 0.98
+
+
 def test_find_columns_mask_keeps_only_the_masked_columns_and_checks_its_shape():
     img, crystal, _ = _scene()
     inside = find_columns(img, P, 1.6, mask=crystal)
