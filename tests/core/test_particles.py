@@ -250,3 +250,15 @@ def test_real_au_columns_meet_the_issue_checks():
     assert res.report.loc[0, "lattice_distance_fraction"] >= 0.9
     d_ref, _ = cKDTree(res.positions).query(ref)
     assert (d_ref <= 0.5).mean() >= 0.95
+
+
+def test_find_particle_columns_refuses_wrong_particles_with_a_message():
+    img = np.random.default_rng(0).normal(size=(50, 50))
+    lab = np.zeros((50, 50), int)
+    lab[:10] = 1
+    with pytest.raises(ValueError, match="no particle labelled"):
+        find_particle_columns(img, P, lab, labels=[3])
+    with pytest.raises(ValueError, match="shape"):
+        find_particle_columns(img, P, lab[:5])
+    with pytest.raises(ValueError, match="integers"):
+        find_particle_columns(img, P, lab.astype(float))

@@ -125,13 +125,16 @@ def find_particle_columns(image, pixel_size, particles=None, *, labels=None, min
     (76, 76, 1.0)
     """
     img, p = _check_image(image), _check_pixel_size(pixel_size)
-    pmap = particles if isinstance(particles, ParticleMap) else None
     if particles is None:
-        pmap = segment_particles(img, p)
-    lab = pmap.labels if pmap is not None else np.asarray(_check_mask(particles, img.shape) * 0 + particles, int)
+        particles = segment_particles(img, p)
+    lab = _label_image(particles, img.shape)
     todo = [int(v) for v in np.unique(lab) if v > 0] if labels is None else [int(v) for v in labels]
     crystal = (zone_axis, lattice_parameter, structure) if zone_axis is not None and lattice_parameter else None
     pos, part, added, lattices, rows = [], [], [], {}, []
+    missing = sorted(set(todo) - set(np.unique(lab).tolist()))
+    if missing:
+        raise ValueError(f"no particle labelled {missing} in the label image (it holds {sorted(int(v) for v in np.unique(lab) if v > 0)}"
+                         "): choose among those")
     for label in todo:
         mask = lab == label
         out = _one_particle(img, p, mask, min_distance, crystal, add_missing)
@@ -147,6 +150,15 @@ def find_particle_columns(image, pixel_size, particles=None, *, labels=None, min
     if not pos:
         return ParticleColumns(np.zeros((0, 2)), np.zeros(0, int), np.zeros(0, bool), lattices, report)
     return ParticleColumns(np.vstack(pos), np.concatenate(part), np.concatenate(added), lattices, report)
+
+
+def _label_image(particles, shape):
+    """The particles as an int label image of the image's shape (a ParticleMap's labels or a given array)."""
+    lab = particles.labels if isinstance(particles, ParticleMap) else np.asarray(particles)
+    _check_mask(lab, shape)  # the shape, with a message that says what to give
+    if not np.issubdtype(lab.dtype, np.integer) and not np.issubdtype(lab.dtype, np.bool_):
+        raise ValueError(f"the particles must be a label image of integers (0 off the particles), not {lab.dtype}")
+    return lab.astype(np.int64)
 
 
 def _empty_row(note):
