@@ -28,6 +28,7 @@ from .core.debye import debye_intensity, pair_distribution, q_to_two_theta, two_
 from .core.debye.population import PopulationModel, population_intensity
 from .core.debye.refine import refine_pattern, scan_parameter
 from .core.pattern_io import read_pattern
+from .core.particles import ParticleColumns, ParticleMap, find_particle_columns, segment_particles
 from .core.nanocrystal import NanocrystalModel, add_anion_sublattice, build_nanocrystal, complete_sublattice
 
 __all__ = [
@@ -77,4 +78,8 @@ __all__ = [
     "refine_pattern",
     "scan_parameter",
     "read_pattern",
+    "segment_particles",
+    "ParticleMap",
+    "find_particle_columns",
+    "ParticleColumns",
 ]

@@ -74,6 +74,11 @@ PUBLIC_API = [
     "refine_pattern",
     "scan_parameter",
     "read_pattern",
+    # issue 16: particles in real images, lattice-guided column finding
+    "segment_particles",
+    "ParticleMap",
+    "find_particle_columns",
+    "ParticleColumns",
 ]
 
 #: the CLI's subcommands and, for each, its options, positional arguments and option choices (from ``--help``)
@@ -85,7 +90,7 @@ CLI = {
     },
     "fit": {
         "options": {"-h", "--out", "--min-distance", "--types", "--elements", "--zone-axis", "--assume-unit", "--pixel-size",
-                    "--quiet"},
+                    "--quiet", "--particles"},  # --particles: issue 16
         "positional": ["images"],
         "choices": ["auto,one,mixed,parity,intensity"],
     },

@@ -19,6 +19,7 @@ from ..core.columns import DEFAULT_MIN_DISTANCE
 from ..core.io import OPTICS_KEYS, check_real_space
 from . import notify
 from .dock import Dock, stack
+from .particles_panel import ParticlesPanel
 from .layers import (add_or_update_points, columns_kwargs, fitted_features, image_array, place_above,
                      points_to_image_frame)
 
@@ -57,7 +58,8 @@ class FitColumnsWidget(Dock):
 
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer, "Find columns (or draw them in a points layer), edit them, then fit.")
-        self.form = Container(widgets=[*self._find_panel(), *self._fit_panel()])
+        self.particles = ParticlesPanel(self)
+        self.form = Container(widgets=[*self._find_panel(), *self.particles.widgets, *self._fit_panel()])
         stack(self, self.form, self.runner, self.status, stretch=True)
         self.find_button.changed.connect(self.find)
         self.image.changed.connect(self._preset_min_distance)
@@ -129,25 +131,35 @@ class FitColumnsWidget(Dock):
         if layer is None:
             return
         try:
-            check_real_space(layer.metadata or {}, f"'{layer.name}'")
-            img, pixel, origin = image_array(layer, self.viewer)
+            img, pixel, origin = self.image_input(layer)
             pos = find_columns(img, pixel, self.min_distance.value)
         except ValueError as exc:
             notify.error(exc)
             return
-        features = pd.DataFrame({"type": pd.Series(["column"] * len(pos), dtype="category")})
-        kwargs = columns_kwargs(features, f"{layer.name} columns", {"pixel_size_A": pixel, "units": "Å"}, origin)
-        pts = add_or_update_points(self.viewer, pos, kwargs)
-        place_above(self.viewer, pts, layer)  # drawn on the image it was found on
-        layer.visible = pts.visible = True
-        self.reset_choices()
-        self.points.value = pts
+        self.show_found(layer, pos, pixel, origin)
         if len(pos) == 0:
             self.status.setText(f"No column stands out of the noise in '{layer.name}' (none 6 σ above the "
                                 "background): check the image and the minimum distance, or draw the columns.")
             return
         self.status.setText(f"{len(pos)} columns found in '{layer.name}'. Add, delete or move them, then fit."
                             + _calibration_warning(layer, pixel))
+
+    def image_input(self, layer):
+        """The image layer as (array, pixel size Å, origin Å), refused (ValueError) for a reciprocal-space image."""
+        check_real_space(layer.metadata or {}, f"'{layer.name}'")
+        return image_array(layer, self.viewer)
+
+    def show_found(self, layer, pos, pixel, origin, features=None):
+        """Found columns into the points layer '<image> columns' (added or updated), drawn on the image; returns it."""
+        if features is None:
+            features = pd.DataFrame({"type": pd.Series(["column"] * len(pos), dtype="category")})
+        kwargs = columns_kwargs(features, f"{layer.name} columns", {"pixel_size_A": pixel, "units": "Å"}, origin)
+        pts = add_or_update_points(self.viewer, pos, kwargs)
+        place_above(self.viewer, pts, layer)  # drawn on the image it was found on
+        layer.visible = pts.visible = True
+        self.reset_choices()
+        self.points.value = pts
+        return pts
 
     # ------------------------------------------------------------ fit
 

@@ -47,7 +47,7 @@ def progress_bar(desc: str, quiet: bool, *, leave: bool = False, unit: str = "it
 
 
 def run_fit(images, out: Path, *, min_distance: float | None = None, types: str = "auto", elements=("Pb", "Se"),
-            zone_axis=None, assume_unit=None, pixel_size=None, quiet=False) -> list[Path]:
+            zone_axis=None, assume_unit=None, pixel_size=None, quiet=False, particles=False) -> list[Path]:
     """Find and fit the columns of each image; write ``<image>_columns.csv`` per image.
 
     Parameters
@@ -70,6 +70,10 @@ def run_fit(images, out: Path, *, min_distance: float | None = None, types: str 
     pixel_size : float, optional
         Å per pixel, for files that carry no calibration (overrides theirs).
     quiet : bool
+    particles : bool
+        Find the columns particle by particle, guided by each particle's
+        lattice (:func:`~napari_nxtomo.core.particles.find_particle_columns`):
+        none in vacuum, on the support or on particles off their zone axis.
 
     Returns
     -------
@@ -100,14 +104,34 @@ def run_fit(images, out: Path, *, min_distance: float | None = None, types: str 
         for im in read_images(path, assume_unit=assume_unit):
             if pixel_size is not None:
                 im.metadata.update(pixel_size_A=float(pixel_size), calibrated=True)
-            target = _fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet, written)
+            target = _fit_image(path, im, out, min_distance, types, elements, zone_axis, quiet, written,
+                                particles=particles)
             written.append(target)
 
     for_each_input("fit", images, fit_file)
     return written
 
 
-def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_axis, quiet, written=()) -> Path:
+def _particle_columns(data, pixel, zone, md, quiet, name):
+    """Columns of the image's particles (lattice-guided) and a one-line report of the particles."""
+    from ..core.particles import find_particle_columns
+
+    res = find_particle_columns(data, pixel, zone_axis=zone, lattice_parameter=md.get("lattice_parameter"),
+                                structure=md.get("structure") or "fcc")
+    lines = []
+    for _, r in res.report.iterrows():
+        lines.append(f"particle {r['label']}: " + (f"{r['columns']} columns, lattice {r['a1']:.2f} x {r['a2']:.2f} Å "
+                                                   f"at {r['angle']:.1f}°" if r["resolved"] else r["note"]))
+    if not quiet:
+        print(f"{name}: " + "; ".join(lines), file=sys.stderr)
+    if len(res.positions) == 0:
+        raise ValueError(f"{name}: no particle with a resolved lattice (off zone axis?); fit without --particles "
+                         "or check the image")
+    return res.positions, "; ".join(lines)
+
+
+def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_axis, quiet, written=(), *,
+               particles=False) -> Path:
     """Fit one image of a file and write its table (refused if one of ``written`` has its name)."""
     from ..core.tables import write_points_csv
 
@@ -131,8 +155,10 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
         from ..core.columns import min_distance_for
 
         min_distance, _ = min_distance_for({**md, "zone_axis": zone})
+    positions, report = _particle_columns(data, pixel, zone, md, quiet, path.name) if particles else (None, "")
     try:
-        table = workflow.find_and_fit(data, pixel, min_distance, zone_axis=zone, types=types, elements=elements,
+        table = workflow.find_and_fit(data, pixel, min_distance, positions=positions, zone_axis=zone, types=types,
+                                      elements=elements,
                                       lattice_parameter=md.get("lattice_parameter"), structure=md.get("structure"),
                                       progress=progress)
     except ValueError as exc:  # the option as the command line spells it
@@ -141,6 +167,8 @@ def _fit_image(path: Path, im, out: Path, min_distance, types, elements, zone_ax
         bar.close()
     keep = {k: md[k] for k in _IMAGE_KEYS if k in md}
     keep.update(column_types=table.attrs.get("type_rule"), background=table.attrs.get("background"))
+    if report:
+        keep["particles"] = report
     suffix = f"_{md['index']}" if md.get("index") else ""
     target = out / f"{path.stem}{suffix}_columns.csv"
     if target in written:  # image 1 of s.tif and the image of s_1.tif

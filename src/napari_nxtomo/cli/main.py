@@ -50,6 +50,9 @@ def _add_fit(sub) -> None:
     fit.add_argument("--assume-unit", default=None, help="length unit of files whose axes carry no unit (e.g. nm)")
     fit.add_argument("--pixel-size", type=float, default=None,
                      help="pixel size, Å, for files that carry no calibration (overrides the file's)")
+    fit.add_argument("--particles", action="store_true",
+                     help="find the columns particle by particle, guided by each particle's lattice: none in vacuum, "
+                          "on the support or on particles off their zone axis (reported)")
     fit.add_argument("--quiet", action="store_true")
 
 
@@ -163,7 +166,7 @@ def _run(parser, args) -> None:
             parser.error("--elements needs two symbols, e.g. Pb,Se")
         commands.run_fit(args.images, Path(args.out), min_distance=args.min_distance, types=args.types,
                          elements=els, zone_axis=args.zone_axis, assume_unit=args.assume_unit,
-                         pixel_size=args.pixel_size, quiet=args.quiet)
+                         pixel_size=args.pixel_size, quiet=args.quiet, particles=args.particles)
     elif args.command == "count":
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=_lowest(parser, args.lowest_count),

@@ -290,6 +290,24 @@ def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksa
     >>> round(column_spacing((1, 0, 0), 6.08, "zincblende"), 3)
     2.15
     """
+    flat = projected_columns(zone_axis, lattice_parameter, structure)
+    d, _ = cKDTree(flat).query(flat, k=2)
+    return float(d[:, 1].min())
+
+
+def projected_columns(zone_axis, lattice_parameter: float, structure: str = "rocksalt") -> np.ndarray:
+    """The distinct projected column positions of a few cells of a cubic crystal along a zone axis, (N, 3) Å.
+
+    The positions are in the plane normal to the zone axis (3D coordinates,
+    x, y, z), centred on a column; :func:`column_spacing` is their nearest
+    distance.
+
+    Examples
+    --------
+    >>> flat = projected_columns((1, 0, 0), 4.0, "fcc")
+    >>> sorted({round(float(np.linalg.norm(v)), 2) for v in flat})[:3]
+    [0.0, 2.0, 2.83]
+    """
     if structure not in _STRUCTURE_SHIFT:
         raise ValueError(f"structure must be one of {sorted(_STRUCTURE_SHIFT)}; got {structure!r}")
     zone = np.asarray(zone_axis, dtype=float)
@@ -300,9 +318,7 @@ def column_spacing(zone_axis, lattice_parameter: float, structure: str = "rocksa
     q = np.vstack([q] + [q + np.asarray(shift) for shift in _STRUCTURE_SHIFT[structure]])
     zone /= np.linalg.norm(zone)
     xyz = q * (lattice_parameter / 4.0)
-    flat = np.unique(np.round(xyz - np.outer(xyz @ zone, zone), 6), axis=0)
-    d, _ = cKDTree(flat).query(flat, k=2)
-    return float(d[:, 1].min())
+    return np.unique(np.round(xyz - np.outer(xyz @ zone, zone), 6), axis=0)
 
 
 def holds_element(types, element: str) -> np.ndarray:

@@ -17,7 +17,7 @@ SIGNIFICANCE = 6.0
 _P2_TO_MEAN = 2.054  # the 2nd percentile of a normal distribution is 2.054 sd below its mean
 
 
-def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None):
+def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None, mask=None):
     """Find atomic columns as local maxima of a lightly smoothed image.
 
     Parameters
@@ -51,6 +51,10 @@ def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None
     smooth : float, optional
         Standard deviation of the Gaussian smoothing, Å.  Default
         ``min_distance / 6`` (at least half a pixel).
+    mask : (H, W) bool array, optional
+        Keep only the columns whose pixel is True (a particle of
+        :func:`napari_nxtomo.core.particles.segment_particles`).  The
+        threshold is still set by the whole image (its vacuum).
 
     Returns
     -------
@@ -93,6 +97,7 @@ def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None
         raise ValueError(
             f"min_distance ({min_distance} Å) must be at least one pixel ({p:.4g} Å); give it in Å"
         )
+    keep = None if mask is None else _check_mask(mask, img.shape)
     sig = max(0.5, md / 6.0) if smooth is None else max(float(smooth) / p, 0.0)
     sm = gaussian_filter(img, sig, mode="nearest") if sig > 0 else img
     if threshold is None:
@@ -103,10 +108,21 @@ def find_columns(image, pixel_size, min_distance, threshold=None, *, smooth=None
     if len(peaks):
         peaks = peaks[sm[peaks[:, 0], peaks[:, 1]] > thr_map[peaks[:, 0], peaks[:, 1]]]
     peaks = _suppress(peaks, sm[peaks[:, 0], peaks[:, 1]] if len(peaks) else np.zeros(0), md)
+    if keep is not None and len(peaks):
+        peaks = peaks[keep[peaks[:, 0], peaks[:, 1]]]
     if len(peaks) == 0:
         return np.zeros((0, 2))
     pos = _refine_peaks(sm, peaks) * p
     return pos[np.lexsort((pos[:, 1], pos[:, 0]))]
+
+
+def _check_mask(mask, shape):
+    """A boolean mask of the image's shape, or a ValueError that says what to give."""
+    m = np.asarray(mask)
+    if m.shape != tuple(shape):
+        raise ValueError(f"the mask has shape {m.shape}, the image {tuple(shape)}: give a mask of the image's shape "
+                         "(a Labels layer of the same image)")
+    return m.astype(bool)
 
 
 def _threshold_map(img, sm, sig):
