@@ -167,10 +167,11 @@ def test_public_api_is_unchanged():
     assert napari_nxtomo.__all__ == PUBLIC_API
 
 
-#: keywords added to public functions, pinned (issue 16: smooth background, width range, StatSTEM's assignment)
+#: keywords added to public functions, pinned (issue 16: smooth background, width range, the assignment of a count;
+#: its default, the likelihood with equal class weights, set this session)
 KEYWORDS = {
     "fit_columns": {"background_degree": 0, "width_range": None},
-    "count_atoms": {"assignment": "posterior"},
+    "count_atoms": {"assignment": "likelihood"},
 }
 
 

@@ -37,7 +37,7 @@ def count_atoms(
     dose=None,
     pixel_size=None,
     scale=None,
-    assignment: str = "posterior",
+    assignment: str = "likelihood",
     progress=None,
 ) -> CountResult:
     """Atom counts from column cross-sections (StatSTEM's mixture-model counting).
@@ -91,13 +91,16 @@ def count_atoms(
     scale : float or "fit", optional
         ``c`` itself (1 for an image in fraction of the beam), or "fit": every
         type fits its own (mixed types' free scale is weakly determined).
-    assignment : {"posterior", "nearest"}
-        With a library: ``"posterior"`` (default) gives each column the count
-        of its most probable class of the hybrid mixture (the classes'
-        fitted weights shift the boundaries toward the rarer count);
+    assignment : {"likelihood", "posterior", "nearest"}
+        With a library, how one-element columns get their count once the
+        scale and the window of classes are fitted: ``"likelihood"``
+        (default) the class of highest likelihood, every class equally
+        likely a priori (each column's width: the classes' spread and its
+        own error); ``"posterior"`` the most probable class of the hybrid
+        mixture with its fitted class fractions (which shift the boundaries
+        toward the rarer count: worse where physical classes overlap);
         ``"nearest"`` the count of the nearest scaled library value, as
-        StatSTEM's library counting does (the scale chosen as with
-        ``"posterior"``).  One-element columns only.
+        StatSTEM's library counting does.  Mixed columns: the posterior.
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional
@@ -172,8 +175,8 @@ def count_atoms(
     True
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
-    if assignment not in ("posterior", "nearest"):
-        raise ValueError(f"assignment must be 'posterior' or 'nearest' (StatSTEM's library counting), "
+    if assignment not in ("likelihood", "posterior", "nearest"):
+        raise ValueError(f"assignment must be 'likelihood', 'posterior' or 'nearest' (StatSTEM's library counting), "
                          f"got {assignment!r}")
     if assignment == "nearest" and library is None:
         raise ValueError("assignment='nearest' assigns each column the nearest library value: give a library")
@@ -283,7 +286,7 @@ def _dose_prior(dose_scale, library, t):
 
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="posterior", units=None):
+               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="likelihood", units=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:

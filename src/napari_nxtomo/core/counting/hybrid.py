@@ -286,7 +286,7 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given", lowest=None, assignment="posterior", units=None) -> CountResult:
+                  prior=None, scale_source="given", lowest=None, assignment="likelihood", units=None) -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -343,6 +343,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
             raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
         idx, post, weights = _nearest_classes(x, counts_l, values, c, width)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
+    elif assignment == "likelihood" and minor_l is None:
+        post = _likelihood_classes(x, e2, values[idx], c, s2)
     vals, cl = values[idx], counts_l[idx]
     heavy = np.unique(cl)
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
@@ -383,6 +385,20 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
                 "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
     )
+
+
+def _likelihood_classes(x, e2, values, c, s2):
+    """Each column's probability of each class of the window with the classes equally likely a priori (the
+    mixture's fitted class fractions left out): (N, K), rows summing to 1.
+
+    Where the classes of physical columns overlap (frozen-phonon spread, channelling) the fitted fractions are
+    poorly determined, and a class fitted too rare hands its columns to its neighbours; measured on the multislice
+    starter set's [110] view (2 phonon configurations) this took the exact fraction from 0.69-0.72 to 0.46-0.70.
+    """
+    var = s2 + e2[:, None]
+    lp = -0.5 * (x[:, None] - c * values[None, :]) ** 2 / var - 0.5 * np.log(var)
+    post = np.exp(lp - lp.max(axis=1, keepdims=True))
+    return post / post.sum(axis=1, keepdims=True)
 
 
 def _nearest_classes(x, counts_l, values, c, width):

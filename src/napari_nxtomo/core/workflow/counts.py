@@ -36,7 +36,7 @@ def read_count_library(path) -> dict:
 
 
 def count_table(table, *, feature: str = "volume", max_components: int = 20, library="auto", dose=None,
-                metadata=None, n_components=None, lowest_count=None, progress=None, assignment="posterior"):
+                metadata=None, n_components=None, lowest_count=None, progress=None, assignment="likelihood"):
     """Count the atoms of every column of a fitted table.
 
     The ``volume`` feature is counted with the table's ``type`` and
@@ -74,7 +74,7 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
         The table's metadata (a CSV's, :func:`read_points_csv`), over ``table.attrs``.
     progress : callable, optional
         ``progress(i, n)``: one step per column type counted, the last after the checks.
-    assignment : {"posterior", "nearest"}
+    assignment : {"likelihood", "posterior", "nearest"}
         With a library, as :func:`~napari_nxtomo.core.counting.count_atoms`
         (``"nearest"``: StatSTEM's library counting); the mixture ignores it.
 
