@@ -17,6 +17,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushBu
 
 from ..core.columns import DEFAULT_MIN_DISTANCE
 from ..core.io import OPTICS_KEYS, check_real_space
+from ..core.workflow.counts import FIT_SETTINGS
 from . import notify
 from .dock import Dock, stack
 from .particles_panel import ParticlesPanel
@@ -220,7 +221,8 @@ class FitColumnsWidget(Dock):
         pts.translate = tuple(origin)
         pts.features = features
         pts.metadata.update({"fitted_on": layer.name, "pixel_size_A": pixel,
-                             "column_types": table.attrs.get("type_rule")})
+                             "column_types": table.attrs.get("type_rule"),
+                             **{k: table.attrs[k] for k in FIT_SETTINGS if k in table.attrs}})
         for key in CARRIED_METADATA:
             if key in layer.metadata:
                 pts.metadata[key] = layer.metadata[key]
