@@ -74,3 +74,40 @@ def test_count_dock_with_statstem_library_file(make_napari_viewer, qtbot, notifi
     _count_layer(viewer, qtbot, dock, ptir, "noise", path, "likelihood")
     assert not notifications["error"], notifications
     assert "refit with weighting='uniform'" in dock.notes.toPlainText()
+
+
+def test_fit_dock_least_squares_then_count_with_the_library(make_napari_viewer, qtbot, notifications, ptir, tmp_path):
+    """The StatSTEM-like fit done from the Fit dock (uniform least squares, flat background), then counted in the
+    Count dock with StatSTEM's library and rule: the fit is the core's, and >= 95 % agree with StatSTEM."""
+    from napari_nxtomo import find_columns
+
+    p = ptir["pixel_size"]
+    viewer = make_napari_viewer(show=False)
+    image = viewer.add_image(ptir["image"], scale=(p, p), name="PtIr", metadata={"pixel_size_A": p})
+    pts = viewer.add_points(find_columns(ptir["image"], p, min_distance=1.6), name="PtIr columns")
+    _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
+    fit.reset_choices()
+    fit.image.value, fit.points.value = image, pts
+    fit.types.value = "one type"
+    assert fit.weighting.value == "noise" and fit.background.value == 0  # the defaults
+    fit.weighting.value = "uniform"
+    fit.fit()
+    qtbot.waitUntil(lambda: fit.runner.worker is None, timeout=60_000)
+    assert not notifications["error"], notifications
+    core = ptir["fits"]["uniform"]
+    np.testing.assert_allclose(pts.features["volume"], core["volume"], rtol=1e-6)
+    assert pts.metadata["weighting"] == "uniform"
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    dock.reset_choices()
+    dock.points.value = pts
+    dock.feature.value = "volume"
+    dock.library.value = "file"
+    dock.library_panel.file.value = _library_csv(ptir, tmp_path / "PtIr library.csv")
+    dock.assignment.value = "nearest"
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=60_000)
+    d, idx = cKDTree(pts.features[["y", "x"]].to_numpy()).query(ptir["peer_yx"])
+    matched = d < 0.5
+    agree = np.mean(pts.features["count"].to_numpy()[idx[matched]] == ptir["peer_counts"][matched])
+    assert agree >= 0.95, agree
+    assert "weighting='uniform'" not in dock.notes.toPlainText()

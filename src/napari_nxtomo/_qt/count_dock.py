@@ -97,7 +97,7 @@ class CountAtomsWidget(Dock):
         if layer is None:
             return ["volume"]
         cols = [c for c in layer.features.columns if pd.api.types.is_numeric_dtype(layer.features[c])]
-        return cols or ["volume"]
+        return sorted(cols, key=lambda c: c != "volume") or ["volume"]  # the fitted cross-section first
 
     def _count_options(self) -> dict:
         """``count_table`` keyword arguments of the form (ValueError on bad input)."""
