@@ -16,6 +16,31 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def statstem_ptir(shared_data) -> dict:
+    """StatSTEM's Pt/Ir example (../shared/data/real/statstem_ptir.npz): the image, StatSTEM's fit and library.
+
+    ``peer_counts`` are StatSTEM's library counts (the library value nearest to each of its cross-sections), the
+    peer's truth; ``peer_yx`` its positions as the project's (row, col) in Å from pixel (0, 0).
+    """
+    import numpy as np
+
+    d = np.load(shared_data / "real" / "statstem_ptir.npz")
+    p = float(d["pixel_size"])
+    lib_counts, lib_values = d["library_counts"], d["library_volume"]
+    peer_volume = d["statstem_volume"]
+    return {
+        "image": d["image"],
+        "pixel_size": p,
+        # StatSTEM's (x, y) from pixel (1, 1) at (dx, dx) → the project's (row, col) from pixel (0, 0)
+        "peer_yx": d["statstem_xy"][:, ::-1] - p,
+        "peer_volume": peer_volume,
+        "peer_width": float(d["statstem_rho"][0]),
+        "peer_counts": lib_counts[np.abs(peer_volume[:, None] - lib_values[None, :]).argmin(axis=1)],
+        "library": (lib_counts, lib_values),
+    }
+
+
 def pytest_collection_modifyitems(config, items):
     """GUI tests need a display; on a machine without one, say how to get it (CI always has Xvfb)."""
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -251,3 +251,25 @@ def test_find_particle_columns_refuses_wrong_particles_with_a_message():
         find_particle_columns(img, P, lab[:5])
     with pytest.raises(ValueError, match="integers"):
         find_particle_columns(img, P, lab.astype(float))
+
+
+def test_real_au_particle_fitted_inside_its_columns_region():
+    """Issue 16's checks on the fit of TEMUL's Au particle (on vacuum, a bright plateau between its columns).
+
+    A flat background over the whole image let the Gaussians fill the plateau (width at the top of its range,
+    refused as starts denser than the columns); the fit moves to the columns' region with a smooth background.
+    """
+    from napari_nxtomo import fit_columns
+
+    img, p, _ = _au()
+    pm = segment_particles(img, p)
+    res = find_particle_columns(img, p, pm)
+    with pytest.warns(UserWarning, match="plateau"):
+        tab = fit_columns(img, p, res.positions)
+    assert tab.attrs["fit_region"] < 0.6 and tab.attrs["background_degree"] == 2
+    assert (tab["volume"] > 0).all()  # no negative cross-section
+    assert 0.3 <= tab.attrs["widths"][0] <= 0.9  # Å: the probe sizes 300 kV, 18-25 mrad allow
+    assert not tab.attrs["widths_at_bound"]
+    fitted = tab[["y", "x"]].to_numpy()
+    assert lattice_distance_fraction(fitted, res.lattices[1].site_distances(3)) >= 0.9
+    assert off_particle_fraction(fitted, pm.labels, p) <= 0.02

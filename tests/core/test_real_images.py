@@ -23,22 +23,9 @@ PROBE_RANGE = (0.3, 0.9)
 
 
 @pytest.fixture(scope="module")
-def ptir(shared_data):
-    d = np.load(shared_data / "real" / "statstem_ptir.npz")
-    p = float(d["pixel_size"])
-    lib_counts, lib_values = d["library_counts"], d["library_volume"]
-    peer_volume = d["statstem_volume"]
-    return {
-        "image": d["image"],
-        "pixel_size": p,
-        # StatSTEM's (x, y) from pixel (1, 1) at (dx, dx) → the project's (row, col) from pixel (0, 0)
-        "peer_yx": d["statstem_xy"][:, ::-1] - p,
-        "peer_volume": peer_volume,
-        "peer_width": float(d["statstem_rho"][0]),
-        "peer_counts": lib_counts[np.abs(peer_volume[:, None] - lib_values[None, :]).argmin(axis=1)],
-        "library": (lib_counts, lib_values),
-        "found": find_columns(d["image"], p, min_distance=1.6),
-    }
+def ptir(statstem_ptir):
+    """StatSTEM's example (tests/conftest.py) and the plugin's own columns found on it."""
+    return {**statstem_ptir, "found": find_columns(statstem_ptir["image"], statstem_ptir["pixel_size"], min_distance=1.6)}
 
 
 def _fit(ptir, **kw):

@@ -23,6 +23,10 @@ from .layers import COUNT_CMAP, colour_by
 from .library_panel import LibraryPanel
 from ..core.workflow import parse_lowest_count
 
+#: (label, value) of the 'count by' box: how a library's count is given to each column (count_table's assignment)
+ASSIGNMENTS = [("likelihood", "likelihood"), ("mixture posterior", "posterior"),
+               ("nearest value (StatSTEM)", "nearest")]
+
 
 def counting_metadata(result, feature: str, library=None) -> dict:
     """What the points layer's ``metadata["counting"]`` records of a counting (and which library)."""
@@ -65,12 +69,16 @@ class CountAtomsWidget(Dock):
                                        "type, or per type, e.g. 'Pb=1, Se=2' (types not named: auto)")
         self.library_panel = LibraryPanel(self)
         self.library, self.dose = self.library_panel.library, self.library_panel.dose
+        self.assignment = ComboBox(choices=ASSIGNMENTS, value="likelihood", label="count by",
+                                   tooltip="with a library: the count of highest likelihood (default), the "
+                                           "mixture's most probable class (its fitted class weights), or the "
+                                           "nearest library value (StatSTEM's library counting)")
         self.joint = CheckBox(value=False, text="all views jointly (one scale, one total)",
                               tooltip="count every fitted view of the particle together: one library scale and "
                                       "one Pb total")
         self.run_button = PushButton(text="Count atoms")
         return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
-                *self.library_panel.widgets(), self.joint, self.run_button]
+                *self.library_panel.widgets(), self.assignment, self.joint, self.run_button]
 
     def _summary_panel(self) -> None:
         """The summary line (three lines kept) and a scrolling box for the counting's notes."""
@@ -89,13 +97,13 @@ class CountAtomsWidget(Dock):
         if layer is None:
             return ["volume"]
         cols = [c for c in layer.features.columns if pd.api.types.is_numeric_dtype(layer.features[c])]
-        return cols or ["volume"]
+        return sorted(cols, key=lambda c: c != "volume") or ["volume"]  # the fitted cross-section first
 
     def _count_options(self) -> dict:
         """``count_table`` keyword arguments of the form (ValueError on bad input)."""
         return {"max_components": int(self.max_components.value), "library": self.library_panel.choice(),
                 "dose": self.library_panel.dose_value(), "n_components": int(self.n_components.value) or None,
-                "lowest_count": parse_lowest_count(self.lowest.value)}
+                "lowest_count": parse_lowest_count(self.lowest.value), "assignment": self.assignment.value}
 
     def _checked_options(self):
         """The form's options (None after telling the user what is wrong); clears the notes box."""

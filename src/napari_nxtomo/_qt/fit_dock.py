@@ -17,6 +17,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushBu
 
 from ..core.columns import DEFAULT_MIN_DISTANCE
 from ..core.io import OPTICS_KEYS, check_real_space
+from ..core.workflow.counts import FIT_SETTINGS
 from . import notify
 from .dock import Dock, stack
 from .particles_panel import ParticlesPanel
@@ -31,6 +32,10 @@ TYPE_CHOICES = {
     "two types by intensity": "intensity",
     "keep the points' 'type' feature": "given",
 }
+#: (label, value) of the fit's weighting box (fit_columns' weighting)
+WEIGHTINGS = [("noise (max. likelihood)", "noise"), ("uniform least squares (StatSTEM)", "uniform")]
+#: (label, value) of the fit's background box (fit_columns' background_degree)
+BACKGROUNDS = [("flat", 0), *((f"smooth, degree {d}", d) for d in (1, 2, 3, 4))]
 #: image metadata the fitted points layer carries over (the optics choose the counting's library)
 CARRIED_METADATA = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg", *OPTICS_KEYS)
 
@@ -103,8 +108,15 @@ class FitColumnsWidget(Dock):
             "columns by lattice parity); or choose; 'keep' uses the points' own 'type' feature"
         )
         self.elements = LineEdit(value="Pb, Se", label="heavy, light element")
+        self.weighting = ComboBox(choices=WEIGHTINGS, value="noise", label="weighting",
+                                  tooltip="noise: each pixel by its fitted noise (maximum likelihood, the default); "
+                                          "uniform: ordinary least squares, StatSTEM's estimator: the fit a library "
+                                          "of least-squares cross-sections (StatSTEM's) is compared with")
+        self.background = ComboBox(choices=BACKGROUNDS, value=0, label="background",
+                                   tooltip="flat, or a smooth polynomial fitted with the columns (a support or a "
+                                           "thickness that varies across the image)")
         self.fit_button = PushButton(text="Fit columns")
-        return [self.points, self.types, self.elements, self.fit_button]
+        return [self.points, self.types, self.elements, self.weighting, self.background, self.fit_button]
 
     # ------------------------------------------------------------ find
 
@@ -177,7 +189,8 @@ class FitColumnsWidget(Dock):
             raise ValueError(f"the points layer '{pts.name}' has no 'type' feature to keep")
         options = {"zone_axis": layer.metadata.get("zone_axis"), "elements": _element_pair(self.elements.value),
                    "given_types": own, "lattice_parameter": layer.metadata.get("lattice_parameter"),
-                   "structure": layer.metadata.get("structure")}
+                   "structure": layer.metadata.get("structure"),
+                   "fit_options": {"weighting": self.weighting.value, "background_degree": int(self.background.value)}}
         return img, pixel, origin, pos, rule, options
 
     def fit(self):
@@ -220,7 +233,8 @@ class FitColumnsWidget(Dock):
         pts.translate = tuple(origin)
         pts.features = features
         pts.metadata.update({"fitted_on": layer.name, "pixel_size_A": pixel,
-                             "column_types": table.attrs.get("type_rule")})
+                             "column_types": table.attrs.get("type_rule"),
+                             **{k: table.attrs[k] for k in FIT_SETTINGS if k in table.attrs}})
         for key in CARRIED_METADATA:
             if key in layer.metadata:
                 pts.metadata[key] = layer.metadata[key]

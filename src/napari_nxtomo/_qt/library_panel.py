@@ -20,6 +20,8 @@ from .dock import chosen_path
 AUTO = ("auto (shipped library for the image's optics)", "auto")
 FILE = ("file…", "file")
 NONE = ("none (mixture only)", "none")
+#: the file dialog's filter: a library JSON or a table of count and cross-section as a user writes it
+LIBRARY_FILES = "*.json *.csv *.txt *.tsv *.dat"
 
 
 def library_choices(*_) -> list:
@@ -44,7 +46,9 @@ class LibraryPanel:
         self.dock = dock
         self.library = ComboBox(choices=library_choices, label="library")
         _compact(self.library)
-        self.file = FileEdit(mode="r", filter="*.json *.csv", label="library file")
+        self.file = FileEdit(mode="r", filter=LIBRARY_FILES, label="library file",
+                             tooltip="a library JSON, or any table of atom count and cross-section (Å²) you wrote: "
+                                     "CSV or text, comma, semicolon, tab or space separated, header or none")
         self.file.visible = False
         self.dose = FloatSpinBox(value=0.0, min=0.0, max=1e9, step=1000.0, label="dose e/Å² (0: fit)",
                                  tooltip="incident e/Å² of an image in detected electrons: the library's scale is "
@@ -102,7 +106,8 @@ class LibraryPanel:
             return value
         path = chosen_path(self.file)
         if path is None:
-            raise ValueError("choose the library file (a library JSON or a CSV of count, cross_section)")
+            raise ValueError("choose the library file (a library JSON, or a CSV or text table of atom count and "
+                             "cross-section)")
         return str(path)
 
     def dose_value(self):

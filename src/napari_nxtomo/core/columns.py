@@ -334,7 +334,8 @@ def holds_element(types, element: str) -> np.ndarray:
 
 
 def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=None, names=("Pb", "Se"),
-                      types=None, lattice_parameter=None, structure=None, progress=None, cancel=None):
+                      types=None, lattice_parameter=None, structure=None, progress=None, cancel=None,
+                      fit_options=None):
     """Fit the columns of one image with the column types a rule gives.
 
     Parameters
@@ -365,6 +366,9 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
         Å, for ``"sublattice"``.
     structure : str, optional
         ``"core-shell"`` makes ``"auto"`` choose ``"sublattice"``.
+    fit_options : dict, optional
+        Further keywords of every :func:`~napari_nxtomo.core.fitting.fit_columns`
+        call, e.g. ``{"weighting": "uniform", "background_degree": 2}``.
 
     Returns
     -------
@@ -410,8 +414,9 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
             rule = "given"
         if structure == "core-shell" and zone_axis is not None and lattice_parameter:
             rule = "sublattice"
+    extra = dict(fit_options or {})
     if rule == "sublattice":
-        return _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel)
+        return _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel, extra)
     n = len(np.asarray(positions))
     if rule == "given":
         if types is None:
@@ -421,11 +426,11 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
         fit_types = np.full(n, f"{heavy}+{light}")
     else:
         fit_types = None
-    table = fit_columns(image, pixel_size, positions, types=fit_types, progress=progress, cancel=cancel)
+    table = fit_columns(image, pixel_size, positions, types=fit_types, progress=progress, cancel=cancel, **extra)
     if rule in ("parity", "intensity"):
         split = split_types(table[["y", "x"]].to_numpy(), table["volume"], rule, names=(heavy, light))
         table = _carry_starts(table, fit_columns(image, pixel_size, table[["y", "x"]].to_numpy(), types=split,
-                                                 progress=progress, cancel=cancel))
+                                                 progress=progress, cancel=cancel, **extra))
     elif fit_types is None:
         table["type"] = "column"
     table["type"] = table["type"].astype(str)
@@ -433,7 +438,7 @@ def fit_typed_columns(image, pixel_size, positions, rule="auto", *, zone_axis=No
     return table
 
 
-def _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel):
+def _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_parameter, progress, cancel, extra):
     """Fit with one type, type by sublattice, drop off-lattice peaks, fit again per type (rule "sublattice")."""
     from .fitting import fit_columns
     from .sublattices import assign_sublattices
@@ -441,11 +446,11 @@ def _fit_by_sublattice(image, pixel_size, positions, zone_axis, lattice_paramete
     if zone_axis is None or not lattice_parameter:
         raise ValueError("the column types of a core-shell image follow from its lattice: give the zone axis and "
                          "the lattice parameter (the image's metadata 'zone_axis' and 'lattice_parameter')")
-    first = fit_columns(image, pixel_size, positions, progress=progress, cancel=cancel)
+    first = fit_columns(image, pixel_size, positions, progress=progress, cancel=cancel, **extra)
     kinds, info = assign_sublattices(first[["y", "x"]].to_numpy(), first["volume"], zone_axis, lattice_parameter)
     on = kinds != "off-lattice"
     table = fit_columns(image, pixel_size, first.loc[on, ["y", "x"]].to_numpy(), types=kinds[on],
-                        progress=progress, cancel=cancel)
+                        progress=progress, cancel=cancel, **extra)
     table["type"] = table["type"].astype(str)
     table.attrs.update(type_rule="sublattice", off_lattice_columns=int((~on).sum()),
                        lattice_coherence=round(float(info["score"]), 3),

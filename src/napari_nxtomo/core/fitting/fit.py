@@ -14,11 +14,14 @@ from .solver import _evaluate, _least_squares, _standard_errors
 from .threads import _LOCK, _default_threads, _threads
 from .validation import _check_inputs, _check_resolution, _given_widths
 from .background import MAX_DEGREE
-from .widths import _scan_width, _width_grid
+from .widths import _column_region, _scan_width, _width_grid
 
 #: a column whose centre is closer than this many widths to the image edge is
 #: flagged ``border`` (more than 0.13 % of its peak falls outside the image)
 BORDER_SIGMAS = 3.0
+
+#: the smallest background degree of a fit inside the columns' region (a particle on vacuum, see ``fit_columns``)
+REGION_DEGREE = 2
 
 
 def fit_columns(
@@ -87,7 +90,15 @@ def fit_columns(
         that the pixels cannot measure it) up to 0.35 × the median
         nearest-neighbour distance of the columns (wider peaks would be a
         blur of the neighbours, not a column).  A width at either end is
-        reported in ``attrs["widths_at_bound"]`` with a warning.
+        reported in ``attrs["widths_at_bound"]`` with a warning.  With
+        neither ``width`` nor ``width_range`` given, a width estimate at
+        the top of that range on a fitted background (a particle on vacuum
+        or a support: the Gaussians fill the particle's bright plateau,
+        which a flat background cannot follow) moves the fit to the pixels
+        within one median column spacing of a column, with a background of
+        degree at least 2 (warned of; ``attrs["fit_region"]`` is the
+        fraction of the image fitted, 1 otherwise); only a width still at
+        the top there refuses the starts as denser than the columns.
     weighting : {"noise", "uniform"}
         ``"noise"`` (default): after an ordinary least-squares fit, refit
         with each pixel weighted by the inverse of the fitted noise variance
@@ -141,6 +152,7 @@ def fit_columns(
         ``attrs`` holds ``background`` (image units; for a polynomial
         background its mean over the image, the terms' coefficients in
         ``background_coefficients`` and the degree in ``background_degree``),
+        ``fit_region`` (the fraction of the image fitted, see ``width_range``),
         ``pixel_size``, ``width_range`` (type → (smallest, largest) Å),
         ``widths_at_bound`` (the types
         whose width sits at an end of ``width_range``),
@@ -250,6 +262,11 @@ def fit_columns(
         if given is None:
             scan = None if width_range is None else (float(bounds[0].min()), float(bounds[1].max()))
             ss_t = _scan_width(problem, ys, xs, len(tnames), steps, scan)
+            if width_range is None and _at_top(ys, xs, ss_t, img.shape) and fit_background:
+                degree = max(degree, REGION_DEGREE)
+                problem = _Problem(img, n_sigma, fit_background, background, degree, _column_region(ys, xs, img.shape))
+                ss_t = _scan_width(problem, ys, xs, len(tnames), steps, scan)
+                _warn_region(problem, degree, ss_t, ys, xs, img.shape, p)
             if width_range is None:
                 _check_density(ys, xs, ss_t, img.shape, p)
         else:
@@ -275,6 +292,7 @@ def fit_columns(
         {
             "background": float(np.mean(est.b)),
             "background_degree": degree,
+            "fit_region": 1.0 if problem.region is None else problem.n_pixels / img.size,
             "background_coefficients": [float(c) for c in est.coef] if degree else [float(est.b)],
             "pixel_size": p,
             "widths": {_plain(t): float(s * p) for t, s in zip(tnames, est.ss_t)},
@@ -376,11 +394,16 @@ def _carry_starts(first, second):
     return second
 
 
+def _at_top(ys, xs, ss_t, shape):
+    """Whether the estimated width sits at the top of its scan (0.35 × the columns' spacing)."""
+    return len(ys) >= 3 and float(ss_t.max()) >= 0.98 * _width_grid(ys, xs, shape)[-1]
+
+
 def _check_density(ys, xs, ss_t, shape, pixel_size):
     """Refuse starts denser than the columns: the estimated width at the top of its scan (0.35 × their spacing)."""
-    grid = _width_grid(ys, xs, shape)
-    if len(ys) < 3 or float(ss_t.max()) < 0.98 * grid[-1]:
+    if not _at_top(ys, xs, ss_t, shape):
         return
+    grid = _width_grid(ys, xs, shape)
     pts = np.column_stack([ys, xs])
     d_nn = float(np.median(cKDTree(pts).query(pts, k=2)[0][:, 1])) * pixel_size
     raise ValueError(
@@ -390,6 +413,21 @@ def _check_density(ys, xs, ss_t, shape, pixel_size):
         "the image is not inverted (bright columns on a dark background, not a bright-field image), that the "
         "pixel size is right (an uncalibrated image is read as 1 Å per pixel: give it), and find the columns "
         "with a larger min distance"
+    )
+
+
+def _warn_region(problem, degree, ss_t, ys, xs, shape, pixel_size):
+    """Warn that the fit was moved to the columns' region with a smooth background (when that gave a width)."""
+    if _at_top(ys, xs, ss_t, shape):
+        return
+    warnings.warn(
+        f"on a flat background over the whole image the columns' Gaussians grew to their largest width (they "
+        f"filled the bright plateau of a particle on vacuum or a support); fitted instead on the "
+        f"{100 * problem.n_pixels / problem.img.size:.0f} % of the image within one column spacing of a column, "
+        f"with a smooth background of degree {degree} (width {float(ss_t.max()) * pixel_size:.3g} Å); "
+        "attrs['fit_region'] holds that fraction. Give width_range= or background_degree= to choose yourself",
+        UserWarning,
+        stacklevel=3,
     )
 
 

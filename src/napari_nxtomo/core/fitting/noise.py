@@ -72,7 +72,10 @@ def _noise_model(problem, model, vols, tab):
     hh, _, _ = problem.normals(model, vols, tab)
     pinv, _ = _invert_blocks(hh[:, :3, :3])
     lev = _leverage_map(problem.shape[0], problem.shape[1], problem.w, problem.use_w, vols, *tab, pinv)
-    return estimate_noise(problem.img, model, lev)
+    if problem.region is None:
+        return estimate_noise(problem.img, model, lev)
+    inside = problem.region > 0  # the pixels the fit describes
+    return estimate_noise(problem.img[inside][None], model[inside][None], lev[inside][None])
 
 
 def _quantum(img, max_level=1000, max_quanta=2**20):

@@ -44,8 +44,10 @@ class _Problem:
     is linear in the background and the volumes (:meth:`solve_linear`).
     """
 
-    def __init__(self, img, n_sigma, fit_background, background, degree=0):
+    def __init__(self, img, n_sigma, fit_background, background, degree=0, region=None):
         self.img = img
+        self.region = None if region is None else np.ascontiguousarray(region, dtype=np.float64)
+        self.n_pixels = int(img.size if region is None else np.count_nonzero(region))
         self.shape = img.shape
         self.n_sigma = float(n_sigma)
         self.fit_background = bool(fit_background)
@@ -54,7 +56,9 @@ class _Problem:
         self.set_weights(None)
 
     def set_weights(self, w):
-        """Weight each pixel by ``w`` (H, W) from now on; None for uniform weights."""
+        """Weight each pixel by ``w`` (H, W) from now on; None for uniform weights (times ``region``, when set)."""
+        if self.region is not None:
+            w = self.region if w is None else w * self.region
         self.use_w = w is not None
         self.w = w if w is not None else np.ones((1, 1))
         if w is None:

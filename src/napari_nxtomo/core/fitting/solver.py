@@ -118,7 +118,7 @@ def _determined(problem, est):
     """
     hh, _, _ = problem.normals(est.model, est.vols, est.tab)
     ok = est.vols > 0
-    se = _position_errors(hh, ok, est.rss / max(problem.img.size - 3 * len(est.ys) - 1, 1))
+    se = _position_errors(hh, ok, est.rss / max(problem.n_pixels - 3 * len(est.ys) - 1, 1))
     return ok & (se <= UNDETERMINED * est.ss)
 
 
@@ -175,7 +175,7 @@ def _line_search(problem, est, tcode, n_types, fit_width, bounds):
     """
     hh, gg, _ = problem.normals(est.model, est.vols, est.tab)
     dpos, ds, ok = _gauss_newton_step(hh, gg, est.vols, tcode, n_types, fit_width, est.ss_t)
-    pos_se = _position_errors(hh, ok, est.rss / max(problem.img.size - 3 * len(est.ys) - 1, 1))
+    pos_se = _position_errors(hh, ok, est.rss / max(problem.n_pixels - 3 * len(est.ys) - 1, 1))
     lim_step = 0.5 * est.ss
     dpos = np.clip(dpos, -lim_step[:, None], lim_step[:, None])
     h, w = problem.shape

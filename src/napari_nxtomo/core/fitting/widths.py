@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
 
 from .problem import N_SIGMA, _Problem
@@ -44,6 +45,29 @@ def _width_grid(ys, xs, shape):
     return np.geomspace(s_lo, s_hi, 14)
 
 
+def _median_spacing(ys, xs):
+    """The median nearest-neighbour distance of the columns (pixels; inf for fewer than two)."""
+    if len(ys) < 2:
+        return float("inf")
+    pts = np.column_stack([ys, xs])
+    return float(np.median(cKDTree(pts).query(pts, k=2)[0][:, 1]))
+
+
+def _column_region(ys, xs, shape):
+    """The pixels within one median column spacing of a column: the particle, without the vacuum around it.
+
+    Examples
+    --------
+    >>> ys, xs = np.array([10.0, 10.0, 14.0]), np.array([10.0, 14.0, 12.0])
+    >>> region = _column_region(ys, xs, (40, 40))
+    >>> int(region.sum()), bool(region[10, 10]), bool(region[30, 30])
+    (106, True, False)
+    """
+    seeds = np.ones(shape, dtype=bool)
+    seeds[np.clip(np.round(ys).astype(int), 0, shape[0] - 1), np.clip(np.round(xs).astype(int), 0, shape[1] - 1)] = False
+    return distance_transform_edt(seeds) <= _median_spacing(ys, xs)
+
+
 def _central_crop(problem, ys, xs, s_hi, max_columns):
     """A problem on the crop around the ``max_columns`` most central columns, and their positions in it.
 
@@ -53,7 +77,7 @@ def _central_crop(problem, ys, xs, s_hi, max_columns):
     """
     h, wd = problem.shape
     pts = np.column_stack([ys, xs])
-    sub_img = problem.img
+    sub_img, sub_region = problem.img, problem.region
     sub_y, sub_x = ys, xs
     if len(ys) > max_columns:
         mid = np.median(pts, axis=0)
@@ -64,9 +88,11 @@ def _central_crop(problem, ys, xs, s_hi, max_columns):
         hi = np.minimum(hi, [h, wd])
         inside = np.all((pts >= lo) & (pts <= hi - 1), axis=1)
         sub_img = np.ascontiguousarray(problem.img[lo[0] : hi[0], lo[1] : hi[1]])
+        if sub_region is not None:
+            sub_region = sub_region[lo[0] : hi[0], lo[1] : hi[1]]
         sub_y, sub_x = ys[inside] - lo[0], xs[inside] - lo[1]
     degree = problem.basis.degree if problem.basis is not None else 0
-    sub = _Problem(sub_img, problem.n_sigma, problem.fit_background, problem.background, degree)
+    sub = _Problem(sub_img, problem.n_sigma, problem.fit_background, problem.background, degree, sub_region)
     return sub, sub_y, sub_x
 
 

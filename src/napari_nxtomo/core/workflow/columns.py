@@ -10,7 +10,7 @@ import numpy as np
 
 def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *, positions=None, zone_axis=None,
                  types: str = "auto", elements=("Pb", "Se"), given_types=None, lattice_parameter=None,
-                 structure=None, progress=None, cancel=None):
+                 structure=None, progress=None, cancel=None, fit_options=None):
     """Find the atomic columns of an image (unless given) and fit them with their types.
 
     Parameters
@@ -37,6 +37,9 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
         by the sublattice they sit on (rule ``"sublattice"``).
     progress, cancel : callable, optional
         ``progress(i, n)`` and ``cancel() -> bool`` of the fit.
+    fit_options : dict, optional
+        Further keywords of the fit (:func:`~napari_nxtomo.core.fitting.fit_columns`), e.g.
+        ``{"weighting": "uniform", "background_degree": 2}``.
 
     Returns
     -------
@@ -66,13 +69,13 @@ def find_and_fit(image, pixel_size: float, min_distance: float | None = None, *,
             from ..fitting.finding import SIGNIFICANCE
 
             raise ValueError(_NO_COLUMNS.format(sig=SIGNIFICANCE, min_distance=min_distance))
-        lattice = {"lattice_parameter": lattice_parameter, "structure": structure}
+        lattice = {"lattice_parameter": lattice_parameter, "structure": structure, "fit_options": fit_options}
         table = fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
                                   progress=progress, cancel=cancel, **lattice)
         return _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel, lattice)
     return fit_typed_columns(image, pixel_size, positions, types, zone_axis=zone_axis, names=elements,
                              types=given_types, lattice_parameter=lattice_parameter, structure=structure,
-                             progress=progress, cancel=cancel)
+                             progress=progress, cancel=cancel, fit_options=fit_options)
 
 
 def _without_empty_peaks(table, image, pixel_size, types, zone_axis, elements, cancel, lattice):

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: the fit's settings a table's metadata carries to the counting (whose notes say what a library needs of them)
+FIT_SETTINGS = ("weighting", "weighting_shift")
+
 
 def read_count_library(path) -> dict:
     """A counting library from a CSV file of atom counts and cross-sections (Å²).
@@ -120,7 +123,10 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     n_steps = 1 + (len(set(types.tolist())) if types is not None else 1)  # each type, then the last checks
     if progress is not None:
         progress(0, n_steps)
-    values = table if feature == "volume" else table[feature].to_numpy(dtype=float)
+    values = table[feature].to_numpy(dtype=float)
+    if feature == "volume":  # the fit's settings (a points layer's metadata) go with it: count_atoms notes them
+        values = table.copy(deep=False)
+        values.attrs = {**table.attrs, **{k: md[k] for k in FIT_SETTINGS if k in md}}
     options = dict(max_components=max_components, n_components=n_components,
                    types=None if feature == "volume" else types, **_library_options(choice.library, dose, md, types))
     if choice.library is not None:
