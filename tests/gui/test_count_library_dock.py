@@ -143,6 +143,7 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     dock.reset_choices()
     dock.points.value = layers[2]
     dock.joint.value = True
+    dock.assignment.value = "nearest"  # not used jointly: the user is told, the counts are the joint count's
     seen, report = [], dock.runner.progress
     dock.runner.progress = lambda i, n: (seen.append((i, n)), report(i, n))
     dock.run()
@@ -151,6 +152,7 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     assert [i for i, _ in seen] == sorted(i for i, _ in seen) and seen[-1] == (5, 5)
     assert {i for i, _ in seen} == set(range(6))
     assert not messages["error"], messages
+    assert any("'count by' choice is not used" in m for m in messages["info"]), messages
     expected, joint = count_views_tables(tables, [v.layer_metadata() for v in sample.views])
     totals = []
     for ly, exp in zip(layers, expected):

@@ -173,6 +173,10 @@ class CountAtomsWidget(Dock):
         options = self._checked_options()
         if options is None:
             return
+        if options.get("assignment", "likelihood") != "likelihood":
+            notify.info("the joint count gives each column its count of highest likelihood (moving the uncertain "
+                        "ones so that the views' totals agree): the 'count by' choice is not used (untick 'all "
+                        "views jointly' to count each view with it)")
         if options["lowest_count"] is not None:
             notify.info("the joint count takes each type's classes from the library with one scale for all "
                            "views: the lowest-count box is not used (untick 'all views jointly' to count each view "
