@@ -139,7 +139,11 @@ def one_run(views, libraries, truth_q, a, dose, seed, n_runs, dose_given=False):
     tables = [f[0] for f in fits]
     t0 = time.perf_counter()
     given = {"dose": dose, "pixel_size": views[0].pixel_size} if dose_given else {}
-    joint = count_views(tables, libraries, **given)
+    try:
+        joint = count_views(tables, libraries, **given)
+    except ValueError as err:  # the joint count refuses (no dose and the views' scales undetermined)
+        print(f"{dose:.0e} seed {seed}: count refused: {str(err)[:300]}")
+        return
     t_count = time.perf_counter() - t0
     c_true = dose * views[0].pixel_size**2
     print(f"{dose:.0e} seed {seed}: fit {sum(f[2] for f in fits):.1f} s, joint count {t_count:.1f} s; scale/true "

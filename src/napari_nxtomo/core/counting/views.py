@@ -138,7 +138,11 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         est, names = _scale_estimates(free, libraries, element)
         try:
             scale, scale_err, note = _joint_scale(est, names)
-            results = at(scale, 1.0)
+            try:
+                results = at(scale, 1.0)
+            except ValueError as exc:  # the refusal says "dose": here the scale is the views' own
+                raise ValueError(f"the views' own scales agree on dose · pixel² = {scale:.4g} (used as the dose), "
+                                 f"but at it {exc}") from exc
         except ValueError as exc:  # the views disagree (or their median fits one view nowhere): decided by the totals
             scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, exc)
             scale_err = float("nan")
