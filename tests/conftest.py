@@ -81,3 +81,26 @@ def preset_refine_start(widget) -> None:
 def refine_start():
     """:func:`preset_refine_start`, for the GUI tests."""
     return preset_refine_start
+
+
+@pytest.fixture
+def errors(notifications):
+    """The plugin's error notifications, collected instead of shown (a list)."""
+    return notifications["error"]
+
+
+@pytest.fixture(scope="session")
+def fit_view():
+    """``fit_view(view)``: a multislice view's columns found and fitted as the Fit dock does by default (minimum
+    distance from the zone axis and lattice, the view's structure), its metadata and pixel size in the attrs."""
+    from napari_nxtomo.core.columns import min_distance_for
+    from napari_nxtomo.core.workflow import find_and_fit
+
+    def fit(view):
+        md = view.layer_metadata()
+        table = find_and_fit(view.image, view.pixel_size, min_distance_for(md)[0], zone_axis=md["zone_axis"],
+                             lattice_parameter=md["lattice_parameter"], structure=md.get("structure"))
+        table.attrs.update(md, pixel_size_A=view.pixel_size)
+        return table
+
+    return fit

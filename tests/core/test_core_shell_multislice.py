@@ -13,23 +13,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_nxtomo.core.columns import min_distance_for
 from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
 from napari_nxtomo.core.multislice_sample import pbse_cdse_core_shell_multislice
-from napari_nxtomo.core.workflow import count_table, find_and_fit, reconstruct_tables
+from napari_nxtomo.core.workflow import count_table, reconstruct_tables
 
 DOSE = 1e5
 
 
 @pytest.fixture(scope="module")
-def counted():
+def counted(fit_view):
     particle = pbse_cdse_core_shell_multislice(seed=3, dose=DOSE)
     out = []
     for view in particle.views:
-        md = view.layer_metadata()
-        table = find_and_fit(view.image, view.pixel_size, min_distance_for(md)[0], zone_axis=md["zone_axis"],
-                             lattice_parameter=md["lattice_parameter"], structure=md["structure"])
-        table.attrs.update(md, pixel_size_A=view.pixel_size)
+        table = fit_view(view)
         counts, result = count_table(table)
         idx, dist = match_columns(counts, view.columns)
         out.append((view, counts, view.columns.iloc[idx].reset_index(drop=True), dist))

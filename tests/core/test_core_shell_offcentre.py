@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_nxtomo.core.columns import min_distance_for
 from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
-from napari_nxtomo.core.workflow import count_core_shell_views, find_and_fit, reconstruct_tables
+from napari_nxtomo.core.workflow import count_core_shell_views, reconstruct_tables
 
 DOSE = 1e5
 ENTRY = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe off-centre core",
@@ -29,14 +28,11 @@ ENTRY = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe off-c
 
 
 @pytest.fixture(scope="module")
-def counted():
+def counted(fit_view):
     particle = multislice_particle(ENTRY, seed=3, dose=DOSE)
     tables = []
     for view in particle.views:
-        md = view.layer_metadata()
-        table = find_and_fit(view.image, view.pixel_size, min_distance_for(md)[0], zone_axis=md["zone_axis"],
-                             lattice_parameter=md["lattice_parameter"], structure=md["structure"])
-        table.attrs.update(md, pixel_size_A=view.pixel_size)
+        table = fit_view(view)
         tables.append(table)
     counts, info = count_core_shell_views(tables, names=[v.name for v in particle.views])
     out = []

@@ -22,14 +22,11 @@ IRREGULAR = dict(MULTISLICE_SAMPLES["pbse_cuboctahedron"], title="PbSe irregular
 
 @pytest.mark.parametrize("particle, dose", [("pbse_cuboctahedron", 5e4), (IRREGULAR, 1e5)],
                          ids=["sample-5e4", "irregular-1e5"])
-def test_selenium_counts_along_110(particle, dose):
+def test_selenium_counts_along_110(particle, dose, fit_view):
     """Se columns ≥ 0.75 exact, their mean error within ±0.3 atoms and the Se total within 10 % (measured
     0.81 / 0.99 exact, ceilings 0.85 / 1.00); Pb ≥ 0.9 exact."""
     view = multislice_view((1, 1, 0), dose=dose, seed=0, particle=particle)
-    md = view.layer_metadata()
-    table = find_and_fit(view.image, view.pixel_size, min_distance_for(md)[0], zone_axis=(1, 1, 0),
-                         lattice_parameter=md["lattice_parameter"])
-    counted, result = count_table(table, metadata=md)
+    counted, result = count_table(fit_view(view))
     nearest, _ = match_columns(counted, view.columns)
     for element, floor in (("Se", 0.75), ("Pb", 0.9)):
         mine = (counted["type"] == element).to_numpy()

@@ -7,15 +7,6 @@ from scipy.spatial import cKDTree
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    import napari_nxtomo._qt.notify as notify
-
-    got = []
-    monkeypatch.setattr(notify, "show_error", got.append)
-    return got
-
-
 def _wait(qtbot, widget, timeout=60_000):
     qtbot.waitUntil(lambda: widget.runner.worker is None, timeout=timeout)
 

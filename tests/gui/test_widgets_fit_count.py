@@ -17,16 +17,6 @@ def truth():
     return pbse_cuboctahedron()
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    """Collect the notifications the widgets raise instead of showing them."""
-    import napari_nxtomo._qt.notify as notify
-
-    got = []
-    monkeypatch.setattr(notify, "show_error", got.append)
-    return got
-
-
 def _docks(viewer):
     _, fit = viewer.window.add_plugin_dock_widget("napari-nxtomo", "1 Fit columns")
     _, count = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")

@@ -10,15 +10,6 @@ from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice a
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    import napari_nxtomo._qt.notify as notify
-
-    got = []
-    monkeypatch.setattr(notify, "show_error", got.append)
-    return got
-
-
 def _wait(qtbot, widget, timeout=300_000):
     qtbot.waitUntil(lambda: widget.runner.worker is None, timeout=timeout)
 
