@@ -4,9 +4,11 @@
     python benchmarks/multislice/make_libraries.py                 # every shipped library
     python benchmarks/multislice/make_libraries.py --only samples  # the bundled samples' optics only
     python benchmarks/multislice/make_libraries.py --phonons 2 --out /tmp/libs   # a quick check
+    python benchmarks/multislice/make_libraries.py --crystal CdSe --only tests   # the core-shell shells' Cd
 
-Shipped: PbSe (a = 6.12 Å), ⟨100⟩ and ⟨110⟩, counts up to 15, 300 kV, aberration-free probe,
-room-temperature thermal displacements (napari_nxtomo.core.library.THERMAL_SIGMA), for
+Shipped: PbSe (a = 6.12 Å), ⟨100⟩ and ⟨110⟩, counts up to 15, and zincblende CdSe (the shell of the
+core-shell particles, one Se lattice with the PbSe core: napari_nxtomo.core.lattice.ZINCBLENDE_CDSE),
+300 kV, aberration-free probe, room-temperature thermal displacements (napari_nxtomo.core.library.THERMAL_SIGMA), for
 * "samples": the bundled samples' optics, 24 mrad, detector 60-130 mrad;
 * "tests": the optics of the multislice images stored with the tests
   (tests/core/data/multislice: 22 mrad, detector 60-140 mrad).
@@ -23,9 +25,12 @@ import argparse
 import time
 from pathlib import Path
 
+from napari_nxtomo.core.lattice import ZINCBLENDE_CDSE
 from napari_nxtomo.core.library import SHIPPED_DIR, simulate_library
 from napari_nxtomo.core.library.shipped import store_in_cache
 
+#: the crystals by name: PbSe (rocksalt, known to the library by name) and the core-shell particles' zincblende shell
+CRYSTALS = {"PbSe": "PbSe", "CdSe": ZINCBLENDE_CDSE}
 OPTICS = {
     "samples": dict(convergence_mrad=24.0, detector_mrad=(60.0, 130.0)),
     "tests": dict(convergence_mrad=22.0, detector_mrad=(60.0, 140.0)),
@@ -39,13 +44,14 @@ def main(argv=None):
     ap.add_argument("--zones", nargs="+", default=["110", "100"])
     ap.add_argument("--phonons", type=int, default=8)
     ap.add_argument("--max-count", type=int, default=15)
+    ap.add_argument("--crystal", choices=sorted(CRYSTALS), default="PbSe")
     args = ap.parse_args(argv)
     out = Path(args.out)
     for name in args.only:
         for z in args.zones:
             zone = tuple(int(c) for c in z)
             t0 = time.time()
-            lib = simulate_library("PbSe", zone, energy_keV=300.0, max_count=args.max_count, n_phonons=args.phonons,
+            lib = simulate_library(CRYSTALS[args.crystal], zone, energy_keV=300.0, max_count=args.max_count, n_phonons=args.phonons,
                                    cache=False, progress=lambda i, n: print(f"  {i}/{n}", end="\r", flush=True),
                                    **OPTICS[name])
             path = store_in_cache(lib, out)

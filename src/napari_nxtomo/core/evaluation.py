@@ -77,6 +77,54 @@ def best_fcc_translation(q, reference, max_shift: int = 8):
     return best
 
 
+def score_species(model: dict, truth_q, truth_elements, max_shift: int = 8) -> dict:
+    """Recall and precision of a model of several species on their own sites, after one common fcc translation.
+
+    Parameters
+    ----------
+    model : dict of str to (N, 3) int array
+        The model's sites per element, quarter-lattice units, one frame
+        (e.g. a core's Pb and its shell's Cd).
+    truth_q : (M, 3) int array
+    truth_elements : (M,) sequence of str
+    max_shift : int
+        As :func:`best_fcc_translation`.
+
+    Returns
+    -------
+    dict
+        ``translation``; per element ``{element: (n_true, n_model, n_shared)}`` under ``per_element``; and
+        ``recall``, ``precision`` of all of them together (a site counts when its element is right).
+
+    Examples
+    --------
+    >>> truth = np.array([[0, 0, 0], [2, 2, 0], [3, 1, 1]])
+    >>> s = score_species({"Pb": np.array([[2, 2, 0], [4, 4, 0]]), "Cd": np.array([[5, 3, 1]])}, truth, ["Pb", "Pb", "Cd"])
+    >>> s["translation"].tolist(), s["recall"], s["per_element"]["Cd"]
+    ([-2, -2, 0], 1.0, (1, 1, 1))
+    """
+    truth_q = np.asarray(truth_q, dtype=np.int64)
+    truth_el = np.asarray(truth_elements).astype(str)
+    species = sorted(set(model) | set(truth_el.tolist()))
+    far = np.array([1 << 16, 0, 0])  # keeps the species apart under any translation tried
+
+    def stacked(parts):
+        return np.concatenate([np.asarray(q, dtype=np.int64).reshape(-1, 3) + k * far for k, q in parts] or
+                              [np.zeros((0, 3), np.int64)])
+
+    mq = stacked([(k, model[e]) for k, e in enumerate(species) if e in model])
+    tq = stacked([(k, truth_q[truth_el == e]) for k, e in enumerate(species)])
+    shift, shared = best_fcc_translation(mq, tq, max_shift)
+    true_set = set(map(tuple, tq.tolist()))
+    per = {}
+    for k, e in enumerate(species):
+        q = np.asarray(model.get(e, np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3) + k * far + shift
+        n_shared = sum(tuple(v) in true_set for v in q.tolist())
+        per[e] = (int(np.sum(truth_el == e)), len(q), int(n_shared))
+    return {"translation": shift, "per_element": per, "recall": shared / max(len(tq), 1),
+            "precision": shared / max(len(mq), 1)}
+
+
 @dataclass
 class SiteScore:
     """A 3D model's sites against the true ones (see :func:`score_sites`).

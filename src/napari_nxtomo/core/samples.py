@@ -48,6 +48,9 @@ CORE_SHELL_SAMPLE = (14.5, 5.0, 3, (-2, 1))
 #: a second core-shell particle unlike the sample (tests, benchmark): a thinner, longer rod, a core cut further by
 #: {111} (truncated octahedron) and moved 1 a/2 along x and 2 a/2 along the rod, an island elsewhere on its facet
 CORE_SHELL_OTHER = (13.0, 7.0, 3, (-1, 2), (1, 0, 2), 1.7)
+#: a third core-shell particle (tests, benchmark): a cubic core ({100} facets only) moved 1 a/2 down y and 1 a/2
+#: along the rod, in a wider, shorter rod (a thicker shell), its island at x = 0..2 a/2 on the +y facet
+CORE_SHELL_CUBE = (16.5, 4.0, 3, (0, 2), (0, -1, 1), 3.0)
 
 
 @dataclass

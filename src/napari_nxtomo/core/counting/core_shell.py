@@ -22,7 +22,10 @@ cross-section holds then depends on the zone axis:
 
 The counts of the Pb-bearing columns come from
 :func:`~napari_nxtomo.core.counting.count_atoms` (library, dose prior); the
-other columns get 0 Pb.
+other columns get 0 Pb.  The shell's Cd columns are pure Cd in both zone
+axes (the zincblende cation sites, off the PbSe columns): :func:`count_shell_cd`
+counts them with the shell crystal's library at the dose the Pb counting
+measured.
 """
 
 from __future__ import annotations
@@ -234,3 +237,51 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
                             "four Cd sites (ratio measured on the shell-only columns)")
     return n_pb, result, {"selected": selected, "shell": shell, "rho": rho}
+
+
+def count_shell_cd(table, *, library, dose: float, pixel_size: float, **options):
+    """Cd atoms of every ``"Cd"`` column of a core–shell view (the shell crystal's library, pure Cd columns).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Fitted columns typed by sublattice (``volume``, ``type``, optional ``volume_err``).
+    library : CrossSectionLibrary or dict
+        The shell's (CdSe, zincblende) along the view's zone axis, with a ``"Cd"`` type.
+    dose, pixel_size : float
+        e/Å² and Å: the scale about which the Cd classes are fitted (the
+        dose the Pb counting measured when the image does not say it).
+    options
+        More :func:`~napari_nxtomo.core.counting.count_atoms` keywords.
+
+    Returns
+    -------
+    n_cd : (N,) int ndarray
+        Cd atoms per column (0 off the Cd sublattice).
+    result : CountResult or None
+        None when the table has no Cd column.
+    selected : (N,) bool ndarray
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"volume": [1.0, 2.1, 2.9, 1.1, 2.0, 3.0] * 4 + [9.0], "type": ["Cd"] * 24 + ["Pb"]})
+    >>> n_cd, res, sel = count_shell_cd(t, library={"Cd": {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0}}, dose=1.0,
+    ...                                 pixel_size=1.0)
+    >>> n_cd[:6].tolist(), int(n_cd[-1]), int(sel.sum())
+    ([1, 2, 3, 1, 2, 3], 0, 24)
+    """
+    from .front import count_atoms
+
+    types = table["type"].astype(str).to_numpy()
+    selected = types == "Cd"
+    n_cd = np.zeros(len(table), dtype=int)
+    if not selected.any():
+        return n_cd, None, selected
+    vol = table["volume"].to_numpy(dtype=float)[selected]
+    errors = table["volume_err"].to_numpy(dtype=float)[selected] if "volume_err" in table else None
+    floor = 1e-6 * np.abs(vol).max()
+    result = count_atoms(np.clip(vol, floor, None), library=library, types=np.full(selected.sum(), "Cd"),
+                         errors=errors, dose=dose, pixel_size=pixel_size, **options)
+    n_cd[selected] = np.asarray(result.counts, dtype=int)
+    return n_cd, result, selected

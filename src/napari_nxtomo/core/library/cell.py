@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..lattice import FCC_TRANSLATIONS_Q, ROCKSALT_PBSE, Crystal
+from ..lattice import FCC_TRANSLATIONS_Q, ROCKSALT_PBSE, ZINCBLENDE_CDSE, Crystal
 
 #: atomic numbers of the elements the shipped crystals hold (others are looked up in ASE)
 ATOMIC_NUMBERS = {"S": 16, "Zn": 30, "Se": 34, "Cd": 48, "Te": 52, "Pb": 82}
 #: rocksalt lattice parameters (Å) of the crystals known by name
 KNOWN_CRYSTALS = {"PbSe": ("Pb", "Se", 6.12), "PbS": ("Pb", "S", 5.936), "PbTe": ("Pb", "Te", 6.46)}
+#: zincblende crystals known by name: the core-shell particles' shell, its Se lattice the PbSe core's
+ZINCBLENDE_CRYSTALS = {"CdSe": ZINCBLENDE_CDSE}
 
 
 def atomic_number(element: str) -> int:
@@ -39,7 +41,7 @@ def atomic_number(element: str) -> int:
 
 
 def resolve_crystal(crystal, lattice_parameter=None) -> tuple[str, Crystal]:
-    """(name, Crystal) from a name ("PbSe", "PbS", "PbTe") or a :class:`~napari_nxtomo.core.lattice.Crystal`.
+    """(name, Crystal) from a name ("PbSe", "PbS", "PbTe"; "CdSe" zincblende) or a :class:`~napari_nxtomo.core.lattice.Crystal`.
 
     Examples
     --------
@@ -48,6 +50,8 @@ def resolve_crystal(crystal, lattice_parameter=None) -> tuple[str, Crystal]:
     ('PbS', 5.936, ['Pb', 'S'])
     >>> resolve_crystal(ROCKSALT_PBSE, lattice_parameter=6.124)[1].lattice_parameter
     6.124
+    >>> resolve_crystal("CdSe")[1].basis
+    {'Se': (2, 0, 0), 'Cd': (3, 1, 1)}
     """
     if isinstance(crystal, Crystal):
         a = crystal.lattice_parameter if lattice_parameter is None else float(lattice_parameter)
@@ -57,8 +61,10 @@ def resolve_crystal(crystal, lattice_parameter=None) -> tuple[str, Crystal]:
         cation, anion, a0 = KNOWN_CRYSTALS[crystal]
         a = a0 if lattice_parameter is None else float(lattice_parameter)
         return crystal, Crystal(f"{crystal} (rocksalt)", a, {cation: (0, 0, 0), anion: (2, 0, 0)})
+    if isinstance(crystal, str) and crystal in ZINCBLENDE_CRYSTALS:
+        return resolve_crystal(ZINCBLENDE_CRYSTALS[crystal], lattice_parameter)
     raise ValueError(
-        f"unknown crystal {crystal!r}: give one of {sorted(KNOWN_CRYSTALS)} or a napari_nxtomo.core.lattice.Crystal "
+        f"unknown crystal {crystal!r}: give one of {sorted({**KNOWN_CRYSTALS, **ZINCBLENDE_CRYSTALS})} or a napari_nxtomo.core.lattice.Crystal "
         "(e.g. ROCKSALT_PBSE)"
     )
 

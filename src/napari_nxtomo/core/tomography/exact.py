@@ -82,7 +82,7 @@ def _fix_sites(pb: _Problem) -> np.ndarray:
     for _ in range(100):
         f1 = np.concatenate([(fixed == 1).astype(np.int64), [0]])
         f0 = np.concatenate([(fixed == 0).astype(np.int64), [0]])
-        occ_lo = f1[pb.nbr].sum(1)
+        occ_lo = f1[pb.nbr].sum(1) + pb.n_fixed
         occ_hi = 12 - pb.n_out - f0[pb.nbr].sum(1)
         n_fixed1 = np.bincount(pb.col.ravel(), weights=np.repeat((fixed == 1).astype(float), pb.n_views),
                                minlength=len(pb.target))
@@ -145,8 +145,11 @@ def _milp_arrays(pb: _Problem, fixed=None):
     pi, pj = ii[sel], jj[sel]
     fi, fj = fixed[pi], fixed[pj]
     both = (fi < 0) & (fj < 0)
-    const = float(pb.n_out[fixed == 1].sum()) + float(np.sum(((fi == 1) & (fj == 0)) | ((fi == 0) & (fj == 1))))
-    lin = pb.n_out[free].astype(float)
+    # a site's edges to non-candidates: n_out empty ones when occupied, n_fixed filled ones when empty
+    out = (pb.n_out - pb.n_fixed).astype(float)
+    const = float(out[fixed == 1].sum() + pb.n_fixed.sum())
+    const += float(np.sum(((fi == 1) & (fj == 0)) | ((fi == 0) & (fj == 1))))
+    lin = out[free]
     # pairs with one fixed end: |x - 1| = 1 - x, |x - 0| = x
     for a, b in ((pi, pj), (pj, pi)):
         m = (fixed[a] < 0) & (fixed[b] >= 0)

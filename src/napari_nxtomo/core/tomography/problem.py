@@ -32,7 +32,7 @@ class _Problem:
 
     q: np.ndarray  # (K, 3) int64 quarter-lattice coordinates of the candidates
     nbr: np.ndarray  # (K, 12) int32 neighbour candidate index or -1
-    n_out: np.ndarray  # (K,) int: neighbours that are not candidates
+    n_out: np.ndarray  # (K,) int: neighbours that are not candidates (empty), the filled ones left out
     col: np.ndarray  # (K, P) int32 global column index per projection
     target: np.ndarray  # (C,) int64 measured count, -1 for missing (unconstrained)
     cweight: np.ndarray  # (C,) float: w * weight
@@ -46,6 +46,11 @@ class _Problem:
     dirs: np.ndarray  # (P, 3) int64 beam steps, half-lattice units
     mmax: np.ndarray  # (P,) int64 longest column, in steps
     view_columns: list  # per projection: the full column table (all columns incl. zero and outside)
+    n_fixed: np.ndarray | None = None  # (K,) int: neighbours filled by another species (count as occupied)
+
+    def __post_init__(self):
+        if self.n_fixed is None:
+            self.n_fixed = np.zeros(len(self.q), dtype=np.int64)
 
     @property
     def n_sites(self) -> int:
@@ -223,7 +228,7 @@ def _check_size(K, max_sites):
         )
 
 
-def _build_problem(placed, offsets, count_weight, max_sites):
+def _build_problem(placed, offsets, count_weight, max_sites, filled_q=None):
     """The candidate sites, columns and neighbours of the placed projections at the lattice ``offsets``.
 
     A site can hold an atom when in every projection its column was
@@ -235,6 +240,9 @@ def _build_problem(placed, offsets, count_weight, max_sites):
     its border, are empty.  The fcc sites searched are those of the box
     around the visual hull (:func:`_visual_hull_box`).  Every column's count
     carries the weight ``count_weight`` times the projection's column weight.
+    ``filled_q`` (quarter-lattice sites of this lattice held by another
+    species, e.g. those beside a core's atoms) are no candidates and count
+    as occupied neighbours (:func:`_fixed_neighbours`).
     """
     tables = _view_tables(placed, offsets)
     vls = [pl.vl for pl in placed]
@@ -246,9 +254,11 @@ def _build_problem(placed, offsets, count_weight, max_sites):
             "Crop the images to one particle, or check the positions' units (Å)"
         )
     q, col = _candidate_sites(vls, tables, _fcc_in_box(lo_q, hi_q))
+    q, col, n_fixed = _fixed_neighbours(q, col, filled_q)
     _check_size(len(q), max_sites)
     target = np.concatenate([tb["target"] for tb in tables]).astype(np.int64)
     grid, lo, nbr, n_out = _neighbour_grid(q)
+    n_out = n_out - n_fixed
     col_ptr, col_members = _column_members(col, len(target))
     mmax = np.array([max(1, int(np.diff(col_ptr)[col[:, k]].max()) - 1) for k in range(col.shape[1])], np.int64)
     return _Problem(
@@ -268,7 +278,35 @@ def _build_problem(placed, offsets, count_weight, max_sites):
         dirs=np.stack([vl.step // 2 for vl in vls]).astype(np.int64),
         mmax=mmax,
         view_columns=tables,
+        n_fixed=n_fixed,
     )
+
+
+def _fixed_neighbours(q, col, filled_q):
+    """Candidates less the ``filled_q`` sites, and how many filled sites each keeps among its 12 neighbours.
+
+    Examples
+    --------
+    >>> q = np.array([[0, 0, 0], [2, 2, 0], [4, 4, 0]])
+    >>> q2, col2, n_fixed = _fixed_neighbours(q, np.zeros((3, 1), np.int32), [[4, 4, 0]])
+    >>> q2.tolist(), n_fixed.tolist()
+    ([[0, 0, 0], [2, 2, 0]], [0, 1])
+    """
+    if filled_q is None or len(filled_q) == 0:
+        return q, col, np.zeros(len(q), dtype=np.int64)
+    filled = np.asarray(filled_q, dtype=np.int64).reshape(-1, 3)
+    keys = np.unique(_encode3(filled))
+    keep = ~np.isin(_encode3(q), keys)
+    q, col = q[keep], col[keep]
+    nb = (q[:, None, :] + FCC_NEIGHBOURS_Q[None, :, :]).reshape(-1, 3)
+    n_fixed = np.isin(_encode3(nb), keys).reshape(len(q), -1).sum(1).astype(np.int64)
+    return q, col, n_fixed
+
+
+def _encode3(q):
+    """One int64 key per quarter-lattice site (|components| < 2**20)."""
+    q = np.asarray(q, dtype=np.int64) + (1 << 20)
+    return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 
 # --------------------------------------------------------------------------
@@ -277,8 +315,9 @@ def _build_problem(placed, offsets, count_weight, max_sites):
 
 
 def _occupied_neighbours(state, pb: _Problem):
+    """Occupied neighbours of every candidate, the ones filled by another species (``n_fixed``) included."""
     s = np.concatenate([state.astype(np.int64), [0]])
-    return s[pb.nbr].sum(1)  # index -1 picks the appended 0
+    return s[pb.nbr].sum(1) + pb.n_fixed  # index -1 picks the appended 0
 
 
 def _column_counts(state, pb: _Problem):
@@ -299,11 +338,12 @@ def _energy_parts(state, pb: _Problem):
     (``Projection.weights``) and ``w`` the count weight
     (:func:`_weight_from_error_rate`); ``pb.cweight`` holds ``w ω_c``.
     Minimal surface is the prior knowledge: the particle compact, connected
-    and without holes.
+    and without holes.  Sites filled by another species (``pb.n_fixed``)
+    count as occupied: an empty candidate beside one is a surface edge.
     """
     x = state.astype(bool)
     occ = _occupied_neighbours(x, pb)
-    surface = int((12 - occ[x]).sum())
+    surface = int((12 - occ[x]).sum()) + int(pb.n_fixed[~x].sum())
     n = _column_counts(x, pb)
     c = pb.target >= 0
     dev = np.abs(pb.target[c] - n[c])

@@ -46,6 +46,8 @@ def reconstruct(
     progress=None,
     cancel=None,
     max_sites: int = 2_000_000,
+    filled=None,
+    filled_radius: float | None = None,
 ) -> ReconstructionResult:
     """Reconstruct a 3D atomic model on the fcc lattice from atom counts in two or more projections.
 
@@ -106,6 +108,16 @@ def reconstruct(
     max_sites : int
         Refuse problems with more candidate sites (about 8 kB each; a
         problem larger than 80 % of the free memory is refused too).
+    filled : (M, 3) array, optional
+        Positions (Å, this reconstruction's crystal frame: give every
+        projection's ``offset``) of another species' atoms, e.g. the Pb core
+        when the Cd of its shell is reconstructed.  The lattice sites within
+        ``filled_radius`` of one hold no atom and count as occupied
+        neighbours (the whole particle compact: no surface between shell
+        and core).
+    filled_radius : float, optional
+        Å; default ``√3 a / 4`` (a tetrahedral site beside an octahedral
+        one) plus 0.1 Å.
 
     Returns
     -------
@@ -196,7 +208,8 @@ def reconstruct(
     placed = _index_views(projections, a, max_sites)
     offsets, notes = _choose_offsets(placed, a, count_weight or DEFAULT_COUNT_WEIGHT, max_sites, time_limit)
     eps, count_weight = _count_weight(placed, offsets, count_weight, count_error_rate)
-    pb = _build_problem(placed, offsets, count_weight, max_sites)
+    filled_q = _sites_near(filled, a, filled_radius) if filled is not None else None
+    pb = _build_problem(placed, offsets, count_weight, max_sites, filled_q)
     _check_memory(pb)
     params = _run_params(pb.n_sites, n_sweeps, n_sample_sweeps, temperature)
 
@@ -223,6 +236,31 @@ def reconstruct(
 # --------------------------------------------------------------------------
 # the stages
 # --------------------------------------------------------------------------
+
+
+def _sites_near(positions, a, radius=None):
+    """fcc sites (quarter-lattice units) within ``radius`` Å (default √3 a/4 + 0.1) of any of ``positions`` (Å).
+
+    Examples
+    --------
+    >>> len(_sites_near([[-1.53, 1.53, 1.53]], 6.12))  # a tetrahedral site's four fcc neighbours
+    4
+    """
+    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    if len(pos) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    r = (np.sqrt(3) * a / 4 + 0.1) if radius is None else float(radius)
+    quarter = a / 4.0
+    m = int(np.ceil(r / quarter)) + 1
+    g = np.arange(-m, m + 1)
+    box = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    out = []
+    for p in pos / quarter:
+        cand = np.rint(p).astype(np.int64) + box
+        fcc = (cand % 2 == 0).all(1) & ((cand // 2).sum(1) % 2 == 0)
+        near = np.linalg.norm(cand - p, axis=1) * quarter <= r
+        out.append(cand[fcc & near])
+    return np.unique(np.concatenate(out), axis=0)
 
 
 def _validate_inputs(projections, lattice_parameter, lattice, n_runs, method, count_weight, count_error_rate,

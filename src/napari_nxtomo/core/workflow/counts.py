@@ -158,7 +158,7 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     return counted, result
 
 
-def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None):
+def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None, shell_library="auto"):
     """Pb atoms per column of a core–shell view's table (:func:`~napari_nxtomo.core.counting.count_core_shell`).
 
     The library is the core crystal's (``md["crystal"]``) along the zone
@@ -171,9 +171,11 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     -------
     counted : pandas.DataFrame
         ``table`` with ``count`` (Pb atoms), ``count_probability`` (1 for
-        the columns that hold no Pb by their sublattice) and
+        the columns that hold no Pb by their sublattice),
         ``shell_cross_section`` (the shell's share taken off before counting,
-        ⟨100⟩; 0 elsewhere).
+        ⟨100⟩; 0 elsewhere) and, when a library of the shell crystal
+        (``md["shell_crystal"]``, ``shell_library``) is found, ``count_Cd``
+        and ``count_Cd_probability`` (:func:`_with_shell_cd`).
     result : CountResult
         The counting of the Pb-bearing columns.
 
@@ -222,7 +224,40 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     counted["shell_cross_section"] = info["shell"]
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
                          count_element="Pb", shell_ratio=info["rho"])
+    _with_shell_cd(counted, md, result, choice.library, kind, dose, shell_library)
     return counted, result
+
+
+def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library="auto"):
+    """Add ``count_Cd`` (and its probability) to a counted core–shell table, or a note saying why not.
+
+    The Cd columns are counted with the shell crystal's library (``md["shell_crystal"]``) at the image's dose,
+    or, when the image does not say it, at the dose the Pb counting's scale stands for (scale / (pixel² × the
+    core library's fit capture)).
+    """
+    from ..counting.core_shell import count_shell_cd
+    from .count_library import choose_library
+
+    pixel = md.get("pixel_size_A")
+    if not (counted["type"].astype(str) == "Cd").any():
+        return
+    if dose is None and hasattr(core_library, "fit_capture") and pixel and "scale" in result.params:
+        dose = float(result.params["scale"]) / (float(pixel) ** 2 * core_library.fit_capture(kind)[0])
+    shell = md.get("shell_crystal")
+    choice = choose_library(shell_library, {**md, "crystal": shell}, np.array(["Cd"])) if shell else None
+    if choice is None or choice.library is None or dose is None or not pixel:
+        why = ("the image does not name its shell crystal" if not shell else
+               choice.note or "no library" if choice.library is None else "no dose nor library scale")
+        result.notes.append(f"Cd columns not counted: {why}")
+        return
+    n_cd, res_cd, sel = count_shell_cd(counted, library=choice.library, dose=dose, pixel_size=float(pixel))
+    counted["count_Cd"] = n_cd
+    prob = np.ones(len(counted))
+    prob[sel] = res_cd.to_frame()["probability"].to_numpy()
+    counted["count_Cd_probability"] = prob
+    counted.attrs.update(shell_counting_library=choice.description)
+    result.notes.append(f"Cd counted on the {int(sel.sum())} Cd columns ({int(n_cd.sum())} Cd) with "
+                        f"{choice.description}")
 
 
 def parse_lowest_count(text):

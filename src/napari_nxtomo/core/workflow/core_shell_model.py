@@ -1,0 +1,147 @@
+"""The shell of a core–shell particle in 3D: its Cd on the zincblende cation sites around the reconstructed Pb core.
+
+Pb (rocksalt, octahedral sites) and Cd (zincblende, tetrahedral sites) share
+one Se lattice but sit on two different fcc lattices, a quarter of the body
+diagonal apart.  The Pb core is reconstructed first (its frame: the crystal
+axes, origin a Pb site, :class:`~napari_nxtomo.core.tomography.ProjectionFit`
+per view).  The Cd lattice is then that frame shifted by one of the two
+tetrahedral offsets ``s`` (:data:`TETRAHEDRAL_SHIFTS_Q`): the one that puts
+the projected Cd lattice on the Cd columns the views measured
+(:func:`shell_shift`).  Every view's Cd projection is given its origin at the
+core's origin plus ``s`` projected, so that the Cd reconstruction shares the
+core's frame; the Cd sites beside a Pb atom (closer than √3 a/4) are no
+candidates and count as occupied (the particle compact as a whole, no
+surface between shell and core).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+#: the two tetrahedral sublattices relative to an fcc (octahedral-site) lattice, quarter-lattice units
+TETRAHEDRAL_SHIFTS_Q = np.array([[-1, 1, 1], [1, 1, 1]])
+#: largest median distance (Å) of the measured Cd columns from the projected Cd lattice that is accepted
+MAX_SHELL_MISFIT = 0.6
+
+
+def _image_of(fit, vectors):
+    """Image positions ``(row, col)`` Å of crystal-frame vectors (Å) in a view placed by ``fit``."""
+    b = np.asarray(fit.zone_axis, dtype=float)
+    t = np.asarray(fit.crystal_tilt_axis, dtype=float)
+    b, t = b / np.linalg.norm(b), t / np.linalg.norm(t)
+    across = np.cross(b, t)
+    tdir = np.asarray(fit.tilt_direction, dtype=float)
+    perp = np.array([-tdir[1], tdir[0]])
+    v = np.atleast_2d(vectors)
+    return fit.origin + fit.scale * (np.outer(v @ t, tdir) + np.outer(v @ across, perp))
+
+
+def shell_shift(core_result, cd_columns, lattice_parameter: float):
+    """The tetrahedral offset (quarter-lattice units) of the Cd lattice from the core's, from the measured Cd columns.
+
+    Parameters
+    ----------
+    core_result : ReconstructionResult
+        The Pb core (its ``fits``, one per view).
+    cd_columns : list of (N_k, 2) arrays
+        The Cd columns' image positions ``(y, x)`` Å of every view, in the order of ``core_result.fits``.
+    lattice_parameter : float
+
+    Returns
+    -------
+    shift_q : (3,) int ndarray
+    misfit : (2,) ndarray
+        Median distance (Å) of the Cd columns from each candidate's projected lattice (worst view).
+    """
+    a = float(lattice_parameter)
+    h = np.arange(-10, 11)
+    g = np.stack(np.meshgrid(h, h, h, indexing="ij"), -1).reshape(-1, 3) * 2
+    fcc = g[(g // 2).sum(1) % 2 == 0]
+    misfit = np.zeros(len(TETRAHEDRAL_SHIFTS_Q))
+    for i, s in enumerate(TETRAHEDRAL_SHIFTS_Q):
+        worst = 0.0
+        for fit, cols in zip(core_result.fits, cd_columns):
+            if len(cols) == 0:
+                continue
+            tree = cKDTree(_image_of(fit, (fcc + s) * a / 4))
+            worst = max(worst, float(np.median(tree.query(np.asarray(cols, dtype=float))[0])))
+        misfit[i] = worst
+    best = int(np.argmin(misfit))
+    if misfit[best] > MAX_SHELL_MISFIT:
+        raise ValueError(f"the Cd columns do not sit on either tetrahedral lattice of the core's frame (median "
+                         f"distance {misfit.min():.2f} Å): check the Cd columns' types and the core's reconstruction")
+    return TETRAHEDRAL_SHIFTS_Q[best].copy(), misfit
+
+
+def shell_projections(tables, core_result, shift_q, lattice_parameter: float, names=None):
+    """The Cd projections of counted core–shell tables, each with the origin that puts it in the core's frame.
+
+    Returns ``(projections, kept)``: as :func:`~napari_nxtomo.core.workflow.projections_from_tables`.
+    """
+    from ..tomography import projection_from_table
+
+    a = float(lattice_parameter)
+    projections, kept = [], []
+    for k, (table, fit) in enumerate(zip(tables, core_result.fits)):
+        if "count_Cd" not in table:
+            raise ValueError(f"{names[k] if names else fit.name} has no Cd counts: count it with a library of the "
+                             "shell crystal (the image's metadata 'shell_crystal')")
+        features = table.assign(count=table["count_Cd"])
+        proj, rows = projection_from_table(table[["y", "x"]].to_numpy(), features, fit.zone_axis, "Cd",
+                                           tilt_direction=fit.tilt_direction, name=names[k] if names else fit.name)
+        origin = _image_of(fit, np.asarray(shift_q) * a / 4)[0]
+        tdir = np.asarray(fit.tilt_direction, dtype=float)
+        offset = (float(origin @ tdir), float(origin @ np.array([-tdir[1], tdir[0]])))
+        projections.append(dataclasses.replace(proj, offset=offset, crystal_tilt_axis=fit.crystal_tilt_axis))
+        kept.append(rows)
+    return projections, kept
+
+
+def reconstruct_shell(tables, core_result, lattice_parameter: float, *, names=None, n_runs: int = 10, seed: int = 0,
+                      method: str = "both", progress=None, cancel=None):
+    """The Cd of a core–shell particle in 3D, in the frame of its reconstructed Pb core.
+
+    Parameters
+    ----------
+    tables : list of pandas.DataFrame
+        The views' counted tables (``count_Cd``: :func:`~napari_nxtomo.core.workflow.count_core_shell_views`),
+        in the order of the core's projections.
+    core_result : ReconstructionResult
+        The Pb core reconstructed from the same views.
+    lattice_parameter : float
+    names, n_runs, seed, method, progress, cancel
+        As :func:`~napari_nxtomo.core.tomography.reconstruct`.
+
+    Returns
+    -------
+    result : ReconstructionResult
+        The Cd model; its positions are in the core's frame once ``shift_q`` is added.
+    shift_q : (3,) int ndarray
+        Quarter-lattice units: Cd site = ``result.q + shift_q`` in the core's frame.
+    """
+    from ..tomography import reconstruct
+
+    a = float(lattice_parameter)
+    if len(tables) != len(core_result.fits):
+        raise ValueError(f"{len(tables)} tables for a core reconstructed from {len(core_result.fits)} views")
+    cd_columns = [t.loc[t["type"].astype(str) == "Cd", ["y", "x"]].to_numpy() for t in tables]
+    shift_q, _ = shell_shift(core_result, cd_columns, a)
+    projections, _ = shell_projections(tables, core_result, shift_q, a, names)
+    core = np.asarray(core_result.q, dtype=float) * a / 4 - shift_q * a / 4
+    result = reconstruct(projections, a, n_runs=n_runs, seed=seed, method=method, progress=progress, cancel=cancel,
+                         filled=core)
+    _check_frame(result, core_result, shift_q, a)
+    return result, shift_q
+
+
+def _check_frame(result, core_result, shift_q, a):
+    """Refuse a Cd model whose origin did not land where the core's frame puts it (in every view)."""
+    for fit_cd, fit in zip(result.fits, core_result.fits):
+        want = _image_of(fit, np.asarray(shift_q) * a / 4)[0]
+        miss = float(np.hypot(*(fit_cd.origin - want)))
+        if miss > 0.5 * a / 4:
+            raise ValueError(f"view {fit.name}: the Cd lattice's origin lies {miss:.2f} Å from where the core's "
+                             "frame puts it: the shell cannot be placed around the core")
