@@ -132,3 +132,10 @@ def test_demo_command_writes_images_that_read_back_with_their_calibration(tmp_pa
         assert im["pb_bearing_exact_fraction"] >= 0.85 and im["pb_placed_in_empty_fraction"] <= 0.05, im
     rec = cs["reconstruction"]
     assert rec["true_sites_recovered_fraction"] >= 0.90 and rec["model_atoms_that_are_true_fraction"] >= 0.90
+    # its shell: the Cd counted and placed around the core, the whole cation sublattice >= 90 % right both ways
+    for im in cs["images"]:
+        assert im["cd_exact_fraction"] >= 0.90, im["zone_axis"]
+    shell = cs["shell"]
+    assert shell["cation_sites_recovered_fraction"] >= 0.90 and shell["model_cations_that_are_true_fraction"] >= 0.90
+    xyz, els, props, _ = napari_nxtomo.core.tables.read_xyz(tmp_path / "demo" / "pbse_cdse_core_shell" / "model.xyz")
+    assert sorted(set(els.tolist())) == ["Cd", "Pb"] and int((els == "Cd").sum()) == shell["model_Cd"]

@@ -28,7 +28,7 @@ __all__ = ["DOCKS", "docked_session", "run_demo", "run_gui", "run_pipeline"]
 DOCKS = ("1 Fit columns", "2 Count atoms", "3 Reconstruct 3D", "4 Debye scattering")
 
 #: Debye-Waller B (Å²) of the demo's patterns
-_DEMO_B = {"Pb": 1.0, "Se": 0.8}
+_DEMO_B = {"Pb": 1.0, "Cd": 0.9, "Se": 0.8}
 
 
 def run_pipeline(particle, folder: Path, *, n_runs: int = 10, seed: int = 0, min_distance: float | None = None,
@@ -62,11 +62,13 @@ def run_pipeline(particle, folder: Path, *, n_runs: int = 10, seed: int = 0, min
     result = workflow.reconstruct_tables(counted, particle.lattice_parameter, names=[v.name for v in particle.views],
                                          n_runs=n_runs, seed=seed, progress=progress)
     bar.close()
-    result.write_xyz(folder / "model.xyz")
     result.to_csv(folder / "model.csv", name="Pb model")
     true_pb = particle.q[particle.elements == "Pb"]
     summary = {"images": images, "reconstruction": evaluation.score_reconstruction(result, true_pb, n_runs=n_runs)}
-    q, i_model, i_true, summary["debye"] = _patterns(particle, result, folder)
+    shell = _shell(particle, tables, result, folder, n_runs, seed, summary) if "Cd" in particle.elements else None
+    if shell is None:
+        result.write_xyz(folder / "model.xyz")
+    q, i_model, i_true, summary["debye"] = _patterns(particle, result, folder, shell)
     pipeline_figures(folder, particle.views, tables, counts, result, (q, i_model), i_true)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
@@ -84,21 +86,52 @@ def _fit_and_count(particle, folder: Path, min_distance: float, quiet: bool):
     tables, images = [], []
     for view, table, with_counts, res in zip(views, fitted, counted, results):
         zone = "".join(str(v) for v in view.geometry.zone_axis)
-        for column in ("count", "count_probability"):  # the demo's table: the fit and the Pb count
-            table[column] = with_counts[column]
+        for column in ("count", "count_probability", "count_Cd", "count_Cd_probability"):  # the fit and the counts
+            if column in with_counts:
+                table[column] = with_counts[column]
         truth = view.columns
         match = evaluation.match_columns(table, truth)
         table["true_n_Pb"] = truth["n_Pb"].to_numpy()[match[0]]
+        if "count_Cd" in table:
+            table["true_n_Cd"] = truth["n_Cd"].to_numpy()[match[0]]
         md = view.layer_metadata()
         md.update(column_types=table.attrs.get("type_rule"), counting_method=res.method)
         write_points_csv(folder / f"columns_{zone}.csv", table[["y", "x"]].to_numpy(), table, metadata=md,
                          name=f"{view.name} columns")
         images.append(evaluation.score_columns(table, truth, res, view.geometry.zone_axis, match=match))
+        if "count_Cd" in table:
+            cd = table["type"].astype(str).to_numpy() == "Cd"
+            images[-1]["cd_exact_fraction"] = round(float(np.mean(table["count_Cd"][cd] == table["true_n_Cd"][cd])), 4)
         images[-1]["counting"] = {"library": with_counts.attrs.get("counting_library"),
                                   "scale": f"{res.params['scale']:.5g}" if "scale" in res.params else None,
                                   "joint": joint}
         tables.append(table)
     return tables, results, images
+
+
+def _shell(particle, tables, core, folder: Path, n_runs: int, seed: int, summary: dict):
+    """The shell's Cd in 3D around the core (``model.xyz`` with both, ``shell_model.csv``); its score in ``summary``.
+
+    Returns ``(shell result, shift_q)``, or None when the views' Cd were not counted (no library of the shell)."""
+    from ..core.workflow.core_shell_model import reconstruct_shell, write_whole_xyz
+
+    if not all("count_Cd" in t for t in tables):
+        summary["shell"] = {"note": "the shell's Cd were not counted (no library of the shell crystal)"}
+        return None
+    shell, shift_q = reconstruct_shell(tables, core, particle.lattice_parameter, names=[v.name for v in particle.views],
+                                       n_runs=n_runs, seed=seed)
+    write_whole_xyz(folder / "model.xyz", core, shell, shift_q)
+    shell.to_csv(folder / "shell_model.csv", name="Cd shell")
+    cations = particle.elements != "Se"
+    s = evaluation.score_species({"Pb": core.q, "Cd": shell.q + shift_q}, particle.q[cations],
+                                 particle.elements[cations])
+    n_true, n_model, n_shared = s["per_element"]["Cd"]
+    summary["shell"] = {"model_Cd": n_model, "true_Cd": n_true,
+                        "true_Cd_sites_recovered_fraction": round(n_shared / max(n_true, 1), 4),
+                        "model_Cd_that_are_true_fraction": round(n_shared / max(n_model, 1), 4),
+                        "cation_sites_recovered_fraction": round(s["recall"], 4),
+                        "model_cations_that_are_true_fraction": round(s["precision"], 4)}
+    return shell, shift_q
 
 
 def _fit_view(view, min_distance):
@@ -130,38 +163,50 @@ def _count(views, tables):
     return [c for c, _ in pairs], [r for _, r in pairs], None
 
 
-def _patterns(particle, result, folder: Path):
-    """Debye patterns of the reconstructed Pb with Se completed and of the true model; ``debye_pattern.csv``."""
+def _patterns(particle, result, folder: Path, shell=None):
+    """Debye patterns of the reconstructed model with Se completed and of the true model; ``debye_pattern.csv``.
+
+    Core–shell: the whole particle (core and shell, :func:`whole_completion`) when the shell was reconstructed,
+    else the core against the true core."""
     from ..core.patterns import write_pattern_csv
+    from ..core.workflow.core_shell_model import whole_completion, whole_model
 
     q = workflow.q_range(0.5, 12.0, 0.01)
     # a Se site is kept when at least 4 reconstructed Pb surround it (facet and edge sites, not corners)
     complete = {"anion": "Se", "structure": "rocksalt", "lattice_parameter": particle.lattice_parameter,
                 "min_neighbours": 4}
-    core = workflow.pattern_model(positions=result.positions, elements=np.full(len(result.positions), "Pb"),
-                                  name="reconstructed Pb", complete=complete)
-    if "Cd" in set(particle.elements.tolist()):  # core-shell: the reconstruction is the core; compare with the true core
+    if shell is not None:
+        pos, elements, _ = whole_model(result, *shell)
+        complete = whole_completion(particle.lattice_parameter, shell[1])
+        core = workflow.pattern_model(positions=pos, elements=elements, name="reconstructed core and shell",
+                                      complete=complete)
+        true = workflow.pattern_model(positions=particle.positions, elements=particle.elements, name="true model")
+    else:
+        core = workflow.pattern_model(positions=result.positions, elements=np.full(len(result.positions), "Pb"),
+                                      name="reconstructed Pb", complete=complete)
+    if shell is None and "Cd" in set(particle.elements.tolist()):  # the core alone: compare with the true core
         pb = particle.elements == "Pb"
         true = workflow.pattern_model(positions=particle.positions[pb], elements=particle.elements[pb], name="true core",
                                       complete=complete)
-    else:
+    elif shell is None:
         true = workflow.pattern_model(positions=particle.positions, elements=particle.elements, name="true model")
     # the demo has always let debye_intensity find the grid itself (lattice_hint=False)
     i_model = workflow.compute_pattern(core, q, b_iso=_DEMO_B, lattice_hint=False).intensity
     i_true = workflow.compute_pattern(true, q, b_iso=_DEMO_B, lattice_hint=False).intensity
     write_pattern_csv(
         folder / "debye_pattern.csv", {"q_inv_A": q, "intensity_model": i_model, "intensity_true": i_true},
-        comments=["Debye pattern (X-ray, Waasmaier-Kirfel, B Pb 1.0 Se 0.8 Å2) of the reconstructed Pb with the "
-                  "Se sublattice completed, and of the true model"],
+        comments=[f"Debye pattern (X-ray, Waasmaier-Kirfel, B Pb 1.0 Cd 0.9 Se 0.8 Å2) of the {core.description}, "
+                  "and of the true model"],
         digits=8,
     )
     summary = {
-        "se_completion": "rocksalt Se sites with >= 4 reconstructed Pb neighbours",
+        "se_completion": core.description.split("+", 1)[-1].strip(),
         "se_model": int(core.n_added),
         "se_true": int(np.sum(true.elements == "Se")),
         "atoms_model": int(len(core.positions)),
         "atoms_true": int(len(true.positions)),
-        "reference": true.description,
+        "model": core.description.split(" + ")[0].replace("layer ", ""),
+        "reference": true.description.replace("layer ", ""),
         "r_factor_vs_true": round(evaluation.r_factor(i_model, i_true), 5),
     }
     return q, i_model, i_true, summary
@@ -253,13 +298,23 @@ def _print_summary(summary: dict, out: Path) -> None:
             print(f"  fit+count {im['zone_axis']}: {im['columns_found']}/{im['true_columns']} columns, "
                   f"position RMS {im['position_rms_A']} Å, Pb counts exact in "
                   f"{100 * im['pb_bearing_exact_fraction']:.1f} % of the {im['pb_bearing_columns']} Pb-bearing columns, "
-                  f"Pb placed in {100 * im['pb_placed_in_empty_fraction']:.1f} % of the others")
+                  f"Pb placed in {100 * im['pb_placed_in_empty_fraction']:.1f} % of the others"
+                  + (f"; Cd exact in {100 * im['cd_exact_fraction']:.1f} % of the Cd columns" if "cd_exact_fraction" in im
+                     else ""))
         r = wf["reconstruction"]
         cal = r["certainty_calibration"]
         print(f"  reconstruction: {100 * r['true_sites_recovered_fraction']:.2f} % of the {r['true_Pb_atoms']} "
               f"true Pb sites, {100 * r['model_atoms_that_are_true_fraction']:.2f} % of the model's atoms true "
               f"({r['model_source']}, exact {r['exact_status']}); certainty ≥ 0.9: {cal['sites_at_certainty_ge_0.9']} sites")
-        print(f"  Debye pattern of the reconstructed core vs the true model: R = {wf['debye']['r_factor_vs_true']}")
+        sh = wf.get("shell")
+        if sh and "model_Cd" in sh:
+            print(f"  shell: {100 * sh['true_Cd_sites_recovered_fraction']:.2f} % of the {sh['true_Cd']} true Cd sites, "
+                  f"{100 * sh['model_Cd_that_are_true_fraction']:.2f} % of the model's Cd true; Pb and Cd together "
+                  f"{100 * sh['cation_sites_recovered_fraction']:.2f} % / {100 * sh['model_cations_that_are_true_fraction']:.2f} %")
+        elif sh:
+            print(f"  shell: {sh['note']}")
+        print(f"  Debye pattern of the {wf['debye']['model']} vs the {wf['debye']['reference']}: "
+              f"R = {wf['debye']['r_factor_vs_true']}")
     print(f"wrote {out} in {summary['seconds']} s")
 
 

@@ -415,6 +415,7 @@ def complete_sublattice(
     *,
     min_neighbours: int = 1,
     tolerance: float = 0.05,
+    polarity: int = 1,
 ):
     """The anion sites around a set of cations (e.g. reconstructed Pb).
 
@@ -435,6 +436,10 @@ def complete_sublattice(
         6 for rocksalt, 1 to 4 for zincblende).
     tolerance : float
         Largest distance (Å) of a cation from its lattice site.
+    polarity : {1, -1}
+        Zincblende: the anion at +a/4 [111] from a cation (1) or at -a/4 [111]
+        (-1, the other tetrahedral sublattice; e.g. the CdSe shell of a PbSe
+        core in the core's frame).  No effect on rocksalt.
 
     Returns
     -------
@@ -467,7 +472,9 @@ def complete_sublattice(
             "check the lattice parameter and that the positions are in Å"
         )
     g = g.astype(np.int64)
-    offsets = _ANION_OFFSETS[structure]
+    if polarity not in (1, -1):
+        raise ValueError(f"polarity is 1 or -1, got {polarity!r}")
+    offsets = _ANION_OFFSETS[structure] * int(polarity)
     if not 1 <= int(min_neighbours) <= len(offsets):
         raise ValueError(f"min_neighbours must lie between 1 and {len(offsets)} for {structure}")
     cand = (g[:, None, :] + offsets[None, :, :]).reshape(-1, 3)
@@ -488,6 +495,7 @@ def add_anion_sublattice(
     occupancy=None,
     cation: str | None = None,
     min_neighbours: int = 1,
+    polarity: int = 1,
 ):
     """A model with the anion sublattice completed around its cations.
 
@@ -518,6 +526,8 @@ def add_anion_sublattice(
         is not ``anion``.
     min_neighbours : int
         Least number of cations around a kept anion site.
+    polarity : {1, -1}
+        As in :func:`complete_sublattice`.
 
     Returns
     -------
@@ -549,7 +559,8 @@ def add_anion_sublattice(
         what = f"no {cation} atoms" if cation is not None else f"no atoms other than {anion}"
         raise ValueError(f"the model has {what} to complete the anion sublattice around")
     apos, aels = complete_sublattice(
-        pos[around], lattice_parameter, anion=anion, structure=structure, min_neighbours=min_neighbours
+        pos[around], lattice_parameter, anion=anion, structure=structure, min_neighbours=min_neighbours,
+        polarity=polarity,
     )
     d, _ = cKDTree(pos).query(apos)
     new = d > 0.1 * float(lattice_parameter) / 4.0

@@ -145,3 +145,50 @@ def _check_frame(result, core_result, shift_q, a):
         if miss > 0.5 * a / 4:
             raise ValueError(f"view {fit.name}: the Cd lattice's origin lies {miss:.2f} Å from where the core's "
                              "frame puts it: the shell cannot be placed around the core")
+
+
+#: anion completion of a whole core–shell model: Se with >= this many of its 6 Pb (rocksalt) or 4 Cd (zincblende)
+#: neighbours.  On the true rods (the sample and the off-centre particle) 3 and 2 keep 286 of 342 and 262 of 302 Se
+#: with 25 and 12 beyond the shell's true surface; lower values add far more outside it, higher ones lose the rod's
+#: surface Se.
+WHOLE_MIN_NEIGHBOURS = {"Pb": 3, "Cd": 2}
+
+
+def zincblende_polarity(shift_q) -> int:
+    """The ``polarity`` (:func:`~napari_nxtomo.core.nanocrystal.complete_sublattice`) of the shell's anions around
+    its Cd, when the Cd lattice is the core's (rocksalt cations, anion at a/2 [100]) shifted by ``shift_q``.
+
+    Examples
+    --------
+    >>> zincblende_polarity([-1, 1, 1]), zincblende_polarity([1, 1, 1])
+    (-1, 1)
+    """
+    d = np.array([2, 0, 0]) - np.asarray(shift_q, dtype=np.int64) - np.array([1, 1, 1])
+    return 1 if np.all(d % 2 == 0) and (d // 2).sum() % 2 == 0 else -1
+
+
+def whole_model(core, shell, shift_q):
+    """The cations of a core–shell model in one frame: ``(positions (N, 3) Å, elements, certainty)``, Pb then Cd."""
+    a = float(core.lattice_parameter)
+    pos = np.vstack([core.positions, shell.positions + np.asarray(shift_q) * a / 4])
+    elements = np.concatenate([np.full(core.n_atoms, "Pb"), np.full(shell.n_atoms, "Cd")])
+    return pos, elements, np.concatenate([core.certainty, shell.certainty])
+
+
+def whole_completion(lattice_parameter: float, shift_q, anion: str = "Se") -> list:
+    """``pattern_model(complete=...)`` of a whole core–shell model: the anions around its Pb, then around its Cd."""
+    a = float(lattice_parameter)
+    return [{"anion": anion, "structure": "rocksalt", "cation": "Pb", "lattice_parameter": a,
+             "min_neighbours": WHOLE_MIN_NEIGHBOURS["Pb"]},
+            {"anion": anion, "structure": "zincblende", "cation": "Cd", "lattice_parameter": a,
+             "min_neighbours": WHOLE_MIN_NEIGHBOURS["Cd"], "polarity": zincblende_polarity(shift_q)}]
+
+
+def write_whole_xyz(path, core, shell, shift_q):
+    """The core's Pb and the shell's Cd as one extended XYZ (species, certainty; the shift in the comment line)."""
+    from ..tables import write_xyz
+
+    pos, elements, certainty = whole_model(core, shell, shift_q)
+    info = {"lattice_parameter": core.lattice_parameter, "source": "napari-nxtomo tomography (core and shell)",
+            "shell_shift_q": "_".join(str(int(v)) for v in shift_q)}
+    return write_xyz(path, pos, elements, {"certainty": certainty}, info=info)

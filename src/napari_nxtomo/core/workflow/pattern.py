@@ -78,11 +78,13 @@ def pattern_model(builder: dict | None = None, *, positions=None, elements=None,
         multiplies its occupancy.
     lattice_parameter : float, optional
         Cubic *a* (Å) of the atoms' lattice, if known.
-    complete : dict, optional
+    complete : dict or list of dict, optional
         Add the anion sublattice around the cations
         (:func:`~napari_nxtomo.core.nanocrystal.add_anion_sublattice`):
         ``anion``, ``structure``, ``lattice_parameter``, and optionally
-        ``min_neighbours`` (1) and ``cation`` (every non-anion atom).
+        ``min_neighbours`` (1), ``cation`` (every non-anion atom) and
+        ``polarity``; a list completes in turn (a core–shell model: around
+        the core's Pb, then the shell's Cd, one anion lattice).
     name : str
         Where the atoms come from (a layer's or a file's name).
 
@@ -117,14 +119,16 @@ def pattern_model(builder: dict | None = None, *, positions=None, elements=None,
     desc = f"layer '{name}'"
     a = lattice_parameter
     n_added = 0
-    if complete:
-        anion = complete["anion"]
-        a = complete["lattice_parameter"]
-        pos, els, occ, n_added = add_anion_sublattice(
-            pos, els, a, anion=anion, structure=complete["structure"], occupancy=occ,
-            cation=complete.get("cation"), min_neighbours=complete.get("min_neighbours", 1),
+    for step in ([complete] if isinstance(complete, dict) else complete or []):
+        anion = step["anion"]
+        a = step["lattice_parameter"]
+        pos, els, occ, added = add_anion_sublattice(
+            pos, els, a, anion=anion, structure=step["structure"], occupancy=occ, cation=step.get("cation"),
+            min_neighbours=step.get("min_neighbours", 1), polarity=step.get("polarity", 1),
         )
-        desc += f" + {n_added} {anion} ({complete['structure']} sublattice)"
+        n_added += added
+        around = f" around {step['cation']}" if step.get("cation") else ""
+        desc += f" + {added} {anion} ({step['structure']} sublattice{around})"
     return PatternModel(pos, els, occ, None, a, desc, n_added=n_added)
 
 
