@@ -445,7 +445,9 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
                     n_runs: int = 10, method: str = "both", seed: int = 0, quiet=False) -> list[Path]:
     """Discrete tomography from counted column tables (one per zone axis).
 
-    Writes ``model.xyz`` and ``model.csv`` (the 3D model with certainty),
+    Writes ``model.xyz`` and ``model.csv`` (the 3D model with certainty; when
+    every table has Cd counts, a core–shell particle's, the shell's Cd too:
+    ``model.xyz`` with both species and ``shell_model.csv``),
     ``<table>_reprojection.csv`` per table (measured and re-projected counts,
     residual), ``model_certainty.png`` and ``reprojection.png``.
 
@@ -496,8 +498,15 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
     bar, progress = progress_bar("reconstruct (runs, exact optimum, certainty)", quiet)
     result = reconstruct(projections, lattice_parameter, n_runs=n_runs, seed=seed, method=method, progress=progress)
     bar.close()
-    written = [result.write_xyz(out / "model.xyz", element=element),
-               result.to_csv(out / "model.csv", name=f"{element} model")]
+    shell = _reconstruct_shell(tables, result, lattice_parameter, stems, n_runs, seed, method, quiet)
+    if shell is None:
+        written = [result.write_xyz(out / "model.xyz", element=element)]
+    else:
+        from ..core.workflow.core_shell_model import write_whole_xyz
+
+        written = [write_whole_xyz(out / "model.xyz", result, *shell), shell[0].to_csv(out / "shell_model.csv",
+                                                                                        name="Cd shell")]
+    written.append(result.to_csv(out / "model.csv", name=f"{element} model"))
     for stem, proj, rep in zip(stems, projections, result.reprojection):
         written.append(write_points_csv(out / f"{stem}_reprojection.csv", rep[["y", "x"]].to_numpy(),
                                         rep.drop(columns=["y", "x"]),
@@ -513,6 +522,28 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
         for note in result.notes:
             print(f"  note: {note}")
     return written
+
+
+def _reconstruct_shell(tables, core, lattice_parameter, stems, n_runs, seed, method, quiet):
+    """The shell's Cd around a reconstructed Pb core when every table has Cd counts (``count --joint`` of a
+    core–shell particle with a library of its shell): ``(result, shift_q)``, else None."""
+    from ..core.tables import read_points_csv
+    from ..core.workflow.core_shell_model import reconstruct_shell
+
+    frames = []
+    for path in tables:
+        coords, features, _, _ = read_points_csv(Path(path))
+        if "count_Cd" not in features or "type" not in features:
+            return None
+        frames.append(features.assign(y=coords[:, 0], x=coords[:, 1]))
+    bar, progress = progress_bar("reconstruct the shell's Cd", quiet)
+    shell, shift_q = reconstruct_shell(frames, core, lattice_parameter, names=stems, n_runs=n_runs, seed=seed,
+                                       method=method, progress=progress)
+    bar.close()
+    if not quiet:
+        print(f"{shell.n_atoms} Cd atoms of the shell around the core (their lattice shifted by {shift_q.tolist()} "
+              f"a/4 from the core's); model.xyz holds both")
+    return shell, shift_q
 
 
 def _model_of_file(path: Path, *, use_certainty, complete, lattice_parameter, min_neighbours, quiet):

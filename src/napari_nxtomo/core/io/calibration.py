@@ -214,9 +214,10 @@ GEOMETRY_KEYS = ("zone_axis", "tilt_axis", "tilt_direction", "image_rotation_deg
 #: what the image says of its crystal, optics and dose (same Info JSON; the counting's library is chosen by them):
 #: energy_keV, convergence_mrad (semi-angle), detector_mrad [inner, outer], dose_e_per_A2 (e/Å²), elements
 #: (["Pb", "Se"]), crystal ("PbSe"), intensity_units ("detected electrons per pixel" makes the dose usable),
-#: lattice_parameter (Å) and structure ("rocksalt"; with the zone axis they give the column spacing)
+#: lattice_parameter (Å) and structure ("rocksalt"; with the zone axis they give the column spacing); a core-shell
+#: particle's shell_crystal ("CdSe": the library its shell's columns are counted with)
 OPTICS_KEYS = ("energy_keV", "convergence_mrad", "detector_mrad", "dose_e_per_A2", "elements", "crystal",
-               "intensity_units", "lattice_parameter", "structure")
+               "intensity_units", "lattice_parameter", "structure", "shell_crystal")
 
 
 def _geometry_from_info(original: dict) -> dict:

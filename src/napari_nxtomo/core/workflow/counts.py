@@ -243,7 +243,7 @@ def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library=
         return
     if dose is None and hasattr(core_library, "fit_capture") and pixel and "scale" in result.params:
         dose = float(result.params["scale"]) / (float(pixel) ** 2 * core_library.fit_capture(kind)[0])
-    shell = md.get("shell_crystal")
+    shell = md.get("shell_crystal") or _shell_crystal_of(md)
     choice = choose_library(shell_library, {**md, "crystal": shell}, np.array(["Cd"])) if shell else None
     if choice is None or choice.library is None or dose is None or not pixel:
         why = ("the image does not name its shell crystal" if not shell else
@@ -258,6 +258,25 @@ def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library=
     counted.attrs.update(shell_counting_library=choice.description)
     result.notes.append(f"Cd counted on the {int(sel.sum())} Cd columns ({int(n_cd.sum())} Cd) with "
                         f"{choice.description}")
+
+
+def _shell_crystal_of(md: dict):
+    """A core–shell image's shell crystal from its elements: those not in the core's crystal, with its anion.
+
+    Examples
+    --------
+    >>> _shell_crystal_of({"crystal": "PbSe", "elements": ["Pb", "Cd", "Se"]})
+    'CdSe'
+    >>> _shell_crystal_of({"crystal": "PbSe", "elements": ["Pb", "Se"]}) is None
+    True
+    """
+    import re
+
+    core = re.findall(r"[A-Z][a-z]?", str(md.get("crystal") or ""))
+    others = [e for e in md.get("elements") or [] if e not in core]
+    if len(core) != 2 or len(others) != 1:
+        return None
+    return others[0] + core[1]
 
 
 def parse_lowest_count(text):
