@@ -6,7 +6,12 @@ Glue only: the points layers of counted columns (features ``count`` and
 :func:`napari_nxtomo.core.tomography.reconstruct` runs in a thread worker with
 "run i of N" progress and a cancel button (finished runs are kept), and the
 result comes back as a 3D points layer coloured by certainty, a residual per
-column on every projection's layer, and a table.
+column on every projection's layer, and a table.  When the layers are a
+core–shell particle's with the shell's Cd counted (``count_Cd``), the shell's
+Cd are reconstructed around the core in the same worker
+(:func:`napari_nxtomo.core.workflow.core_shell_model.reconstruct_shell`) and
+shown as a second layer, 'Cd shell', in the Cd colour with its opacity
+following the certainty.
 """
 
 from __future__ import annotations
@@ -20,7 +25,18 @@ from ..core.lattice import ROCKSALT_PBSE
 from ..core.workflow import reprojection_per_column, reprojection_table, runs_metadata
 from . import notify
 from .dock import Dock, figure_canvas, stack
-from .layers import CERTAINTY_CMAP, atoms_kwargs, colour_by, projection_from_layer, show_in_3d
+from .layers import (
+    CERTAINTY_CMAP,
+    ELEMENT_COLOUR,
+    atoms_kwargs,
+    colour_by,
+    projection_from_layer,
+    show_in_3d,
+    world_coordinates,
+)
+
+#: the layer of a core-shell particle's shell (the core's is '<element> model')
+SHELL_LAYER = "Cd shell"
 
 SOLVERS = {
     "annealing runs + exact optimum": "both",
@@ -37,6 +53,7 @@ class ReconstructWidget(Dock):
         super().__init__(napari_viewer,
                          "Count the columns of two or more images of one particle, choose their layers, run.")
         self.result = None
+        self.shell = None  # (shell result, shift_q) of a core-shell particle
         self.model_layer = None
         self.form = Container(widgets=self._options_panel())
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -174,12 +191,20 @@ class ReconstructWidget(Dock):
         n_runs, seed, a = int(self.n_runs.value), int(self.seed.value), float(self.lattice.value)
         element = self.element.value.strip() or "Pb"
 
-        def job(progress, cancel):
-            return reconstruct(projections, a, lattice="fcc", n_runs=n_runs, seed=seed, method=method,
-                               progress=progress, cancel=cancel)
+        shell_tables = _shell_tables(layers) if element == "Pb" else None
 
-        def done(result):
-            self._show(result, layers, kept, element, a)
+        def job(progress, cancel):
+            from ..core.workflow.core_shell_model import reconstruct_shell
+
+            result = reconstruct(projections, a, lattice="fcc", n_runs=n_runs, seed=seed, method=method,
+                                 progress=progress, cancel=cancel)
+            if shell_tables is None:
+                return result, None
+            return result, reconstruct_shell(shell_tables, result, a, n_runs=n_runs, seed=seed, method=method,
+                                             progress=progress, cancel=cancel)
+
+        def done(pair):
+            self._show(pair[0], layers, kept, element, a, pair[1])
 
         def cancelled(exc):
             partial = getattr(exc, "partial", None)
@@ -192,9 +217,10 @@ class ReconstructWidget(Dock):
 
     # ------------------------------------------------------------ results
 
-    def _show(self, result, layers, kept, element, a):
-        self.result = result
+    def _show(self, result, layers, kept, element, a, shell=None):
+        self.result, self.shell = result, shell
         self._show_model(result, layers, element, a)
+        self._show_shell(shell, a)
         self._show_reprojection(result, layers, kept)
         self.save_xyz.setEnabled(True)
         self.save_csv.setEnabled(True)
@@ -206,7 +232,27 @@ class ReconstructWidget(Dock):
             f"{'connected' if result.connected else 'NOT connected'}, {result.n_holes} holes; "
             f"{result.certain_fraction(0.9) * 100:.1f} % of the atoms at certainty ≥ 0.9. "
             "Residual (model − measured) per column in each layer's 'residual' feature."
+            + (f" Shell: {shell[0].n_atoms} Cd around the core (layer '{SHELL_LAYER}')." if shell else "")
         )
+
+    def _show_shell(self, shell, a):
+        """The shell's Cd as the 3D points layer 'Cd shell' (Cd colour, opacity by certainty), or none."""
+        if SHELL_LAYER in self.viewer.layers:
+            self.viewer.layers.remove(SHELL_LAYER)
+        if shell is None:
+            return
+        result, shift_q = shell
+        pos = np.asarray(result.positions, dtype=float) + np.asarray(shift_q) * a / 4
+        cert = np.asarray(result.certainty, dtype=float)
+        feats = pd.DataFrame({"element": ["Cd"] * len(pos), "certainty": cert})
+        md = dict(result.metadata(), lattice_parameter=a, structure="zincblende", element="Cd",
+                  core_layer=self.model_layer.name, shell_shift_q=[int(v) for v in shift_q])
+        kwargs = atoms_kwargs(feats, SHELL_LAYER, md)
+        rgb = np.array([int(ELEMENT_COLOUR["Cd"][i:i + 2], 16) / 255 for i in (1, 3, 5)])
+        kwargs["face_color"] = np.column_stack([np.tile(rgb, (len(pos), 1)), 0.25 + 0.75 * np.clip(cert, 0, 1)])
+        layer = self.viewer.add_points(pos[:, ::-1], **kwargs)
+        self.model_layer.metadata["shell_layer"] = layer.name
+        show_in_3d(self.viewer, layer)
 
     def _show_model(self, result, layers, element, a):
         """The model as a 3D points layer '<element> model' coloured by certainty (replacing an older one)."""
@@ -260,7 +306,11 @@ class ReconstructWidget(Dock):
                 return None
         element = self.model_layer.metadata.get("element", "Pb") if self.model_layer is not None else "Pb"
         try:
-            if kind == "xyz":
+            if kind == "xyz" and self.shell is not None:
+                from ..core.workflow.core_shell_model import write_whole_xyz
+
+                out = write_whole_xyz(path, self.result, *self.shell)
+            elif kind == "xyz":
                 out = self.result.write_xyz(path, element=element)
             else:
                 out = self.result.to_csv(path, name=f"{element} model")
@@ -269,3 +319,14 @@ class ReconstructWidget(Dock):
             return None
         notify.info(f"model saved to {out}")
         return str(out)
+
+
+def _shell_tables(layers):
+    """The counted layers as tables for the shell (``y, x`` Å and the features) when every one has Cd counts."""
+    if not all({"count_Cd", "type"} <= set(ly.features.columns) for ly in layers):
+        return None
+    tables = []
+    for ly in layers:
+        yx = world_coordinates(ly, 2)
+        tables.append(ly.features.assign(y=yx[:, 0], x=yx[:, 1]))
+    return tables

@@ -141,11 +141,13 @@ class ModelSourcePanel:
         """Start on the newest reconstruction (a 3D points layer with 'certainty'), once per new one.
 
         Sets the source to the layer, chooses it and completes the anion
-        sublattice (a reconstruction holds the cations only).
+        sublattice (a reconstruction holds the cations only).  A core–shell
+        reconstruction's shell layer is not chosen: the core's brings it.
         """
         from napari.layers import Points
 
-        models = [ly for ly in viewer.layers if isinstance(ly, Points) and ly.ndim == 3 and "certainty" in ly.features]
+        models = [ly for ly in viewer.layers if isinstance(ly, Points) and ly.ndim == 3 and "certainty" in ly.features
+                  and "core_layer" not in (ly.metadata or {})]  # a shell comes with its core's layer
         if not models or models[-1] is getattr(self, "_model_seen", None):
             return
         self._model_seen = models[-1]
@@ -200,7 +202,7 @@ class ModelSourcePanel:
             return {"runs": layer.metadata[RUNS_KEY], "element": str(elements[0]),
                     "lattice_parameter": float(a) if a is not None else None, "complete": completion,
                     "name": layer.name}
-        return {
+        params = {
             "positions": positions,  # (x, y, z)
             "elements": elements,
             "occupancy": occupancy,
@@ -209,6 +211,37 @@ class ModelSourcePanel:
             "complete": completion,
             "name": layer.name,
         }
+        shell = self._shell_layer(layer)
+        return params if shell is None else self._with_shell(params, shell)
+
+    def _shell_layer(self, layer):
+        """The shell layer a core's model names (``metadata["shell_layer"]``, the Reconstruct dock's), if shown."""
+        name = (layer.metadata or {}).get("shell_layer")
+        return next((ly for ly in self.layer.choices if ly.name == name), None) if name else None
+
+    def _with_shell(self, params, shell):
+        """The whole core–shell particle: the shell's atoms added, the anions completed around both (the shell's
+        Cd: :data:`~napari_nxtomo.core.workflow.core_shell_model.WHOLE_MIN_NEIGHBOURS`, its polarity)."""
+        import numpy as np
+
+        from ...core.workflow.core_shell_model import whole_completion
+
+        pos, els, occ, cert = atoms_from_layer(shell, self.use_certainty.value)
+        n0, n1 = len(params["positions"]), len(pos)
+
+        def joined(a, b):
+            if a is None and b is None:
+                return None
+            return np.concatenate([np.ones(n0) if a is None else a, np.ones(n1) if b is None else b])
+
+        out = dict(params, positions=np.vstack([params["positions"], pos]),
+                   elements=np.concatenate([params["elements"], els]), occupancy=joined(params["occupancy"], occ),
+                   certainty=joined(params["certainty"], cert), name=f"{params['name']}' + '{shell.name}")
+        if params["complete"] is not None:
+            core = dict(params["complete"], cation=str(params["elements"][0]))
+            shift = (shell.metadata or {}).get("shell_shift_q", (-1, 1, 1))
+            out["complete"] = [core, whole_completion(core["lattice_parameter"], shift, core["anion"])[1]]
+        return out
 
     def _completion(self, a) -> dict:
         anion = self.anion.value.strip()
