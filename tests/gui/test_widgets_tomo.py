@@ -109,6 +109,9 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
               f"{s['precision']:.4f}; Cd {s['per_element']['Cd']}")
         assert s["recall"] >= 0.90 and s["precision"] >= 0.90
         assert int((els == "Cd").sum()) == len(shell.data)
+        for pts in columns:  # the shell's re-projection on every image's columns
+            cd = (pts.features["type"] == "Cd").to_numpy()
+            assert pts.features.loc[cd, "model_count_Cd"].notna().mean() > 0.95
     else:
         assert set(els) == {"Pb"}
     _debye_on_the_model(viewer, qtbot, truth)

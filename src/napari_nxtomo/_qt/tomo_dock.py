@@ -194,14 +194,16 @@ class ReconstructWidget(Dock):
         shell_tables = _shell_tables(layers) if element == "Pb" else None
 
         def job(progress, cancel):
-            from ..core.workflow.core_shell_model import reconstruct_shell
+            from ..core.workflow.core_shell_model import reconstruct_shell, shell_projections
 
             result = reconstruct(projections, a, lattice="fcc", n_runs=n_runs, seed=seed, method=method,
                                  progress=progress, cancel=cancel)
             if shell_tables is None:
                 return result, None
-            return result, reconstruct_shell(shell_tables, result, a, n_runs=n_runs, seed=seed, method=method,
-                                             progress=progress, cancel=cancel)
+            shell, shift_q = reconstruct_shell(shell_tables, result, a, n_runs=n_runs, seed=seed, method=method,
+                                               progress=progress, cancel=cancel)
+            _, shell_kept = shell_projections(shell_tables, result, shift_q, a)
+            return result, (shell, shift_q, shell_kept)
 
         def done(pair):
             self._show(pair[0], layers, kept, element, a, pair[1])
@@ -218,9 +220,11 @@ class ReconstructWidget(Dock):
     # ------------------------------------------------------------ results
 
     def _show(self, result, layers, kept, element, a, shell=None):
-        self.result, self.shell = result, shell
+        self.result, self.shell = result, (shell[:2] if shell else None)
         self._show_model(result, layers, element, a)
-        self._show_shell(shell, a)
+        self._show_shell(self.shell, a)
+        if shell:
+            _put_reprojection(shell[0], layers, shell[2], "_Cd")
         self._show_reprojection(result, layers, kept)
         self.save_xyz.setEnabled(True)
         self.save_csv.setEnabled(True)
@@ -232,7 +236,8 @@ class ReconstructWidget(Dock):
             f"{'connected' if result.connected else 'NOT connected'}, {result.n_holes} holes; "
             f"{result.certain_fraction(0.9) * 100:.1f} % of the atoms at certainty ≥ 0.9. "
             "Residual (model − measured) per column in each layer's 'residual' feature."
-            + (f" Shell: {shell[0].n_atoms} Cd around the core (layer '{SHELL_LAYER}')." if shell else "")
+            + (f" Shell: {shell[0].n_atoms} Cd around the core (layer '{SHELL_LAYER}'; per column "
+               "'model_count_Cd', 'residual_Cd')." if shell else "")
         )
 
     def _show_shell(self, shell, a):
@@ -280,12 +285,7 @@ class ReconstructWidget(Dock):
 
     def _show_reprojection(self, result, layers, kept):
         """Model count and residual per column in each projection's layer; one table row per projection."""
-        per_column = reprojection_per_column(result, kept, [len(ly.data) for ly in layers])
-        for ly, frame in zip(layers, per_column):
-            f = ly.features.copy()
-            f["model_count"] = frame["model_count"].to_numpy()
-            f["residual"] = frame["residual"].to_numpy()
-            ly.features = f
+        _put_reprojection(result, layers, kept)
         summary = reprojection_table(result, [ly.name for ly in layers], kept)
         self.table.setRowCount(len(layers))
         for row, s in enumerate(summary.to_dict("records")):
@@ -330,3 +330,13 @@ def _shell_tables(layers):
         yx = world_coordinates(ly, 2)
         tables.append(ly.features.assign(y=yx[:, 0], x=yx[:, 1]))
     return tables
+
+
+def _put_reprojection(result, layers, kept, suffix=""):
+    """Each counted layer's ``model_count`` and ``residual`` (model − measured; ``suffix`` for the shell's Cd)."""
+    per_column = reprojection_per_column(result, kept, [len(ly.data) for ly in layers])
+    for ly, frame in zip(layers, per_column):
+        f = ly.features.copy()
+        f["model_count" + suffix] = frame["model_count"].to_numpy()
+        f["residual" + suffix] = frame["residual"].to_numpy()
+        ly.features = f
