@@ -114,6 +114,7 @@ def fit_view(view, dose, seed, a=6.12):
     t0 = time.perf_counter()
     min_distance, _ = min_distance_for({"zone_axis": view.zone_axis, "lattice_parameter": a})
     table = find_and_fit(image, view.pixel_size, min_distance, zone_axis=view.zone_axis)
+    table.attrs.update(zone_axis=list(view.zone_axis), lattice_parameter=a)  # as the images' metadata give them
     dt = time.perf_counter() - t0
     idx, _ = match_columns(table, view.columns)
     return table, view.columns.iloc[idx].reset_index(drop=True), dt
@@ -142,7 +143,7 @@ def one_run(views, libraries, truth_q, a, dose, seed, n_runs, dose_given=False):
     try:
         joint = count_views(tables, libraries, **given)
     except ValueError as err:  # the joint count refuses (no dose and the views' scales undetermined)
-        print(f"{dose:.0e} seed {seed}: count refused: {str(err)[:300]}")
+        print(f"{dose:.0e} seed {seed}: count refused: {str(err)[:300]} ... {str(err)[-700:]}")
         return
     t_count = time.perf_counter() - t0
     c_true = dose * views[0].pixel_size**2

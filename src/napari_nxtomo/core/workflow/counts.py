@@ -478,7 +478,11 @@ def count_views_tables(tables, metadata=None, *, library="auto", dose=None, elem
         if len(pixels) != 1 or None in pixels:
             raise ValueError("a dose needs the views' common pixel size (pixel_size_A in every table's metadata)")
         given = {"dose": doses.pop(), "pixel_size": float(pixels.pop())}
-    joint = count_views(list(tables), [c.library for c in chosen], element=element, progress=progress, **given)
+    views = []
+    for t, md in zip(tables, mds):  # the zone axis, tilt direction and lattice for the shape's check of a scale
+        views.append(t.copy())
+        views[-1].attrs.update({k: md[k] for k in ("zone_axis", "tilt_direction", "lattice_parameter") if k in md})
+    joint = count_views(views, [c.library for c in chosen], element=element, progress=progress, **given)
     counted = [with_counts(t, r) for t, r in zip(tables, joint.results)]
     for c, ch in zip(counted, chosen):
         c.attrs.update(counting_library=ch.description, counting_note="; ".join(joint.notes))
