@@ -194,7 +194,7 @@ class ReconstructWidget(Dock):
         shell_tables = _shell_tables(layers) if element == "Pb" else None
 
         def job(progress, cancel):
-            from ..core.workflow.core_shell_model import reconstruct_shell, shell_projections
+            from ..core.workflow.core_shell_model import _shell_projections, reconstruct_shell
 
             result = reconstruct(projections, a, lattice="fcc", n_runs=n_runs, seed=seed, method=method,
                                  progress=progress, cancel=cancel)
@@ -202,7 +202,7 @@ class ReconstructWidget(Dock):
                 return result, None
             shell, shift_q = reconstruct_shell(shell_tables, result, a, n_runs=n_runs, seed=seed, method=method,
                                                progress=progress, cancel=cancel)
-            _, shell_kept = shell_projections(shell_tables, result, shift_q, a)
+            _, shell_kept = _shell_projections(shell_tables, result, shift_q, a)
             return result, (shell, shift_q, shell_kept)
 
         def done(pair):

@@ -504,8 +504,7 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
     else:
         from ..core.workflow.core_shell_model import write_whole_xyz
 
-        written = [write_whole_xyz(out / "model.xyz", result, *shell), shell[0].to_csv(out / "shell_model.csv",
-                                                                                        name="Cd shell")]
+        written = [write_whole_xyz(out / "model.xyz", result, *shell), _shell_csv(out, shell[0])]
     written.append(result.to_csv(out / "model.csv", name=f"{element} model"))
     for stem, proj, rep in zip(stems, projections, result.reprojection):
         written.append(write_points_csv(out / f"{stem}_reprojection.csv", rep[["y", "x"]].to_numpy(),
@@ -522,6 +521,11 @@ def run_reconstruct(tables, out: Path, *, lattice_parameter: float, element: str
         for note in result.notes:
             print(f"  note: {note}")
     return written
+
+
+def _shell_csv(out: Path, result) -> Path:
+    """The shell's Cd model as a points CSV (``shell_model.csv``)."""
+    return result.to_csv(out / "shell_model.csv", name="Cd shell")
 
 
 def _reconstruct_shell(tables, core, lattice_parameter, stems, n_runs, seed, method, quiet):

@@ -118,12 +118,12 @@ def _shell(particle, tables, core, folder: Path, n_runs: int, seed: int, summary
     if not all("count_Cd" in t for t in tables):
         summary["shell"] = {"note": "the shell's Cd were not counted (no library of the shell crystal)"}
         return None
-    shell, shift_q = reconstruct_shell(tables, core, particle.lattice_parameter, names=[v.name for v in particle.views],
-                                       n_runs=n_runs, seed=seed)
-    write_whole_xyz(folder / "model.xyz", core, shell, shift_q)
-    shell.to_csv(folder / "shell_model.csv", name="Cd shell")
+    result, shift_q = reconstruct_shell(tables, core, particle.lattice_parameter, names=[v.name for v in particle.views],
+                                        n_runs=n_runs, seed=seed)
+    write_whole_xyz(folder / "model.xyz", core, result, shift_q)
+    result.to_csv(folder / "shell_model.csv", name="Cd shell")
     cations = particle.elements != "Se"
-    s = evaluation.score_species({"Pb": core.q, "Cd": shell.q + shift_q}, particle.q[cations],
+    s = evaluation.score_species({"Pb": core.q, "Cd": result.q + shift_q}, particle.q[cations],
                                  particle.elements[cations])
     n_true, n_model, n_shared = s["per_element"]["Cd"]
     summary["shell"] = {"model_Cd": n_model, "true_Cd": n_true,
@@ -131,7 +131,7 @@ def _shell(particle, tables, core, folder: Path, n_runs: int, seed: int, summary
                         "model_Cd_that_are_true_fraction": round(n_shared / max(n_model, 1), 4),
                         "cation_sites_recovered_fraction": round(s["recall"], 4),
                         "model_cations_that_are_true_fraction": round(s["precision"], 4)}
-    return shell, shift_q
+    return result, shift_q
 
 
 def _fit_view(view, min_distance):

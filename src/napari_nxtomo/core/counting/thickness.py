@@ -49,7 +49,22 @@ def _layers(positions, counts, tilt_direction, a: float):
 
 def thickness_ratios(views, a: float) -> list:
     """Each view's own :func:`thickness_ratio` (its counted thickness against the widths its orthogonal views
-    see; NaN without one): a view counted at f × the true scale reads about 1 / f, whatever the others' scales."""
+    see; NaN without one): a view counted at f × the true scale reads about 1 / f, whatever the others' scales.
+
+    Examples
+    --------
+    A 5 × 5 × 5 block of fcc sites (a = 4 Å) along [100] (counts twice too high) and [010]:
+
+    >>> from napari_nxtomo.core.geometry import ProjectionGeometry
+    >>> h = np.stack(np.meshgrid(*[np.arange(9)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    >>> q = 2 * h[h.sum(1) % 2 == 0]
+    >>> views = []
+    >>> for zone, f in [((1, 0, 0), 2), ((0, 1, 0), 1)]:
+    ...     labels, centres = ProjectionGeometry(zone).group_columns(q * 1.0)
+    ...     views.append((centres, f * np.bincount(labels), zone, (1.0, 0.0)))
+    >>> [round(r, 2) for r in thickness_ratios(views, 4.0)]
+    [2.0, 1.0]
+    """
     out = []
     for i in range(len(views)):
         ratios = _pair_ratios(views, a, only=i)
@@ -112,5 +127,11 @@ def thickness_ratio(views, a: float):
 
 
 def plausible(ratio: float) -> bool:
-    """Whether a scale's :func:`thickness_ratio` allows it (NaN, no orthogonal pair: nothing to say, True)."""
+    """Whether a scale's :func:`thickness_ratio` allows it (NaN, no orthogonal pair: nothing to say, True).
+
+    Examples
+    --------
+    >>> plausible(0.97), plausible(0.59), plausible(float("nan"))
+    (True, False, True)
+    """
     return not np.isfinite(ratio) or PLAUSIBLE[0] <= ratio <= PLAUSIBLE[1]

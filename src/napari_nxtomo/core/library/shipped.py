@@ -78,7 +78,7 @@ def shipped_libraries() -> list:
     Examples
     --------
     >>> sorted({(lib.crystal, lib.zone_axis) for lib in shipped_libraries()})
-    [('PbSe', (1, 0, 0)), ('PbSe', (1, 1, 0))]
+    [('CdSe', (1, 0, 0)), ('CdSe', (1, 1, 0)), ('PbSe', (1, 0, 0)), ('PbSe', (1, 1, 0))]
     """
     libs = [CrossSectionLibrary.read(p) for p in sorted(SHIPPED_DIR.glob("*.json"))]
     return sorted(libs, key=lambda lib: (lib.crystal, lib.zone_axis, _optics(lib.settings)))

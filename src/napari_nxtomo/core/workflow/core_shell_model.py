@@ -7,7 +7,7 @@ axes, origin a Pb site, :class:`~napari_nxtomo.core.tomography.ProjectionFit`
 per view).  The Cd lattice is then that frame shifted by one of the two
 tetrahedral offsets ``s`` (:data:`TETRAHEDRAL_SHIFTS_Q`): the one that puts
 the projected Cd lattice on the Cd columns the views measured
-(:func:`shell_shift`).  Every view's Cd projection is given its origin at the
+(:func:`_shell_shift`).  Every view's Cd projection is given its origin at the
 core's origin plus ``s`` projected, so that the Cd reconstruction shares the
 core's frame; the Cd sites beside a Pb atom (closer than √3 a/4) are no
 candidates and count as occupied (the particle compact as a whole, no
@@ -39,7 +39,7 @@ def _image_of(fit, vectors):
     return fit.origin + fit.scale * (np.outer(v @ t, tdir) + np.outer(v @ across, perp))
 
 
-def shell_shift(core_result, cd_columns, lattice_parameter: float):
+def _shell_shift(core_result, cd_columns, lattice_parameter: float):
     """The tetrahedral offset (quarter-lattice units) of the Cd lattice from the core's, from the measured Cd columns.
 
     Parameters
@@ -76,7 +76,7 @@ def shell_shift(core_result, cd_columns, lattice_parameter: float):
     return TETRAHEDRAL_SHIFTS_Q[best].copy(), misfit
 
 
-def shell_projections(tables, core_result, shift_q, lattice_parameter: float, names=None):
+def _shell_projections(tables, core_result, shift_q, lattice_parameter: float, names=None):
     """The Cd projections of counted core–shell tables, each with the origin that puts it in the core's frame.
 
     Returns ``(projections, kept)``: as :func:`~napari_nxtomo.core.workflow.projections_from_tables`.
@@ -121,6 +121,29 @@ def reconstruct_shell(tables, core_result, lattice_parameter: float, *, names=No
         The Cd model; its positions are in the core's frame once ``shift_q`` is added.
     shift_q : (3,) int ndarray
         Quarter-lattice units: Cd site = ``result.q + shift_q`` in the core's frame.
+
+    Examples
+    --------
+    A small PbSe core in a CdSe rod, its Pb and its Cd counted exactly along [100], [010], [110] (image origin at
+    25 Å, 25 Å): every Cd on its true site in the core's frame.
+
+    >>> import pandas as pd
+    >>> from napari_nxtomo.core.geometry import ProjectionGeometry
+    >>> from napari_nxtomo.core.samples import core_shell_model
+    >>> from napari_nxtomo.core.tomography import Projection, reconstruct
+    >>> q, el = core_shell_model(11.0, 3.0, 2, (0, 1), (1, 0, 0), 2.0)
+    >>> zones, a = [(1, 0, 0), (0, 1, 0), (1, 1, 0)], 6.12
+    >>> views, tables = [], []
+    >>> for zone in zones:
+    ...     lab, at = ProjectionGeometry(zone).group_columns(q[el == "Pb"] * a / 4)
+    ...     views.append(Projection(zone, at + 25.0, np.bincount(lab), offset=(25.0, 25.0)))
+    ...     lab, at = ProjectionGeometry(zone).group_columns(q[el == "Cd"] * a / 4)
+    ...     tables.append(pd.DataFrame({"y": at[:, 0] + 25, "x": at[:, 1] + 25, "type": "Cd", "count_Cd": np.bincount(lab)}))
+    >>> core = reconstruct(views, a, n_runs=0, method="exact")
+    >>> shell, shift_q = reconstruct_shell(tables, core, a, n_runs=0, method="exact")
+    >>> cd = {tuple(v) for v in (shell.q + shift_q).tolist()}
+    >>> shift_q.tolist(), shell.n_atoms, cd == {tuple(v) for v in q[el == "Cd"].tolist()}
+    ([-1, 1, 1], 81, True)
     """
     from ..tomography import reconstruct
 
@@ -128,8 +151,8 @@ def reconstruct_shell(tables, core_result, lattice_parameter: float, *, names=No
     if len(tables) != len(core_result.fits):
         raise ValueError(f"{len(tables)} tables for a core reconstructed from {len(core_result.fits)} views")
     cd_columns = [t.loc[t["type"].astype(str) == "Cd", ["y", "x"]].to_numpy() for t in tables]
-    shift_q, _ = shell_shift(core_result, cd_columns, a)
-    projections, _ = shell_projections(tables, core_result, shift_q, a, names)
+    shift_q, _ = _shell_shift(core_result, cd_columns, a)
+    projections, _ = _shell_projections(tables, core_result, shift_q, a, names)
     core = np.asarray(core_result.q, dtype=float) * a / 4 - shift_q * a / 4
     result = reconstruct(projections, a, n_runs=n_runs, seed=seed, method=method, progress=progress, cancel=cancel,
                          filled=core)
@@ -168,7 +191,17 @@ def zincblende_polarity(shift_q) -> int:
 
 
 def whole_model(core, shell, shift_q):
-    """The cations of a core–shell model in one frame: ``(positions (N, 3) Å, elements, certainty)``, Pb then Cd."""
+    """The cations of a core–shell model in one frame: ``(positions (N, 3) Å, elements, certainty)``, Pb then Cd.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Model
+    >>> core = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
+    >>> shell = Model(positions=np.zeros((1, 3)), n_atoms=1, certainty=np.array([0.5]))
+    >>> pos, elements, certainty = whole_model(core, shell, [-1, 1, 1])
+    >>> pos.tolist(), elements.tolist(), certainty.tolist()
+    ([[0.0, 0.0, 0.0], [-1.53, 1.53, 1.53]], ['Pb', 'Cd'], [1.0, 0.5])
+    """
     a = float(core.lattice_parameter)
     pos = np.vstack([core.positions, shell.positions + np.asarray(shift_q) * a / 4])
     elements = np.concatenate([np.full(core.n_atoms, "Pb"), np.full(shell.n_atoms, "Cd")])
@@ -176,7 +209,13 @@ def whole_model(core, shell, shift_q):
 
 
 def whole_completion(lattice_parameter: float, shift_q, anion: str = "Se") -> list:
-    """``pattern_model(complete=...)`` of a whole core–shell model: the anions around its Pb, then around its Cd."""
+    """``pattern_model(complete=...)`` of a whole core–shell model: the anions around its Pb, then around its Cd.
+
+    Examples
+    --------
+    >>> [(c["cation"], c["structure"], c["min_neighbours"], c.get("polarity")) for c in whole_completion(6.12, [-1, 1, 1])]
+    [('Pb', 'rocksalt', 3, None), ('Cd', 'zincblende', 2, -1)]
+    """
     a = float(lattice_parameter)
     return [{"anion": anion, "structure": "rocksalt", "cation": "Pb", "lattice_parameter": a,
              "min_neighbours": WHOLE_MIN_NEIGHBOURS["Pb"]},
@@ -185,7 +224,20 @@ def whole_completion(lattice_parameter: float, shift_q, anion: str = "Se") -> li
 
 
 def write_whole_xyz(path, core, shell, shift_q):
-    """The core's Pb and the shell's Cd as one extended XYZ (species, certainty; the shift in the comment line)."""
+    """The core's Pb and the shell's Cd as one extended XYZ (species, certainty; the shift in the comment line).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace as Model
+    >>> from napari_nxtomo.core.tables import read_xyz
+    >>> core = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
+    >>> shell = Model(positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
+    >>> path = write_whole_xyz(Path(tempfile.mkdtemp()) / "m.xyz", core, shell, [-1, 1, 1])
+    >>> read_xyz(path)[1].tolist()
+    ['Pb', 'Cd']
+    """
     from ..tables import write_xyz
 
     pos, elements, certainty = whole_model(core, shell, shift_q)

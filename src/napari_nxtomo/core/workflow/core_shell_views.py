@@ -154,4 +154,6 @@ def _set_counts(c, rows, layers, new, costs, info, k):
     col[rows[changed]] = prob[changed, np.searchsorted(counts, new[changed])]
     c.loc[c.index[rows], "count"] = new
     c["count_probability"] = col
+    if "region" in c:
+        c["region"] = np.where(c["count"].to_numpy() > 0, "core", "shell")
     info["moved"][k] = int(changed.sum())
