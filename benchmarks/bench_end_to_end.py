@@ -21,6 +21,15 @@ against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e
 one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
 and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
 
+Without the dose, with the particle's shape checking the scale (2026-12-04, ``counting.thickness``: the counted
+thickness against the width an orthogonal view sees; each view's own scale corrected by its ratio tried too),
+``--doses 1e5 2e4 --seeds 0 1 --runs 4``: the 3 nm cuboctahedron counted in 4 of 4 runs (refused in 4 of 4
+before), scale/true 1.018 / 1.027 / 1.029 / 1.018, Pb totals 569-578 / 568, true sites 0.977-0.998, model true
+0.967-0.998; the starter set in 4 of 4 (2 before), 1.005-1.009, totals 712-715 / 704, sites 0.996-0.997;
+``--set pbse_irregular --seeds 0 1 2``: 6 of 6, 1.015-1.041 (as before); ``--set sample``: 4 of 4,
+0.986-0.998.  The [110] views stay below ceiling - margin on the starter set (0.703-0.743 against
+0.732-0.752) and the 3 nm cuboctahedron (0.747-0.835 against 0.797-0.860).
+
 Measured (2026-12-04, counting each column by its likelihood with equal class weights, ``count_atoms``'s
 default ``assignment``), ``--doses 1e5 2e4 --seeds 0 1 --dose-given --runs 4``: [110] 0.743 / 0.733 / 0.743 /
 0.703 against targets 0.742 / 0.752 / 0.732 / 0.742 (met in 2 of 4 runs, none before), [100] 0.911-0.924 (met),

@@ -65,8 +65,7 @@ def _finish(viewer, tomo, model, screenshot, quit_after):
     tomo.show_tab()                                            # bring the Reconstruct tab to the front
     if model is not None:
         for ly in viewer.layers:
-            ly.visible = False
-        model.visible = True
+            ly.visible = ly is model or ly.metadata.get("core_layer") == model.name  # the model (and its shell)
         viewer.dims.ndisplay = 3
     from napari.qt import get_qapp
 

@@ -10,8 +10,8 @@ column on every projection's layer, and a table.  When the layers are a
 core–shell particle's with the shell's Cd counted (``count_Cd``), the shell's
 Cd are reconstructed around the core in the same worker
 (:func:`napari_nxtomo.core.workflow.core_shell_model.reconstruct_shell`) and
-shown as a second layer, 'Cd shell', in the Cd colour with its opacity
-following the certainty.
+shown as a second layer, 'Cd shell', see-through, in the Cd colour with its
+opacity following the certainty.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from .layers import (
     world_coordinates,
 )
 
-#: the layer of a core-shell particle's shell (the core's is '<element> model')
+#: the layer of a core-shell particle's shell (the core's is '<element> model'), drawn see-through
 SHELL_LAYER = "Cd shell"
+SHELL_OPACITY = 0.35
 
 SOLVERS = {
     "annealing runs + exact optimum": "both",
@@ -256,6 +257,7 @@ class ReconstructWidget(Dock):
         rgb = np.array([int(ELEMENT_COLOUR["Cd"][i:i + 2], 16) / 255 for i in (1, 3, 5)])
         kwargs["face_color"] = np.column_stack([np.tile(rgb, (len(pos), 1)), 0.25 + 0.75 * np.clip(cert, 0, 1)])
         layer = self.viewer.add_points(pos[:, ::-1], **kwargs)
+        layer.opacity = SHELL_OPACITY  # the core shows through its shell
         self.model_layer.metadata["shell_layer"] = layer.name
         show_in_3d(self.viewer, layer)
 
