@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: cost (in the units of pb_count_costs: half a squared class width) of leaving a column's own single-view count
+OWN_COUNT_PREFERENCE = 1.0
+
 
 def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None, progress=None):
     """Pb per column of two or three views of one core–shell particle, one Pb total per layer in all views.
@@ -109,7 +112,11 @@ def _view_costs(c, res, md, rows):
     vol = c["volume"].to_numpy(dtype=float)[rows]
     if "shell_cross_section" in c:
         vol = vol - c["shell_cross_section"].to_numpy(dtype=float)[rows]
-    return pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
+    counts, cost = pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
+    # the view's own count costs a little less: where the costs are flat (a <100> count with more or less Se)
+    # the layer's total moves the columns it must, not those the cost model happens to prefer
+    own = c["count"].to_numpy()[rows]
+    return counts, cost + OWN_COUNT_PREFERENCE * (counts[None, :] != own[:, None])
 
 
 def _bind_layers(counted, results, mds, names, ref, info):
