@@ -90,7 +90,8 @@ def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
     A :class:`Dock` gets its items inside a scroll area, so that however tall
     its form, the dock (and with it napari's window) still fits a 1080p screen.
     """
-    if isinstance(widget, Dock):
+    is_dock = isinstance(widget, Dock)
+    if is_dock:
         widget = _scrolled(widget)
     lay = QVBoxLayout(widget)
     for item in items:
@@ -102,7 +103,25 @@ def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
             lay.addLayout(item)
     if stretch:
         lay.addStretch(1)
+    if is_dock:  # a long layer name in a combo box must not widen the dock past the 1920×1080 layout
+        from qtpy.QtWidgets import QComboBox
+
+        for combo in widget.findChildren(QComboBox):
+            compact(combo, 20)
     return lay
+
+
+def compact(combo, length: int = 24) -> None:
+    """A combo box (Qt or magicgui) about ``length`` characters wide whatever its entries (the full text in its
+    tooltip)."""
+    from qtpy.QtWidgets import QComboBox
+
+    combo = getattr(combo, "native", combo)
+    if combo.sizeAdjustPolicy() == QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon:
+        return  # already set (its own length kept)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(length)
+    combo.currentTextChanged.connect(combo.setToolTip)
 
 
 def _scrolled(dock: QWidget) -> QWidget:

@@ -15,7 +15,7 @@ from ..core.library import INSTALL_HINT, library_files
 from ..core.library.cell import KNOWN_CRYSTALS
 from ..core.workflow import describe_library
 from . import notify
-from .dock import chosen_path
+from .dock import chosen_path, compact
 
 AUTO = ("auto (shipped library for the image's optics)", "auto")
 FILE = ("file…", "file")
@@ -45,7 +45,7 @@ class LibraryPanel:
     def __init__(self, dock):
         self.dock = dock
         self.library = ComboBox(choices=library_choices, label="library")
-        _compact(self.library)
+        compact(self.library)
         self.file = FileEdit(mode="r", filter=LIBRARY_FILES, label="library file",
                              tooltip="a library JSON, or any table of atom count and cross-section (Å²) you wrote: "
                                      "CSV or text, comma, semicolon, tab or space separated, header or none")
@@ -154,16 +154,6 @@ class LibraryPanel:
         if matches:
             self.library.value = matches[0]
         self.dock.status.setText(f"library computed and cached: {describe_library(lib)}; selected for counting")
-
-
-def _compact(combo) -> None:
-    """A combo box as wide as about 24 characters whatever its entries (the full name in the tooltip): the dock
-    must stay narrow enough for the 1920×1080 layout."""
-    from qtpy.QtWidgets import QComboBox
-
-    combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.native.setMinimumContentsLength(24)
-    combo.native.currentTextChanged.connect(combo.native.setToolTip)
 
 
 def _named_choices(combo) -> list:
