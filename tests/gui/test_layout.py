@@ -29,6 +29,21 @@ def test_four_docks_fit_a_1080p_screen(make_napari_viewer, qtbot):
     assert window.width() <= 1920 and window.height() <= 1080, (window.width(), window.height())
     canvas = viewer.window._qt_viewer.canvas.native
     assert canvas.width() >= window.width() / 2, (canvas.width(), window.width())
+    # every dock's form fits its dock's width (a long layer name in a combo box once pushed the Fit dock's right
+    # edge out of sight): the scroll area's content needs no more than its viewport
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QScrollArea
+
+    for name, dock in viewer.window._dock_widgets.items():
+        if "napari-nxtomo" not in name:
+            continue
+        dock.widget().show_tab() if hasattr(dock.widget(), "show_tab") else None
+        _settle(qtbot)
+        for scroll in dock.widget().findChildren(QScrollArea):
+            if scroll.horizontalScrollBarPolicy() != Qt.ScrollBarAlwaysOff:
+                continue  # it scrolls sideways: nothing is cut off
+            need, have = scroll.widget().minimumSizeHint().width(), scroll.viewport().width()
+            assert need <= have + 1, (name, need, have)
 
 
 def test_defaults_follow_the_layers(make_napari_viewer, qtbot):

@@ -107,7 +107,7 @@ def stack(widget: QWidget, *items, stretch: bool = False) -> QVBoxLayout:
         from qtpy.QtWidgets import QComboBox
 
         for combo in widget.findChildren(QComboBox):
-            compact(combo, 20)
+            compact(combo, 16)
     return lay
 
 
