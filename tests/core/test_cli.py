@@ -234,3 +234,24 @@ def test_count_joint_on_core_shell_views(tmp_path, capsys):
     cations = particle.elements != "Se"
     s = score_species({e: q[els == e] for e in ("Pb", "Cd")}, particle.q[cations], particle.elements[cations])
     assert s["recall"] >= 0.90 and s["precision"] >= 0.90
+
+
+def test_count_assignment_option(tmp_path):
+    """``count --assignment nearest`` counts each column by the nearest scaled library value (StatSTEM's rule, said in
+    the table's notes) and gets the true counts of well-separated classes; an unknown rule is refused."""
+    from napari_nxtomo.cli.main import main
+    from napari_nxtomo.core.tables import write_points_csv
+
+    rng = np.random.default_rng(0)
+    true = np.repeat([1, 2, 3], 20)
+    volumes = 0.02 * true * (1 + rng.normal(0, 0.02, true.size))
+    lib = tmp_path / "lib.csv"
+    lib.write_text("count,cross_section\n" + "".join(f"{n},{0.02 * n}\n" for n in range(1, 6)))
+    table = write_points_csv(tmp_path / "a_columns.csv", np.zeros((true.size, 2)), pd.DataFrame({"volume": volumes}))
+    assert main(["count", str(table), "--library", str(lib), "--assignment", "nearest", "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    _, feats, md, _ = read_points_csv(tmp_path / "a_counts.csv")
+    assert np.array_equal(feats["count"].to_numpy(), true)
+    assert any("nearest" in n for n in md["counting"]["notes"])
+    with pytest.raises(SystemExit):
+        main(["count", str(table), "--assignment", "closest", "--out", str(tmp_path)])

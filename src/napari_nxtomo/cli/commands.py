@@ -281,7 +281,7 @@ def refuse_same_outputs(paths, output_name) -> None:
 
 
 def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
-              library="auto", dose=None, joint=False, quiet=False) -> list[Path]:
+              library="auto", dose=None, joint=False, quiet=False, assignment="likelihood") -> list[Path]:
     """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``.
 
     Parameters
@@ -307,6 +307,10 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         one Pb total).
     quiet : bool
         No progress; the warnings still go to stderr.
+    assignment : {"likelihood", "posterior", "nearest"}
+        How a library counts one-element columns
+        (:func:`~napari_nxtomo.core.counting.count_atoms`); ``--joint``
+        counts by likelihood (its totals move columns by their probabilities).
 
     Returns
     -------
@@ -339,6 +343,9 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
             print("warning: --joint takes each type's classes from the library with one scale for all views: "
                   "--lowest-count and --n-components are not used (count without --joint to use them)",
                   file=sys.stderr)
+        if assignment != "likelihood":
+            print(f"warning: --joint counts by likelihood (the totals move columns by their probabilities): "
+                  f"--assignment {assignment} is not used (count without --joint to use it)", file=sys.stderr)
         return _count_jointly(list(map(Path, tables)), out, library, dose, quiet)
     written = []
 
@@ -349,7 +356,8 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             feats, res = workflow.count_table(feats, max_components=max_components, library=library, dose=dose,
-                                              metadata=md, n_components=n_components, lowest_count=lowest_count)
+                                              metadata=md, n_components=n_components, lowest_count=lowest_count,
+                                              assignment=assignment)
         for w in caught:
             print(f"warning: {path.name}: {w.message}", file=sys.stderr)
         md["counting"] = _counting_metadata(feats, res, dose)

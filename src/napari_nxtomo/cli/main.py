@@ -86,6 +86,10 @@ def _add_count(sub) -> None:
     count.add_argument("--joint", action="store_true",
                        help="the tables are views of ONE particle: count them together (one library scale, one Pb "
                             "total); needs a library for every view")
+    count.add_argument("--assignment", default="likelihood", choices=["likelihood", "posterior", "nearest"],
+                       help="with a library, how a one-element column gets its count: likelihood (default: the "
+                            "classes equally likely), posterior (the mixture's class fractions) or nearest (the "
+                            "nearest scaled library value, StatSTEM's rule)")
     count.add_argument("--quiet", action="store_true")
 
 
@@ -171,7 +175,7 @@ def _run(parser, args) -> None:
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=_lowest(parser, args.lowest_count),
                            library=args.library,
-                           dose=args.dose, joint=args.joint, quiet=args.quiet)
+                           dose=args.dose, joint=args.joint, quiet=args.quiet, assignment=args.assignment)
     elif args.command == "reconstruct":
         commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
                                  element=args.element, zone_axes=args.zone_axes, n_runs=args.runs,
