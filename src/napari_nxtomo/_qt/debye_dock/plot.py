@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from magicgui.widgets import CheckBox
 from qtpy.QtWidgets import QTabWidget
 
@@ -65,7 +67,7 @@ class PatternPlot:
         ax = self.figure.subplots()
         if p is not None:
             (self.lines["simulated"],) = ax.plot(p.x, p.intensity, "-", lw=1.0, color="C3", label="Debye")
-            ax.set_title(p.model.description, fontsize=8)
+            ax.set_title(textwrap.fill(p.model.description, 60), fontsize=7)  # the dock is narrow: wrapped
         if m is not None and p is None:
             (self.lines["measured"],) = ax.plot(m["x"], m["y"], ".", ms=2, color="0.45")
             xlabel = m["unit"]
