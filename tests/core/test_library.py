@@ -43,6 +43,9 @@ def test_shipped_libraries_load_with_their_settings():
     libs = shipped_libraries()
     have = {(lib.crystal, lib.zone_axis, lib.settings["convergence_mrad"]) for lib in libs}
     assert {("PbSe", (1, 0, 0), 24.0), ("PbSe", (1, 1, 0), 24.0), ("PbSe", (1, 1, 0), 22.0)} <= have
+    # the core-shell particles' zincblende shell, for the samples' and the tests' optics
+    assert {("CdSe", z, c) for z in ((1, 0, 0), (1, 1, 0)) for c in (22.0, 24.0)} <= have
+    assert load_library("CdSe", (0, 1, 1), convergence_mrad=22, detector_mrad=(60, 140)).types == ["Cd", "Se"]
     for lib in libs:
         assert all(k in lib.settings for k in SETTINGS), lib.settings.keys()
         assert lib.settings["abtem_version"] >= "1.0.11"
