@@ -7,11 +7,13 @@ counting (:mod:`.hybrid`):
 1. *One scale.*  Each view and column type holding the heavy element fits its
    own scale; divided by the fraction of a library's cross-section the fit
    holds (the library's ``fit_capture``), each estimates dose · pixel².  When
-   they agree their median is the joint estimate; when they do not (a view's
-   scale took an alias, a count off in every column) each estimate is tried as
-   the dose of every view and the one at which the views' totals agree is
-   kept (at an alias each view's total shifts by its own number of columns);
-   when none or more than one makes them agree the dose is asked for.  Every view is recounted
+   they agree their median is the joint estimate, if the counts it gives are
+   as thick as the particle is wide (:mod:`.thickness`); when they do not (a
+   view's scale took an alias, a count off in every column) each estimate, and
+   each corrected by its view's counted thickness, is tried as the dose of
+   every view and the one whose counts fit the particle's shape (where the
+   views show no orthogonal pair: at which the views' totals agree) is kept;
+   when none or more than one is, the dose is asked for.  Every view is recounted
    with it acting as the dose: each type fits its scale about it
    (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its
    alias).  With a dose, the dose's scale is used directly.
@@ -268,23 +270,10 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     shape (``shape(results)``, :func:`.thickness.thickness_ratio`) an estimate must also give counts as thick as
     the particle is wide, and an estimate whose ratio is r proposes one more, r × itself (the counts scale as the
     inverse of the scale).  The one estimate whose counts fit the shape (where the views show it; else whose
-    totals lie within ``TOTALS_AGREE``) is kept: (scale, the views' results at it, note); when none or several are, a ValueError asks for the dose."""
+    totals lie within ``TOTALS_AGREE``) is kept: (scale, the views' results at it, note); when none or several
+    are, a ValueError asks for the dose."""
     shape = shape or (lambda results: float("nan"))
-    tried, queue = [], sorted(est) + sorted(extra)
-    while queue:
-        c = queue.pop(0)
-        if any(abs(np.log(c / d)) <= np.log(1 + VIEWS_AGREE) for d, *_ in tried):
-            continue
-        try:
-            res = [count_atoms(t, library=lib, dose=c, pixel_size=1.0, entropy=entropy)
-                   for t, lib in zip(tables, libraries)]
-        except ValueError:  # a view's classes cannot lie at this scale
-            continue
-        totals = [int(sum(cnt.sum() for cnt in _current(_count_options(r, t, element)))) for r, t in zip(res, tables)]
-        ratio = shape(res)
-        tried.append((c, res, totals, ratio))
-        if np.isfinite(ratio) and not plausible(ratio) and len(tried) < 2 * len(est) + 2:
-            queue.append(c * ratio)
+    tried = _tried_scales(tables, libraries, sorted(est) + sorted(extra), element, entropy, shape)
     spread = np.array([(max(t) - min(t)) / max(np.median(t), 1) for _, _, t, _ in tried])
     fits = np.array([plausible(r) for *_, r in tried], dtype=bool)
     shaped = np.array([np.isfinite(r) for *_, r in tried], dtype=bool)
@@ -305,6 +294,28 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     note = (f"one scale for all views: dose · pixel² = {c:.5g}, the scale of {which}: the views' own scales disagree ("
             + ", ".join(f"{n} {e:.4g}" for n, e in zip(names, est)) + f"), and {how} (" + listing + ")")
     return c, res, note
+
+
+def _tried_scales(tables, libraries, queue, element, entropy, shape):
+    """Every view counted at each scale of ``queue`` (those within ``VIEWS_AGREE`` of a tried one skipped, those
+    where a view's classes cannot lie dropped): ``[(scale, results, totals, thickness ratio)]``; a scale whose
+    ratio r is implausible adds r × itself to the queue."""
+    tried, queue, limit = [], list(queue), 2 * len(queue) + 2
+    while queue:
+        c = queue.pop(0)
+        if any(abs(np.log(c / d)) <= np.log(1 + VIEWS_AGREE) for d, *_ in tried):
+            continue
+        try:
+            res = [count_atoms(t, library=lib, dose=c, pixel_size=1.0, entropy=entropy)
+                   for t, lib in zip(tables, libraries)]
+        except ValueError:  # a view's classes cannot lie at this scale
+            continue
+        totals = [int(sum(cnt.sum() for cnt in _current(_count_options(r, t, element)))) for r, t in zip(res, tables)]
+        ratio = shape(res)
+        tried.append((c, res, totals, ratio))
+        if np.isfinite(ratio) and not plausible(ratio) and len(tried) < limit:
+            queue.append(c * ratio)
+    return tried
 
 
 def _chosen(tried, spread, fits, shaped):
