@@ -1,7 +1,7 @@
 """Issue 12's figures: the Pb of a PbSe core in a CdSe shell, counted and reconstructed from multislice images.
 
-    PYTHONPATH=src python benchmarks/bench_core_shell.py [--particle sample|offcentre|cube] [--doses 1e5] [--seeds 0 1 2]
-        [--runs 10]
+    PYTHONPATH=src python benchmarks/bench_core_shell.py [--particle sample|offcentre|cube|truncated] [--doses 1e5]
+        [--seeds 0 1 2] [--runs 10]
 
 Images: the bundled core–shell sample (``--particle sample``,
 ``napari_nxtomo.pbse_cdse_core_shell_multislice``: abTEM, 300 kV, 22 mrad, 60-140 mrad,
@@ -60,7 +60,7 @@ from napari_nxtomo.core.columns import min_distance_for
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, score_reconstruction, score_species
 from napari_nxtomo.core.groundtruth import counting_ceiling
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
-from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE
+from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_TRUNCATED
 from napari_nxtomo.core.workflow import (count_core_shell_views, find_and_fit, projections_from_tables,
                                          reconstruct_tables, reprojection_per_column)
 from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
@@ -74,6 +74,8 @@ PARTICLES = {
                    "folder": DATA / "pbse_cdse_offcentre"}, CORE_SHELL_OTHER),
     "cube": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe cubic core",
               "folder": DATA / "pbse_cdse_cube"}, CORE_SHELL_CUBE),
+    "truncated": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe truncated-octahedral core",
+                   "folder": DATA / "pbse_cdse_truncated"}, CORE_SHELL_TRUNCATED),
 }
 
 

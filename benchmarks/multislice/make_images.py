@@ -160,7 +160,7 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
+from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_TRUNCATED, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
@@ -402,6 +402,11 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "napari_nxtomo.core.samples.core_shell_model",
                   "args": json.loads(json.dumps(CORE_SHELL_CUBE))}
         sub, what = name, "an off-centre cubic PbSe core (with an island) in a wide zincblende CdSe rod"
+    elif name == "pbse_cdse_truncated":  # a fourth core-shell particle, made after the counting's last change
+        q, el = core_shell_model(*CORE_SHELL_TRUNCATED)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
+                  "args": json.loads(json.dumps(CORE_SHELL_TRUNCATED))}
+        sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a zincblende CdSe rod"
     elif name == "pbse_cuboctahedron_3nm":  # another cuboctahedron than the sample: larger, other defects
         p = pbse_cuboctahedron(seed=3, noise=False, n_half=5)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 3, "n_half": 5}
@@ -424,6 +429,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre", "pbse_cdse_cube",
+                  "pbse_cdse_truncated",
                   "pbse_cuboctahedron_3nm", "pbse_cuboctahedron_5nm")
 
 

@@ -96,9 +96,9 @@ CLI = {
     },
     "count": {
         "options": {"-h", "--out", "--max-components", "--n-components", "--lowest-count", "--library", "--dose",
-                    "--joint", "--quiet"},
+                    "--joint", "--quiet", "--assignment"},  # --assignment: issue 17
         "positional": ["tables"],
-        "choices": [],
+        "choices": ["likelihood,posterior,nearest"],
     },
     "reconstruct": {
         "options": {"-h", "--out", "--lattice-parameter", "--element", "--zone-axes", "--runs", "--solver", "--seed",

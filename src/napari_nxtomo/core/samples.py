@@ -51,6 +51,9 @@ CORE_SHELL_OTHER = (13.0, 7.0, 3, (-1, 2), (1, 0, 2), 1.7)
 #: a third core-shell particle (tests, benchmark): a cubic core ({100} facets only) moved 1 a/2 down y and 1 a/2
 #: along the rod, in a wider, shorter rod (a thicker shell), its island at x = 0..2 a/2 on the +y facet
 CORE_SHELL_CUBE = (16.5, 4.0, 3, (0, 2), (0, -1, 1), 3.0)
+#: a fourth (tests, benchmark; made after the counting's last change): a truncated-octahedral core ({111} at 1.6 ×)
+#: moved 1 a/2 along +x and 1 a/2 down the rod, its island at x = -2 … 0 a/2, in a rod of radius 14 Å
+CORE_SHELL_TRUNCATED = (14.0, 5.0, 3, (-2, 0), (1, 0, -1), 1.6)
 
 
 @dataclass
