@@ -193,3 +193,8 @@ def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages
         assert abs(int(ly.features["count"].sum()) - 155) <= 0.03 * 155 + 2, ly.name
     assert len(set(info["totals"])) == 1
     assert "counted together" in dock.status.text() and f"-> {info['totals']}" in dock.status.text()
+    # the shell's Cd counted too (CdSe library), and the dock says so: the shown view's total against its truth
+    shown = layers[0]
+    true_cd = int(sample.views[0].columns["n_Cd"].sum())
+    assert abs(int(shown.features["count_Cd"].sum()) - true_cd) <= 0.03 * true_cd + 2
+    assert f"The shell's Cd: {int(shown.features['count_Cd'].sum())}" in dock.status.text()

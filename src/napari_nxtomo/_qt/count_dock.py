@@ -224,6 +224,7 @@ class CountAtomsWidget(Dock):
             f"{len(volumes)} columns, classes {classes} ({res.method}), {what} per column {lo}-{hi}; "
             f"library: {counted.attrs.get('counting_library')}; "
             f"written to the 'count' feature of '{pts.name}' (colour = count, legend above)."
+            + _shell_line(counted)
         )
         self.notes.setPlainText("\n".join(f"• {n}" for n in res.notes))
 
@@ -234,3 +235,12 @@ class CountAtomsWidget(Dock):
         self.figure.clear()
         plot_counts(self.figure, volumes, res, cmap=COUNT_CMAP)
         self.canvas.draw_idle()
+
+
+def _shell_line(counted) -> str:
+    """A core-shell view's shell: its Cd counted (``count_Cd``), said in the status line; else nothing."""
+    if "count_Cd" not in counted:
+        return ""
+    cd = counted["type"].astype(str) == "Cd"
+    return (f" The shell's Cd: {int(counted['count_Cd'].sum())} in {int(cd.sum())} columns "
+            f"({counted.attrs.get('shell_counting_library', 'shell library')}), in the 'count_Cd' feature.")
