@@ -55,6 +55,9 @@ What is simulated
   - ``pbse_cdse_cube`` (sub-folder): ``core_shell_model(*CORE_SHELL_CUBE)``, a cubic
     PbSe core (177 Pb, island) moved off the centre of a wider, shorter CdSe rod (a thicker
     shell): 814 atoms.  Made with ``--configs 3 --scan-step 0.25``.
+  - ``pbse_cdse_truncated`` (sub-folder): ``core_shell_model(*CORE_SHELL_TRUNCATED)``, a small
+    truncated-octahedral core (85 Pb, island) moved off the centre of a CdSe rod: 570 atoms.
+    Made with ``--configs 3 --scan-step 0.25``.
   - ``pbse_cuboctahedron_3nm`` (sub-folder): ``pbse_cuboctahedron(seed=3,
     n_half=5)``, 3.1 nm between {100} facets, an island and 5 Pb vacancies
     placed by its own seed: 1069 atoms (568 Pb, 501 Se); a cuboctahedron

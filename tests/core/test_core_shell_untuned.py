@@ -8,6 +8,10 @@
   beyond what the Cd beside it shows: a single ⟨100⟩ view counts 0.50-0.96 exact, the views bound together
   0.91-0.98).
 
+- ``core_shell_model(*CORE_SHELL_TRUNCATED)`` (``pbse_cdse_truncated``): a small truncated-octahedral core of 85 Pb
+  moved along +x and down the rod, made after the counting's last change (seed 3 meets every figure here; over
+  seeds 0-3 its [100] view reaches 0.762-0.905 and the 3D model finds 2-4 of its island's 6 sites: see the note).
+
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
 benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3; the benchmark
 prints seeds 0-2).  The tool alone, with the images' metadata only: find and fit by sublattice, count the Pb of
@@ -30,11 +34,13 @@ from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
 DOSE = 1e5
 DATA = Path(__file__).parent / "data" / "multislice"
-PARTICLES = {"pbse_cdse_offcentre": (120, "PbSe/CdSe off-centre core"), "pbse_cdse_cube": (177, "PbSe/CdSe cubic core")}
+PARTICLES = {"pbse_cdse_offcentre": (120, "PbSe/CdSe off-centre core"), "pbse_cdse_cube": (177, "PbSe/CdSe cubic core"),
+             "pbse_cdse_truncated": (85, "PbSe/CdSe truncated-octahedral core")}
 #: Pb and Cd counted exactly per view, at least, and the Cd total's tolerance: issue 12's 0.85 for Pb; the cubic
 #: core's [110] Cd columns (Cd-Se dumbbells in a thick shell) reach 0.840-0.960 with totals 175-184 of 187 over
 #: seeds 0-3 (bench_core_shell.py --particle cube): held to 0.80 and 7 % there
-EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.80, 0.07)}
+EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.80, 0.07),
+         "pbse_cdse_truncated": (0.85, 0.90, 0.03)}
 
 
 @pytest.fixture(scope="module", params=sorted(PARTICLES))
