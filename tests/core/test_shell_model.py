@@ -28,16 +28,22 @@ def _projections(q, origin=(20.0, 20.0)):
     return out
 
 
-def test_filled_sites_leave_a_hollow_shell():
-    """A shell of fcc sites around a filled core: with the core's sites filled the exact optimum is the true shell;
-    the core's sites count as occupied (no surface between the two), so the shell's inner layer is kept."""
+def test_filled_sites_hold_no_atom_and_count_as_occupied():
+    """The counts of a whole ball of fcc sites, its inner 13 sites filled by another species: the model is the ball
+    less those 13 (no atom on a filled site, whatever the counts ask), each of them missing from its column in all
+    three views (count mismatch 3 × 13), and its surface is the ball's outer surface alone (a filled neighbour counts
+    as occupied: no surface between the shell and what fills it), by the exact optimum and the annealing runs."""
+    from napari_nxtomo.core.tomography import surface_edges
+
     q, _ = ROCKSALT_PBSE.sites(2.5 * A, "Pb")
     r = np.linalg.norm(q * A / 4, axis=1)
-    shell, core = q[(r > 4.5) & (r <= 2.5 * A)], q[r <= 4.5]
-    result = reconstruct(_projections(shell), A, n_runs=0, method="exact", filled=core * A / 4, filled_radius=0.1)
-    got = set(map(tuple, result.q.tolist()))
-    assert got == set(map(tuple, shell.tolist()))
-    assert not got & set(map(tuple, core.tolist()))
+    ball, core = q[r <= 2.5 * A], q[r <= 4.5]
+    shell = q[(r > 4.5) & (r <= 2.5 * A)]
+    result = reconstruct(_projections(ball), A, n_runs=2, seed=0, filled=core * A / 4, filled_radius=0.1)
+    assert set(map(tuple, result.q.tolist())) == set(map(tuple, shell.tolist()))
+    assert len(core) == 13 and result.count_mismatch == 3 * len(core)
+    assert result.surface_edges == surface_edges(ball) < surface_edges(shell)
+    assert result.exact.status == "optimal"
 
 
 def test_shell_cd_in_the_core_frame():

@@ -247,8 +247,10 @@ class ReconstructWidget(Dock):
             self.viewer.layers.remove(SHELL_LAYER)
         if shell is None:
             return
+        from ..core.workflow.core_shell_model import shell_positions
+
         result, shift_q = shell
-        pos = np.asarray(result.positions, dtype=float) + np.asarray(shift_q) * a / 4
+        pos = shell_positions(result, shift_q)
         cert = np.asarray(result.certainty, dtype=float)
         feats = pd.DataFrame({"element": ["Cd"] * len(pos), "certainty": cert})
         md = dict(result.metadata(), lattice_parameter=a, structure="zincblende", element="Cd",

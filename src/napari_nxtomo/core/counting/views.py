@@ -213,16 +213,25 @@ def _steps(tables, passes, progress):
     return step
 
 
+class _Names(list):
+    """The estimates' names ("view 2 Pb+Se"), with ``views``: the index of each one's view."""
+
+    def __init__(self):
+        super().__init__()
+        self.views = []
+
+
 def _scale_estimates(results, libraries, element):
     """Each view's and type's own fitted scale over the fit's capture (``fit_capture``; 1 for a plain dict): an
     estimate of dose · pixel² per type holding ``element``, with its name ("view 2 Pb+Se")."""
-    est, names = [], []
+    est, names = [], _Names()
     for k, (r, lib) in enumerate(zip(results, libraries)):
         for t, sub in (r.by_type or {"": r}).items():
             if element in t and "scale" in sub.params and np.isfinite(sub.params["scale"]):
                 capture = lib.fit_capture(t)[0] if hasattr(lib, "fit_capture") else 1.0
                 est.append(sub.params["scale"] / capture)
                 names.append(f"view {k + 1} {t}")
+                names.views.append(k)
     if not est:
         raise ValueError("no view gave a scale: give the dose (dose=, pixel_size=)")
     return np.asarray(est), names
@@ -256,10 +265,9 @@ def _shape_corrected(free, est, names, shape):
     views see (its free counts; an alias f × the truth reads 1 / f)."""
     ratios = getattr(shape, "per_view", lambda results: [])(free)
     out = []
-    for e, n in zip(est, names):
-        k = int(n.split()[1]) - 1
-        if k < len(ratios) and np.isfinite(ratios[k]) and not plausible(ratios[k]):
-            out.append(float(e * ratios[k]))
+    for e, view in zip(est, names.views):
+        if view < len(ratios) and np.isfinite(ratios[view]) and not plausible(ratios[view]):
+            out.append(float(e * ratios[view]))
     return out
 
 

@@ -190,6 +190,18 @@ def zincblende_polarity(shift_q) -> int:
     return 1 if np.all(d % 2 == 0) and (d // 2).sum() % 2 == 0 else -1
 
 
+def shell_positions(shell, shift_q):
+    """The shell's atoms in the core's frame (Å): its model's positions plus the tetrahedral offset.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Model
+    >>> shell_positions(Model(lattice_parameter=6.12, positions=np.zeros((1, 3))), [-1, 1, 1]).tolist()
+    [[-1.53, 1.53, 1.53]]
+    """
+    return np.asarray(shell.positions, dtype=float) + np.asarray(shift_q) * float(shell.lattice_parameter) / 4
+
+
 def whole_model(core, shell, shift_q):
     """The cations of a core–shell model in one frame: ``(positions (N, 3) Å, elements, certainty)``, Pb then Cd.
 
@@ -197,13 +209,12 @@ def whole_model(core, shell, shift_q):
     --------
     >>> from types import SimpleNamespace as Model
     >>> core = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
-    >>> shell = Model(positions=np.zeros((1, 3)), n_atoms=1, certainty=np.array([0.5]))
+    >>> shell = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.array([0.5]))
     >>> pos, elements, certainty = whole_model(core, shell, [-1, 1, 1])
     >>> pos.tolist(), elements.tolist(), certainty.tolist()
     ([[0.0, 0.0, 0.0], [-1.53, 1.53, 1.53]], ['Pb', 'Cd'], [1.0, 0.5])
     """
-    a = float(core.lattice_parameter)
-    pos = np.vstack([core.positions, shell.positions + np.asarray(shift_q) * a / 4])
+    pos = np.vstack([core.positions, shell_positions(shell, shift_q)])
     elements = np.concatenate([np.full(core.n_atoms, "Pb"), np.full(shell.n_atoms, "Cd")])
     return pos, elements, np.concatenate([core.certainty, shell.certainty])
 
@@ -233,7 +244,7 @@ def write_whole_xyz(path, core, shell, shift_q):
     >>> from types import SimpleNamespace as Model
     >>> from napari_nxtomo.core.tables import read_xyz
     >>> core = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
-    >>> shell = Model(positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
+    >>> shell = Model(lattice_parameter=6.12, positions=np.zeros((1, 3)), n_atoms=1, certainty=np.ones(1))
     >>> path = write_whole_xyz(Path(tempfile.mkdtemp()) / "m.xyz", core, shell, [-1, 1, 1])
     >>> read_xyz(path)[1].tolist()
     ['Pb', 'Cd']
