@@ -165,6 +165,7 @@ def one_run(views, libraries, truth_q, a, dose, seed, n_runs, dose_given=False):
     for view, table, res in zip(views, tables, joint.results):
         t = table.copy()
         t["count"] = res.counts
+        t["count_probability"] = res.probability  # as napari-nxtomo count writes it
         counted.append((t[["y", "x"]].to_numpy(), t, {"zone_axis": view.zone_axis}))
     t0 = time.perf_counter()
     try:

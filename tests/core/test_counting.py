@@ -529,3 +529,19 @@ def test_few_columns_without_errors_do_not_invent_classes():
     t = rng.integers(1, 6, 100)
     res = count_atoms(0.024 * t + rng.normal(0, 0.002, t.size), max_components=100)
     assert res.n_components == 5 and np.all(res.counts == t)
+
+
+def test_probability_is_that_of_the_count_given():
+    """``probability`` (the ``count_probability`` the tools write, which weighs each count in the tomography) is the
+    posterior of the count a column has, also after its count was moved (count_views' common total does that)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat([3, 4, 5], 40)
+    res = count_atoms(0.02 * truth + rng.normal(0, 0.004, truth.size), max_components=5)
+    assert np.allclose(res.probability, res.posterior.max(axis=1))
+    moved = replace(res, counts=res.counts + 1)
+    expect = [res.posterior[i, res.component_counts == c].sum() for i, c in enumerate(moved.counts)]
+    assert np.allclose(moved.probability, expect)
+    assert np.all(moved.probability[res.counts == res.component_counts.max()] == 0.0)  # no class of that count
+    assert np.all(moved.probability < res.probability)

@@ -479,3 +479,34 @@ def test_a_noise_peak_beside_a_column_is_left_out_with_a_warning():
                       np.append(p.counts, [0] * 10))  # empty noise peaks: the totals still agree
     with pytest.raises(ValueError, match="fall on the same lattice columns"):
         reconstruct(projections[:2] + [many], particle.lattice_parameter, n_runs=0, method="exact")
+
+
+def test_count_probability_weighs_each_count():
+    """A surface atom with 5 Pb neighbours (removing it saves 2 surface edges) is left out of two views' counts,
+    each such count with probability 0.4 (``count_probability``, as ``napari-nxtomo count`` writes it), and counted
+    in the third with probability 1: the model keeps it (with one weight for every count the two views outvote the
+    third and the atom goes)."""
+    from napari_nxtomo.core.evaluation import score_reconstruction
+    from napari_nxtomo.core.groundtruth import counted_tables_from_truth
+    from napari_nxtomo.core.workflow import reconstruct_tables
+
+    particle = pbse_cuboctahedron(noise=False, n_half=2)
+    is_pb = particle.elements == "Pb"
+    q_pb = particle.q[is_pb]
+    occupied = {tuple(v) for v in q_pb}
+    neighbours = np.array([sum(tuple(v + d) in occupied for d in FCC_NEIGHBOURS_Q) for v in q_pb])
+    atom = np.flatnonzero(is_pb)[np.flatnonzero(neighbours == 5)[0]]
+    tables = counted_tables_from_truth(particle)
+    for k, (coords, features, _) in enumerate(tables):
+        features["count_probability"] = 1.0
+        if k < 2:  # the atom's column: the view's columns are the grouped atoms, shifted into the image
+            labels, centres = particle.views[k].geometry.group_columns(particle.positions)
+            assert len(centres) == len(coords)
+            where = centres[labels[atom]] + coords.mean(axis=0) - centres.mean(axis=0)
+            i = int(np.argmin(np.linalg.norm(coords - where, axis=1)))
+            assert np.linalg.norm(coords[i] - where) < 0.1 and features.at[i, "count"] >= 1
+            features.loc[i, ["count", "count_probability"]] = [features.at[i, "count"] - 1, 0.4]
+    result = reconstruct_tables(tables, particle.lattice_parameter, n_runs=0, method="exact")
+    s = score_reconstruction(result, q_pb, n_runs=0)
+    assert s["model_atoms"] == len(q_pb)
+    assert s["true_sites_recovered_fraction"] == 1.0

@@ -200,10 +200,14 @@ class CountResult:
 
     @property
     def probability(self) -> np.ndarray:
-        """(N,) posterior probability of the count given to each column (mixed: of its Pb count)."""
+        """(N,) posterior probability of the count given to each column (mixed: of its Pb count, its Se summed
+        over); 0 where that count is none of the classes' (a count moved by hand or by :func:`count_views` keeps
+        the probability of the count it now has, not of the one it had)."""
         if self.count_posterior is not None:
-            return self.count_posterior.max(axis=1)
-        return self.posterior[np.arange(len(self.labels)), self.labels]
+            values, post = np.asarray(self.count_values), self.count_posterior
+        else:
+            values, post = self.component_counts, self.posterior
+        return np.where(values[None, :] == np.asarray(self.counts)[:, None], post, 0.0).sum(axis=1)
 
     def pdf(self, x):
         """The fitted mixture density and its components at cross-sections ``x``.

@@ -24,6 +24,8 @@ _NB_H = (FCC_NEIGHBOURS_Q // 2).astype(np.int64)
 _BYTES_PER_SITE = 8000
 #: the count weight of consistent counts (no miscount expected)
 DEFAULT_COUNT_WEIGHT = 6.0
+#: the least weight of one column's count (:func:`weight_from_probability`: a count right with probability ≤ 0.45)
+MIN_COLUMN_WEIGHT = 0.5
 
 
 @dataclass
@@ -436,6 +438,28 @@ def _miscount_rate(placed, offsets) -> float:
             num += float(((sums[i] - sums[j]) ** 2).sum())
             den += float((ncol[i] + ncol[j]).sum())
     return min(num / den, 0.5) if den > 0 else 0.0
+
+
+def weight_from_probability(p) -> np.ndarray:
+    """Relative count weights (of :data:`DEFAULT_COUNT_WEIGHT`) of columns whose counts are right with probability ``p``.
+
+    The per-column form of :func:`_weight_from_error_rate` with ``ε = 1 - p``:
+    ``ln(2 p / (1 - p))``, between :data:`MIN_COLUMN_WEIGHT` and 6, rounded
+    to a quarter and divided by 6 (so that with the default count weight
+    every energy stays a multiple of 1/4).  A count the counting was sure of
+    weighs as before; one it hesitated over (a core–shell ⟨100⟩ column that
+    reads as one Pb less with two Se more) weighs less, and the other views
+    and the prior decide it.  NaN counts as 0.5.
+
+    Examples
+    --------
+    >>> weight_from_probability([0.999, 0.9, 0.6, 0.2]).round(3).tolist()
+    [1.0, 0.5, 0.167, 0.083]
+    """
+    p = np.asarray(p, dtype=float)
+    p = np.clip(np.where(np.isfinite(p), p, 0.5), 1e-9, 1 - 1e-9)
+    w = np.clip(np.log(2 * p / (1 - p)), MIN_COLUMN_WEIGHT, DEFAULT_COUNT_WEIGHT)
+    return np.round(4 * w) / 4 / DEFAULT_COUNT_WEIGHT
 
 
 def _weight_from_error_rate(eps: float) -> float:

@@ -78,11 +78,14 @@ def projection_from_table(positions, features, zone_axis, element="Pb", tilt_dir
     positions : (N, 2) array
         Column positions ``(y, x)`` in Å.
     features : pandas.DataFrame
-        One row per column with ``count`` and optionally ``type``.  Only the
-        columns that hold ``element`` are used: type ``element`` (pure
-        columns, rocksalt [110]) or ``element+...`` (mixed columns, [100]);
-        a table with one untyped kind of column is used whole.  ``count``
-        is the number of ``element`` atoms.
+        One row per column with ``count`` and optionally ``type`` and
+        ``count_probability``.  Only the columns that hold ``element`` are
+        used: type ``element`` (pure columns, rocksalt [110]) or
+        ``element+...`` (mixed columns, [100]); a table with one untyped kind
+        of column is used whole.  ``count`` is the number of ``element``
+        atoms; ``count_probability`` (as ``napari-nxtomo count`` writes it),
+        the probability that it is right, weighs it in the energy
+        (:func:`~napari_nxtomo.core.tomography.problem.weight_from_probability`).
     zone_axis : (3,) ints or None
     tilt_direction : (2,) array, optional
         Approximate tilt-axis direction ``(row, col)`` in the image.
@@ -120,7 +123,12 @@ def projection_from_table(positions, features, zone_axis, element="Pb", tilt_dir
             raise ValueError(f"{label} has no {element} columns (types: {sorted(kinds)})")
     pos = np.asarray(positions, dtype=float)[:, -2:]
     counts = np.asarray(features["count"], dtype=float)[keep]
-    proj = Projection(tuple(int(v) for v in zone_axis), pos[keep], counts,
+    from .problem import weight_from_probability  # problem -> view_lattice -> projections
+
+    weights = None
+    if "count_probability" in features:
+        weights = weight_from_probability(np.asarray(features["count_probability"], dtype=float)[keep])
+    proj = Projection(tuple(int(v) for v in zone_axis), pos[keep], counts, weights=weights,
                       tilt_axis=None if tilt_direction is None else tuple(tilt_direction), name=name)
     return proj, np.flatnonzero(keep)
 
