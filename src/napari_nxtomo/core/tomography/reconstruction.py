@@ -208,6 +208,7 @@ def reconstruct(
     placed = _index_views(projections, a, max_sites)
     offsets, notes = _choose_offsets(placed, a, count_weight or DEFAULT_COUNT_WEIGHT, max_sites, time_limit)
     eps, count_weight = _count_weight(placed, offsets, count_weight, count_error_rate)
+    notes = notes + _weighted_note(projections)
     filled_q = _sites_near(filled, a, filled_radius) if filled is not None else None
     pb = _build_problem(placed, offsets, count_weight, max_sites, filled_q)
     _check_memory(pb)
@@ -261,6 +262,16 @@ def _sites_near(positions, a, radius=None):
         near = np.linalg.norm(cand - p, axis=1) * quarter <= r
         out.append(cand[fcc & near])
     return np.unique(np.concatenate(out), axis=0)
+
+
+def _weighted_note(projections) -> list:
+    """A note when some counts weigh less than others (their probability, ``Projection.weights``)."""
+    low = [int(np.sum(p.weights < p.weights.max())) for p in projections]
+    if not any(low):
+        return []
+    return [f"counts weighted by their probability (count_probability): {', '.join(map(str, low))} column(s) of "
+            f"{', '.join(str(len(p.weights)) for p in projections)} per view below full weight, for the other views "
+            "and the prior to decide"]
 
 
 def _validate_inputs(projections, lattice_parameter, lattice, n_runs, method, count_weight, count_error_rate,
