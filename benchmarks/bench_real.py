@@ -17,7 +17,11 @@ What it prints
    to StatSTEM's cross-section): counted with no library (the default mixture), with StatSTEM's library read
    from a CSV a user would write (the hybrid's posterior) and with ``assignment="nearest"`` (StatSTEM's own
    library counting).  Also the residual over the particle (the pixels whose neighbours differ: the image's
-   vacuum is flat) against the white noise there (neighbour differences / √2).
+   vacuum is flat) against the white noise there (neighbour differences / √2), and that of StatSTEM's own model
+   of the image (its Gaussians, background 0), side by side.  Measured 2026-12-04: StatSTEM's model 1.75, ours
+   1.75 (least squares, background 0); the residual of both is correlated from pixel to pixel (0.86 along the
+   rows, 0.49 across): structure the Gaussians of either tool do not describe, not noise, so issue 16's "residual
+   within 10 % of the noise level" is out of reach of a Gaussian-per-column model on this image.
 2. Atomap's SrTiO3 ADF image: fit time, width, negative cross-sections.
 3. A synthetic [100] PbSe slab of 45 × 45 = 2025 columns at 0.075 Å/px (1900² pixels, the sampling of a real
    2048² frame), default fit and with a quadratic background: wall time (issue 16 asks ≤ 10 s on a 2-core
@@ -67,6 +71,16 @@ def white_ratio(image, model):
     return float(np.nanstd(r) / (np.nanstd(d) / np.sqrt(2)))
 
 
+def statstem_model(d) -> np.ndarray:
+    """StatSTEM's own model of its Pt/Ir image: its Gaussians (positions, width ρ, heights η), background 0."""
+    p = float(d["pixel_size"])
+    rows, cols = np.mgrid[0:d["image"].shape[0], 0:d["image"].shape[1]] * p
+    model = np.zeros(d["image"].shape)
+    for (x, y), rho, eta in zip(d["statstem_xy"] - p, d["statstem_rho"], d["statstem_eta"]):
+        model += eta * np.exp(-((rows - y) ** 2 + (cols - x) ** 2) / (2 * rho**2))
+    return model
+
+
 def ptir():
     d = np.load(REAL / "statstem_ptir.npz")
     img, p = d["image"], float(d["pixel_size"])
@@ -80,6 +94,7 @@ def ptir():
     print(f"Pt/Ir (StatSTEM's example, {img.shape[0]}x{img.shape[1]}, {p} Å/px): {len(found)} columns found in "
           f"{t_find:.2f} s; StatSTEM: 140 columns, width {d['statstem_rho'][0]:.3f} Å, library counts total "
           f"{peer_counts.sum()}")
+    print(f"  StatSTEM's own model (the peer): residual / white noise {white_ratio(img, statstem_model(d)):.2f}")
     timed(fit_columns, img, p, found)  # warm-up: numba compilation
     for name, kw in FITS.items():
         tab, t = timed(fit_columns, img, p, found, **kw)
