@@ -46,7 +46,9 @@ total per layer (each column keeping its own count unless the layer's total need
 - ``--particle truncated`` (made after the last change to the counting; untuned): [100] 0.381-0.714 →
   0.762-0.905 (0.762 at seed 2: below 0.85); [010] 0.838-0.865 → 0.919-0.946; [110] 1.000 → 0.964-1.000; Pb
   placed in none of the columns without; 3D 0.941-0.977 of the 85 true sites, 0.988-1.000 of the model true,
-  **only 2-4 of the island's 6 sites**; Cd exact 0.969-1.000; shell Cd 0.994-1.000 / 0.994-1.000, whole
+  **only 2-4 of the island's 6 sites** (with each count weighted by its probability in the tomography, second
+  session of 2026-12-04: 0.953-0.988 / 0.976-0.988, island 4 / 4 / 3 / 5 of 6; the cube 0.983-0.994 / 1.000,
+  island 5 of 6; the off-centre particle and the sample unchanged, 100 %); Cd exact 0.969-1.000; shell Cd 0.994-1.000 / 0.994-1.000, whole
   cation sublattice 0.981-0.988 / 0.992-0.996.
 - ``--particle sample`` (the counting was developed on it): [100] 0.963 → 0.963-0.981; [010] 0.959 →
   0.918-0.939; [110] 0.892-0.919 → 0.919; Pb placed in 0.009-0.026 of the columns without; 3D 100 % /

@@ -21,6 +21,16 @@ against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e
 one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
 and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
 
+Measured 2026-12-04 (second session), after a column below the ICL's window takes the count of highest likelihood
+(``counting.hybrid._likelihood_classes``) and each count weighs in the tomography by its probability
+(``count_probability``), ``--doses 1e5 2e4 --seeds 0 1 --runs 4`` with ``--dose-given`` and without: the starter
+set's [110] 0.743 / 0.762 / 0.743 / 0.743 against 0.742 / 0.752 / 0.732 / 0.742 (met in 4 of 4; 2 of 4 before),
+[010] 0.860 vs 0.868 at 1e5 seed 1 (as before), true sites 0.996-1.000, model true 0.996-0.997; the 3 nm
+cuboctahedron's [110] 0.835 / 0.835 / 0.791 / 0.802 against 0.838 / 0.860 / 0.797 / 0.808 (0 of 4, 1-4
+columns short), [100] 0.893 vs 0.896 at 1e5 seed 1, sites 0.975-1.000; the irregular particle and the sample
+meet every target in every run (both with and without the dose); without the dose scale/true 1.018-1.029 (3 nm),
+1.005-1.009 (starter), 1.015-1.037 (irregular: 3.7 % at 2e4 seed 0), 0.986-0.998 (sample).
+
 Without the dose, with the particle's shape checking the scale (2026-12-04, ``counting.thickness``: the counted
 thickness against the width an orthogonal view sees; each view's own scale corrected by its ratio tried too),
 ``--doses 1e5 2e4 --seeds 0 1 --runs 4``: the 3 nm cuboctahedron counted in 4 of 4 runs (refused in 4 of 4
