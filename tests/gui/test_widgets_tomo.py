@@ -91,6 +91,10 @@ def test_images_to_3d_model_end_to_end(make_napari_viewer, qtbot, errors, tmp_pa
         pb = pts.features["type"].isin(["Pb", "Pb+Se"])
         assert pts.features.loc[pb, "model_count"].notna().mean() > 0.95
     assert tomo.table.rowCount() == 3 and tomo.table.item(0, 2) is not None
+    # the counts' probabilities (written by the Count dock) weigh them, and the status says how many weighed less
+    low = [int((pts.features.loc[pts.features["type"].isin(["Pb", "Pb+Se"]), "count_probability"] < 0.99).sum())
+           for pts in columns]
+    assert any(low) and "weighted by their probability" in tomo.status.text()  # (7-18 per view on both samples)
     # colour from certainty, point size near the Pb ionic radius
     assert np.asarray(model.size).mean() == pytest.approx(2 * 1.19)
     # export
