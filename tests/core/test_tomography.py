@@ -510,4 +510,4 @@ def test_count_probability_weighs_each_count():
     s = score_reconstruction(result, q_pb, n_runs=0)
     assert s["model_atoms"] == len(q_pb)
     assert s["true_sites_recovered_fraction"] == 1.0
-    assert any("1, 1, 0 column(s)" in n for n in result.notes)  # the user is told which counts weighed less
+    assert any("1, 1, 0 of 25, 27, 19 columns below full weight" in n for n in result.notes)  # the user is told which counts weighed less

@@ -239,7 +239,7 @@ class ReconstructWidget(Dock):
             "Residual (model − measured) per column in each layer's 'residual' feature."
             + (f" Shell: {shell[0].n_atoms} Cd around the core (layer '{SHELL_LAYER}'; per column "
                "'model_count_Cd', 'residual_Cd')." if shell else "")
-            + "".join(f" {n[0].upper()}{n[1:]}." for n in result.notes if "count_probability" in n)
+            + "".join(f" {n[0].upper()}{n[1:]}." for n in result.notes if "by their probability" in n)
         )
 
     def _show_shell(self, shell, a):

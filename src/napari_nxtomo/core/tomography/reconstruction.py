@@ -269,9 +269,8 @@ def _weighted_note(projections) -> list:
     low = [int(np.sum(p.weights < p.weights.max())) for p in projections]
     if not any(low):
         return []
-    return [f"counts weighted by their probability (count_probability): {', '.join(map(str, low))} column(s) of "
-            f"{', '.join(str(len(p.weights)) for p in projections)} per view below full weight, for the other views "
-            "and the prior to decide"]
+    return [f"counts weighted by their probability: {', '.join(map(str, low))} of "
+            f"{', '.join(str(len(p.weights)) for p in projections)} columns below full weight"]
 
 
 def _validate_inputs(projections, lattice_parameter, lattice, n_runs, method, count_weight, count_error_rate,
