@@ -6,11 +6,11 @@ each view with its zone axis, type the columns, count the three views jointly wi
 the shipped abTEM library for the images' optics and the dose, reconstruct the Pb
 sublattice, and compare every step with the true atoms (truth.npz).
 
-Measured (bench_end_to_end, --dose-given, seeds 0-1, 1e5 and 2e4 e/Å²): Pb totals 709-716
-against 704; [100] exact 0.911-0.930 against ceilings 0.924-0.936; true sites recovered
-0.993-0.997 and model atoms true 0.992-0.999.  The [110] view counts 0.49-0.70 exactly
-against a ceiling of 0.77-0.80 (its classes overlap: 2 frozen-phonon configurations); the
-tomography absorbs that.
+Measured (bench_end_to_end, --dose-given, seeds 0-1, 1e5 and 2e4 e/Å², 2026-12-04): Pb totals
+712-714 against 704; [100] exact 0.911-0.924 against ceilings 0.924-0.936; [110] 0.743-0.762
+against ceilings 0.772-0.802 (on target, ceiling - 0.03 / - 0.06, in 4 of 4 runs since a column
+below the ICL's window takes its most likely count; 2 of 4 before); true sites recovered
+0.996-1.000 and model atoms true 0.996-0.997.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_nxtomo.core.counting import count_views
+from napari_nxtomo.core.counting import count_atoms, count_views
 from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
 from napari_nxtomo.core.groundtruth import STARTER_VIEWS, counting_ceiling, load_starter_view, noisy_image
 from napari_nxtomo.core.library import load_library
@@ -48,19 +48,41 @@ def starter(shared_data):
     return views, fits, joint, truth_q, a
 
 
-def test_joint_count_totals_and_mixed_views(starter):
-    """One Pb total within 3 % of the true 704; the mixed views counted to within 0.03 of their ceilings."""
+def test_joint_count_totals_and_views(starter):
+    """One Pb total within 3 % of the true 704; every view counted to within 0.03 of its ceiling (issue 17's target
+    at 1e5 e/Å²)."""
     views, fits, joint, _, _ = starter
     true_total = int(views[0].columns["n_Pb"].sum())
     assert len(set(joint.totals)) == 1
     assert abs(joint.totals[0] - true_total) <= 0.03 * true_total
     for view, (table, truth), res in zip(views, fits, joint.results):
-        if view.name == "110":
-            continue  # its ceiling is low and the count falls short of it: see the module docstring
         n_pb = truth["n_Pb"].to_numpy()
         sel = n_pb > 0
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
+
+
+def test_thinnest_columns_below_the_window(shared_data):
+    """The [110] view at 1e5 e/Å² (noise seed 1) counted alone with the shipped library and the dose: its 3 thinnest
+    columns (3 Pb, the particle's edges) at 3, and the view within 0.03 of its ceiling.  The ICL's window of counts
+    (4 to 10: a class of 3 columns costs more than it explains) counted them 4 until a column below the window took
+    its most likely count."""
+    folder = shared_data / "multislice" / "pbse_truncated_octahedron"
+    if not (folder / "truth.npz").is_file():
+        pytest.skip(f"{folder} has no starter set")
+    view = load_starter_view(folder, "110")
+    image = noisy_image(view, DOSE, 1) * DOSE * view.pixel_size**2
+    table = find_and_fit(image, view.pixel_size, 1.5, zone_axis=view.zone_axis)
+    idx, _ = match_columns(table, view.columns)
+    n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
+    res = count_atoms(table, library=load_library("PbSe", view.zone_axis, **OPTICS), dose=DOSE,
+                      pixel_size=view.pixel_size)
+    sel = n_pb > 0
+    thinnest = sel & (n_pb == 3)
+    assert n_pb[sel].min() == 3 and thinnest.sum() == 3
+    assert np.all(res.counts[thinnest] == 3)
+    ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
+    assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03
 
 
 def test_reconstruction_finds_the_true_sites(starter):
