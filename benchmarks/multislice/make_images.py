@@ -19,6 +19,12 @@ cores: 964 s for [100], 950 s for [110]; on one thread of the shared machine,
     python benchmarks/multislice/make_images.py --views 100      # one view
     python benchmarks/multislice/make_images.py --particle pbse_irregular   # another particle
     python benchmarks/multislice/make_images.py --quick --out /tmp/ms   # small smoke test
+    python benchmarks/multislice/make_images.py --particle pbse_truncated_octahedron_3nm \
+        --one-thread --workers 16                                    # tiles shared by 16 processes
+
+``--workers N`` shares each view's scan tiles among N processes (one core each with
+``--one-thread``); the images are the same as with one (checked: a ``--quick`` view with 1 and 2
+workers, largest difference 0.0).
 
 The stored files were made with exactly these commands (run from the
 repository root, abTEM 1.0.11; ``--one-thread`` and the environment keep the
@@ -62,6 +68,11 @@ What is simulated
     n_half=5)``, 3.1 nm between {100} facets, an island and 5 Pb vacancies
     placed by its own seed: 1069 atoms (568 Pb, 501 Se); a cuboctahedron
     unlike the sample for issue 17's untuned checks.
+  - ``pbse_truncated_octahedron_3nm`` (sub-folder): :func:`pbse_truncated_octahedron`, 3.1 nm
+    between its small {100} facets, large {111} facets, an island on a {100} facet, 4 Pb and 3 Se
+    vacancies: 719 atoms (404 Pb, 315 Se).  Made with ``--configs 8`` (twice the others) after the
+    counting's rules of 2026-12-04, to measure them on a particle they were not chosen on; its [100]
+    view on a 16-core machine with ``--workers 16``, the others here (see the data README).
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
@@ -225,7 +236,7 @@ def scan_frame(rc, step, tile, margin):
     return tuple(int(v) for v in n), start
 
 
-def simulate_view(zone, positions, elements, displacements, s, log=print, scheduler="threads"):
+def simulate_view(zone, positions, elements, displacements, s, log=print, scheduler="threads", workers=1):
     """HAADF images (one per phonon configuration) of one view, by scan tiles.
 
     Parameters
@@ -238,6 +249,8 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
     log : callable taking a progress line
     scheduler : str
         dask scheduler of each tile's computation ("threads", or "synchronous" for one thread)
+    workers : int
+        processes that share the tiles (1: all in this process); the images do not depend on it
 
     Returns
     -------
@@ -245,9 +258,6 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
     info : dict (origin, shape, timings, ...)
     geometry : ProjectionGeometry
     """
-    import abtem
-    import ase
-
     geometry = ProjectionGeometry(tuple(zone), (0, 0, 1))
     basis = geometry.basis  # rows: image row, image column, beam (right-handed)
     rcb = positions @ basis.T
@@ -261,67 +271,23 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
     n_conf = len(moved)
     out = np.zeros((n_conf,) + shape, dtype=np.float32)
     ti_n, tj_n = shape[0] // tile, shape[1] // tile
+    firsts = [np.array([ti * tile, tj * tile]) for ti in range(ti_n) for tj in range(tj_n)]
+    job = dict(zone=zone, elements=elements, rcb=rcb, moved=moved, start=start, b_lo=b_lo, depth=depth, s=s,
+               scheduler=scheduler)
     t0 = time.time()
     n_run = n_skip = 0
     probe_sampling = None
-    for ti in range(ti_n):
-        for tj in range(tj_n):
-            first = np.array([ti * tile, tj * tile])
-            centre = start + (first + (tile - 1) / 2) * step  # centre of the tile's probes, image frame
-            lo = centre - cell / 2
-            ens = []
-            sel = [np.all((p[:, :2] >= lo) & (p[:, :2] < lo + cell), axis=1) for p in moved]
-            if 0 < sum(v.any() for v in sel) < n_conf or any((v != sel[0]).any() for v in sel):
-                # an atom near the cell's edge (>= 4.6 Å from every probe) crosses it in some
-                # configurations: take the same atoms in all of them, those whose static position
-                # lies 0.5 Å inside the cell (the displaced ones then stay inside: 0.5 Å > 3.7 rms)
-                keep = np.all((rcb[:, :2] >= lo + 0.5) & (rcb[:, :2] < lo + cell - 0.5), axis=1)
-                sel = [keep] * n_conf
-            for p, inside in zip(moved, sel):
-                if not inside.any():
-                    continue
-                a = ase.Atoms(
-                    symbols=list(elements[inside]),
-                    positions=p[inside] - np.r_[lo, b_lo],
-                    cell=[cell, cell, depth],
-                    pbc=True,
-                )
-                ens.append(a)
-            if len(ens) < n_conf:  # no atom near this tile in some configuration: vacuum tile
-                if ens:
-                    raise RuntimeError("a tile holds atoms in some phonon configurations only: increase cell_A")
-                n_skip += 1
-                continue
-            atoms = abtem.AtomsEnsemble(ens, ensemble_mean=False) if n_conf > 1 else ens[0]
-            pot = abtem.Potential(
-                atoms,
-                gpts=s["gpts"],
-                slice_thickness=s["slice_thickness_A"],
-                parametrization=s["parametrization"],
-                projection=s["projection"],
-            )
-            probe = abtem.Probe(energy=s["energy_eV"], semiangle_cutoff=s["semiangle_mrad"])
-            probe.grid.match(pot)
-            probe_sampling = probe.sampling
-            if probe.cutoff_angles[0] < s["detector_mrad"][1]:
-                raise ValueError(
-                    f"the detector's outer angle {s['detector_mrad'][1]} mrad is beyond the potential's "
-                    f"antialiased maximum {probe.cutoff_angles[0]:.0f} mrad: raise gpts"
-                )
-            det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
-            p0 = (cell - (tile - 1) * step) / 2  # first probe inside the cell
-            scan = abtem.GridScan(
-                start=(p0, p0), end=(p0 + tile * step, p0 + tile * step), gpts=tile, endpoint=False
-            )
-            res = probe.scan(pot, scan=scan, detectors=det).compute(scheduler=scheduler, progress_bar=False)
-            arr = np.asarray(res.array, dtype=np.float32).reshape(n_conf, tile, tile)
-            out[:, first[0] : first[0] + tile, first[1] : first[1] + tile] = arr
-            n_run += 1
-            done = n_run + n_skip
-            if n_run % 10 == 1 or done == ti_n * tj_n:
-                el = time.time() - t0
-                left = el / done * (ti_n * tj_n - done)
-                log(f"  [{zone_name(zone)}] tile {done}/{ti_n * tj_n} ({n_skip} vacuum)  {el:6.0f} s, ~{left:5.0f} s left")
+    for done, (first, arr, sampling) in enumerate(_map_tiles(job, firsts, workers), start=1):
+        if arr is None:
+            n_skip += 1
+            continue
+        out[:, first[0] : first[0] + tile, first[1] : first[1] + tile] = arr
+        probe_sampling = sampling
+        n_run += 1
+        if n_run % 10 == 1 or done == len(firsts):
+            el = time.time() - t0
+            left = el / done * (len(firsts) - done)
+            log(f"  [{zone_name(zone)}] tile {done}/{len(firsts)} ({n_skip} vacuum)  {el:6.0f} s, ~{left:5.0f} s left")
     info = dict(
         origin=origin.tolist(),
         shape=list(shape),
@@ -330,10 +296,85 @@ def simulate_view(zone, positions, elements, displacements, s, log=print, schedu
         n_slices=int(math.ceil(depth / s["slice_thickness_A"])),
         cell_depth_A=depth,
         potential_sampling_A=float(cell / s["gpts"]),
-        probe_sampling_A=None if probe_sampling is None else [float(v) for v in probe_sampling],
+        probe_sampling_A=probe_sampling,
         run_time_s=round(time.time() - t0, 1),
     )
     return out, info, geometry
+
+
+_JOB = {}
+
+
+def _init_worker(job):
+    import abtem
+
+    abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
+    _JOB.update(job)
+
+
+def _map_tiles(job, firsts, workers):
+    """``(first, configs (C, tile, tile) or None for vacuum, probe sampling)`` per tile, in ``firsts`` order."""
+    if workers <= 1:
+        _JOB.update(job)
+        yield from map(_simulate_tile, firsts)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        yield from pool.map(_simulate_tile, firsts, chunksize=1)
+
+
+def _tile_atoms(first):
+    """The atoms of one scan tile's cell, one ``ase.Atoms`` per phonon configuration (none: vacuum)."""
+    import ase
+
+    j = _JOB
+    s, moved, rcb = j["s"], j["moved"], j["rcb"]
+    step, tile, cell, n_conf = s["scan_step_A"], s["tile_px"], s["cell_A"], len(j["moved"])
+    centre = j["start"] + (first + (tile - 1) / 2) * step  # centre of the tile's probes, image frame
+    lo = centre - cell / 2
+    sel = [np.all((p[:, :2] >= lo) & (p[:, :2] < lo + cell), axis=1) for p in moved]
+    if 0 < sum(v.any() for v in sel) < n_conf or any((v != sel[0]).any() for v in sel):
+        # an atom near the cell's edge (>= 4.6 Å from every probe) crosses it in some
+        # configurations: take the same atoms in all of them, those whose static position
+        # lies 0.5 Å inside the cell (the displaced ones then stay inside: 0.5 Å > 3.7 rms)
+        keep = np.all((rcb[:, :2] >= lo + 0.5) & (rcb[:, :2] < lo + cell - 0.5), axis=1)
+        sel = [keep] * n_conf
+    ens = [
+        ase.Atoms(symbols=list(j["elements"][inside]), positions=p[inside] - np.r_[lo, j["b_lo"]],
+                  cell=[cell, cell, j["depth"]], pbc=True)
+        for p, inside in zip(moved, sel) if inside.any()
+    ]  # fmt: skip
+    if 0 < len(ens) < n_conf:
+        raise RuntimeError("a tile holds atoms in some phonon configurations only: increase cell_A")
+    return ens
+
+
+def _simulate_tile(first):
+    """One scan tile in its own small cell (see the module's docstring)."""
+    import abtem
+
+    s = _JOB["s"]
+    step, tile, cell = s["scan_step_A"], s["tile_px"], s["cell_A"]
+    ens = _tile_atoms(first)
+    if not ens:
+        return first, None, None
+    atoms = abtem.AtomsEnsemble(ens, ensemble_mean=False) if len(ens) > 1 else ens[0]
+    pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=s["slice_thickness_A"],
+                          parametrization=s["parametrization"], projection=s["projection"])  # fmt: skip
+    probe = abtem.Probe(energy=s["energy_eV"], semiangle_cutoff=s["semiangle_mrad"])
+    probe.grid.match(pot)
+    if probe.cutoff_angles[0] < s["detector_mrad"][1]:
+        raise ValueError(
+            f"the detector's outer angle {s['detector_mrad'][1]} mrad is beyond the potential's "
+            f"antialiased maximum {probe.cutoff_angles[0]:.0f} mrad: raise gpts"
+        )
+    det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
+    p0 = (cell - (tile - 1) * step) / 2  # first probe inside the cell
+    scan = abtem.GridScan(start=(p0, p0), end=(p0 + tile * step, p0 + tile * step), gpts=tile, endpoint=False)
+    res = probe.scan(pot, scan=scan, detectors=det).compute(scheduler=_JOB["scheduler"], progress_bar=False)
+    arr = np.asarray(res.array, dtype=np.float32).reshape(len(ens), tile, tile)
+    return first, arr, [float(v) for v in probe.sampling]
 
 
 # ---------------------------------------------------------------- particles
@@ -379,6 +420,33 @@ def pbse_irregular(seed: int = 1):
     return q, el
 
 
+def pbse_truncated_octahedron(seed: int = 7):
+    """A rocksalt PbSe truncated octahedron, 3.1 nm between its {100} facets, with an island and vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x|, |y|, |z| <= 5`` and
+    ``|x| + |y| + |z| <= 8`` (small {100} squares, large {111} hexagons), plus an island
+    (part of the next layer) on the -y {100} facet, 1 ≤ x ≤ 2, -2 ≤ z ≤ 1, |x| + |z| ≤ 3, then 4 Pb and
+    3 Se surface vacancies drawn (``seed``) among facet sites.  Made for issue 17's untuned
+    checks after the counting's rules of 2026-12-04, unlike every other particle here.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    a = ROCKSALT_PBSE.lattice_parameter
+    q, el = ROCKSALT_PBSE.sites(4 * a)
+    h = q // 2
+    x, y, z = h.T
+    body = (np.abs(h) <= 5).all(axis=1) & (np.abs(h).sum(axis=1) <= 8)
+    island = (y == -6) & (x >= 1) & (x <= 2) & (z >= -2) & (z <= 1) & (np.abs(x) + np.abs(z) <= 3)
+    q, el = q[body | island], el[body | island]
+    rng = np.random.default_rng(seed)
+    q, el = _remove_surface_vacancies(q, el, "Pb", 4, rng)
+    q, el = _remove_surface_vacancies(q, el, "Se", 3, rng)
+    return q, el
+
+
 def build_particle(name: str, s: dict) -> dict:
     """The static model of a ``--particle``: positions (Å), elements, the JSON's particle record, sub-folder."""
     a = ROCKSALT_PBSE.lattice_parameter
@@ -414,6 +482,10 @@ def build_particle(name: str, s: dict) -> dict:
         p = pbse_cuboctahedron(seed=3, noise=False, n_half=5)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 3, "n_half": 5}
         q, el, sub, what = p.q, p.elements, name, "a 3.1 nm PbSe cuboctahedron (island, 5 Pb vacancies, seed 3)"
+    elif name == "pbse_truncated_octahedron_3nm":  # made after the counting's rules of 2026-12-04: untuned
+        q, el = pbse_truncated_octahedron(seed=7)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_truncated_octahedron", "seed": 7}
+        sub, what = name, "a 3.1 nm PbSe truncated octahedron (island on a {100} facet, 4 Pb and 3 Se vacancies)"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -433,13 +505,13 @@ def build_particle(name: str, s: dict) -> dict:
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre", "pbse_cdse_cube",
                   "pbse_cdse_truncated",
-                  "pbse_cuboctahedron_3nm", "pbse_cuboctahedron_5nm")
+                  "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
 
 
-def view_meta(view, zone, particle, s, info, cols, one_thread):
+def view_meta(view, zone, particle, s, info, cols, one_thread, workers=1):
     """The JSON sidecar of one view: every setting, the particle, the run time."""
     import abtem
 
@@ -491,13 +563,14 @@ def view_meta(view, zone, particle, s, info, cols, one_thread):
             "scan_margin_A": s["scan_margin_A"],
         },
         "run_time_s": info["run_time_s"],
-        "threads": 1 if one_thread else os.cpu_count(),
+        "threads": (1 if one_thread else os.cpu_count()) * max(workers, 1),
+        "workers": workers,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
         "dose_note": "expected detected electrons per pixel = image * dose (e/A^2) * pixel_size_A**2",
     }
 
 
-def run_view(view, particle, s, out, one_thread):
+def run_view(view, particle, s, out, one_thread, workers=1):
     """Simulate one view and write its files (each file atomically, the JSON last)."""
     pos, el = particle["positions"], particle["elements"]
     zone = tuple(int(c) for c in view)
@@ -507,7 +580,7 @@ def run_view(view, particle, s, out, one_thread):
     print(f"view [{view}]: {s['n_configs']} phonon configurations", flush=True)
     configs, info, geometry = simulate_view(
         zone, pos, el, disp, s, log=lambda m: print(m, flush=True),
-        scheduler="synchronous" if one_thread else "threads",
+        scheduler="synchronous" if one_thread else "threads", workers=workers,
     )  # fmt: skip
     mean = configs.mean(axis=0).astype(np.float32)
     stem = f"haadf_{view}"
@@ -518,7 +591,7 @@ def run_view(view, particle, s, out, one_thread):
     cols = true_columns(geometry, pos, el, np.asarray(info["origin"]))
     with atomic_open(out / f"columns_{view}.csv", "w") as fh:
         cols.to_csv(fh, index=False, float_format="%.4f")
-    meta = view_meta(view, zone, particle, s, info, cols, one_thread)
+    meta = view_meta(view, zone, particle, s, info, cols, one_thread, workers)
     with atomic_open(out / f"{stem}.json", "w") as fh:
         fh.write(json.dumps(meta, indent=2))
     print(
@@ -546,6 +619,8 @@ def main(argv=None):
         action="store_true",
         help="run every tile on one thread (dask scheduler 'synchronous'); also set OMP_NUM_THREADS=1 etc.",
     )
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes sharing each view's tiles (with --one-thread: one core each)")
     args = ap.parse_args(argv)
 
     import abtem
@@ -568,7 +643,7 @@ def main(argv=None):
             fh, index=False, float_format="%.4f"
         )
     for view in args.views:
-        run_view(view, particle, s, out, args.one_thread)
+        run_view(view, particle, s, out, args.one_thread, args.workers)
 
 
 if __name__ == "__main__":
