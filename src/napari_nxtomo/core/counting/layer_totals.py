@@ -144,10 +144,11 @@ def counts_with_common_totals(views) -> tuple:
     ----------
     views : list of (cost, counts, groups)
         Per view, as :func:`counts_with_totals` takes them; the groups are
-        numbered alike in all views.  A view without a column in a group
-        (the layer outside its image, or its columns not found) has no say
-        in that group's total; a group that fewer than two views see keeps
-        its cheapest counts and gets no total.
+        numbered alike in all views (a view without columns in a group
+        holds 0 there: right where its image covers that layer, as in a
+        ⟨110⟩ view of a core–shell particle, whose shell layers have no Pb
+        columns; wrong for a layer cut off by a cropped image, which the
+        groups alone cannot tell apart).
 
     Returns
     -------
@@ -164,14 +165,6 @@ def counts_with_common_totals(views) -> tuple:
     >>> counts, totals = counts_with_common_totals([a, b])
     >>> [c.tolist() for c in counts], totals
     ([[5], [2, 3]], {0: 5})
-
-    A layer (1) that only the second view's image holds is not forced to 0 Pb:
-
-    >>> c = (np.array([[9.0, 0.0]]), np.array([0, 1]), np.array([0]))
-    >>> d = (np.array([[9.0, 0.0], [9.0, 0.0]]), np.array([0, 1]), np.array([0, 1]))
-    >>> counts, totals = counts_with_common_totals([c, d])
-    >>> [c.tolist() for c in counts], totals
-    ([[1], [1, 1]], {0: 1})
     """
     views = [(np.asarray(c, dtype=float), np.asarray(n, dtype=int), np.asarray(g)) for c, n, g in views]
     out = [n[np.argmin(c, axis=1)] for c, n, _ in views]
@@ -179,18 +172,16 @@ def counts_with_common_totals(views) -> tuple:
     totals = {}
     for g in groups:
         rows = [np.flatnonzero(gv == g) for _, _, gv in views]
-        seen = [k for k, r in enumerate(rows) if len(r)]
-        if len(seen) < 2:
-            continue
-        top = min(len(rows[k]) * int(views[k][1].max()) for k in seen)
-        tables = {k: _sum_table(views[k][0][rows[k]], views[k][1], top) for k in seen}
-        summed = np.sum([best for best, _ in tables.values()], axis=0)
+        top = min(len(r) * int(n.max()) if len(r) else 0 for r, (_, n, _) in zip(rows, views))
+        tables = [_sum_table(c[r], n, top) for r, (c, n, _) in zip(rows, views)]
+        summed = np.sum([best for best, _ in tables], axis=0)
         if not np.isfinite(summed).any():
             continue
         total = int(np.argmin(summed))
         totals[int(g)] = total
-        for k, (_, choice) in tables.items():
-            out[k][rows[k]] = _backtrack(choice, views[k][1], total)
+        for k, (r, (_, choice)) in enumerate(zip(rows, tables)):
+            if len(r):
+                out[k][r] = _backtrack(choice, views[k][1], total)
     return out, totals
 
 
