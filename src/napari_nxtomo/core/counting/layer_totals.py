@@ -137,18 +137,22 @@ def counts_with_totals(cost, counts, groups, totals) -> np.ndarray:
     return out
 
 
-def counts_with_common_totals(views) -> tuple:
+def counts_with_common_totals(views, seen=None) -> tuple:
     """Counts for several views whose sums agree in every group: per group the total of least summed cost.
 
     Parameters
     ----------
     views : list of (cost, counts, groups)
         Per view, as :func:`counts_with_totals` takes them; the groups are
-        numbered alike in all views (a view without columns in a group
-        holds 0 there: right where its image covers that layer, as in a
-        ⟨110⟩ view of a core–shell particle, whose shell layers have no Pb
-        columns; wrong for a layer cut off by a cropped image, which the
-        groups alone cannot tell apart).
+        numbered alike in all views.
+    seen : list of sets, optional
+        Per view, the groups its image covers.  A view without columns in a
+        group it covers holds 0 there (a ⟨110⟩ view of a core–shell
+        particle: the shell's layers have no Pb columns); one without
+        columns in a group it does not cover (a layer its cropped image
+        cuts off) has no say in that group's total.  None: every view
+        covers every group.  A group fewer than two views have a say in
+        keeps its cheapest counts and gets no total.
 
     Returns
     -------
@@ -165,6 +169,13 @@ def counts_with_common_totals(views) -> tuple:
     >>> counts, totals = counts_with_common_totals([a, b])
     >>> [c.tolist() for c in counts], totals
     ([[5], [2, 3]], {0: 5})
+
+    A layer (1) that the first view's image does not cover is not forced to 0 Pb:
+
+    >>> c = (np.array([[9.0, 0.0]]), np.array([0, 1]), np.array([0]))
+    >>> d = (np.array([[9.0, 0.0], [9.0, 0.0]]), np.array([0, 1]), np.array([0, 1]))
+    >>> [[n.tolist() for n in counts_with_common_totals([c, d], seen)[0]] for seen in (None, [{0}, {0, 1}])]
+    [[[1], [1, 0]], [[1], [1, 1]]]
     """
     views = [(np.asarray(c, dtype=float), np.asarray(n, dtype=int), np.asarray(g)) for c, n, g in views]
     out = [n[np.argmin(c, axis=1)] for c, n, _ in views]
@@ -172,16 +183,19 @@ def counts_with_common_totals(views) -> tuple:
     totals = {}
     for g in groups:
         rows = [np.flatnonzero(gv == g) for _, _, gv in views]
-        top = min(len(r) * int(n.max()) if len(r) else 0 for r, (_, n, _) in zip(rows, views))
-        tables = [_sum_table(c[r], n, top) for r, (c, n, _) in zip(rows, views)]
-        summed = np.sum([best for best, _ in tables], axis=0)
+        say = [k for k, r in enumerate(rows) if len(r) or seen is None or g in seen[k]]
+        if len(say) < 2:
+            continue
+        top = min(len(rows[k]) * int(views[k][1].max()) for k in say)
+        tables = {k: _sum_table(views[k][0][rows[k]], views[k][1], top) for k in say}
+        summed = np.sum([best for best, _ in tables.values()], axis=0)
         if not np.isfinite(summed).any():
             continue
         total = int(np.argmin(summed))
         totals[int(g)] = total
-        for k, (r, (_, choice)) in enumerate(zip(rows, tables)):
-            if len(r):
-                out[k][r] = _backtrack(choice, views[k][1], total)
+        for k, (_, choice) in tables.items():
+            if len(rows[k]):
+                out[k][rows[k]] = _backtrack(choice, views[k][1], total)
     return out, totals
 
 

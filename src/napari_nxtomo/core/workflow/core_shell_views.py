@@ -138,12 +138,31 @@ def _bind_layers(counted, results, mds, names, ref, info):
     if len(use) < 2:
         info["notes"].append("fewer than two views counted with a library scale: every view's counts stand alone")
         return
-    new, totals = counts_with_common_totals([(costs[k][1], costs[k][0], placed[k][1]) for k in use])
+    seen = [_covered_layers(counted[k], rows[k], placed[k][1]) for k in use]
+    new, totals = counts_with_common_totals([(costs[k][1], costs[k][0], placed[k][1]) for k in use], seen)
     info["reference"], info["layer_totals"] = ref, totals
     for k, n in zip(use, new):
         _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
     info["notes"].append(f"Pb counts of the {len(use)} views bound to one total per layer across the tilt axis "
                          f"(least cost in all views together); columns changed per view: {info['moved']}")
+    for k, cover in zip(use, seen):
+        cut = sorted(g for g, n in totals.items() if n > 0 and g not in cover)
+        if cut:
+            info["notes"].append(f"{names[k] if names else f'view {k}'}: layer(s) {cut} outside its image, "
+                                 f"{sum(totals[g] for g in cut)} Pb there bound by the other views only "
+                                 "(its total is short by them: image the whole particle)")
+
+
+def _covered_layers(c, rows, layers) -> set:
+    """The layers across the tilt axis that a view's image covers: those of all its columns on a layer (every
+    type: the fcc sites of Pb and Se lie on the layers, the shell's Cd halfway between them), placed by the straight
+    line that takes its placed columns' positions to their layers."""
+    yx = c[["y", "x"]].to_numpy(dtype=float)
+    design = np.c_[yx, np.ones(len(yx))]
+    coef, *_ = np.linalg.lstsq(design[rows], np.asarray(layers, dtype=float), rcond=None)
+    at = design @ coef
+    on = np.rint(at[np.abs(at - np.rint(at)) < 0.25]).astype(int)
+    return set(range(int(on.min()), int(on.max()) + 1)) if on.size else set(int(v) for v in layers)
 
 
 def _set_counts(c, rows, layers, new, costs, info, k):
