@@ -145,12 +145,18 @@ def _bind_layers(counted, results, mds, names, ref, info):
         _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
     info["notes"].append(f"Pb counts of the {len(use)} views bound to one total per layer across the tilt axis "
                          f"(least cost in all views together); columns changed per view: {info['moved']}")
-    for k, cover in zip(use, seen):
+    info["notes"].extend(_cut_layer_notes(totals, seen, [names[k] if names else f"view {k}" for k in use]))
+
+
+def _cut_layer_notes(totals, seen, names) -> list:
+    """One note per view whose image leaves out layers that hold Pb in the others (a cropped image)."""
+    notes = []
+    for name, cover in zip(names, seen):
         cut = sorted(g for g, n in totals.items() if n > 0 and g not in cover)
         if cut:
-            info["notes"].append(f"{names[k] if names else f'view {k}'}: layer(s) {cut} outside its image, "
-                                 f"{sum(totals[g] for g in cut)} Pb there bound by the other views only "
-                                 "(its total is short by them: image the whole particle)")
+            notes.append(f"{name}: layer(s) {cut} outside its image, {sum(totals[g] for g in cut)} Pb there bound "
+                         "by the other views only (its total is short by them: image the whole particle)")
+    return notes
 
 
 def _covered_layers(c, rows, layers) -> set:
