@@ -412,12 +412,15 @@ def pbse_irregular(seed: int = 1):
     cut = np.ones(len(h), dtype=bool)
     for normal, d in IRREGULAR_CUTS.items():
         cut &= h @ np.asarray(normal) <= d
-    keep = (box | island) & cut
+    return _kept_with_vacancies(q, el, (box | island) & cut, seed, n_pb=4, n_se=4)
+
+
+def _kept_with_vacancies(q, el, keep, seed, n_pb, n_se):
+    """The sites ``keep`` of ``(q, el)`` less ``n_pb`` Pb and then ``n_se`` Se facet sites drawn with ``seed``."""
     q, el = q[keep], el[keep]
     rng = np.random.default_rng(seed)
-    q, el = _remove_surface_vacancies(q, el, "Pb", 4, rng)
-    q, el = _remove_surface_vacancies(q, el, "Se", 4, rng)
-    return q, el
+    q, el = _remove_surface_vacancies(q, el, "Pb", n_pb, rng)
+    return _remove_surface_vacancies(q, el, "Se", n_se, rng)
 
 
 def pbse_truncated_octahedron(seed: int = 7):
@@ -440,11 +443,7 @@ def pbse_truncated_octahedron(seed: int = 7):
     x, y, z = h.T
     body = (np.abs(h) <= 5).all(axis=1) & (np.abs(h).sum(axis=1) <= 8)
     island = (y == -6) & (x >= 1) & (x <= 2) & (z >= -2) & (z <= 1) & (np.abs(x) + np.abs(z) <= 3)
-    q, el = q[body | island], el[body | island]
-    rng = np.random.default_rng(seed)
-    q, el = _remove_surface_vacancies(q, el, "Pb", 4, rng)
-    q, el = _remove_surface_vacancies(q, el, "Se", 3, rng)
-    return q, el
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=3)
 
 
 def build_particle(name: str, s: dict) -> dict:
