@@ -5,7 +5,8 @@
 background plus one pixel-integrated Gaussian per column (one width per column type) by least squares and gives
 each column's position, volume (cross-section) and their standard errors;
 :func:`model_image` draws the fitted model and :func:`estimate_noise` fits
-the pixel noise variance ``α + β · model``.
+the pixel noise variance ``α + β · model``; :func:`cell_cross_sections` sums the
+image over each column's Voronoi cell (no model: :mod:`.cells`).
 
 The numba kernels live in :mod:`.profile_kernels` (the Gaussians and the
 linear solve) and :mod:`.normal_kernels` (the Gauss-Newton normal equations,
@@ -15,6 +16,7 @@ one image; :mod:`.background` its smooth background), :mod:`.widths`,
 """
 
 from .background import MAX_DEGREE, background_image
+from .cells import cell_cross_sections
 from .finding import _smoothing_gain, _suppress, find_columns
 from .fit import BORDER_SIGMAS, fit_columns
 from .noise import _noise_model, _pixel_noise, _quantum, estimate_noise
@@ -49,4 +51,5 @@ __all__ = [
     "model_image",
     "estimate_noise",
     "background_image",
+    "cell_cross_sections",
 ]

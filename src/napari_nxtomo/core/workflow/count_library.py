@@ -50,7 +50,8 @@ class LibraryChoice:
 
 
 def describe_library(lib) -> str:
-    """One line naming a library: crystal, zone axis, energy, convergence, detector angles.
+    """One line naming a library: crystal, zone axis, energy, convergence, detector angles (and its thermal
+    displacements where they are not room temperature's).
 
     Examples
     --------
@@ -58,11 +59,16 @@ def describe_library(lib) -> str:
     >>> describe_library(load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140)))
     'PbSe ⟨110⟩, 300 keV, 22 mrad, detector 60–140 mrad, counts ≤ 15'
     """
+    from ..library.shipped import _same_vibrations
+
     s = lib.settings
     inner, outer = s.get("detector_mrad", (np.nan, np.nan))
+    sigma = s.get("thermal_sigma_A", {})
+    vib = "" if _same_vibrations(sigma, None, 0.02) else (
+        ", vibrations " + ", ".join(f"{e} {v:g} Å" for e, v in sigma.items()) + " (not room temperature's)")
     return (f"{lib.crystal} ⟨{''.join(map(str, lib.zone_axis))}⟩, {s.get('energy_keV', np.nan):g} keV, "
             f"{s.get('convergence_mrad', np.nan):g} mrad, detector {inner:g}–{outer:g} mrad, "
-            f"counts ≤ {s.get('max_count', '?')}")
+            f"counts ≤ {s.get('max_count', '?')}{vib}")
 
 
 def table_optics(metadata: dict, types=None) -> tuple[dict, list]:
