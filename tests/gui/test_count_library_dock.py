@@ -122,10 +122,20 @@ def test_compute_library_runs_simulate_library_caches_and_selects_it(make_napari
     panel.compute()
     qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=30_000)
     assert calls == [("PbS", (1, 1, 0), {"energy_keV": 200.0, "convergence_mrad": 24.0,
-                                         "detector_mrad": (60.0, 130.0), "max_count": 6})]
+                                         "detector_mrad": (60.0, 130.0), "max_count": 6, "thermal_sigma": None})]
     cached = list(cache_dir().glob("PbS_110_*.json"))
     assert len(cached) == 1 and dock.library.value == str(cached[0])
     assert "library computed and cached: PbS ⟨110⟩, 200 keV" in dock.status.text()
+
+    # a colder specimen: the heaviest element's vibration set, the lighter one's scaled alike, and the library's
+    # name in the box and the status says so
+    panel.crystal.value = "PbSe"
+    assert panel.vibration.value == pytest.approx(0.134)  # room temperature's Pb, back with the crystal
+    panel.vibration.value = 0.09
+    panel.compute()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=30_000)
+    assert calls[-1][2]["thermal_sigma"] == {"Pb": 0.09, "Se": pytest.approx(0.0739)}
+    assert "vibrations Pb 0.09 Å" in dock.status.text()
 
 
 def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):

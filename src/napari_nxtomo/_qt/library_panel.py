@@ -65,7 +65,7 @@ class LibraryPanel:
         return [self.library, self.file, self.dose, self.compute_toggle, self.group]
 
     def _compute_fields(self) -> list:
-        """The optics of a library to compute: kV, convergence, detector, crystal, zone axis, max count."""
+        """The optics of a library to compute: kV, convergence, detector, crystal, zone axis, max count, vibration."""
         self.energy = FloatSpinBox(value=300.0, min=20.0, max=1000.0, label="energy (kV)")
         self.convergence = FloatSpinBox(value=24.0, min=1.0, max=100.0, label="convergence (mrad)")
         self.inner = FloatSpinBox(value=60.0, min=0.0, max=500.0, label="detector inner (mrad)")
@@ -73,9 +73,22 @@ class LibraryPanel:
         self.crystal = ComboBox(choices=sorted(KNOWN_CRYSTALS), value="PbSe", label="crystal")
         self.zone = ComboBox(choices=["110", "100"], value="110", label="zone axis")
         self.max_count = SpinBox(value=15, min=1, max=60, label="max count")
+        self.vibration = FloatSpinBox(value=self._room_vibration(), min=0.01, max=0.5, step=0.005,
+                                      label="rms vibration (Å)",
+                                      tooltip="thermal rms displacement of the heaviest element (room temperature's "
+                                              "by default; the others scaled alike): it changes the library's shape")
+        self.crystal.changed.connect(lambda *_: setattr(self.vibration, "value", self._room_vibration()))
         self.compute_button = PushButton(text="Compute (abTEM, minutes)")
         return [self.energy, self.convergence, self.inner, self.outer, self.crystal, self.zone, self.max_count,
-                self.compute_button]
+                self.vibration, self.compute_button]
+
+    def _room_vibration(self) -> float:
+        """Room temperature's rms displacement of the chosen crystal's heaviest element, Å."""
+        from ..core.library import THERMAL_SIGMA
+        from ..core.library.cell import elements_by_weight, resolve_crystal
+
+        heaviest = elements_by_weight(list(resolve_crystal(self.crystal.value)[1].basis))[0]
+        return THERMAL_SIGMA.get(heaviest, 0.1)
 
     def toggle(self, *_):
         """Show or hide the compute group (filled from the chosen layer's metadata when shown)."""
@@ -127,6 +140,7 @@ class LibraryPanel:
                        max_count=int(self.max_count.value))
         crystal, zone = self.crystal.value, tuple(int(c) for c in self.zone.value)
         try:
+            options["thermal_sigma"] = core_library.scaled_vibrations(crystal, float(self.vibration.value))
             settings = core_library.library_settings(crystal, zone, **options)
         except ValueError as exc:
             notify.error(exc)

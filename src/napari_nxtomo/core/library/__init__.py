@@ -8,7 +8,9 @@
 incident beam × Å².
 """
 
-from .multislice import INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, simulate_library
+from .multislice import (
+    INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, scaled_vibrations, simulate_library,
+)
 from .shipped import (
     SHIPPED_DIR, cache_dir, cached_library, library_files, load_library, shipped_libraries, store_in_cache,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "library_files",
     "library_settings",
     "load_library",
+    "scaled_vibrations",
     "shipped_libraries",
     "simulate_library",
     "store_in_cache",

@@ -93,6 +93,32 @@ def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
     }
 
 
+def scaled_vibrations(crystal, heaviest_sigma: float):
+    """Thermal displacements (Å per element) with the heaviest element's at ``heaviest_sigma``, the others scaled alike.
+
+    In the classical (Debye) limit every element's mean square displacement
+    grows in proportion to the temperature, so one number (the heaviest
+    element's rms displacement) sets them all.  None when it is room
+    temperature's (:data:`THERMAL_SIGMA`, then the shipped libraries apply).
+
+    Examples
+    --------
+    >>> scaled_vibrations("PbSe", 0.09)
+    {'Pb': 0.09, 'Se': 0.0739}
+    >>> scaled_vibrations("PbSe", 0.134) is None
+    True
+    """
+    _, cr = resolve_crystal(crystal)
+    elements = elements_by_weight(list(cr.basis))
+    room = {e: THERMAL_SIGMA.get(e, 0.1) for e in elements}
+    if not heaviest_sigma > 0:
+        raise ValueError(f"the rms thermal displacement must be positive (Å), got {heaviest_sigma}")
+    factor = float(heaviest_sigma) / room[elements[0]]
+    if abs(factor - 1) < 1e-6:
+        return None
+    return {e: round(v * factor, 4) for e, v in room.items()}
+
+
 def settings_key(settings: dict) -> str:
     """A short hash of the settings (the on-disk cache's file name).
 
