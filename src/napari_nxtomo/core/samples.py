@@ -208,6 +208,23 @@ def _imaged_particle(name, q, elements, description, *, seed, noise) -> SamplePa
     return p
 
 
+def core_shell_island(q_pb, lattice_parameter: float, model) -> np.ndarray:
+    """The Pb sites of a :func:`core_shell_model` core's island (beyond its +y facet), quarter-lattice units.
+
+    ``model``: the arguments the particle was made with (e.g. ``CORE_SHELL_CUBE``).
+
+    Examples
+    --------
+    >>> q, el = core_shell_model(*CORE_SHELL_SAMPLE)
+    >>> len(core_shell_island(q[el == "Pb"], ROCKSALT_PBSE.lattice_parameter, CORE_SHELL_SAMPLE))
+    8
+    """
+    q_pb = np.asarray(q_pb)
+    a = float(lattice_parameter)
+    shift_y = (model[4][1] if len(model) > 4 else 0) * a / 2
+    return q_pb[q_pb[:, 1] * (a / 4) - shift_y > model[2] * a / 2 + 0.01]
+
+
 @lru_cache(maxsize=4)
 def core_shell_model(radius: float = 25.0, half_length: float = 18.0, n_core: int = 5, island_x=(-2, 1),
                      core_shift=(0, 0, 0), core_diagonal: float = 2.0):
