@@ -151,6 +151,9 @@ def _bind_layers(counted, results, mds, names, ref, info):
         _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
     info["notes"].append(f"Pb counts of the {len(use)} views bound to one total per layer across the tilt axis "
                          f"(least cost in all views together); columns changed per view: {info['moved']}")
+    if any(counted[k].attrs.get("shell_gain") is not None for k in use):
+        info["notes"].append("⟨100⟩ views: each Pb count takes off its own share of the shell's Se (they scatter "
+                             "more on a thicker column: the library's gain per count)")
     info["notes"].extend(_cut_layer_notes(totals, seen, [names[k] if names else f"view {k}" for k in use]))
 
 
