@@ -54,16 +54,20 @@ total per layer (each column keeping its own count unless the layer's total need
   0.918-0.939; [110] 0.892-0.919 → 0.919; Pb placed in 0.009-0.026 of the columns without; 3D 100 % /
   99.4-100 %, the island's 8 sites found.
 
-Third session of 2026-12-04: the layer binding weighs each count's share of the shell's Se by how much more Se
-scatter on a ⟨100⟩ column of that many Pb than alone (``counting.core_shell.shell_gain``, from the library: 1.8 at
-1 Pb, 2.9 at 3, 4.2 at 6; the single-view counts unchanged), same command: off-centre unchanged (every figure
-above); cube [100] → 0.944-0.963, [010] 0.918-0.939, [110] 0.933-0.956, 3D 0.989-1.000 / 1.000, **the island's 6
-sites in 4 of 4 seeds**; truncated [100] → 0.810-1.000 (0.810 at seed 2: still below 0.85), [010] 0.946, [110]
-1.000, 3D 0.965-0.988 / 0.988, island 5 / 5 / 3 / 5 of 6; sample [010] → 0.898-0.939, else unchanged.  Also
-measured, not kept: the same gain in the single-view counts too (each view recounted with its counts' gains until
-they settle): truncated [100] 0.952-1.000 and its island 5 / 6 / 6 / 5, but the off-centre [100] 0.833-0.875
-(0.833 in two seeds; its shell's Se lie on the entrance side only, where they weigh more than the library's
-increment says).
+Fourth session of 2026-12-04, measured and not kept (scratch, same command): the shell's Se on a ⟨100⟩ core
+column weigh more than the Cd neighbours show them (the shell correction takes off about half of what they add:
+on the truncated core, seed 2, 0.0028 against 0.0054 per column of one shell Se, in library units).
+Simulated directly (abTEM, 22 mrad, 60-140 mrad, 4 configurations: a periodic PbSe [100] column with its first
+cation layer empty under a Se, or its cation layers empty below its core), one shell Se (a vacant cation site
+between it and the core) adds 1.5-2.8 × a Se alone above a core of 1-8 Pb and 0.3-2.7 × (mostly 1.5-2.0) below one
+of 2-6 Pb, about 1.8 with no trend in the count (``benchmarks/multislice/shell_se_weight.py``); the library's own next Se (no vacancy between) adds 1.8 / 2.9 / 4.2 at 1 / 3 / 6 Pb.
+(a) The layer binding weighing each count's share of the shell by the library's next-Se increment: cube island 6 of
+6 in 4 of 4 seeds (5 of 6 now), truncated [100] 0.810-1.000 (0.762-0.905 now), off-centre unchanged, sample [010]
+0.898-0.939; better, but on a physics the direct simulation contradicts at 3 Pb and more: not kept.  (b) The same
+weight in the single-view counts too: truncated [100] 0.952-1.000, island 5 / 6 / 6 / 5, off-centre [100]
+0.833-0.875.  (c) The simulated 1.8 for every count, in both: truncated [100] 0.857-0.905, the cube's [100]
+0.759-0.815 (its thick shell): not kept.  The shell correction needs a model of the shell's Se in the column
+(their number from the Cd neighbours, their weight from a simulation like the above), not a factor.
 """
 
 from __future__ import annotations

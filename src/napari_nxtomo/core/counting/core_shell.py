@@ -156,58 +156,6 @@ def without_pb(core, one_pb: float | None = None) -> np.ndarray:
     return low
 
 
-def shell_gain(library, kind="Pb+Se"):
-    """How many times more the shell's Se scatter on a ⟨100⟩ Pb/Se column of ``n`` Pb than on their own, by ``n``.
-
-    The Cd neighbours show the shell's Se as a shell-only column shows them
-    (each Se about as much as one Se alone).  Above or below a PbSe column
-    they scatter what the column's own next Se adds: channelling along the
-    column makes every atom of it scatter more the more atoms there are.  From
-    the library: (value(n, n + 1) − value(n, n)) / value(0, 1).  None when the
-    library has no such values (⟨110⟩, pure columns).
-
-    Parameters
-    ----------
-    library : CrossSectionLibrary or dict
-        A library with the mixed type ``kind``, or its ``(n_Pb, n_Se) -> value`` dict.
-
-    Returns
-    -------
-    (P,) ndarray or None
-        The factor for 0 … P − 1 Pb (1 for 0 Pb; :func:`gain_of` takes the last for larger counts).
-
-    Examples
-    --------
-    >>> from napari_nxtomo.core.library import load_library
-    >>> gain = shell_gain(load_library("PbSe", (1, 0, 0), convergence_mrad=22, detector_mrad=(60, 140)))
-    >>> np.round(gain_of(gain, [0, 1, 3, 6]), 1).tolist()
-    [1.0, 1.8, 2.9, 4.2]
-    """
-    if hasattr(library, "fit_capture"):
-        if kind not in library.types:
-            return None
-        library = library.values(kind)
-    if not isinstance(library, dict) or not all(isinstance(k, tuple) for k in library):
-        return None
-    alone = library.get((0, 1))
-    steps = {n: library[(n, n + 1)] - library[(n, n)] for n, m in library if m == n and (n, n + 1) in library and n > 0}
-    if not alone or not steps:
-        return None
-    top = max(steps)
-    return np.array([1.0] + [steps.get(n, steps[top]) / alone for n in range(1, top + 1)])
-
-
-def gain_of(gain, counts) -> np.ndarray:
-    """The :func:`shell_gain` factors of ``counts`` (the largest count's beyond the table).
-
-    Examples
-    --------
-    >>> gain_of([1.0, 1.8, 2.3], [0, 2, 5]).tolist()
-    [1.0, 2.3, 2.3]
-    """
-    return np.asarray(gain, dtype=float)[np.clip(np.asarray(counts, dtype=int), 0, len(gain) - 1)]
-
-
 def _one_pb(library, dose, pixel_size, kind):
     """The cross-section (image units) of a mixed column of one Pb at the dose, or None when unknown."""
     if library is None or dose is None or pixel_size is None or not hasattr(library, "fit_capture"):
@@ -245,10 +193,7 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         says which rows of ``table``).
     info : dict
         ``selected`` (N,) bool, ``shell`` (N,) the shell's share of the
-        cross-section subtracted (⟨100⟩: its Se as the Cd neighbours show
-        them), ``rho`` the Se/Cd ratio used, ``shell_gain`` (⟨100⟩ with a
-        library: :func:`shell_gain`, for the views' layer binding, which
-        weighs each count's share of the shell by it; None otherwise).
+        cross-section subtracted (⟨100⟩), ``rho`` the Se/Cd ratio used.
 
     Examples
     --------
@@ -281,24 +226,10 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         sel = np.flatnonzero(selected)
         one = _one_pb(library, dose, pixel_size, kind)
         selected[sel[without_pb(vol[sel] - shell[sel], one)]] = False
+    core = vol[selected] - shell[selected]
+    floor = 1e-6 * np.abs(vol[selected]).max()
     errors = table["volume_err"].to_numpy(dtype=float)[selected] if "volume_err" in table else None
-    result = _count_core(vol[selected] - shell[selected], library, kind, errors, dose, pixel_size, options)
-    gain = shell_gain(library, kind) if kind == "Pb+Se" else None
-    n_pb = np.zeros(len(table), dtype=int)
-    n_pb[selected] = np.asarray(result.counts, dtype=int)
-    if np.isfinite(rho):
-        result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
-                            "four Cd sites (ratio measured on the shell-only columns)")
-    return n_pb, result, {"selected": selected, "shell": shell, "rho": rho,
-                          "shell_gain": None if gain is None else gain.tolist()}
-
-
-def _count_core(core, library, kind, errors, dose, pixel_size, options):
-    """count_atoms on the shell-corrected cross-sections; a thick shell's surplus counted at the dose's scale."""
-    from .front import count_atoms
-
-    floor = 1e-6 * np.abs(core).max()
-    x, types_k = np.clip(core, floor, None), np.full(len(core), kind)
+    x, types_k = np.clip(core, floor, None), np.full(selected.sum(), kind)
     try:
         result = count_atoms(x, library=library, types=types_k, errors=errors, dose=dose, pixel_size=pixel_size,
                              **options)
@@ -313,7 +244,12 @@ def _count_core(core, library, kind, errors, dose, pixel_size, options):
         result.notes.append(f"at the dose's scale the shell-corrected Pb/Se columns lie between the library's classes "
                             f"({str(exc).split(': ', 1)[-1].split(', so')[0]}): the shell holds more Se than its Cd "
                             "show; counted at the dose's scale, to be bound to the other views' layer totals")
-    return result
+    n_pb = np.zeros(len(table), dtype=int)
+    n_pb[selected] = np.asarray(result.counts, dtype=int)
+    if np.isfinite(rho):
+        result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
+                            "four Cd sites (ratio measured on the shell-only columns)")
+    return n_pb, result, {"selected": selected, "shell": shell, "rho": rho}
 
 
 def count_shell_cd(table, *, library, dose: float, pixel_size: float, **options):

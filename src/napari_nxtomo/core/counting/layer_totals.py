@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core_shell import gain_of
-
 #: a ⟨100⟩ column's core may hold from n_Pb - 1 up to n_Pb + this many Se that the Cd neighbours do not show (truth of
 #: the stored multislice core–shell particles: a column's shell Se minus its Cd neighbours' mean lies in -1 … +2.5)
 EXTRA_SE = 2
 
 
-def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE, shell=None,
-                   gain=None):
+def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE):
     """The cost of every Pb count for every column: how far its cross-section is from that count's.
 
     Parameters
@@ -44,10 +41,6 @@ def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se:
         Image units per library unit.
     sigma : float
         Width of a class (image units).
-    shell, gain : (N,) array and sequence, optional
-        ⟨100⟩ core–shell columns: ``volumes`` before the shell's share, which
-        is ``shell × gain[n]`` for a count of ``n`` Pb
-        (:func:`~napari_nxtomo.core.counting.core_shell.shell_gain`).
     extra_se : int
         Mixed columns: a count of ``n`` Pb may come with ``n - 1`` to
         ``n + extra_se`` Se (beyond the library's pairs: its last Se step
@@ -82,8 +75,7 @@ def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se:
     cost = np.full((len(v), len(counts)), np.inf)
     for n, m in means.items():
         if m:
-            vn = v if shell is None else v - np.asarray(shell, dtype=float) * gain_of(gain, n)
-            d = (vn[:, None] - scale * np.array(m)[None, :]) / sigma
+            d = (v[:, None] - scale * np.array(m)[None, :]) / sigma
             cost[:, n] = 0.5 * np.min(d * d, axis=1)
     return counts, cost
 

@@ -104,21 +104,15 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
 
 def _view_costs(c, res, md, rows):
     """``(counts, cost)`` of a view's placed rows (:func:`~napari_nxtomo.core.counting.layer_totals.pb_count_costs`),
-    None without a library scale; ⟨100⟩: the shell-corrected cross-sections against the mixed library, each count
-    taking off its share of the shell (the table's ``attrs["shell_gain"]``: the shell's Se scatter more on a thicker
-    column)."""
+    None without a library scale; ⟨100⟩: the shell-corrected cross-sections against the mixed library."""
     from ..counting.layer_totals import pb_count_costs
 
     if not isinstance(res.library, dict) or "scale" not in (res.params or {}):
         return None
     vol = c["volume"].to_numpy(dtype=float)[rows]
-    shell, gain = None, c.attrs.get("shell_gain")
     if "shell_cross_section" in c:
-        shell = c["shell_cross_section"].to_numpy(dtype=float)[rows]
-        if gain is None:  # no gain known: the share as the single view's counting took it off
-            vol, shell = vol - shell, None
-    counts, cost = pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)),
-                                  shell=shell, gain=gain)
+        vol = vol - c["shell_cross_section"].to_numpy(dtype=float)[rows]
+    counts, cost = pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
     # the view's own count costs a little less: where the costs are flat (a <100> count with more or less Se)
     # the layer's total moves the columns it must, not those the cost model happens to prefer
     own = c["count"].to_numpy()[rows]
@@ -151,9 +145,6 @@ def _bind_layers(counted, results, mds, names, ref, info):
         _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
     info["notes"].append(f"Pb counts of the {len(use)} views bound to one total per layer across the tilt axis "
                          f"(least cost in all views together); columns changed per view: {info['moved']}")
-    if any(counted[k].attrs.get("shell_gain") is not None for k in use):
-        info["notes"].append("⟨100⟩ views: each Pb count takes off its own share of the shell's Se (they scatter "
-                             "more on a thicker column: the library's gain per count)")
     info["notes"].extend(_cut_layer_notes(totals, seen, [names[k] if names else f"view {k}" for k in use]))
 
 

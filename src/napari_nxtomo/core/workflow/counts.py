@@ -173,8 +173,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
         ``table`` with ``count`` (Pb atoms), ``count_probability`` (1 for
         the columns that hold no Pb by their sublattice),
         ``shell_cross_section`` (the shell's share taken off before counting,
-        ⟨100⟩; 0 elsewhere; ``attrs["shell_gain"]`` how much more it weighs on a
-        column of n Pb: :func:`~napari_nxtomo.core.counting.core_shell.shell_gain`), ``region`` ("core" for a column that holds Pb,
+        ⟨100⟩; 0 elsewhere), ``region`` ("core" for a column that holds Pb,
         "shell" for the others) and, when a library of the shell crystal
         (``md["shell_crystal"]``, ``shell_library``) is found, ``count_Cd``
         and ``count_Cd_probability`` (:func:`_with_shell_cd`).
@@ -226,7 +225,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     counted["shell_cross_section"] = info["shell"]
     counted["region"] = np.where(n_pb > 0, "core", "shell")  # a column through the core holds Pb
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
-                         count_element="Pb", shell_ratio=info["rho"], shell_gain=info["shell_gain"])
+                         count_element="Pb", shell_ratio=info["rho"])
     _with_shell_cd(counted, md, result, choice.library, kind, dose, shell_library)
     return counted, result
 
