@@ -122,6 +122,13 @@ CLI = {
         "positional": ["pattern"],
         "choices": ["auto,q,two_theta"],
     },
+    # issue 17: a cross-section library for the user's optics (and specimen vibrations), from the command line
+    "library": {
+        "options": {"-h", "--crystal", "--energy", "--convergence", "--detector", "--max-count", "--phonons",
+                    "--vibration", "--lattice-parameter", "--out", "--quiet"},
+        "positional": ["zone_axis"],
+        "choices": ["CdSe,PbS,PbSe,PbTe"],
+    },
 }
 
 #: the npe2 manifest's command ids, in their order

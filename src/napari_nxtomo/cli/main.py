@@ -136,7 +136,7 @@ def _add_debye(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser: the subcommands demo, fit, count, reconstruct, debye and refine.
+    """The command line's parser: the subcommands demo, fit, count, reconstruct, debye, refine and library.
 
     Examples
     --------
@@ -149,10 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="3D atomic models of nanocrystals from HAADF-STEM images (napari plugin and command line).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    from .library import add_library
     from .refine import add_refine
 
     for add in (_add_demo, _add_fit, _add_count, _add_reconstruct, _add_debye, add_refine):
         add(sub)
+    add_library(sub, _zone)
     return parser
 
 
@@ -193,6 +195,10 @@ def _run(parser, args) -> None:
         from .refine import run_refine
 
         run_refine(args)
+    elif args.command == "library":
+        from .library import run_library
+
+        run_library(args)
 
 
 #: set (to anything but "" or "0") to print the traceback of a failure before its one-line message
