@@ -34,41 +34,27 @@ import time
 import numpy as np
 
 from napari_nxtomo.core.library import load_library
-from napari_nxtomo.core.library.cell import (cell_owner, column_composition, integrate_cells, oriented_cell,
-                                              representative_columns, resolve_crystal, scan_grid)
-from napari_nxtomo.core.library.multislice import _import_abtem, _scan, library_settings
+from napari_nxtomo.core.library.cell import column_composition, oriented_cell, resolve_crystal
+from napari_nxtomo.core.library.multislice import _cell_scan, _import_abtem, _phonon_signal, _supercell, library_settings
 
 OPTICS = {"convergence_mrad": 22.0, "detector_mrad": (60.0, 140.0)}
 
 
 def run(n_layers, emptied, n_phonons, seed=0):
-    """Cell-integrated signal (layers, columns) of the bulk PbSe [100] column with the cations ``emptied(z)`` removed."""
-    import ase
-
+    """Cell-integrated signal (layers, columns) of the bulk PbSe [100] column with the cations ``emptied(layer)`` removed."""
     abtem = _import_abtem()
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
     s = library_settings("PbSe", (1, 0, 0), n_phonons=n_phonons, **OPTICS)
     cell = oriented_cell(resolve_crystal("PbSe")[1], (1, 0, 0))
-    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
-    base = ase.Atoms(symbols=list(cell.elements), positions=cell.positions, cell=cell.lengths, pbc=True)
-    keep = representative_columns(cell)
-    n_full = [2 * int(np.ceil(L / s["scan_step_A"] / 2)) for L in cell.lengths[:2]]
-    owner = cell_owner(n_full, [L / n for L, n in zip(cell.lengths[:2], n_full)], cell.lengths, cell.columns)
-    scan_pos, shape, spacing, mask = scan_grid(cell.lengths, s["scan_step_A"], owner, keep)
-    det = abtem.AnnularDetector(inner=OPTICS["detector_mrad"][0], outer=OPTICS["detector_mrad"][1])
+    scan = _cell_scan(abtem, cell, s)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n_phonons):
-        atoms = base.repeat(s["supercell_repeats"] + [n_layers // per_cell])
+        atoms = _supercell(cell, s, n_layers)
         gone = (np.array(atoms.get_chemical_symbols()) == "Pb") & emptied(atoms.positions[:, 2] / cell.layer_spacing)
         del atoms[np.flatnonzero(gone)]
-        sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
-        atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
-        full = np.zeros((n_layers, mask.size))
-        full[:, mask] = _scan(abtem, atoms, s, scan_pos, det)
-        out.append(integrate_cells(full.reshape((n_layers,) + shape), shape, spacing, cell.lengths,
-                                   cell.columns)[:, keep])
-    return np.mean(out, axis=0), column_composition(cell, n_layers)[:, keep]
+        out.append(_phonon_signal(abtem, atoms, s, scan, rng))
+    return np.mean(out, axis=0), column_composition(cell, n_layers)[:, scan["keep"]]
 
 
 def main(argv=None):

@@ -84,11 +84,9 @@ class LibraryPanel:
 
     def _room_vibration(self) -> float:
         """Room temperature's rms displacement of the chosen crystal's heaviest element, Å."""
-        from ..core.library import THERMAL_SIGMA
-        from ..core.library.cell import elements_by_weight, resolve_crystal
+        from ..core.library import room_vibration
 
-        heaviest = elements_by_weight(list(resolve_crystal(self.crystal.value)[1].basis))[0]
-        return THERMAL_SIGMA.get(heaviest, 0.1)
+        return room_vibration(self.crystal.value)
 
     def toggle(self, *_):
         """Show or hide the compute group (filled from the chosen layer's metadata when shown)."""

@@ -9,7 +9,8 @@ incident beam × Å².
 """
 
 from .multislice import (
-    INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, scaled_vibrations, simulate_library,
+    INSTALL_HINT, THERMAL_SIGMA, LibraryCancelled, library_settings, room_vibration, scaled_vibrations,
+    simulate_library,
 )
 from .shipped import (
     SHIPPED_DIR, cache_dir, cached_library, library_files, load_library, shipped_libraries, store_in_cache,
@@ -27,6 +28,7 @@ __all__ = [
     "library_files",
     "library_settings",
     "load_library",
+    "room_vibration",
     "scaled_vibrations",
     "shipped_libraries",
     "simulate_library",

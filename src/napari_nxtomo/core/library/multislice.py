@@ -93,13 +93,25 @@ def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
     }
 
 
+def room_vibration(crystal) -> float:
+    """Room temperature's rms thermal displacement (Å) of the crystal's heaviest element (:data:`THERMAL_SIGMA`).
+
+    Examples
+    --------
+    >>> room_vibration("PbSe"), room_vibration("CdSe")
+    (0.134, 0.12)
+    """
+    _, cr = resolve_crystal(crystal)
+    return THERMAL_SIGMA.get(elements_by_weight(list(cr.basis))[0], 0.1)
+
+
 def scaled_vibrations(crystal, heaviest_sigma: float):
     """Thermal displacements (Å per element) with the heaviest element's at ``heaviest_sigma``, the others scaled alike.
 
     In the classical (Debye) limit every element's mean square displacement
     grows in proportion to the temperature, so one number (the heaviest
     element's rms displacement) sets them all.  None when it is room
-    temperature's (:data:`THERMAL_SIGMA`, then the shipped libraries apply).
+    temperature's (:func:`room_vibration`, then the shipped libraries apply).
 
     Examples
     --------
@@ -108,15 +120,13 @@ def scaled_vibrations(crystal, heaviest_sigma: float):
     >>> scaled_vibrations("PbSe", 0.134) is None
     True
     """
-    _, cr = resolve_crystal(crystal)
-    elements = elements_by_weight(list(cr.basis))
-    room = {e: THERMAL_SIGMA.get(e, 0.1) for e in elements}
     if not heaviest_sigma > 0:
         raise ValueError(f"the rms thermal displacement must be positive (Å), got {heaviest_sigma}")
-    factor = float(heaviest_sigma) / room[elements[0]]
+    factor = float(heaviest_sigma) / room_vibration(crystal)
     if abs(factor - 1) < 1e-6:
         return None
-    return {e: round(v * factor, 4) for e, v in room.items()}
+    _, cr = resolve_crystal(crystal)
+    return {e: round(THERMAL_SIGMA.get(e, 0.1) * factor, 4) for e in elements_by_weight(list(cr.basis))}
 
 
 def settings_key(settings: dict) -> str:
@@ -219,39 +229,57 @@ def _layers_needed(cell, max_count):
 
 def _run(abtem, crystal, lattice_parameter, s, progress, cancel) -> CrossSectionLibrary:
     """The multislice runs, one per phonon configuration, and the tables."""
-    import ase
-
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
     _, cr = resolve_crystal(crystal, lattice_parameter)
     cell = oriented_cell(cr, s["zone_axis"])
     n_layers = _layers_needed(cell, s["max_count"])
-    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
-    reps = s["supercell_repeats"] + [n_layers // per_cell]
-    base = ase.Atoms(symbols=list(cell.elements), positions=cell.positions, cell=cell.lengths, pbc=True)
-    keep = representative_columns(cell)  # scan the whole cell of one column of each kind (no edge noise)
-    n_full = [2 * int(np.ceil(L / s["scan_step_A"] / 2)) for L in cell.lengths[:2]]
-    h = [L / n for L, n in zip(cell.lengths[:2], n_full)]
-    owner = cell_owner(n_full, h, cell.lengths, cell.columns)
-    scan_pos, shape, spacing, mask = scan_grid(cell.lengths, s["scan_step_A"], owner, keep)
-    det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
+    scan = _cell_scan(abtem, cell, s)
     rng = np.random.default_rng(s["seed"])
     per_config = []
     for c in range(s["n_phonons"]):
         if cancel is not None and cancel():
             raise LibraryCancelled(f"library cancelled after {c} of {s['n_phonons']} configurations")
-        atoms = base.repeat(reps)
-        sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
-        atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
-        full = np.zeros((n_layers, mask.size))
-        full[:, mask] = _scan(abtem, atoms, s, scan_pos, det)
-        per_config.append(integrate_cells(full.reshape((n_layers,) + shape), shape, spacing, cell.lengths,
-                                          cell.columns)[:, keep])
+        per_config.append(_phonon_signal(abtem, _supercell(cell, s, n_layers), s, scan, rng))
         if progress is not None:
             progress(c + 1, s["n_phonons"])
-    comp = column_composition(cell, n_layers)[:, keep]
+    comp = column_composition(cell, n_layers)[:, scan["keep"]]
     cs = np.stack(per_config)
     tables = library_tables(cs, comp, elements_by_weight(cell.elements), s["max_count"])
     return CrossSectionLibrary(s["crystal"], tuple(s["zone_axis"]), dict(s), tables)
+
+
+def _supercell(cell, s, n_layers):
+    """The periodic bulk supercell (``ase.Atoms``) of ``n_layers`` atomic layers along the beam, static."""
+    import ase
+
+    per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
+    base = ase.Atoms(symbols=list(cell.elements), positions=cell.positions, cell=cell.lengths, pbc=True)
+    return base.repeat(s["supercell_repeats"] + [n_layers // per_cell])
+
+
+def _cell_scan(abtem, cell, s) -> dict:
+    """The probe positions over the whole cell of one column of each kind (no edge noise), and the detector."""
+    keep = representative_columns(cell)
+    n_full = [2 * int(np.ceil(L / s["scan_step_A"] / 2)) for L in cell.lengths[:2]]
+    h = [L / n for L, n in zip(cell.lengths[:2], n_full)]
+    owner = cell_owner(n_full, h, cell.lengths, cell.columns)
+    positions, shape, spacing, mask = scan_grid(cell.lengths, s["scan_step_A"], owner, keep)
+    det = abtem.AnnularDetector(inner=s["detector_mrad"][0], outer=s["detector_mrad"][1])
+    return {"cell": cell, "keep": keep, "positions": positions, "shape": shape, "spacing": spacing, "mask": mask,
+            "detector": det}
+
+
+def _phonon_signal(abtem, atoms, s, scan, rng) -> np.ndarray:
+    """One frozen-phonon configuration of ``atoms`` (displaced in place, ``s["thermal_sigma_A"]``): the signal
+    after every layer summed over each kept column's cell, (layers, kept columns), fraction of the beam × Å²."""
+    cell, n_layers = scan["cell"], int(round(atoms.cell.lengths()[2] / scan["cell"].layer_spacing))
+    sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
+    atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
+    full = np.zeros((n_layers, scan["mask"].size))
+    full[:, scan["mask"]] = _scan(abtem, atoms, s, scan["positions"], scan["detector"])
+    signal = integrate_cells(full.reshape((n_layers,) + scan["shape"]), scan["shape"], scan["spacing"], cell.lengths,
+                             cell.columns)
+    return signal[:, scan["keep"]]
 
 
 def _scan(abtem, atoms, s, scan_pos, det):
