@@ -57,13 +57,14 @@ total per layer (each column keeping its own count unless the layer's total need
 Fourth session of 2026-12-04, measured and not kept (scratch, same command): the shell's Se on a ⟨100⟩ core
 column weigh more than the Cd neighbours show them (the shell correction takes off about half of what they add:
 on the truncated core, seed 2, 0.0028 against 0.0054 per column of one shell Se, in library units).
-Simulated directly (abTEM, 22 mrad, 60-140 mrad, 4 configurations: a periodic PbSe [100] column with its first
-cation layer empty under a Se, or its cation layers empty below its core), one shell Se (a vacant cation site
-between it and the core) adds 1.5-2.8 × a Se alone above a core of 1-8 Pb and 0.3-2.7 × (mostly 1.5-2.0) below one
-of 2-6 Pb, about 1.8 with no trend in the count (``benchmarks/multislice/shell_se_weight.py``); the library's own next Se (no vacancy between) adds 1.8 / 2.9 / 4.2 at 1 / 3 / 6 Pb.
+Simulated directly (abTEM, 22 mrad, 60-140 mrad: a periodic PbSe [100] column with its first cation layer empty
+under a Se, or its cation layers empty below its core; ``benchmarks/multislice/shell_se_weight.py``), one shell Se (a
+vacant cation site between it and the core) adds 1.3-2.8 × a Se alone above a core of 1-8 Pb (8 configurations) and
+1.7-2.4 × below one of 4 Pb; the library's own next Se (no vacancy between) adds 1.8 / 2.9 / 4.2 at 1 / 3 / 6 Pb:
+the same up to 3 Pb, about twice the shell's from 4 Pb on.
 (a) The layer binding weighing each count's share of the shell by the library's next-Se increment: cube island 6 of
 6 in 4 of 4 seeds (5 of 6 now), truncated [100] 0.810-1.000 (0.762-0.905 now), off-centre unchanged, sample [010]
-0.898-0.939; better, but on a physics the direct simulation contradicts at 3 Pb and more: not kept.  (b) The same
+0.898-0.939; better, but on a physics the direct simulation contradicts from 4 Pb on: not kept.  (b) The same
 weight in the single-view counts too: truncated [100] 0.952-1.000, island 5 / 6 / 6 / 5, off-centre [100]
 0.833-0.875.  (c) The simulated 1.8 for every count, in both: truncated [100] 0.857-0.905, the cube's [100]
 0.759-0.815 (its thick shell): not kept.  The shell correction needs a model of the shell's Se in the column

@@ -20,10 +20,13 @@ Printed: the increment in units of a Se alone (the library's (0 Pb, 1 Se)
 value) per core, and the library's next-Se increment (a Se adjacent to the
 core, no empty site between) for comparison.
 
-Measured (2 cores, 2026-12-04, 4 configurations, ~1.5 min per run): above, 1.65 / 2.57 / 2.82 / 2.01 / 1.54 /
-2.02 / 1.83 / 1.50 × a Se alone over cores of 1-8 Pb; below, 0.3-2.7 per Se (mostly 1.5-2.0) over cores of
-2, 4 and 6 Pb (one to three Se); the library's next Se 1.76 / 2.31 / 2.87 / 3.67 / 4.08 / 4.21 at 1-6 Pb.  So a shell Se weighs about
-1.8 Se alone whatever the core, not the library's rising increment.
+Measured (2 cores, 2026-12-04): above, with 8 configurations (~3 min), 1.45 / 2.07 / 2.76 / 2.59 / 2.10 / 2.34 /
+1.63 / 1.31 × a Se alone over cores of 1-8 Pb (4 configurations: 1.65 / 2.57 / 2.82 / 2.01 / 1.54 / 2.02 / 1.83 /
+1.50; 1 configuration: 2.5-3.9, so the "above" figures, taken against the library's other configurations, carry
+a few tenths of noise); below (against the same run, steadier), 1.7-2.4 per Se over a core of 4 Pb with 8
+configurations, 0.3-2.7 (mostly 1.5-2.0) over cores of 2, 4 and 6 Pb with 4; the library's next Se 1.76 / 2.31 /
+2.87 / 3.67 / 4.08 / 4.21 at 1-6 Pb.  So a shell Se weighs about 1.5-2.8 Se alone: as the library's next Se up to
+3 Pb, well under it (about half) from 4 Pb on.
 """
 
 from __future__ import annotations
