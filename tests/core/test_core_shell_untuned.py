@@ -5,17 +5,18 @@
   rod's surface;
 - ``core_shell_model(*CORE_SHELL_CUBE)`` (``pbse_cdse_cube``): a cubic core of 177 Pb ({100} facets only, its island
   elsewhere) moved down y and along a wider, shorter rod (a thicker shell: its Se lifts every ⟨100⟩ core column
-  beyond what the Cd beside it shows: a single ⟨100⟩ view counts 0.50-0.96 exact, the views bound together
-  0.91-0.98).
+  beyond what the Cd beside it shows: a single ⟨100⟩ view at its own scale counted 0.50-0.96 exact, at the ⟨100⟩
+  views' shared scale 0.76-0.96, the views bound together 0.87-0.98).
 
 - ``core_shell_model(*CORE_SHELL_TRUNCATED)`` (``pbse_cdse_truncated``): a small truncated-octahedral core of 85 Pb
-  moved along +x and down the rod, made after the counting's last change (seed 3 meets every figure here but its
-  island, 5 of 6 sites; over seeds 0-3 its [100] view reaches 0.762-0.905 and the 3D model finds 3-5 of its
-  island's 6 sites: see the note).
+  moved along +x and down the rod, made after the counting's change of the third session of 2026-12-04 (untuned
+  then; the ⟨100⟩ views' shared scale of the fifth session was developed on all four stored particles, this one
+  included).  Noise seed 2 too: there its [100] view, counted at its own scale (0.76 × dose · pixel², an alias),
+  was bound to 0.762 exact.
 
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
-benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3; the benchmark
-prints seeds 0-2).  The tool alone, with the images' metadata only: find and fit by sublattice, count the Pb of
+benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3, and 2 for the
+truncated core; the benchmark prints seeds 0-3).  The tool alone, with the images' metadata only: find and fit by sublattice, count the Pb of
 the three views together (count_core_shell_views: one Pb total per fcc layer across the tilt axis for all views;
 the [110] view's Pb columns hold no Se nor Cd) and the shell's Cd (CdSe library), reconstruct the Pb core, then
 the shell's Cd around it.  Every number is compared with the true atoms of the particle.
@@ -45,13 +46,18 @@ EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.8
          "pbse_cdse_truncated": (0.85, 0.90, 0.03)}
 
 
-@pytest.fixture(scope="module", params=sorted(PARTICLES))
+#: (particle, noise seed)
+CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_truncated", 2)]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{n}-seed{s}" for n, s in CASES])
 def counted(request, fit_view):
-    n_pb, title = PARTICLES[request.param]
-    entry = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": title, "folder": DATA / request.param}
-    particle = multislice_particle(entry, seed=3, dose=DOSE)
+    key, seed = request.param
+    n_pb, title = PARTICLES[key]
+    entry = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": title, "folder": DATA / key}
+    particle = multislice_particle(entry, seed=seed, dose=DOSE)
     assert int(np.sum(particle.elements == "Pb")) == n_pb
-    particle.key = request.param
+    particle.key = key
     tables = []
     for view in particle.views:
         table = fit_view(view)
@@ -101,9 +107,10 @@ MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_
 
 def test_the_interfacial_island_is_recovered(counted, core):
     """Issue 12: the Pb island on the core's facet, every one of its sites in the 3D model (found in the core's frame).
-    Met by the off-centre core (4 of 4 sites at noise seeds 0-3, bench_core_shell.py --particle offcentre); not yet by
-    the cubic core (5 of its 6 sites at every seed 0-3) nor the truncated core (3-5 of 6): those are skipped, with
-    the count, while issue 12 is open."""
+    Met by the off-centre core (4 of 4 sites at noise seeds 0-3, bench_core_shell.py --particle offcentre) and, since
+    the ⟨100⟩ views share one scale, the cubic core (6 of 6 at seeds 0-3; 5 of 6 before); not yet by the truncated
+    core (5 of 6 at seeds 0-3: one [010] column holding an island atom reads one Pb low, at that image's counting
+    ceiling): skipped, with the count, while issue 12 is open."""
     particle = counted[0]
     q_pb = particle.q[particle.elements == "Pb"]
     island = core_shell_island(q_pb, particle.lattice_parameter, MODELS[particle.key])
@@ -111,7 +118,7 @@ def test_the_interfacial_island_is_recovered(counted, core):
     shift, _ = best_fcc_translation(model_q, q_pb)
     model = {tuple(v) for v in model_q + shift}
     found = sum(tuple(v) in model for v in island)
-    if particle.key != "pbse_cdse_offcentre" and found < len(island):
+    if particle.key == "pbse_cdse_truncated" and found < len(island):
         pytest.skip(f"issue 12 open: the {particle.key} island {found} of {len(island)} sites")
     assert len(island) >= 4 and found == len(island), (found, len(island))
 
