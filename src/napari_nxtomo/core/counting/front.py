@@ -88,9 +88,10 @@ def count_atoms(
         ValueError says so.
     pixel_size : float, optional
         Å; needed with ``dose``.
-    scale : float or "fit", optional
-        ``c`` itself (1 for an image in fraction of the beam), or "fit": every
-        type fits its own (mixed types' free scale is weakly determined).
+    scale : float, dict or "fit", optional
+        ``c`` itself (1 for an image in fraction of the beam; a dict: one per
+        column type, the others as without), or "fit": every type fits its
+        own (mixed types' free scale is weakly determined).
     assignment : {"likelihood", "posterior", "nearest"}
         With a library, how one-element columns get their count once the
         scale and the window of classes are fitted: ``"likelihood"``
@@ -334,7 +335,7 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None):
         progress(0, len(names))
     for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
-        scale, source = _type_scale(options["scale"], library, _is_mixed(mixed, t), by_type.get(judge), judge,
+        scale, source = _type_scale(_per_type(options["scale"], t), library, _is_mixed(mixed, t), by_type.get(judge), judge,
                                     options["dose_scale"])
         try:
             by_type[t] = _count_one(

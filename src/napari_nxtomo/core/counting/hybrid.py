@@ -79,6 +79,8 @@ def known_scale(dose=None, pixel_size=None, scale=None):
         if scale != "fit":
             raise ValueError(f"scale must be a number or 'fit' (every column type fits its own), got {scale!r}")
         return scale
+    if isinstance(scale, dict):  # one per column type
+        return {t: known_scale(scale=v) for t, v in scale.items()}
     if scale is not None:
         if not (np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive number (library units to image units), got {scale}")
