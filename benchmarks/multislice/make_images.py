@@ -64,6 +64,13 @@ What is simulated
   - ``pbse_cdse_truncated`` (sub-folder): ``core_shell_model(*CORE_SHELL_TRUNCATED)``, a small
     truncated-octahedral core (85 Pb, island) moved off the centre of a CdSe rod: 570 atoms.
     Made with ``--configs 3 --scan-step 0.25``.
+  - ``pbse_cdse_cut_cube`` (sub-folder): ``core_shell_model(*CORE_SHELL_CUT_CUBE)``, a cube with
+    its corners cut by {111} (154 Pb, island) moved 1 a/2 along -x and down y in a CdSe rod of
+    radius 15 Å: 670 atoms.  Made with ``--configs 3 --scan-step 0.25`` after the ⟨100⟩ views'
+    shared scale (2026-12-04), to measure it untuned.
+  - ``pbse_cdse_wide`` (sub-folder): ``core_shell_model(*CORE_SHELL_WIDE)``, a core between
+    truncated octahedron and cuboctahedron (120 Pb, island) moved along a wider CdSe rod (radius
+    15.5 Å): 740 atoms.  Made with ``--configs 3 --scan-step 0.25``, untuned, after the fifth.
   - ``pbse_cuboctahedron_3nm`` (sub-folder): ``pbse_cuboctahedron(seed=3,
     n_half=5)``, 3.1 nm between {100} facets, an island and 5 Pb vacancies
     placed by its own seed: 1069 atoms (568 Pb, 501 Se); a cuboctahedron
@@ -174,7 +181,9 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_TRUNCATED, _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron
+from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE,
+                                        CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, _remove_surface_vacancies, core_shell_model,
+                                        pbse_cuboctahedron)
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
@@ -477,6 +486,16 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "napari_nxtomo.core.samples.core_shell_model",
                   "args": json.loads(json.dumps(CORE_SHELL_TRUNCATED))}
         sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a zincblende CdSe rod"
+    elif name == "pbse_cdse_cut_cube":  # a fifth, made after the <100> views' shared scale (untuned)
+        q, el = core_shell_model(*CORE_SHELL_CUT_CUBE)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
+                  "args": json.loads(json.dumps(CORE_SHELL_CUT_CUBE))}
+        sub, what = name, "an off-centre PbSe cube with cut corners (with an island) in a zincblende CdSe rod"
+    elif name == "pbse_cdse_wide":  # a sixth, made with the fifth (untuned)
+        q, el = core_shell_model(*CORE_SHELL_WIDE)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
+                  "args": json.loads(json.dumps(CORE_SHELL_WIDE))}
+        sub, what = name, "a PbSe core moved along a wide zincblende CdSe rod (thick shell, island)"
     elif name == "pbse_cuboctahedron_3nm":  # another cuboctahedron than the sample: larger, other defects
         p = pbse_cuboctahedron(seed=3, noise=False, n_half=5)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 3, "n_half": 5}
@@ -503,7 +522,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre", "pbse_cdse_cube",
-                  "pbse_cdse_truncated",
+                  "pbse_cdse_truncated", "pbse_cdse_cut_cube", "pbse_cdse_wide",
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_cuboctahedron_5nm")
 
 

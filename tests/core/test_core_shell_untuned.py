@@ -1,4 +1,4 @@
-"""Issue 12 on core–shell particles the counting was not developed on (both untuned).
+"""Issue 12 on core–shell particles unlike the sample (which were developed on, and which not, is said with each).
 
 - ``core_shell_model(*CORE_SHELL_OTHER)`` (``pbse_cdse_offcentre``): a truncated-octahedral PbSe core of 120 Pb
   (with an island) moved off the centre of a thinner, longer zincblende CdSe rod, so that the core reaches the
@@ -13,6 +13,11 @@
   then; the ⟨100⟩ views' shared scale of the fifth session was developed on all four stored particles, this one
   included).  Noise seed 2 too: there its [100] view, counted at its own scale (0.76 × dose · pixel², an alias),
   was bound to 0.762 exact.
+
+- ``core_shell_model(*CORE_SHELL_CUT_CUBE)`` (``pbse_cdse_cut_cube``): a cube with cut corners, 154 Pb, moved along -x
+  and down y in a rod of radius 15 Å, made after the ⟨100⟩ views' shared scale and measured once (untuned): every
+  figure met at noise seeds 0-3 (bench_core_shell.py --particle cut_cube), once the Cd counting of its [100] view at
+  seed 3 (its Cd columns 0.88 × where the dose puts them) falls back on their own scale instead of stopping the chain.
 
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
 benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3, and 2 for the
@@ -31,19 +36,21 @@ import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, score_reconstruction, score_species
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
-from napari_nxtomo.core.samples import CORE_SHELL_CUBE, CORE_SHELL_OTHER, CORE_SHELL_TRUNCATED, core_shell_island
+from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_TRUNCATED,
+                                        core_shell_island)
 from napari_nxtomo.core.workflow import count_core_shell_views, reconstruct_tables
 from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
 DOSE = 1e5
 DATA = Path(__file__).parent / "data" / "multislice"
 PARTICLES = {"pbse_cdse_offcentre": (120, "PbSe/CdSe off-centre core"), "pbse_cdse_cube": (177, "PbSe/CdSe cubic core"),
-             "pbse_cdse_truncated": (85, "PbSe/CdSe truncated-octahedral core")}
+             "pbse_cdse_truncated": (85, "PbSe/CdSe truncated-octahedral core"),
+             "pbse_cdse_cut_cube": (154, "PbSe/CdSe cut-cube core")}
 #: Pb and Cd counted exactly per view, at least, and the Cd total's tolerance: issue 12's 0.85 for Pb; the cubic
 #: core's [110] Cd columns (Cd-Se dumbbells in a thick shell) reach 0.840-0.960 with totals 175-184 of 187 over
 #: seeds 0-3 (bench_core_shell.py --particle cube): held to 0.80 and 7 % there
 EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.80, 0.07),
-         "pbse_cdse_truncated": (0.85, 0.90, 0.03)}
+         "pbse_cdse_truncated": (0.85, 0.90, 0.03), "pbse_cdse_cut_cube": (0.85, 0.90, 0.03)}
 
 
 #: (particle, noise seed)
@@ -102,7 +109,7 @@ def test_reconstruction_of_the_core(counted, core):
 
 #: the arguments each particle was made with (its island's sites)
 MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_CUBE,
-          "pbse_cdse_truncated": CORE_SHELL_TRUNCATED}
+          "pbse_cdse_truncated": CORE_SHELL_TRUNCATED, "pbse_cdse_cut_cube": CORE_SHELL_CUT_CUBE}
 
 
 def test_the_interfacial_island_is_recovered(counted, core):

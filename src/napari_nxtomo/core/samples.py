@@ -57,6 +57,9 @@ CORE_SHELL_TRUNCATED = (14.0, 5.0, 3, (-2, 0), (1, 0, -1), 1.6)
 #: a fifth (benchmark; made after the ⟨100⟩ views' shared scale, 2026-12-04, to measure it untuned): a cube with its
 #: corners cut by {111} (at 2.4 ×) moved 1 a/2 along -x and 1 a/2 down y, its island at x = -1 … 1 a/2, rod radius 15 Å
 CORE_SHELL_CUT_CUBE = (15.0, 4.5, 3, (-1, 1), (-1, -1, 0), 2.4)
+#: a sixth (benchmark; made with the fifth, untuned): a core between truncated octahedron and cuboctahedron ({111} at
+#: 1.8 ×) moved 1 a/2 along the rod, centred across it, in a wider rod (radius 15.5 Å: a thicker shell), island x = -1 … 1
+CORE_SHELL_WIDE = (15.5, 4.5, 3, (-1, 1), (0, 0, 1), 1.8)
 
 
 @dataclass

@@ -119,9 +119,9 @@ def _shared_100_scale(tables, mds, libs, dose, families, ref, pairs, info):
     ref_res = pairs[ref][1]
     hundred = [k for k, f in enumerate(families) if f == (0, 0, 1) and "scale" in (pairs[k][1].params or {})
                and isinstance(pairs[k][1].library, dict)]
-    if not hundred or "scale" not in (ref_res.params or {}):
-        return
     total = int(pairs[ref][0]["count"].sum())
+    if not hundred or "scale" not in (ref_res.params or {}) or total == 0:
+        return
     anchor = float(ref_res.params["scale"]) * _capture_ratio(libs, mds, ref, hundred[0])
     volumes = []
     for k in hundred:
@@ -129,13 +129,13 @@ def _shared_100_scale(tables, mds, libs, dose, families, ref, pairs, info):
         bearing = (c["type"].astype(str) == "Pb+Se").to_numpy() & (c["count"].to_numpy() > 0)
         volumes.append((c["volume"] - c["shell_cross_section"]).to_numpy(dtype=float)[bearing])
     scale, mismatch = scale_for_total(volumes, pairs[hundred[0]][1].library, total, anchor)
-    own = [float(pairs[k][1].params["scale"]) for k in hundred]
     for k in hundred:
+        own = float(pairs[k][1].params["scale"])
         pairs[k] = count_core_shell_table(tables[k], mds[k], library=libs[k], dose=dose, scale=scale)
-        pairs[k][1].notes.append(f"counted at the ⟨100⟩ views' one scale {scale:.4g} ({scale / own[hundred.index(k)]:.3f} × "
-                                 f"this view's own), whose Pb totals come nearest the ⟨110⟩ view's {total} (off by "
-                                 f"{mismatch} in all): the shell's Se beyond what its Cd show lets one ⟨100⟩ view "
-                                 "alone fit a scale at which every column reads one Pb too many")
+        pairs[k][1].notes.append(
+            f"counted at the ⟨100⟩ views' one scale {scale:.4g} ({scale / own:.3f} × this view's own), whose Pb "
+            f"totals come nearest the ⟨110⟩ view's {total} (off by {mismatch} in all): the shell's Se beyond what "
+            "its Cd show may let one ⟨100⟩ view alone fit a scale at which every column reads one Pb too many")
     info["notes"].append(f"⟨100⟩ views counted at one scale, {scale:.4g} ({scale / anchor:.3f} × the ⟨110⟩ view's, "
                          f"converted by the fit's capture), their Pb totals nearest the ⟨110⟩ view's {total}")
 
