@@ -32,6 +32,22 @@ against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e
 one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
 and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
 
+Fifth session of 2026-12-04, after the views of one library ([100] and [010]) share the scale fitted on their
+columns together (``counting.views._counted_at``; each alone, the [010] views of every stored particle took 0.95-0.98
+× the dose's where [100] took 1.00-1.01, and read 2-5 % more Pb), ``--doses 1e5 2e4 --seeds 0 1 --runs 4`` with
+``--dose-given`` (1e5 s0 / 1e5 s1 / 2e4 s0 / 2e4 s1; developed looking at the 3 nm cuboctahedron and the starter):
+
+- ``pbse_cuboctahedron_3nm``: [100] 0.934 / 0.926 / 0.909 / 0.917 (all on target; 3 of 4 before), [010] 0.889 /
+  0.881 / 0.849 / 0.857, [110] 0.868 / **0.857 (target 0.860)** / **0.791 (0.797)** / 0.846 (2 of 4; none before);
+  views' own totals [572, 583, 566] … [573, 590, 564] (the [010] view 594-597 alone before), common 569-574 / 568;
+  true sites 0.9965-0.9982, model true 0.9947-1.000.  Without the dose the same but 2e4 s1 [110] 0.747 (0.808);
+  scale/true 1.018-1.029.
+- ``pbse_truncated_octahedron_3nm``: unchanged, [110] 1e5 s1 **0.942 (0.970)**, the rest on target.
+- ``starter``: [010] 1e5 s1 0.879 (on target; 0.860 before), **[110] 2e4 s1 0.733 (0.742; 0.743 before)**; totals
+  711-715 / 704; sites 0.9915-1.000.  Without the dose the same; scale/true 1.005-1.009.
+- ``pbse_irregular`` and ``sample``: every view on target in every run; without the dose scale/true 1.015-1.037
+  (irregular; **3.65 % at 2e4 s0**, as before) and 0.986-0.998 (sample).
+
 Untuned, 2026-12-04 (third session): ``--set pbse_truncated_octahedron_3nm --doses 1e5 2e4 --seeds 0 1 --runs 4``
 (a 3.1 nm truncated octahedron, 404 Pb, 8 phonon configurations, simulated after the counting's last change and
 measured once, nothing changed after), with ``--dose-given`` and without (the same counts): [100] 0.982 / 0.973 /
