@@ -219,7 +219,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     if progress is not None:
         progress(1, 1)
     _top_scale(result)
-    line = scale_line(result, dose, md.get("pixel_size_A"))
+    line = scale_line(result, dose, md.get("pixel_size_A")) if scale is None else _given_scale_line(scale, dose, md)
     result.notes[:0] = [f"library: {choice.description}", line,
                         f"Pb counted on the {int(info['selected'].sum())} {kind} columns; the Se and Cd "
                         "sublattices' columns hold no Pb"]
@@ -234,6 +234,19 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
                          count_element="Pb", shell_ratio=info["rho"])
     _with_shell_cd(counted, md, result, choice.library, kind, dose, shell_library)
     return counted, result
+
+
+def _given_scale_line(scale: float, dose, md: dict) -> str:
+    """The note of a scale given to the counting (not fitted), with its share of dose · pixel² when known.
+
+    Examples
+    --------
+    >>> _given_scale_line(5600.0, 1e5, {"pixel_size_A": 0.25})
+    'scale 5600 (library × scale = image units) given, not fitted: 0.896 × dose · pixel²'
+    """
+    pixel = md.get("pixel_size_A")
+    share = f": {scale / (float(dose) * float(pixel) ** 2):.3f} × dose · pixel²" if dose and pixel else ""
+    return f"scale {scale:.4g} (library × scale = image units) given, not fitted{share}"
 
 
 def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library="auto"):
