@@ -66,8 +66,8 @@ What is simulated
     Made with ``--configs 3 --scan-step 0.25``.
   - ``pbse_cdse_cut_cube`` (sub-folder): ``core_shell_model(*CORE_SHELL_CUT_CUBE)``, a cube with
     its corners cut by {111} (154 Pb, island) moved 1 a/2 along -x and down y in a CdSe rod of
-    radius 15 Å: 670 atoms.  Made with ``--configs 3 --scan-step 0.25`` after the ⟨100⟩ views'
-    shared scale (2026-12-04), to measure it untuned.
+    radius 15 Å: 670 atoms.  Made with ``--configs 3 --scan-step 0.25`` on 2026-12-04 to measure the
+    counting untuned.
   - ``pbse_cdse_wide`` (sub-folder): ``core_shell_model(*CORE_SHELL_WIDE)``, a core between
     truncated octahedron and cuboctahedron (120 Pb, island) moved along a wider CdSe rod (radius
     15.5 Å): 740 atoms.  Made with ``--configs 3 --scan-step 0.25``, untuned, after the fifth.
@@ -486,7 +486,7 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "napari_nxtomo.core.samples.core_shell_model",
                   "args": json.loads(json.dumps(CORE_SHELL_TRUNCATED))}
         sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a zincblende CdSe rod"
-    elif name == "pbse_cdse_cut_cube":  # a fifth, made after the <100> views' shared scale (untuned)
+    elif name == "pbse_cdse_cut_cube":  # a fifth, made to measure the counting untuned
         q, el = core_shell_model(*CORE_SHELL_CUT_CUBE)
         record = {"function": "napari_nxtomo.core.samples.core_shell_model",
                   "args": json.loads(json.dumps(CORE_SHELL_CUT_CUBE))}

@@ -54,10 +54,10 @@ CORE_SHELL_CUBE = (16.5, 4.0, 3, (0, 2), (0, -1, 1), 3.0)
 #: a fourth (tests, benchmark; made after the counting's last change): a truncated-octahedral core ({111} at 1.6 ×)
 #: moved 1 a/2 along +x and 1 a/2 down the rod, its island at x = -2 … 0 a/2, in a rod of radius 14 Å
 CORE_SHELL_TRUNCATED = (14.0, 5.0, 3, (-2, 0), (1, 0, -1), 1.6)
-#: a fifth (benchmark; made after the ⟨100⟩ views' shared scale, 2026-12-04, to measure it untuned): a cube with its
+#: a fifth (tests, benchmark; made 2026-12-04 to measure the counting untuned): a cube with its
 #: corners cut by {111} (at 2.4 ×) moved 1 a/2 along -x and 1 a/2 down y, its island at x = -1 … 1 a/2, rod radius 15 Å
 CORE_SHELL_CUT_CUBE = (15.0, 4.5, 3, (-1, 1), (-1, -1, 0), 2.4)
-#: a sixth (benchmark; made with the fifth, untuned): a core between truncated octahedron and cuboctahedron ({111} at
+#: a sixth (tests, benchmark; made with the fifth, untuned): a core between truncated octahedron and cuboctahedron ({111} at
 #: 1.8 ×) moved 1 a/2 along the rod, centred across it, in a wider rod (radius 15.5 Å: a thicker shell), island x = -1 … 1
 CORE_SHELL_WIDE = (15.5, 4.5, 3, (-1, 1), (0, 0, 1), 1.8)
 

@@ -156,78 +156,15 @@ def without_pb(core, one_pb: float | None = None) -> np.ndarray:
     return low
 
 
-def _one_pb(library, dose, pixel_size, kind, scale=None):
-    """The cross-section (image units) of a mixed column of one Pb at the given scale or the dose, or None."""
-    if library is None:
+def _one_pb(library, dose, pixel_size, kind):
+    """The cross-section (image units) of a mixed column of one Pb at the dose, or None when unknown."""
+    if library is None or dose is None or pixel_size is None or not hasattr(library, "fit_capture"):
         return None
-    if not isinstance(scale, (int, float)):
-        if dose is None or pixel_size is None or not hasattr(library, "fit_capture"):
-            return None
-        scale = float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0]
-    values = library.values(kind) if hasattr(library, "values") and callable(library.values) else library
+    values = library.values(kind)
     ones = [v for k, v in values.items() if isinstance(k, tuple) and k[0] == 1]
-    return float(scale) * min(ones) if ones else None
-
-
-#: the ⟨100⟩ views' common scale is looked for within these factors of the anchor (:func:`scale_for_total`), in steps
-SCALE_SEARCH = (0.8, 1.5, 0.01)
-
-
-def scale_for_total(volumes, library: dict, total: int, anchor: float):
-    """One scale for the ⟨100⟩ views of a core–shell particle: the one whose Pb totals come nearest ``total``.
-
-    The ⟨100⟩ views' cross-sections hold the shell's Se that the Cd
-    neighbours do not show, so a scale fitted to one such view alone may
-    alias (every column one Pb too many at a scale ~20 % low).  All views
-    share the dose and the optics, and the ⟨110⟩ view's Pb columns hold no
-    shell: its Pb total ``total`` is the one the ⟨100⟩ views must reach.
-
-    Parameters
-    ----------
-    volumes : list of (N_k,) arrays
-        Per ⟨100⟩ view, the shell-corrected cross-sections of its Pb-bearing columns (image units).
-    library : dict
-        ``(n_Pb, n_Se) -> value`` (library units), the mixed columns.
-    total : int
-        The Pb total to reach (the ⟨110⟩ view's).
-    anchor : float
-        The expected scale (image units per library unit), e.g. the ⟨110⟩
-        view's converted by the fit's capture of a mixed column; scales of
-        :data:`SCALE_SEARCH` × it are tried.
-
-    Returns
-    -------
-    scale : float
-        The middle of the widest run of tried scales whose summed
-        ``|total_k - total|`` is least; at each, every column is given the Pb
-        count of its nearest library class (n Pb with n - 1 … n + 1 Se).
-    mismatch : int
-        That least summed ``|total_k - total|``.
-
-    Examples
-    --------
-    Two views of a particle of 3 Pb (columns of 1 + 2 Pb, and one of 3), whose cross-sections read 1.1 × the anchor:
-
-    >>> lib = {(1, 0): 1.0, (1, 1): 1.2, (1, 2): 1.4, (2, 1): 2.2, (2, 2): 2.4, (2, 3): 2.6, (3, 2): 3.3, (3, 3): 3.5,
-    ...        (3, 4): 3.7}
-    >>> v = [1.1 * np.array([1.2, 2.4]), 1.1 * np.array([3.5])]
-    >>> s, miss = scale_for_total(v, lib, 3, anchor=1.0)
-    >>> 0.95 < s < 1.25, miss
-    (True, 0)
-    """
-    from .layer_totals import pb_count_costs
-
-    lo, hi, step = SCALE_SEARCH
-    factors = np.arange(lo, hi + step / 2, step)
-    mismatch = np.zeros(len(factors), dtype=int)
-    for x in volumes:
-        for i, f in enumerate(factors):
-            counts, cost = pb_count_costs(x, library, anchor * f, sigma=1.0, extra_se=1)
-            mismatch[i] += abs(int(counts[cost.argmin(axis=1)].sum()) - int(total))
-    best = np.flatnonzero(mismatch == mismatch.min())
-    runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
-    widest = max(runs, key=len)
-    return float(anchor * factors[widest[len(widest) // 2]]), int(mismatch.min())
+    if not ones:
+        return None
+    return float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0] * min(ones)
 
 
 def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None, dose=None, pixel_size=None,
@@ -287,7 +224,7 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
                          "(rule 'sublattice': the image's metadata 'structure' = 'core-shell')")
     if kind == "Pb+Se":  # shell-only columns: what the Cd neighbours leave is a small part of one Pb
         sel = np.flatnonzero(selected)
-        one = _one_pb(library, dose, pixel_size, kind, options.get("scale"))
+        one = _one_pb(library, dose, pixel_size, kind)
         selected[sel[without_pb(vol[sel] - shell[sel], one)]] = False
     core = vol[selected] - shell[selected]
     floor = 1e-6 * np.abs(vol[selected]).max()

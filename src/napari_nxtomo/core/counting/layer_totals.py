@@ -14,7 +14,7 @@ core's Se and the shell's Se; the shell's Se is estimated from the Cd beside
 the column (:mod:`.core_shell`), which misses the Se where the core nears the
 surface or the Cd sites next to the interface are empty.  One Pb less with
 two Se more reads nearly the same, so a ⟨100⟩ column's cost stays low over
-``n_Pb - 1`` … ``n_Pb + 1`` Se (:data:`EXTRA_SE`), and the ⟨110⟩ view, whose
+``n_Pb - 1`` … ``n_Pb + 2`` Se (:data:`EXTRA_SE`), and the ⟨110⟩ view, whose
 Pb has columns of its own, settles the layer's total.
 """
 
@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: a ⟨100⟩ column's core may hold from n_Pb - 1 up to n_Pb + this many Se that the Cd neighbours do not show.  The
-#: ⟨100⟩ views are counted at one scale that brings their Pb totals to the ⟨110⟩ view's, which takes up the shell's
-#: mean excess (:func:`~napari_nxtomo.core.counting.core_shell.scale_for_total`); what is left per column is about
-#: ±1 Se (2 was measured worse once the scale was shared: the cubic core's [100] bound counts 0.833 in 2 of 4 seeds
-#: against 0.870-0.944 with 1; 2026-12-04, ``benchmarks/bench_core_shell.py``, the four stored particles)
-EXTRA_SE = 1
+#: a ⟨100⟩ column's core may hold from n_Pb - 1 up to n_Pb + this many Se that the Cd neighbours do not show (truth of
+#: the stored multislice core–shell particles: a column's shell Se minus its Cd neighbours' mean lies in -1 … +2.5)
+EXTRA_SE = 2
 
 
 def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE):

@@ -6,16 +6,12 @@ Cd sites next to the interface are empty): one Pb less with two Se more
 reads nearly the same.  The views share the tilt axis, so every fcc layer
 across it holds the same Pb in every view, and along ⟨110⟩ Pb has columns
 of its own, counted without the shell (:mod:`napari_nxtomo.core.counting.core_shell`).
-:func:`count_core_shell_views` counts every view on its own, then the ⟨100⟩
-views again at one scale, the one that brings their Pb totals to the ⟨110⟩
-view's (a ⟨100⟩ view's own scale may alias: the shell's Se that the Cd do not
-show let it read every column one Pb too many at a scale ~20 % low, as
-measured on all four stored core–shell particles), lines the views'
+:func:`count_core_shell_views` counts every view on its own, lines the views'
 layers up (:func:`napari_nxtomo.core.tomography.indexing._aligned_layers`:
 the slice profiles along the tilt axis), and chooses per layer the one Pb
 total and the counts adding up to it that cost least in all views together
 (:mod:`napari_nxtomo.core.counting.layer_totals`; a ⟨100⟩ count may come
-with n_Pb - 1 … n_Pb + 1 Se, so its cost is flatter where the ⟨110⟩ view's is
+with n_Pb - 1 … n_Pb + 2 Se, so its cost is flat where the ⟨110⟩ view's is
 sharp).
 """
 
@@ -77,7 +73,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     ...     tables.append(t)
     >>> counted, info = count_core_shell_views(tables)
     >>> info["totals"], int(np.sum(particle.elements == "Pb"))
-    ([157, 157, 157], 155)
+    ([156, 156, 156], 155)
     """
     from .counts import count_core_shell_table
 
@@ -96,10 +92,6 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
             "results": results, "notes": []}
     families = [tuple(sorted(abs(int(v)) for v in md["zone_axis"])) for md in mds]
     refs = [i for i, f in enumerate(families) if f == (0, 1, 1)]
-    if refs:
-        _shared_100_scale(tables, mds, libs, dose, families, refs[0], pairs, info)
-        counted, results = [p[0] for p in pairs], [p[1] for p in pairs]
-        info["results"] = results
     if len(tables) < 2:
         info["notes"].append("one view: its counts stand alone")
     else:
@@ -108,48 +100,6 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     if progress is not None:
         progress(steps, steps)
     return counted, info
-
-
-def _shared_100_scale(tables, mds, libs, dose, families, ref, pairs, info):
-    """Count the ⟨100⟩ views again at one scale: the one whose Pb totals agree with the ⟨110⟩ view's (``pairs``
-    changed; :func:`~napari_nxtomo.core.counting.core_shell.scale_for_total`)."""
-    from ..counting.core_shell import scale_for_total
-    from .counts import count_core_shell_table
-
-    ref_res = pairs[ref][1]
-    hundred = [k for k, f in enumerate(families) if f == (0, 0, 1) and "scale" in (pairs[k][1].params or {})
-               and isinstance(pairs[k][1].library, dict)]
-    total = int(pairs[ref][0]["count"].sum())
-    if not hundred or "scale" not in (ref_res.params or {}) or total == 0:
-        return
-    anchor = float(ref_res.params["scale"]) * _capture_ratio(libs, mds, ref, hundred[0])
-    volumes = []
-    for k in hundred:
-        c = pairs[k][0]
-        bearing = (c["type"].astype(str) == "Pb+Se").to_numpy() & (c["count"].to_numpy() > 0)
-        volumes.append((c["volume"] - c["shell_cross_section"]).to_numpy(dtype=float)[bearing])
-    scale, mismatch = scale_for_total(volumes, pairs[hundred[0]][1].library, total, anchor)
-    for k in hundred:
-        own = float(pairs[k][1].params["scale"])
-        pairs[k] = count_core_shell_table(tables[k], mds[k], library=libs[k], dose=dose, scale=scale)
-        pairs[k][1].notes.append(
-            f"counted at the ⟨100⟩ views' one scale {scale:.4g} ({scale / own:.3f} × this view's own), whose Pb "
-            f"totals come nearest the ⟨110⟩ view's {total} (off by {mismatch} in all): the shell's Se beyond what "
-            "its Cd show may let one ⟨100⟩ view alone fit a scale at which every column reads one Pb too many")
-    info["notes"].append(f"⟨100⟩ views counted at one scale, {scale:.4g} ({scale / anchor:.3f} × the ⟨110⟩ view's, "
-                         f"converted by the fit's capture), their Pb totals nearest the ⟨110⟩ view's {total}")
-
-
-def _capture_ratio(libs, mds, ref, k) -> float:
-    """The fit's capture of view ``k``'s mixed ⟨100⟩ columns over that of the ⟨110⟩ view ``ref``'s pure Pb columns
-    (1 where the libraries do not say it: plain dicts)."""
-    from .count_library import choose_library
-
-    lib_ref = choose_library(libs[ref], mds[ref], np.array(["Pb"])).library
-    lib_k = choose_library(libs[k], mds[k], np.array(["Pb+Se"])).library
-    if hasattr(lib_ref, "fit_capture") and hasattr(lib_k, "fit_capture"):
-        return lib_k.fit_capture("Pb+Se")[0] / lib_ref.fit_capture("Pb")[0]
-    return 1.0
 
 
 def _view_costs(c, res, md, rows):

@@ -158,18 +158,14 @@ def count_table(table, *, feature: str = "volume", max_components: int = 20, lib
     return counted, result
 
 
-def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None, shell_library="auto",
-                           scale=None):
+def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None, shell_library="auto"):
     """Pb atoms per column of a core–shell view's table (:func:`~napari_nxtomo.core.counting.count_core_shell`).
 
     The library is the core crystal's (``md["crystal"]``) along the zone
     axis, for the Pb-bearing sublattice's columns; the dose, when not
     given, the metadata's (as :func:`count_table`); ``count`` is the number
     of Pb atoms of every column (0 on the Se and Cd sublattices) and
-    ``attrs["count_element"]`` says so.  ``scale`` (image units per library
-    unit), when given, sets the library's scale instead of the dose's prior
-    (:func:`~napari_nxtomo.core.workflow.core_shell_views.count_core_shell_views`
-    gives the ⟨100⟩ views one).
+    ``attrs["count_element"]`` says so.
 
     Returns
     -------
@@ -212,15 +208,13 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
                          f"{choice.note or 'none given'}")
     if progress is not None:
         progress(0, 1)
-    options = (_library_options(choice.library, dose, md, np.array([kind])) if scale is None
-               else {"library": choice.library, "scale": float(scale)})
     n_pb, result, info = count_core_shell(table, zone_axis=md["zone_axis"], lattice_parameter=float(md["lattice_parameter"]),
-                                          **options)
+                                          **_library_options(choice.library, dose, md, np.array([kind])))
     if progress is not None:
         progress(1, 1)
     _top_scale(result)
-    line = scale_line(result, dose, md.get("pixel_size_A")) if scale is None else _given_scale_line(scale, dose, md)
-    result.notes[:0] = [f"library: {choice.description}", line,
+    scale = scale_line(result, dose, md.get("pixel_size_A"))
+    result.notes[:0] = [f"library: {choice.description}", scale,
                         f"Pb counted on the {int(info['selected'].sum())} {kind} columns; the Se and Cd "
                         "sublattices' columns hold no Pb"]
     counted = table.copy()
@@ -230,23 +224,10 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     counted["count_probability"] = prob
     counted["shell_cross_section"] = info["shell"]
     counted["region"] = np.where(n_pb > 0, "core", "shell")  # a column through the core holds Pb
-    counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=line,
+    counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
                          count_element="Pb", shell_ratio=info["rho"])
     _with_shell_cd(counted, md, result, choice.library, kind, dose, shell_library)
     return counted, result
-
-
-def _given_scale_line(scale: float, dose, md: dict) -> str:
-    """The note of a scale given to the counting (not fitted), with its share of dose · pixel² when known.
-
-    Examples
-    --------
-    >>> _given_scale_line(5600.0, 1e5, {"pixel_size_A": 0.25})
-    'scale 5600 (library × scale = image units) given, not fitted: 0.896 × dose · pixel²'
-    """
-    pixel = md.get("pixel_size_A")
-    share = f": {scale / (float(dose) * float(pixel) ** 2):.3f} × dose · pixel²" if dose and pixel else ""
-    return f"scale {scale:.4g} (library × scale = image units) given, not fitted{share}"
 
 
 def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library="auto"):
