@@ -335,8 +335,8 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None):
         progress(0, len(names))
     for t in sorted(names, key=lambda name: name != judge):  # the judge first: mixed types may take its scale
         sel = types == t
-        scale, source = _type_scale(_per_type(options["scale"], t), library, _is_mixed(mixed, t), by_type.get(judge), judge,
-                                    options["dose_scale"])
+        scale, source = _type_scale(_per_type(options["scale"], t), library, _is_mixed(mixed, t), by_type.get(judge),
+                                    judge, options["dose_scale"])
         try:
             by_type[t] = _count_one(
                 x[sel],
