@@ -167,6 +167,23 @@ def _one_pb(library, dose, pixel_size, kind):
     return float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0] * min(ones)
 
 
+def _dose_refusal(exc) -> str | None:
+    """What a count that refused the dose says of it (the columns need another scale), or None for another error.
+
+    Examples
+    --------
+    >>> _dose_refusal(ValueError("type 'Cd' (88 columns): the dose puts the class means where the cross-sections "
+    ...                          "do not lie: they need a scale 0.882 × the dose's, so the classes would fall between"))
+    "they need a scale 0.882 × the dose's"
+    >>> _dose_refusal(ValueError("no column")) is None
+    True
+    """
+    text = str(exc)
+    if "dose puts the class means" not in text:
+        return None
+    return text.split("do not lie: ", 1)[-1].split(", so")[0]
+
+
 def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None, dose=None, pixel_size=None,
                      **options):
     """Pb atoms of every column of a core–shell view (module docstring).
@@ -235,14 +252,15 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
                              **options)
     except ValueError as exc:
         one = _one_pb(library, dose, pixel_size, kind)
-        if kind != "Pb+Se" or one is None or "dose puts the class means" not in str(exc):
+        why = _dose_refusal(exc)
+        if kind != "Pb+Se" or one is None or why is None:
             raise
         # a thick shell: its Se beyond what the Cd neighbours show lifts every core column; counted at the dose's
         # scale, for the views together to settle (one Pb total per layer, count_core_shell_views)
         c = float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0]
         result = count_atoms(x, library=library, types=types_k, errors=errors, scale=c, **options)
         result.notes.append(f"at the dose's scale the shell-corrected Pb/Se columns lie between the library's classes "
-                            f"({str(exc).split(': ', 1)[-1].split(', so')[0]}): the shell holds more Se than its Cd "
+                            f"({why}): the shell holds more Se than its Cd "
                             "show; counted at the dose's scale, to be bound to the other views' layer totals")
     n_pb = np.zeros(len(table), dtype=int)
     n_pb[selected] = np.asarray(result.counts, dtype=int)
@@ -299,12 +317,13 @@ def count_shell_cd(table, *, library, dose: float, pixel_size: float, **options)
         result = count_atoms(x, library=library, types=types, errors=errors, dose=dose, pixel_size=pixel_size,
                              **options)
     except ValueError as exc:
-        if "dose puts the class means" not in str(exc):
+        why = _dose_refusal(exc)
+        if why is None:
             raise
         # the Cd columns lie further from the dose's classes than the fit's capture allows (seen on a [100] view,
         # 0.88 × the dose's: the Cd columns squeezed between the Pb/Se ones): their own scale, said in a note, so
         # that the Pb counting does not stop over its shell
         result = count_atoms(x, library=library, types=types, errors=errors, scale="fit", **options)
-        result.notes.append(f"Cd counted with their own fitted scale: {str(exc).split(': ', 1)[-1].split(', so')[0]}")
+        result.notes.append(f"Cd counted with their own fitted scale: {why}")
     n_cd[selected] = np.asarray(result.counts, dtype=int)
     return n_cd, result, selected
