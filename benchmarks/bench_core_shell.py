@@ -30,6 +30,18 @@ the island's sites are found, the Cd counted exactly per view, the shell's Cd an
 cation sublattice (Pb and Cd on their own sites, one common translation; target ≥ 0.90 both
 ways), and the times.
 
+First session of 2026-12-05: the ⟨100⟩ pair (one library, one shell model, so shared errors) weighs as one view in
+each layer's total (``workflow.core_shell_views._bind_layers``; each view weighed 1 before), made looking at the wide
+rod's seeds 0 and 2, ``--seeds 0 1 2 3 --runs 4``, bound exact [100] / [010] / [110] over the seeds:
+
+- ``wide``: 0.896-0.979 / 0.933-1.000 / **0.900-0.933** (0.833 at seeds 0 and 2 before); 3D 0.992-1.000 /
+  0.984-1.000, island 4 of 4.
+- ``cut_cube``: 0.889-0.926 / 0.918 / 1.000, island 7 of 7 (as before).
+- ``truncated``: 0.762 (seed 2)-0.905 / 0.946 / 1.000; island 4 / 4 / 3 / 5 of 6 (as before).
+- ``cube``: 0.907-0.926 / 0.898-0.939 / 0.933-0.956; island 5 of 6 (as before).
+- ``offcentre``: 0.875-0.896 / 0.956-0.978 / 0.933-1.000 (as before).
+- ``sample``: 0.963-0.981 / 0.918-0.939 / 0.892-0.919; Pb in at most 0.026 of the others.
+
 Untuned, fifth session of 2026-12-04: two particles made that session and measured with this counting (only the
 shell's Cd step was mended, not the Pb counting), ``--seeds 0 1 2 3 --runs 4``, exact fraction single view / bound /
 3D model re-projected, per view over the seeds:

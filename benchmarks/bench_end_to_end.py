@@ -32,6 +32,17 @@ against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e
 one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
 and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
 
+First session of 2026-12-05, with the views of one library (one zone-axis family) weighing as one view in the common
+total (``counting.views.family_weights``: the ⟨100⟩ pair shares the library and its errors; both read Se-ended (n,
+n + 1) columns as n + 1 Pb: the 3 nm cuboctahedron's true (5, 6) columns counted 6 in 5 of 14 ([100]) and 12 of 25
+([010]) at 1e5 s1, the truncated octahedron's in 5 of 8 and 7 of 7), ``--doses 1e5 2e4 --seeds 0 1 --runs 4
+--dose-given`` (1e5 s0 / 1e5 s1 / 2e4 s0 / 2e4 s1): the 3 nm cuboctahedron's [110] 0.879 / 0.868 / 0.813 / 0.868,
+every view of it on target (two misses before); the truncated octahedron's [110] at 1e5 s1 0.957 (target 0.970;
+0.942 before: common total 407, was 408), the rest on target; the starter's [110] at 2e4 s1 0.723 (target 0.742;
+0.733 before), the rest on target; the irregular particle and the sample on target in every run; sites >= 0.9929,
+model true >= 0.9901.  Without the dose the 3 nm cuboctahedron as with it but 2e4 s1 [110] 0.780 (target 0.808;
+0.747 before); scale/true 1.018-1.029.  Developed looking at the 3 nm cuboctahedron and the truncated octahedron.
+
 Fifth session of 2026-12-04, after the views of one library ([100] and [010]) share the scale fitted on their
 columns together (``counting.views._counted_at``; each alone, the [010] views of every stored particle took 0.95-0.98
 × the dose's where [100] took 1.00-1.01, and read 2-5 % more Pb), ``--doses 1e5 2e4 --seeds 0 1 --runs 4`` with

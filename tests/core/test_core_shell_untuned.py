@@ -16,8 +16,11 @@
 - ``core_shell_model(*CORE_SHELL_CUT_CUBE)`` (``pbse_cdse_cut_cube``): a cube with cut corners, 154 Pb, moved along -x
   and down y in a rod of radius 15 Å, and ``core_shell_model(*CORE_SHELL_WIDE)`` (``pbse_cdse_wide``): a core of 120
   Pb moved along a wider rod (radius 15.5 Å), both made on 2026-12-04 (fifth session) and measured once with this
-  counting (untuned): the cut cube meets every figure at noise seeds 0-3; the wide rod's [110] view is bound to 0.833
-  at seeds 0 and 2 (0.867-0.933 at 1 and 3, as here).  The cut cube's [100] view at seed 3 has its Cd columns 0.88 ×
+  counting (untuned): the cut cube meets every figure at noise seeds 0-3; the wide rod's [110] view was bound to 0.833
+  at seeds 0 and 2 (0.867-0.933 at 1 and 3): its two ⟨100⟩ views both read thin cores one Pb high and outvoted it in
+  each layer's total.  Since the ⟨100⟩ pair (one library, one shell model: shared errors) counts as one view in the
+  layer totals (first session of 2026-12-05, made looking at the wide rod's seeds 0 and 2, so no longer untuned for
+  that change) its [110] view is bound to 0.900-0.933 at seeds 0-3; seed 0 is tested here too.  The cut cube's [100] view at seed 3 has its Cd columns 0.88 ×
   where the dose puts them: its Cd count falls back on their own scale instead of stopping the chain.
 
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
@@ -56,7 +59,7 @@ EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.8
 
 
 #: (particle, noise seed)
-CASES = [(name, 3) for name in sorted(PARTICLES)]
+CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_wide", 0)]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{n}-seed{s}" for n, s in CASES])

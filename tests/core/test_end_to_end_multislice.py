@@ -153,7 +153,10 @@ def test_views_of_one_zone_axis_family_share_a_scale():
     """The 3.1 nm cuboctahedron's [100] and [010] views (one library, one dose, one optics) counted at the scale fitted
     on their columns together: each view's own Pb total within 3 % of the true 568 and both ⟨100⟩ views within 0.03 of
     their counting ceilings (issue 17's target at 1e5 e/Å²).  Each fitting its own scale, [010] took 0.95 × the dose's
-    and read 597 Pb (5 % over), [100] 0.893 exact against a target of 0.896 (noise seed 1, as here)."""
+    and read 597 Pb (5 % over), [100] 0.893 exact against a target of 0.896 (noise seed 1, as here).  After the
+    common total the [110] view too is within 0.03 of its ceiling: the ⟨100⟩ pair, which shares the library and
+    its errors (both read Se-ended (5, 6) columns as 6 Pb), weighs as one view in the total; with each view
+    weighing 1 they pulled it to 569 and [110] to 0.857 against a target of 0.860."""
     from napari_nxtomo.core.columns import min_distance_for
 
     views, truth_q, a, optics = _stored_particle("pbse_cuboctahedron_3nm")
@@ -168,7 +171,7 @@ def test_views_of_one_zone_axis_family_share_a_scale():
     libraries = [load_library("PbSe", v.zone_axis, **optics) for v in views]
     joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
     assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals_independent), joint.totals_independent
-    for view, table, n_pb, res in list(zip(views, tables, truths, joint.results))[:2]:
+    for view, table, n_pb, res in zip(views, tables, truths, joint.results):
         sel = n_pb > 0
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name

@@ -137,7 +137,7 @@ def counts_with_totals(cost, counts, groups, totals) -> np.ndarray:
     return out
 
 
-def counts_with_common_totals(views, seen=None) -> tuple:
+def counts_with_common_totals(views, seen=None, weights=None) -> tuple:
     """Counts for several views whose sums agree in every group: per group the total of least summed cost.
 
     Parameters
@@ -153,6 +153,9 @@ def counts_with_common_totals(views, seen=None) -> tuple:
         cuts off) has no say in that group's total.  None: every view
         covers every group.  A group fewer than two views have a say in
         keeps its cheapest counts and gets no total.
+    weights : list of float, optional
+        Per view, the weight of its cost in a group's total (views that
+        share their errors, one zone-axis family, 1 / their number); None: 1.
 
     Returns
     -------
@@ -176,6 +179,13 @@ def counts_with_common_totals(views, seen=None) -> tuple:
     >>> d = (np.array([[9.0, 0.0], [9.0, 0.0]]), np.array([0, 1]), np.array([0, 1]))
     >>> [[n.tolist() for n in counts_with_common_totals([c, d], seen)[0]] for seen in (None, [{0}, {0, 1}])]
     [[[1], [1, 0]], [[1], [1, 1]]]
+
+    Two views of one family sure of 6 against a third, surer, of 5: each family counts once when weighted:
+
+    >>> e = (np.array([[4.0, 0.0]]), np.array([5, 6]), np.array([0]))
+    >>> f = (np.array([[0.0, 6.0]]), np.array([5, 6]), np.array([0]))
+    >>> [counts_with_common_totals([e, e, f], weights=w)[1] for w in (None, [0.5, 0.5, 1.0])]
+    [{0: 6}, {0: 5}]
     """
     views = [(np.asarray(c, dtype=float), np.asarray(n, dtype=int), np.asarray(g)) for c, n, g in views]
     out = [n[np.argmin(c, axis=1)] for c, n, _ in views]
@@ -188,7 +198,8 @@ def counts_with_common_totals(views, seen=None) -> tuple:
             continue
         top = min(len(rows[k]) * int(views[k][1].max()) for k in say)
         tables = {k: _sum_table(views[k][0][rows[k]], views[k][1], top) for k in say}
-        summed = np.sum([best for best, _ in tables.values()], axis=0)
+        w = [1.0] * len(views) if weights is None else weights
+        summed = np.sum([w[k] * best for k, (best, _) in tables.items()], axis=0)
         if not np.isfinite(summed).any():
             continue
         total = int(np.argmin(summed))

@@ -73,7 +73,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     ...     tables.append(t)
     >>> counted, info = count_core_shell_views(tables)
     >>> info["totals"], int(np.sum(particle.elements == "Pb"))
-    ([156, 156, 156], 155)
+    ([157, 157, 157], 155)
     """
     from .counts import count_core_shell_table
 
@@ -120,8 +120,12 @@ def _view_costs(c, res, md, rows):
 
 
 def _bind_layers(counted, results, mds, names, ref, info):
-    """Give every view's columns the Pb counts whose layer sums agree in all views (``counted`` changed)."""
+    """Give every view's columns the Pb counts whose layer sums agree in all views (``counted`` changed); the views
+    of one zone-axis family (the ⟨100⟩ pair, one library and one shell model) count as one view in each layer's total,
+    for they share their errors (the wide rod's ⟨100⟩ views both read thin cores one Pb high and outvoted [110])."""
+    from ..counting.core_shell import zone_family
     from ..counting.layer_totals import counts_with_common_totals
+    from ..counting.views import family_weights
     from ..tomography.indexing import _aligned_layers
     from .reconstruction import projections_from_tables
 
@@ -139,7 +143,9 @@ def _bind_layers(counted, results, mds, names, ref, info):
         info["notes"].append("fewer than two views counted with a library scale: every view's counts stand alone")
         return
     seen = [_covered_layers(counted[k], rows[k], placed[k][1]) for k in use]
-    new, totals = counts_with_common_totals([(costs[k][1], costs[k][0], placed[k][1]) for k in use], seen)
+    fam = [zone_family(mds[k]["zone_axis"]) for k in use]
+    weights = family_weights([[i for i, g in enumerate(fam) if g == f] for f in set(fam)], len(use))
+    new, totals = counts_with_common_totals([(costs[k][1], costs[k][0], placed[k][1]) for k in use], seen, weights)
     info["reference"], info["layer_totals"] = ref, totals
     for k, n in zip(use, new):
         _set_counts(counted[k], rows[k], placed[k][1], n, costs[k], info, k)
