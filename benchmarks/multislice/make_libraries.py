@@ -46,6 +46,9 @@ def main(argv=None):
     ap.add_argument("--phonons", type=int, default=8)
     ap.add_argument("--max-count", type=int, default=15)
     ap.add_argument("--crystal", choices=sorted(CRYSTALS), default="PbSe")
+    ap.add_argument("--every-column", action="store_true",
+                    help="scan every column of the supercell (8 x the samples per configuration; use --step 0.4)")
+    ap.add_argument("--step", type=float, default=0.25, help="probe step, Å")
     args = ap.parse_args(argv)
     out = Path(args.out)
     for name in args.only:
@@ -53,7 +56,7 @@ def main(argv=None):
             zone = tuple(int(c) for c in z)
             t0 = time.time()
             lib = simulate_library(CRYSTALS[args.crystal], zone, energy_keV=300.0, max_count=args.max_count, n_phonons=args.phonons,
-                                   cache=False, progress=lambda i, n: print(f"  {i}/{n}", end="\r", flush=True),
+                                   every_column=args.every_column, scan_step_A=args.step, cache=False, progress=lambda i, n: print(f"  {i}/{n}", end="\r", flush=True),
                                    **OPTICS[name])
             path = store_in_cache(lib, out)
             print(f"{name} [{z}]: {time.time() - t0:.0f} s, {args.phonons} configurations -> {path}", flush=True)

@@ -235,3 +235,51 @@ def test_load_library_keeps_to_the_thermal_vibrations(monkeypatch):
     assert "vibrations Pb 0.09 Å" in describe_library(got) and "vibrations" not in describe_library(room)
     with pytest.raises(ValueError, match="thermal displacements"):
         load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140), thermal_sigma={"Pb": 0.2})
+
+
+def test_a_tiled_cell_integrates_every_column_as_the_cell_does_one():
+    """The supercell a library scans whole (``every_column``): each of its columns has the composition of its kind in
+    the unit cell after every layer, and a periodic signal summed over the tiled columns' cells gives every column of
+    a kind the unit cell's value for it (the Voronoi ownership and the tiling agree)."""
+    from napari_nxtomo.core.library.cell import (ROCKSALT_PBSE, cell_owner, column_composition, integrate_cells,
+                                                 oriented_cell, scan_grid, tiled_cell)
+
+    for zone in [(1, 0, 0), (1, 1, 0)]:
+        cell = oriented_cell(ROCKSALT_PBSE, zone)
+        big = tiled_cell(cell, (3, 2))
+        assert len(big.columns) == 6 * len(cell.columns)
+        one, many = column_composition(cell, 6), column_composition(big, 6)
+        owner = np.argmin(np.abs(big.columns[:, None] - cell.columns[None] - np.round(
+            (big.columns[:, None] - cell.columns[None]) / cell.lengths[:2]) * cell.lengths[:2]).sum(-1), axis=1)
+        assert np.array_equal(many, one[:, owner])
+
+        weight = np.arange(1, len(cell.columns) + 1, dtype=float)  # each column of the cell its own peak height
+
+        def signal(lengths, step):
+            pos, shape, h, _ = scan_grid(lengths, step)
+            d = pos[:, None] - cell.columns[None]
+            d -= np.round(d / cell.lengths[:2]) * cell.lengths[:2]
+            return (weight * np.exp(-(d**2).sum(-1) / 0.3)).sum(-1).reshape(shape), shape, h
+
+        s1, shape1, h1 = signal(cell.lengths, 0.2)
+        s6, shape6, h6 = signal(big.lengths, 0.2)
+        unit = integrate_cells(s1, shape1, h1, cell.lengths, cell.columns)
+        tiled = integrate_cells(s6, shape6, h6, big.lengths, big.columns)
+        np.testing.assert_allclose(tiled, unit[owner], rtol=0.02)
+        assert cell_owner(shape6, h6, big.lengths, big.columns).max() == len(big.columns) - 1
+
+
+def test_every_column_scan_agrees_with_one_column_for_a_still_crystal():
+    """abTEM (skipped without it): with no thermal displacements every column of a kind scatters alike, so the
+    library that scans every column of the supercell (``every_column``) gives the values of the one that scans one of
+    each kind, within 1 % (the tiling, the scan and the composition of the supercell's columns are right)."""
+    pytest.importorskip("abtem")
+    from napari_nxtomo.core.library import simulate_library
+
+    kw = dict(convergence_mrad=22.0, detector_mrad=(60.0, 140.0), n_phonons=1, max_count=2, scan_step_A=0.4,
+              thermal_sigma={"Pb": 0.0, "Se": 0.0}, cache=False)
+    one = simulate_library("PbSe", (1, 0, 0), **kw).values("Pb+Se")
+    every = simulate_library("PbSe", (1, 0, 0), every_column=True, **kw)
+    assert every.settings["columns_per_kind"] == 8
+    for key, value in one.items():
+        assert every.values("Pb+Se")[key] == pytest.approx(value, rel=0.01), key

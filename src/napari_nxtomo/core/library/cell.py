@@ -179,6 +179,23 @@ def elements_by_weight(elements) -> list:
     return sorted(set(np.asarray(elements).tolist()), key=lambda e: -atomic_number(e))
 
 
+def tiled_cell(cell: OrientedCell, repeats) -> OrientedCell:
+    """The cell repeated ``repeats`` = (r0, r1) times across the beam (the supercell a library scans whole).
+
+    Examples
+    --------
+    >>> big = tiled_cell(oriented_cell(ROCKSALT_PBSE, (1, 0, 0)), (2, 2))
+    >>> len(big.positions), big.columns.shape, big.lengths.tolist()
+    (32, (16, 2), [12.24, 12.24, 6.12])
+    """
+    r0, r1 = (int(r) for r in repeats[:2])
+    shifts = np.array([[i * cell.lengths[0], j * cell.lengths[1], 0.0] for i in range(r0) for j in range(r1)])
+    positions = (cell.positions[None] + shifts[:, None]).reshape(-1, 3)
+    columns = (cell.columns[None] + shifts[:, None, :2]).reshape(-1, 2)
+    lengths = np.array([cell.lengths[0] * r0, cell.lengths[1] * r1, cell.lengths[2]])
+    return OrientedCell(positions, np.tile(cell.elements, r0 * r1), lengths, cell.layer_spacing, columns)
+
+
 def representative_columns(cell: OrientedCell) -> np.ndarray:
     """One column of each kind: columns whose atom sequences along z agree up to a depth shift are one kind.
 

@@ -129,7 +129,8 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
     Returns
     -------
     CrossSectionLibrary
-        The best match (most frozen-phonon configurations, then the closest optics).
+        The best match (most samples of each column kind, configurations × columns scanned, then the closest
+        optics).
 
     Raises
     ------
@@ -142,6 +143,8 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
     >>> lib.types, lib.settings["detector_mrad"]
     (['Pb+Se'], [60.0, 130.0])
     """
+    from .multislice import samples_per_kind
+
     name, _ = resolve_crystal(crystal, lattice_parameter)
     zone = canonical_zone(zone_axis)
     want = np.array([energy_keV, convergence_mrad, *detector_mrad], dtype=float)
@@ -156,7 +159,7 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
             continue
         if not _same_vibrations(lib.settings.get("thermal_sigma_A", {}), thermal_sigma, tolerance):
             continue
-        key = (-int(lib.settings.get("n_phonons", 0)), float(rel.sum()))
+        key = (-samples_per_kind(lib.settings), float(rel.sum()))
         if best_key is None or key < best_key:
             best, best_key = lib, key
     if best is None:
