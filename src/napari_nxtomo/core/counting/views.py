@@ -171,7 +171,9 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
             extra = _shape_corrected(free, est, names, shape)
             scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, exc, shape,
                                                       extra)
-            scale_err = float("nan")
+            scale_err = _chosen_error(scale, est, names)
+            if np.isfinite(scale_err):
+                note += f"; its standard error {scale_err:.2g} (that of the views' estimates it stands for)"
         notes.append(note)
     else:
         scale_err = 0.0
@@ -275,11 +277,13 @@ def _steps(tables, passes, progress):
 
 
 class _Names(list):
-    """The estimates' names ("view 2 Pb+Se"), with ``views``: the index of each one's view."""
+    """The estimates' names ("view 2 Pb+Se"), with ``views``: the index of each one's view, and ``errors``: each
+    one's standard error (its fit's, over the capture; NaN when unknown)."""
 
     def __init__(self):
         super().__init__()
         self.views = []
+        self.errors = []
 
 
 def _scale_estimates(results, libraries, element):
@@ -293,9 +297,26 @@ def _scale_estimates(results, libraries, element):
                 est.append(sub.params["scale"] / capture)
                 names.append(f"view {k + 1} {t}")
                 names.views.append(k)
+                names.errors.append(float(sub.params.get("scale_err", float("nan"))) / capture)
     if not est:
         raise ValueError("no view gave a scale: give the dose (dose=, pixel_size=)")
     return np.asarray(est), names
+
+
+def _chosen_error(c, est, names) -> float:
+    """The standard error of a scale chosen among the estimates: that of those it stands for (within ``VIEWS_AGREE``
+    of it; several: their inverse-variance combination); NaN when none does (a scale from the particle's shape).
+
+    Examples
+    --------
+    >>> names = _Names(); names.errors = [0.02, 0.5, 0.02]
+    >>> round(_chosen_error(1.0, np.array([1.01, 4.2, 0.99]), names), 4)
+    0.0141
+    """
+    near = np.abs(np.log(np.asarray(est) / c)) <= np.log(1 + VIEWS_AGREE)
+    err = np.asarray(names.errors, dtype=float)[near] if len(names.errors) == len(est) else np.array([])
+    err = err[np.isfinite(err) & (err > 0)]
+    return float(1.0 / np.sqrt(np.sum(1.0 / err**2))) if err.size else float("nan")
 
 
 def _joint_scale(est, names):

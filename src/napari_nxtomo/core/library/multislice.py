@@ -194,7 +194,12 @@ def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
         cell-integrated signal scatters by ~15 % from one configuration to the next (its own thermal
         displacements), so 8 configurations of one column leave ~5 % on each value, as large as what tells (n, n + 1)
         from (n + 1, n) Pb/Se columns apart; with every column ~2 %.  Costs ~3.4 × the time per configuration at
-        0.4 Å steps (``scan_step_A``; 0.4 Å steps integrate a cell within 0.7 % of 0.2 Å ones).
+        0.4 Å steps (``scan_step_A``; 0.4 Å steps integrate a cell within 0.7 % of 0.2 Å ones).  The shipped
+        libraries scan one column of each kind: measured 2026-12-05 (``benchmarks/bench_end_to_end.py``'s
+        docstring), an every-column PbSe library for 22 mrad, 60-140 mrad matches the stored particles' cell signal
+        better (Se-ended (n, n + 1) columns 1-5 % under Pb-ended ones against it, 2-8 % against the shipped one) but
+        counts their fitted volumes worse (the fit holds a share of a column's signal that grows with its count,
+        which the shipped library's shape happens to follow better).
     cache : bool
         Read and write the on-disk cache (:func:`~napari_nxtomo.core.library.cache_dir`).
     progress : callable, optional
