@@ -174,11 +174,13 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
 
 
 def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages):
-    """The core-shell sample's three views fitted by sublattice, then counted together from the dock: one Pb total
-    per layer in all views (workflow.count_core_shell_views), within 3 % + 2 of the true 155, in every layer."""
+    """The core-shell sample's three views fitted by sublattice, then counted from the dock with its defaults: it
+    counts them together (finding three fitted views; the box was not touched), one Pb total per layer in all views
+    (workflow.count_core_shell_views), within 3 % + 2 of the true 155, in every layer; unticked by the user, the
+    chosen view is counted alone."""
     from napari_nxtomo.core.columns import min_distance_for
     from napari_nxtomo.core.multislice_sample import pbse_cdse_core_shell_multislice
-    from napari_nxtomo.core.workflow import count_core_shell_views, find_and_fit
+    from napari_nxtomo.core.workflow import count_core_shell_views, count_table, find_and_fit
 
     viewer = make_napari_viewer(show=False)
     sample = pbse_cdse_core_shell_multislice(seed=0, dose=1e5)
@@ -192,10 +194,11 @@ def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages
     _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
     dock.reset_choices()
     dock.points.value = layers[0]
-    dock.joint.value = True
+    assert not dock.joint.value  # not ticked: Count ticks it, finding three fitted views
     dock.run()
     qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
     assert not messages["error"], messages
+    assert dock.joint.value
     expected, info = count_core_shell_views(tables, [dict(ly.metadata) for ly in layers],
                                             names=[ly.name for ly in layers])
     for ly, exp in zip(layers, expected):
@@ -208,3 +211,31 @@ def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages
     true_cd = int(sample.views[0].columns["n_Cd"].sum())
     assert abs(int(shown.features["count_Cd"].sum()) - true_cd) <= 0.03 * true_cd + 2
     assert f"The shell's Cd: {int(shown.features['count_Cd'].sum())}" in dock.status.text()
+    # unticked by the user, it stays so: the chosen view alone
+    dock.joint.value = False
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert not dock.joint.value and "counted together" not in dock.status.text()
+    alone, _ = count_table(tables[0], metadata=dict(shown.metadata))
+    np.testing.assert_array_equal(shown.features["count"], alone["count"])
+
+
+def test_a_joint_count_with_the_library_is_not_announced_as_the_mixture(make_napari_viewer, qtbot, messages):
+    """Counted together with the shipped library, no view says it was 'counted with the free mixture' (the joint
+    notes were passed as the mixture's reason: three such notifications per count)."""
+    from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice
+    from napari_nxtomo.core.workflow import find_and_fit
+
+    viewer = make_napari_viewer(show=False)
+    sample = pbse_cuboctahedron_multislice(seed=0)
+    for v in sample.views:
+        t = find_and_fit(v.image, v.pixel_size, 1.4, zone_axis=v.geometry.zone_axis)
+        viewer.add_points(t[["y", "x"]].to_numpy(), features=t, metadata=v.layer_metadata(), name=v.name)
+    _, dock = viewer.window.add_plugin_dock_widget("napari-nxtomo", "2 Count atoms")
+    dock.reset_choices()
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert dock.joint.value and "counted together" in dock.status.text()
+    assert "untick 'all views jointly'" in dock.notes.toPlainText()
+    assert not any("free mixture" in m for m in messages["info"]), messages["info"]
+    assert all("PbSe" in ly.metadata["counting"]["library"] for ly in viewer.layers if "counting" in ly.metadata)

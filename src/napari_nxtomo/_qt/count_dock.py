@@ -7,7 +7,10 @@ mixture with ICL) in a thread worker; the counts come back as features (the
 points coloured by count) and :func:`napari_nxtomo.core.plots.plot_counts`
 draws the histogram, the classes, the library × scale and the ICL curve in
 the dock.  The library box, the dose and "Compute library…" are
-:class:`.library_panel.LibraryPanel`.
+:class:`.library_panel.LibraryPanel`.  With two or more fitted views of the
+particle in the viewer, Count counts them together (one scale, one Pb total;
+per layer for a core–shell particle) unless the user unticked "all views
+jointly".
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class CountAtomsWidget(Dock):
         stack(self, self.form, self.runner, (self.canvas, 1), self.status, self.notes)
         self.points.changed.connect(lambda *_: self.feature.reset_choices())
         self.run_button.changed.connect(self.run)
+        self._joint_chosen = False  # the user ticked or unticked 'all views jointly' (else: jointly when 2+ views)
+        self.joint.changed.connect(self._joint_toggled)
 
     def _options_panel(self) -> list:
         """Points layer, feature, number of components, lowest count, library, dose, 'Count atoms'."""
@@ -75,7 +80,8 @@ class CountAtomsWidget(Dock):
                                            "nearest library value (StatSTEM's library counting)")
         self.joint = CheckBox(value=False, text="all views jointly (one scale, one total)",
                               tooltip="count every fitted view of the particle together: one library scale and "
-                                      "one Pb total")
+                                      "one Pb total (one per layer for a core-shell particle); ticked when Count "
+                                      "finds two or more fitted views, unless you ticked or unticked it")
         self.run_button = PushButton(text="Count atoms")
         return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
                 *self.library_panel.widgets(), self.assignment, self.joint, self.run_button]
@@ -121,6 +127,8 @@ class CountAtomsWidget(Dock):
 
         from ..core.workflow import count_table
 
+        if not self._joint_chosen and not self.joint.value and len(self._view_layers()) >= 2:
+            self._set_joint(True)  # several fitted views of the particle: by default they are counted together
         if self.joint.value:
             self.run_joint()
             return
@@ -150,6 +158,18 @@ class CountAtomsWidget(Dock):
 
         self.start(job, lambda out: self._show(pts, feature, table[feature].to_numpy(dtype=float), *out),
                    "atom counting")
+
+    def _joint_toggled(self, *_):
+        if not getattr(self, "_setting_joint", False):
+            self._joint_chosen = True
+
+    def _set_joint(self, value: bool) -> None:
+        """Tick or untick 'all views jointly' for the user (not taken as their choice)."""
+        self._setting_joint = True
+        try:
+            self.joint.value = value
+        finally:
+            self._setting_joint = False
 
     def _view_layers(self) -> list:
         """The points layers of fitted, typed columns with a zone axis: the views of one particle."""
@@ -200,14 +220,16 @@ class CountAtomsWidget(Dock):
             self._show(ly, "volume", ly.features["volume"].to_numpy(dtype=float), c, res, quiet=ly is not shown)
         self.status.setText(f"{len(layers)} views counted together: Pb totals {joint.totals_independent} -> "
                             f"{joint.totals}; plot: '{shown.name}'. " + self.status.text())
-        self.notes.setPlainText("\n".join(f"• {n}" for n in joint.notes + list(self.result.notes)))
+        why = [] if self._joint_chosen else [f"the {len(layers)} fitted views in the viewer were counted together "
+                                             "(untick 'all views jointly' to count the chosen view alone)"]
+        self.notes.setPlainText("\n".join(f"• {n}" for n in why + joint.notes + list(self.result.notes)))
 
     def _show(self, pts, feature, volumes, counted, res, quiet=False):
         """The counts into the layer (features, colour, metadata), the plot, the summary and the notes (``quiet``:
         the layer only)."""
         if not quiet:
             self.result, self.counted = res, counted
-        if counted.attrs.get("counting_note"):
+        if counted.attrs.get("counting_library") == "mixture" and counted.attrs.get("counting_note"):
             notify.info(f"counted with the free mixture: {counted.attrs['counting_note']}")
         pts.features = counted
         lo, hi = res.count_range()

@@ -444,7 +444,8 @@ def count_views_tables(tables, metadata=None, *, library="auto", dose=None, elem
     Returns
     -------
     counted : list of pandas.DataFrame
-        Copies of the tables with ``count``, ``count_probability`` (and ``n_minor``).
+        Copies of the tables with ``count``, ``count_probability`` (and ``n_minor``); ``attrs["counting_library"]``
+        the library, ``attrs["counting_joint"]`` the joint count's notes (``counting_note`` None: no mixture counted).
     joint : ViewsCount
 
     Examples
@@ -487,5 +488,5 @@ def count_views_tables(tables, metadata=None, *, library="auto", dose=None, elem
     joint = count_views(views, [c.library for c in chosen], element=element, progress=progress, **given)
     counted = [with_counts(t, r) for t, r in zip(tables, joint.results)]
     for c, ch in zip(counted, chosen):
-        c.attrs.update(counting_library=ch.description, counting_note="; ".join(joint.notes))
+        c.attrs.update(counting_library=ch.description, counting_note=None, counting_joint="; ".join(joint.notes))
     return counted, joint
