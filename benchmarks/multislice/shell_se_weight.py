@@ -27,6 +27,13 @@ a few tenths of noise); below (against the same run, steadier), 1.7-2.4 per Se o
 configurations, 0.3-2.7 (mostly 1.5-2.0) over cores of 2, 4 and 6 Pb with 4; the library's next Se 1.76 / 2.31 /
 2.87 / 3.67 / 4.08 / 4.21 at 1-6 Pb.  So a shell Se weighs about 1.5-2.8 Se alone: as the library's next Se up to
 3 Pb, well under it (about half) from 4 Pb on.
+
+Measured again 2026-12-05 with ``--every-column --phonons 4`` (every column of the supercell scanned: 8 samples of
+each kind per configuration, against a run of the same settings without the shell): one Se above a core of 1-8 Pb
+adds 1.87 / 2.59 / 3.59 / 4.46 / 4.30 / 5.14 / 5.51 / 5.09 × a Se alone (the library's next Se 1.76 / 2.31 / 2.87 /
+3.67 / 4.08 / 4.21 / 4.19 / 4.48).  The one-column figures above were configuration noise (a column's cell signal
+scatters ~15 % between configurations); a shell Se weighs on a core at least as much as the library's next Se.
+These are ``workflow.core_shell_views.SHELL_SE_WEIGHT``.
 """
 
 from __future__ import annotations
@@ -37,23 +44,27 @@ import time
 import numpy as np
 
 from napari_nxtomo.core.library import load_library
-from napari_nxtomo.core.library.cell import column_composition, oriented_cell, resolve_crystal
+from napari_nxtomo.core.library.cell import column_composition, oriented_cell, resolve_crystal, tiled_cell
 from napari_nxtomo.core.library.multislice import _cell_scan, _import_abtem, _phonon_signal, _supercell, library_settings
 
 OPTICS = {"convergence_mrad": 22.0, "detector_mrad": (60.0, 140.0)}
 
 
-def run(n_layers, emptied, n_phonons, seed=0):
-    """Cell-integrated signal (layers, columns) of the bulk PbSe [100] column with the cations ``emptied(layer)`` removed."""
+def run(n_layers, emptied, n_phonons, seed=0, every=False):
+    """Cell-integrated signal (layers, columns) of the bulk PbSe [100] column with the cations ``emptied(layer)`` removed
+    (``every``: every column of the supercell scanned, 8 samples of each kind per configuration, 0.4 Å steps)."""
     abtem = _import_abtem()
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
-    s = library_settings("PbSe", (1, 0, 0), n_phonons=n_phonons, **OPTICS)
+    s = library_settings("PbSe", (1, 0, 0), n_phonons=n_phonons, every_column=every, scan_step_A=0.4 if every else 0.25,
+                         **OPTICS)
     cell = oriented_cell(resolve_crystal("PbSe")[1], (1, 0, 0))
-    scan = _cell_scan(abtem, cell, s)
+    if every:
+        cell = tiled_cell(cell, s["supercell_repeats"])
+    scan = _cell_scan(abtem, cell, s, every)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n_phonons):
-        atoms = _supercell(cell, s, n_layers)
+        atoms = _supercell(cell, s, n_layers, every)
         gone = (np.array(atoms.get_chemical_symbols()) == "Pb") & emptied(atoms.positions[:, 2] / cell.layer_spacing)
         del atoms[np.flatnonzero(gone)]
         out.append(_phonon_signal(abtem, atoms, s, scan, rng))
@@ -64,23 +75,38 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--phonons", type=int, default=4)
     ap.add_argument("--cores", type=int, nargs="+", default=[4, 8, 12], help="core lengths in layers (even)")
+    ap.add_argument("--above", type=int, nargs="+", default=[1], help="shell Se above the core (each its own run)")
+    ap.add_argument("--every-column", action="store_true",
+                    help="scan every column of the supercell (8 samples of each kind per configuration) and compare "
+                         "'above' with a run of the same settings without the shell, not with the library")
     args = ap.parse_args(argv)
+    every = args.every_column
     lib = load_library("PbSe", (1, 0, 0), **OPTICS).values("Pb+Se")
     alone = lib[(0, 1)]
     nxt = {n: (lib[(n, n + 1)] - lib[(n, n)]) / alone for n in range(1, 9) if (n, n + 1) in lib}
-    t0 = time.time()
-    cs, comp = run(18, lambda layer: layer < 2, args.phonons)  # one Se over the core, an empty cation site between
-    print(f"above ({time.time() - t0:.0f} s):")
-    for n in range(1, 9):
-        got = [(cs[j, k] - lib[(n, m)]) / alone for k in range(comp.shape[1]) for j in range(2, 18)
-               for m in [int(comp[j, k, 1] - comp[1, k, 1])] if int(comp[j, k, 0] - comp[1, k, 0]) == n
-               and (n, m) in lib]
-        if got:
-            print(f"  core of {n} Pb: one Se above adds {np.mean(got):.2f} × a Se alone (library's next Se "
-                  f"{nxt.get(n, float('nan')):.2f})")
+    depth = 18
+    ref = run(depth, lambda layer: np.zeros_like(layer, dtype=bool), args.phonons, seed=1, every=every)[0] if every \
+        else None
+    for a in args.above:
+        t0 = time.time()
+        # a shell Se over the core, an empty cation site between (and the next a - 1 below it the same)
+        cs, comp = run(depth + 2 * a, lambda layer, a=a: layer < 2 * a, args.phonons, every=every)
+        print(f"{a} shell Se above ({time.time() - t0:.0f} s):")
+        for n in range(1, 9):
+            if ref is not None:  # the same column's core without the shell: the reference run, 2a layers earlier
+                got = [(cs[j, k] - ref[j - 2 * a, k]) / alone / a for k in range(comp.shape[1])
+                       for j in range(2 * a, depth + 2 * a)
+                       if int(comp[j, k, 0] - comp[2 * a - 1, k, 0]) == n]
+            else:
+                got = [(cs[j, k] - lib[(n, m)]) / alone for k in range(comp.shape[1]) for j in range(2, depth)
+                       for m in [int(comp[j, k, 1] - comp[1, k, 1])] if int(comp[j, k, 0] - comp[1, k, 0]) == n
+                       and (n, m) in lib]
+            if got:
+                print(f"  core of {n} Pb: each Se above adds {np.mean(got):.2f} × a Se alone (library's next Se "
+                      f"{nxt.get(n, float('nan')):.2f})")
     for length in args.cores:
         t0 = time.time()
-        cs, comp = run(length + 6, lambda layer, L=length: layer > L, args.phonons)
+        cs, comp = run(length + 6, lambda layer, L=length: layer > L, args.phonons, every=every)
         print(f"below, core of {length} layers ({time.time() - t0:.0f} s):")
         for k in range(comp.shape[1]):
             n = int(comp[length - 1, k, 0])

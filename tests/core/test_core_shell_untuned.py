@@ -59,7 +59,10 @@ EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.8
 
 
 #: (particle, noise seed)
-CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_wide", 0)]
+CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_wide", 0), ("pbse_cdse_truncated", 2),
+                                                     ("pbse_cdse_cube", 0)]
+#: (particle, seed) whose island the 3D model does not yet find whole (issue 12 open): skipped with the count
+ISLAND_OPEN = {("pbse_cdse_cube", 3), ("pbse_cdse_truncated", 3), ("pbse_cdse_truncated", 2)}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{n}-seed{s}" for n, s in CASES])
@@ -69,7 +72,7 @@ def counted(request, fit_view):
     entry = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": title, "folder": DATA / key}
     particle = multislice_particle(entry, seed=seed, dose=DOSE)
     assert int(np.sum(particle.elements == "Pb")) == n_pb
-    particle.key = key
+    particle.key, particle.seed = key, seed
     tables = []
     for view in particle.views:
         table = fit_view(view)
@@ -121,8 +124,10 @@ MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_
 def test_the_interfacial_island_is_recovered(counted, core):
     """Issue 12: the Pb island on the core's facet, every one of its sites in the 3D model (found in the core's frame).
     Met by the off-centre core (4 of 4 sites at noise seeds 0-3, bench_core_shell.py --particle offcentre), the cut
-    cube (7 of 7) and the wide rod's core (4 of 4); not yet by the cubic core (5 of its 6 sites at every seed 0-3)
-    nor the truncated core (3-5 of 6): those are skipped, with the count, while issue 12 is open."""
+    cube (7 of 7), the wide rod's core (4 of 4) and, since the ⟨100⟩ shell Se weigh on a core as simulated
+    (``core_shell_views.SHELL_SE_WEIGHT``), the cubic core at seeds 0-2 (6 of 6; 5 of 6 at every seed before); not
+    yet by the cubic core at seed 3 (5 of 6) nor the truncated core (5 / 5 / 3 / 5 of 6 at seeds 0-3): those are
+    skipped, with the count, while issue 12 is open."""
     particle = counted[0]
     q_pb = particle.q[particle.elements == "Pb"]
     island = core_shell_island(q_pb, particle.lattice_parameter, MODELS[particle.key])
@@ -130,8 +135,8 @@ def test_the_interfacial_island_is_recovered(counted, core):
     shift, _ = best_fcc_translation(model_q, q_pb)
     model = {tuple(v) for v in model_q + shift}
     found = sum(tuple(v) in model for v in island)
-    if particle.key in ("pbse_cdse_cube", "pbse_cdse_truncated") and found < len(island):
-        pytest.skip(f"issue 12 open: the {particle.key} island {found} of {len(island)} sites")
+    if (particle.key, particle.seed) in ISLAND_OPEN and found < len(island):
+        pytest.skip(f"issue 12 open: the {particle.key} island {found} of {len(island)} sites (seed {particle.seed})")
     assert len(island) >= 4 and found == len(island), (found, len(island))
 
 

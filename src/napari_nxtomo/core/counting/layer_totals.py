@@ -27,13 +27,14 @@ import numpy as np
 EXTRA_SE = 2
 
 
-def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE):
+def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se: int = EXTRA_SE, shell=None,
+                   shell_weight=None):
     """The cost of every Pb count for every column: how far its cross-section is from that count's.
 
     Parameters
     ----------
     volumes : (N,) array
-        Cross-sections (image units; ⟨100⟩ core–shell columns: shell-corrected).
+        Cross-sections (image units; ⟨100⟩ core–shell columns: shell-corrected, or whole with ``shell``).
     library : dict
         ``n -> value`` (pure columns) or ``(n_Pb, n_Se) -> value`` (mixed
         columns), library units.
@@ -46,13 +47,18 @@ def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se:
         ``n + extra_se`` Se (beyond the library's pairs: its last Se step
         repeated); 0 Pb with 0 … ``extra_se`` Se (the Se step of the
         columns of one Pb).
+    shell : (N,) array, optional
+        Each column's shell share in shell-only units (⟨100⟩ core–shell columns: what their Cd neighbours show),
+        added to every count's value × ``shell_weight(count)``.
+    shell_weight : callable, optional
+        ``count -> weight`` of the shell on a core of that many Pb (default 1).
 
     Returns
     -------
     counts : (P,) int ndarray
         0 … the library's largest Pb count.
     cost : (N, P) ndarray
-        ``min over n_Se of (volume - scale·value(n, n_Se))² / (2 σ²)``.
+        ``min over n_Se of (volume - w(n)·shell - scale·value(n, n_Se))² / (2 σ²)``.
 
     Examples
     --------
@@ -63,8 +69,16 @@ def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se:
     >>> counts, cost = pb_count_costs([0.1, 2.1], {1: 1.0, 2: 2.0}, scale=1.0, sigma=0.1)
     >>> counts[cost.argmin(axis=1)].tolist()
     [0, 2]
+
+    A column of 1 Pb under a shell of 0.3 that weighs 3 × on a core (1.9 in all) reads 2 when the shell counts once:
+
+    >>> lib = {1: 1.0, 2: 2.0}
+    >>> [int(counts[pb_count_costs([1.9], lib, 1.0, 0.1, shell=[0.3], shell_weight=w)[1].argmin()])
+    ...  for w in (None, lambda n: 1.0 if n == 0 else 3.0)]
+    [2, 1]
     """
     v = np.asarray(volumes, dtype=float)
+    sh = np.zeros(len(v)) if shell is None else np.asarray(shell, dtype=float)
     mixed = all(isinstance(k, tuple) for k in library)
     if mixed:
         pairs = {(int(n), int(s)): float(val) for (n, s), val in library.items()}
@@ -75,7 +89,8 @@ def pb_count_costs(volumes, library: dict, scale: float, sigma: float, extra_se:
     cost = np.full((len(v), len(counts)), np.inf)
     for n, m in means.items():
         if m:
-            d = (v[:, None] - scale * np.array(m)[None, :]) / sigma
+            w = 1.0 if shell_weight is None else shell_weight(n)
+            d = (v[:, None] - w * sh[:, None] - scale * np.array(m)[None, :]) / sigma
             cost[:, n] = 0.5 * np.min(d * d, axis=1)
     return counts, cost
 

@@ -319,7 +319,9 @@ def _phonon_signal(abtem, atoms, s, scan, rng) -> np.ndarray:
 
 def _scan(abtem, atoms, s, scan_pos, det):
     """The detector signal after every slice at the scan positions: (slices, positions), fraction of the beam."""
-    pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=s["slice_thickness_A"], exit_planes=1,
+    depth = float(atoms.cell.lengths()[2])  # one slice per layer, their number fixed (not depth / thickness, which
+    n = int(round(depth / s["slice_thickness_A"]))  # can round up to one slice more: 22 layers of PbSe [100] gave 23)
+    pot = abtem.Potential(atoms, gpts=s["gpts"], slice_thickness=(depth / n,) * n, exit_planes=1,
                           projection=s["projection"], parametrization=s["parametrization"])
     probe = abtem.Probe(energy=s["energy_keV"] * 1e3, semiangle_cutoff=s["convergence_mrad"])
     probe.grid.match(pot)

@@ -21,6 +21,22 @@ import numpy as np
 
 #: cost (in the units of pb_count_costs: half a squared class width) of leaving a column's own single-view count
 OWN_COUNT_PREFERENCE = 1.0
+#: what one shell Se above a ⟨100⟩ core column of n Pb adds, in units of a Se alone (0 Pb: a shell-only column, the
+#: unit the shell correction measures): abTEM, 300 kV, 22 mrad, 60-140 mrad, every column of the supercell, 4
+#: configurations (``python benchmarks/multislice/shell_se_weight.py --every-column --phonons 4 --above 1``,
+#: 2026-12-05); more Pb than 8: 8's.  The one-column runs of 2026-12-04 (1.3-2.8) were configuration noise.
+SHELL_SE_WEIGHT = {0: 1.0, 1: 1.87, 2: 2.59, 3: 3.59, 4: 4.46, 5: 4.30, 6: 5.14, 7: 5.51, 8: 5.09}
+
+
+def shell_se_weight(n: int) -> float:
+    """:data:`SHELL_SE_WEIGHT` of a core of ``n`` Pb (beyond the table: its last value).
+
+    Examples
+    --------
+    >>> shell_se_weight(0), shell_se_weight(3), shell_se_weight(12)
+    (1.0, 3.59, 5.09)
+    """
+    return SHELL_SE_WEIGHT[min(max(int(n), 0), max(SHELL_SE_WEIGHT))]
 
 
 def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None, progress=None):
@@ -104,15 +120,18 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
 
 def _view_costs(c, res, md, rows):
     """``(counts, cost)`` of a view's placed rows (:func:`~napari_nxtomo.core.counting.layer_totals.pb_count_costs`),
-    None without a library scale; ⟨100⟩: the shell-corrected cross-sections against the mixed library."""
+    None without a library scale; ⟨100⟩: each count's library value plus the column's shell (its Cd neighbours'
+    estimate, in shell-only units) weighted as shell Se weigh on a core of that count (:data:`SHELL_SE_WEIGHT`: 1.9
+    to 5.5 × what they weigh alone, as the core's channelling carries the probe past them; the single-view count
+    takes them off at 1 ×, and reads thin cores under a thick shell high)."""
     from ..counting.layer_totals import pb_count_costs
 
     if not isinstance(res.library, dict) or "scale" not in (res.params or {}):
         return None
     vol = c["volume"].to_numpy(dtype=float)[rows]
-    if "shell_cross_section" in c:
-        vol = vol - c["shell_cross_section"].to_numpy(dtype=float)[rows]
-    counts, cost = pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)))
+    shell = c["shell_cross_section"].to_numpy(dtype=float)[rows] if "shell_cross_section" in c else None
+    counts, cost = pb_count_costs(vol, res.library, float(res.params["scale"]), float(np.max(res.sigma)),
+                                  shell=shell, shell_weight=shell_se_weight)
     # the view's own count costs a little less: where the costs are flat (a <100> count with more or less Se)
     # the layer's total moves the columns it must, not those the cost model happens to prefer
     own = c["count"].to_numpy()[rows]
