@@ -33,7 +33,9 @@ each kind per configuration, against a run of the same settings without the shel
 adds 1.87 / 2.59 / 3.59 / 4.46 / 4.30 / 5.14 / 5.51 / 5.09 × a Se alone (the library's next Se 1.76 / 2.31 / 2.87 /
 3.67 / 4.08 / 4.21 / 4.19 / 4.48).  The one-column figures above were configuration noise (a column's cell signal
 scatters ~15 % between configurations); a shell Se weighs on a core at least as much as the library's next Se.
-These are ``workflow.core_shell_views.SHELL_SE_WEIGHT``.
+These are ``workflow.core_shell_views.SHELL_SE_WEIGHT``.  Two shell Se above (``--above 2``): each adds 1.95 / 2.48 /
+3.11 / 3.54 / 3.61 / 3.90 / 4.13 / 4.20 (less per Se from 4 Pb on: a thick shell weighs less per atom than the table
+says; not yet in the model).
 """
 
 from __future__ import annotations
