@@ -34,8 +34,9 @@ adds 1.87 / 2.59 / 3.59 / 4.46 / 4.30 / 5.14 / 5.51 / 5.09 × a Se alone (the li
 3.67 / 4.08 / 4.21 / 4.19 / 4.48).  The one-column figures above were configuration noise (a column's cell signal
 scatters ~15 % between configurations); a shell Se weighs on a core at least as much as the library's next Se.
 These are ``workflow.core_shell_views.SHELL_SE_WEIGHT``.  Two shell Se above (``--above 2``): each adds 1.95 / 2.48 /
-3.11 / 3.54 / 3.61 / 3.90 / 4.13 / 4.20 (less per Se from 4 Pb on: a thick shell weighs less per atom than the table
-says; not yet in the model).
+3.11 / 3.54 / 3.61 / 3.90 / 4.13 / 4.20; three (``--above 3``): 2.01 / 2.55 / 2.81 / 3.23 / 3.30 / 3.53 / 3.68 / 3.77
+(less per Se from 3 Pb on: a thick shell weighs less per atom than the table says; not yet in the model).  Each run
+~5-6 min on the 2 cores beside the CI.
 """
 
 from __future__ import annotations

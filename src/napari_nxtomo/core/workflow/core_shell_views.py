@@ -25,7 +25,7 @@ OWN_COUNT_PREFERENCE = 1.0
 #: unit the shell correction measures): abTEM, 300 kV, 22 mrad, 60-140 mrad, every column of the supercell, 4
 #: configurations (``python benchmarks/multislice/shell_se_weight.py --every-column --phonons 4 --above 1``,
 #: 2026-12-05); more Pb than 8: 8's.  The one-column runs of 2026-12-04 (1.3-2.8) were configuration noise.  Other
-#: optics use these too (not simulated for them); two or more shell Se weigh less per atom from 4 Pb on (3.5-4.2).
+#: optics use these too (not simulated for them); two or three shell Se weigh less per atom from 3 Pb on (2.8-4.2).
 SHELL_SE_WEIGHT = {0: 1.0, 1: 1.87, 2: 2.59, 3: 3.59, 4: 4.46, 5: 4.30, 6: 5.14, 7: 5.51, 8: 5.09}
 
 
