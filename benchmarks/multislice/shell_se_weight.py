@@ -35,8 +35,13 @@ adds 1.87 / 2.59 / 3.59 / 4.46 / 4.30 / 5.14 / 5.51 / 5.09 × a Se alone (the li
 scatters ~15 % between configurations); a shell Se weighs on a core at least as much as the library's next Se.
 These are ``workflow.core_shell_views.SHELL_SE_WEIGHT``.  Two shell Se above (``--above 2``): each adds 1.95 / 2.48 /
 3.11 / 3.54 / 3.61 / 3.90 / 4.13 / 4.20; three (``--above 3``): 2.01 / 2.55 / 2.81 / 3.23 / 3.30 / 3.53 / 3.68 / 3.77
-(less per Se from 3 Pb on: a thick shell weighs less per atom than the table says; not yet in the model).  Each run
-~5-6 min on the 2 cores beside the CI.
+(less per Se from 3 Pb on: a thick shell weighs less per atom than the table says; not yet in the model).  Below
+the core (``--cores 2 4 6 8``, mean over the supercell's 16 columns): 1.28-1.45 per Se under 1 Pb, 1.46-1.59 under
+2, 1.50-1.55 under 3, 1.59-1.63 under 4 (1-3 Se): a Se above the core also steers the probe into it (the whole core
+scatters more), one below only scatters itself.  The model applies the one-above weights to every shell Se; tried
+and not kept (2026-12-05, truncated core and cube, seeds 0-3): the mean of above and below (truncated [100] 0.810 at
+seed 2), and 1.5 per Se plus one focusing Se (the same counts but truncated [100] 0.952 at seed 1, 1.000 with the
+table).  Each run ~2-6 min on the 2 cores beside the CI.
 """
 
 from __future__ import annotations
