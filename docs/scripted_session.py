@@ -23,7 +23,7 @@ def main(screenshot=None, quit_after=False, sample="pbse_cuboctahedron"):
     fit, count, tomo, debye = docked_session(viewer, sample)   # sample + the four docks
     images = [ly for ly in viewer.layers]
 
-    # 1 + 2: find and fit the columns of every image, then count them
+    # 1: find and fit the columns of every image
     columns = []
     for image in images:
         fit.image.value = image
@@ -32,12 +32,16 @@ def main(screenshot=None, quit_after=False, sample="pbse_cuboctahedron"):
         fit.points.value = pts
         fit.fit()                                              # -> features y, x, volume, ...; model, residual
         fit.runner.wait()
-        count.points.value = pts
-        count.run()                                            # -> feature "count", coloured by count
-        count.runner.wait()
         columns.append(pts)
-        print(f"{image.name}: {len(pts.data)} columns, Pb counts {pts.features['count'].min()}"
-              f"-{pts.features['count'].max()}")
+
+    # 2: count them: with several fitted views the Count dock counts them together (one scale, one Pb total)
+    count.reset_choices()
+    count.points.value = columns[-1]
+    count.run()                                                # -> feature "count" of every view, coloured by count
+    count.runner.wait()
+    for pts in columns:
+        print(f"{pts.name}: {len(pts.data)} columns, Pb counts {pts.features['count'].min()}"
+              f"-{pts.features['count'].max()}, total {pts.features['count'][pts.features['type'].str.contains('Pb')].sum()}")
 
     # 3: discrete tomography from the three counted layers
     tomo.reset_choices()
