@@ -238,4 +238,5 @@ def test_a_joint_count_with_the_library_is_not_announced_as_the_mixture(make_nap
     assert dock.joint.value and "counted together" in dock.status.text()
     assert "untick 'all views jointly'" in dock.notes.toPlainText()
     assert not any("free mixture" in m for m in messages["info"]), messages["info"]
-    assert all("PbSe" in ly.metadata["counting"]["library"] for ly in viewer.layers if "counting" in ly.metadata)
+    counted = [ly for ly in viewer.layers if "counting" in ly.metadata]
+    assert len(counted) == 3 and all("PbSe" in ly.metadata["counting"]["library"] for ly in counted)

@@ -314,7 +314,7 @@ def _chosen_error(c, est, names) -> float:
     0.0141
     """
     near = np.abs(np.log(np.asarray(est) / c)) <= np.log(1 + VIEWS_AGREE)
-    err = np.asarray(names.errors, dtype=float)[near] if len(names.errors) == len(est) else np.array([])
+    err = np.asarray(names.errors, dtype=float)[near]
     err = err[np.isfinite(err) & (err > 0)]
     return float(1.0 / np.sqrt(np.sum(1.0 / err**2))) if err.size else float("nan")
 
