@@ -181,9 +181,9 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE,
-                                        CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, _remove_surface_vacancies, core_shell_model,
-                                        pbse_cuboctahedron)
+from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OTHER,
+                                        CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE,
+                                        _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron)
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
@@ -455,6 +455,23 @@ def pbse_truncated_octahedron(seed: int = 7):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=3)
 
 
+#: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
+CORE_SHELL_PARTICLES = {
+    "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
+    "pbse_cdse_offcentre": (CORE_SHELL_OTHER, "an off-centre truncated-octahedral PbSe core (with an island) in a thin "
+                                              "zincblende CdSe rod"),
+    "pbse_cdse_cube": (CORE_SHELL_CUBE, "an off-centre cubic PbSe core (with an island) in a wide zincblende CdSe rod"),
+    "pbse_cdse_truncated": (CORE_SHELL_TRUNCATED, "an off-centre truncated-octahedral PbSe core (with an island) in a "
+                                                  "zincblende CdSe rod"),
+    "pbse_cdse_cut_cube": (CORE_SHELL_CUT_CUBE, "an off-centre PbSe cube with cut corners (with an island) in a "
+                                                "zincblende CdSe rod"),
+    "pbse_cdse_wide": (CORE_SHELL_WIDE, "a PbSe core moved along a wide zincblende CdSe rod (thick shell, island)"),
+    "pbse_cdse_large": (CORE_SHELL_LARGE, "a large truncated-octahedral PbSe core (island) in a CdSe rod, thin side "
+                                          "shell"),
+    "pbse_cdse_small": (CORE_SHELL_SMALL, "a small cuboctahedral PbSe core (island) in a long CdSe rod (thick shell)"),
+}
+
+
 def build_particle(name: str, s: dict) -> dict:
     """The static model of a ``--particle``: positions (Å), elements, the JSON's particle record, sub-folder."""
     a = ROCKSALT_PBSE.lattice_parameter
@@ -467,35 +484,11 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "benchmarks/multislice/make_images.py:pbse_irregular", "seed": 1, "cuts_a_half": {
             "".join(str(v) for v in k): d for k, d in IRREGULAR_CUTS.items()}}
         sub, what = name, "an irregular PbSe particle (elongated, truncated, island, vacancies on both sublattices)"
-    elif name == "pbse_cdse_core_shell":  # the bundled core-shell sample
-        q, el = core_shell_model(*CORE_SHELL_SAMPLE)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model", "args": json.loads(json.dumps(CORE_SHELL_SAMPLE))}
-        sub, what = name, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"
-    elif name == "pbse_cdse_offcentre":  # a core-shell particle unlike the sample (tests, benchmark)
-        q, el = core_shell_model(*CORE_SHELL_OTHER)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
-                  "args": json.loads(json.dumps(CORE_SHELL_OTHER))}
-        sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a thin zincblende CdSe rod"
-    elif name == "pbse_cdse_cube":  # a third core-shell particle: cubic core, thicker shell
-        q, el = core_shell_model(*CORE_SHELL_CUBE)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
-                  "args": json.loads(json.dumps(CORE_SHELL_CUBE))}
-        sub, what = name, "an off-centre cubic PbSe core (with an island) in a wide zincblende CdSe rod"
-    elif name == "pbse_cdse_truncated":  # a fourth core-shell particle, made after the counting's last change
-        q, el = core_shell_model(*CORE_SHELL_TRUNCATED)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
-                  "args": json.loads(json.dumps(CORE_SHELL_TRUNCATED))}
-        sub, what = name, "an off-centre truncated-octahedral PbSe core (with an island) in a zincblende CdSe rod"
-    elif name == "pbse_cdse_cut_cube":  # a fifth, made to measure the counting untuned
-        q, el = core_shell_model(*CORE_SHELL_CUT_CUBE)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
-                  "args": json.loads(json.dumps(CORE_SHELL_CUT_CUBE))}
-        sub, what = name, "an off-centre PbSe cube with cut corners (with an island) in a zincblende CdSe rod"
-    elif name == "pbse_cdse_wide":  # a sixth, made with the fifth (untuned)
-        q, el = core_shell_model(*CORE_SHELL_WIDE)
-        record = {"function": "napari_nxtomo.core.samples.core_shell_model",
-                  "args": json.loads(json.dumps(CORE_SHELL_WIDE))}
-        sub, what = name, "a PbSe core moved along a wide zincblende CdSe rod (thick shell, island)"
+    elif name in CORE_SHELL_PARTICLES:
+        args, what = CORE_SHELL_PARTICLES[name]
+        q, el = core_shell_model(*args)
+        record = {"function": "napari_nxtomo.core.samples.core_shell_model", "args": json.loads(json.dumps(args))}
+        sub = name
     elif name == "pbse_cuboctahedron_3nm":  # another cuboctahedron than the sample: larger, other defects
         p = pbse_cuboctahedron(seed=3, noise=False, n_half=5)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 3, "n_half": 5}
@@ -521,8 +514,7 @@ def build_particle(name: str, s: dict) -> dict:
     return {"positions": q * (a / 4.0), "elements": el, "record": record, "subfolder": sub, "what": what}
 
 
-PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", "pbse_cdse_core_shell", "pbse_cdse_offcentre", "pbse_cdse_cube",
-                  "pbse_cdse_truncated", "pbse_cdse_cut_cube", "pbse_cdse_wide",
+PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_cuboctahedron_5nm")
 
 

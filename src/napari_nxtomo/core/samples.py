@@ -60,6 +60,12 @@ CORE_SHELL_CUT_CUBE = (15.0, 4.5, 3, (-1, 1), (-1, -1, 0), 2.4)
 #: a sixth (tests, benchmark; made with the fifth, untuned): a core between truncated octahedron and cuboctahedron ({111} at
 #: 1.8 ×) moved 1 a/2 along the rod, centred across it, in a wider rod (radius 15.5 Å: a thicker shell), island x = -1 … 1
 CORE_SHELL_WIDE = (15.5, 4.5, 3, (-1, 1), (0, 0, 1), 1.8)
+#: a seventh (benchmark; made 2026-12-04 before the session's changes, to measure them untuned): a larger truncated
+#: octahedron ({111} at 1.7 ×, 4 a/2 to its {100} facets, 213 Pb) moved 1 a/2 up y and down the rod, a thin side shell
+CORE_SHELL_LARGE = (16.0, 4.0, 4, (-2, 1), (0, 1, -1), 1.7)
+#: an eighth (made with the seventh): a small cuboctahedral core (2 a/2, 59 Pb) moved along +x and up the rod in a
+#: long rod of radius 14 Å: a thick shell above and below every core column
+CORE_SHELL_SMALL = (14.0, 6.0, 2, (-1, 1), (1, 0, 1), 2.0)
 
 
 @dataclass
