@@ -61,8 +61,10 @@ EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.8
 #: (particle, noise seed)
 CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_wide", 0), ("pbse_cdse_truncated", 2),
                                                      ("pbse_cdse_cube", 0)]
-#: (particle, seed) whose island the 3D model does not yet find whole (issue 12 open): skipped with the count
-ISLAND_OPEN = {("pbse_cdse_cube", 3), ("pbse_cdse_truncated", 3), ("pbse_cdse_truncated", 2)}
+#: (particle, seed) whose island the 3D model does not yet find whole (issue 12 open): skipped with the count.  The
+#: truncated core's island overhangs its {111} edge: one of its 6 sites has 2 Pb neighbours, and the model puts that
+#: atom on the facet site beside it (5 of 6 at seeds 0-3 since unsure empty counts leave their sites open)
+ISLAND_OPEN = {("pbse_cdse_truncated", 3), ("pbse_cdse_truncated", 2)}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{n}-seed{s}" for n, s in CASES])

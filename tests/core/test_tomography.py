@@ -511,3 +511,34 @@ def test_count_probability_weighs_each_count():
     assert s["model_atoms"] == len(q_pb)
     assert s["true_sites_recovered_fraction"] == 1.0
     assert any("1, 1, 0 of 25, 27, 19 columns below full weight" in n for n in result.notes)  # the user is told which counts weighed less
+
+
+def test_an_unsure_empty_count_at_the_rim_leaves_its_sites_open():
+    """An island atom alone in its [010] column at the particle's rim (x beyond every other column) is counted 0
+    there with probability 0.3 (a core–shell island's lone Pb under its shell reads so) and counted right, sure, in
+    the other two views: the model keeps it.  A sure zero closes the column's sites (outside the hull of the columns
+    with atoms); an unsure one must not, or no count of the other views can bring the atom back."""
+    from napari_nxtomo.core.evaluation import score_reconstruction
+    from napari_nxtomo.core.groundtruth import counted_tables_from_truth
+    from napari_nxtomo.core.workflow import reconstruct_tables
+
+    particle = pbse_cuboctahedron(noise=False, n_half=2)
+    is_pb = particle.elements == "Pb"
+    q_pb = particle.q[is_pb]
+    k = next(i for i, v in enumerate(particle.views) if tuple(v.geometry.zone_axis) == (0, 1, 0))
+    labels, centres = particle.views[k].geometry.group_columns(particle.positions[is_pb])
+    lone = np.bincount(labels) == 1
+    atom = int(np.argmax(np.where(lone[labels], q_pb[:, 0], -np.inf)))  # the outermost lone atom along +x
+    assert lone[labels[atom]] and q_pb[atom, 0] == q_pb[:, 0].max()
+    tables = counted_tables_from_truth(particle)
+    coords, features, _ = tables[k]
+    features["count_probability"] = 1.0
+    lab_all, cen_all = particle.views[k].geometry.group_columns(particle.positions)
+    where = cen_all[lab_all[np.flatnonzero(is_pb)[atom]]] + coords.mean(axis=0) - cen_all.mean(axis=0)
+    i = int(np.argmin(np.linalg.norm(coords - where, axis=1)))
+    assert np.linalg.norm(coords[i] - where) < 0.1 and features.at[i, "count"] == 1
+    features.loc[i, ["count", "count_probability"]] = [0, 0.3]
+    result = reconstruct_tables(tables, particle.lattice_parameter, n_runs=0, method="exact")
+    s = score_reconstruction(result, q_pb, n_runs=0)
+    assert s["model_atoms"] == len(q_pb)
+    assert s["true_sites_recovered_fraction"] == 1.0

@@ -109,7 +109,9 @@ def _view_tables(placed, offsets):
 
     ``open`` marks the columns whose sites may hold atoms: measured above
     zero, measured empty but strictly inside the hull of the columns with
-    atoms, or missing (see :func:`_missing_and_inner_zero`).
+    atoms, measured empty by a count the counting was unsure of (weight
+    below 1: a core–shell island's lone Pb under its shell), or missing (see
+    :func:`_missing_and_inner_zero`).
     """
     tables = []
     for pl, N in zip(placed, offsets):
@@ -120,7 +122,7 @@ def _view_tables(placed, offsets):
             dict(
                 n=np.concatenate([n_abs, missing]),
                 target=np.concatenate([pl.counts, -np.ones(len(missing), np.int64)]),
-                open=np.concatenate([(pl.counts > 0) | inner_zero, np.ones(len(missing), bool)]),
+                open=np.concatenate([(pl.counts > 0) | inner_zero | (pl.weights < 1), np.ones(len(missing), bool)]),
                 weight=np.concatenate([pl.weights, np.ones(len(missing))]),
                 input=np.concatenate([pl.index, -np.ones(len(missing), np.int64)]),
                 ideal=np.concatenate([ideal, pl.vl.ideal(missing)]),
