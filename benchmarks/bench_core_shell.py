@@ -1,6 +1,6 @@
 """Issue 12's figures: the Pb of a PbSe core in a CdSe shell, counted and reconstructed from multislice images.
 
-    PYTHONPATH=src python benchmarks/bench_core_shell.py [--particle sample|offcentre|cube|truncated|cut_cube|wide] [--doses 1e5]
+    PYTHONPATH=src python benchmarks/bench_core_shell.py [--particle sample|offcentre|cube|truncated|cut_cube|wide|large|small] [--doses 1e5]
         [--seeds 0 1 2] [--runs 10]
 
 Images: the bundled core–shell sample (``--particle sample``,
@@ -144,8 +144,8 @@ from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, s
 from napari_nxtomo.core.groundtruth import counting_ceiling
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
 from napari_nxtomo.core.samples import (
-    CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_TRUNCATED,
-    CORE_SHELL_WIDE, core_shell_island,
+    CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL,
+    CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island,
 )
 from napari_nxtomo.core.workflow import (count_core_shell_views, find_and_fit, projections_from_tables,
                                          reconstruct_tables, reprojection_per_column)
@@ -166,6 +166,10 @@ PARTICLES = {
                   "folder": DATA / "pbse_cdse_cut_cube"}, CORE_SHELL_CUT_CUBE),
     "wide": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe core in a wide rod",
               "folder": DATA / "pbse_cdse_wide"}, CORE_SHELL_WIDE),
+    "large": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe large truncated-octahedral core",
+               "folder": DATA / "pbse_cdse_large"}, CORE_SHELL_LARGE),
+    "small": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe small core in a thick shell",
+               "folder": DATA / "pbse_cdse_small"}, CORE_SHELL_SMALL),
 }
 
 

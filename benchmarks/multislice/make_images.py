@@ -71,6 +71,12 @@ What is simulated
   - ``pbse_cdse_wide`` (sub-folder): ``core_shell_model(*CORE_SHELL_WIDE)``, a core between
     truncated octahedron and cuboctahedron (120 Pb, island) moved along a wider CdSe rod (radius
     15.5 Å): 740 atoms.  Made with ``--configs 3 --scan-step 0.25``, untuned, after the fifth.
+  - ``pbse_cdse_large`` (sub-folder): ``core_shell_model(*CORE_SHELL_LARGE)``, a larger
+    truncated-octahedral core (213 Pb, island) moved up y and down a rod of radius 16 Å (a thin side
+    shell): 787 atoms; and ``pbse_cdse_small``: ``core_shell_model(*CORE_SHELL_SMALL)``, a small
+    cuboctahedral core (59 Pb, island) in a long rod of radius 14 Å (a thick shell): 619 atoms.  Both
+    made with ``--configs 3 --scan-step 0.25`` at the start of the session of 2026-12-04 22:00 UTC,
+    before its changes, to measure them untuned.
   - ``pbse_cuboctahedron_3nm`` (sub-folder): ``pbse_cuboctahedron(seed=3,
     n_half=5)``, 3.1 nm between {100} facets, an island and 5 Pb vacancies
     placed by its own seed: 1069 atoms (568 Pb, 501 Se); a cuboctahedron

@@ -15,7 +15,8 @@ import pytest
 
 from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
 from napari_nxtomo.core.multislice_sample import pbse_cdse_core_shell_multislice
-from napari_nxtomo.core.workflow import count_table, reconstruct_tables
+from napari_nxtomo.core.workflow import count_core_shell_views, count_table, reconstruct_tables
+from napari_nxtomo.core.workflow.counts import ALONE_100_NOTE
 
 DOSE = 1e5
 
@@ -24,11 +25,14 @@ DOSE = 1e5
 def counted(fit_view):
     particle = pbse_cdse_core_shell_multislice(seed=3, dose=DOSE)
     out = []
+    particle.fitted, particle.results = [], []
     for view in particle.views:
         table = fit_view(view)
         counts, result = count_table(table)
         idx, dist = match_columns(counts, view.columns)
         out.append((view, counts, view.columns.iloc[idx].reset_index(drop=True), dist))
+        particle.fitted.append(table)
+        particle.results.append(result)
     return particle, out
 
 
@@ -57,6 +61,24 @@ def test_pb_counted_in_every_view(counted):
         assert np.mean(count[bearing] == n_pb[bearing]) >= 0.85, view.name
         assert np.mean(count[~bearing] > 0) <= 0.05, view.name
         assert abs(count.sum() - n_pb.sum()) <= 0.03 * n_pb.sum() + 2, view.name
+
+
+def test_a_100_view_counted_alone_is_told_its_thin_cores_read_high(counted):
+    """A <100> view counted on its own carries the caveat (its shell's Se taken off at what it weighs alone: the
+    stored particles' thin cores read ~1 Pb high); the [110] view (pure Pb columns) does not, nor any view counted
+    with the others (one Pb total per layer), whose counts meet the issue's 0.85 in every view (the views alone:
+    0.38-0.96 over the stored particles; this sample's [010] reads 0.96 alone and 0.90 bound)."""
+    particle, views = counted
+    for (view, *_), result in zip(views, particle.results):
+        assert (ALONE_100_NOTE in result.notes) == ("110" not in view.name), view.name
+    tables = [t.copy() for t in particle.fitted]
+    bound, info = count_core_shell_views(tables)
+    assert info["reference"] is not None and ALONE_100_NOTE not in info["notes"]
+    assert not any(ALONE_100_NOTE in r.notes for r in info["results"])
+    for (view, _, truth, _), table in zip(views, bound):
+        n_pb = truth["n_Pb"].to_numpy()
+        bearing = n_pb > 0
+        assert np.mean(table["count"].to_numpy()[bearing] == n_pb[bearing]) >= 0.85, view.name
 
 
 def test_reconstruction_of_the_core(counted):

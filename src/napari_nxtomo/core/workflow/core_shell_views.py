@@ -92,7 +92,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     >>> info["totals"], int(np.sum(particle.elements == "Pb"))
     ([157, 157, 157], 155)
     """
-    from .counts import count_core_shell_table
+    from .counts import ALONE_100_NOTE, count_core_shell_table
 
     metadata = list(metadata) if metadata is not None else [{}] * len(tables)
     mds = [{**t.attrs, **(m or {})} for t, m in zip(tables, metadata)]
@@ -103,7 +103,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     for i, (t, md, lib) in enumerate(zip(tables, mds, libs)):
         if progress is not None:
             progress(i, steps)
-        pairs.append(count_core_shell_table(t, md, library=lib, dose=dose))
+        pairs.append(count_core_shell_table(t, md, library=lib, dose=dose, alone=len(tables) < 2))
     counted, results = [p[0] for p in pairs], [p[1] for p in pairs]
     info = {"reference": None, "totals_single": [int(c["count"].sum()) for c in counted], "moved": [0] * len(tables),
             "results": results, "notes": []}
@@ -113,6 +113,8 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
         info["notes"].append("one view: its counts stand alone")
     else:
         _bind_layers(counted, results, mds, names, refs[0] if refs else 0, info)
+        if info["reference"] is None and any(f != (0, 1, 1) for f in families):
+            info["notes"].append(ALONE_100_NOTE)
     info["totals"] = [int(c["count"].sum()) for c in counted]
     if progress is not None:
         progress(steps, steps)
