@@ -23,6 +23,12 @@
   that change) its [110] view is bound to 0.900-0.933 at seeds 0-3; seed 0 is tested here too.  The cut cube's [100] view at seed 3 has its Cd columns 0.88 ×
   where the dose puts them: its Cd count falls back on their own scale instead of stopping the chain.
 
+- ``core_shell_model(*CORE_SHELL_SMALL)`` (``pbse_cdse_small``): a small cuboctahedral core of 59 Pb in a long rod of
+  radius 14 Å (a thick shell above and below every core column), simulated at the start of the session of
+  2026-12-04 21:59 UTC, before its changes, and measured once after them (untuned): every view bound to 1.000 exact,
+  Pb in none of the other columns, 3D 1.000 / 1.000, island 4 of 4, cations 1.000 / 1.000 at seeds 0-3 (alone, one
+  view: 0.786-0.947).
+
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
 benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3; the benchmark
 prints seeds 0-3).  The tool alone, with the images' metadata only: find and fit by sublattice, count the Pb of
@@ -40,8 +46,8 @@ import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, score_reconstruction, score_species
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
-from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_TRUNCATED,
-                                        CORE_SHELL_WIDE, core_shell_island)
+from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SMALL,
+                                        CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island)
 from napari_nxtomo.core.workflow import count_core_shell_views, reconstruct_tables
 from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
@@ -49,13 +55,14 @@ DOSE = 1e5
 DATA = Path(__file__).parent / "data" / "multislice"
 PARTICLES = {"pbse_cdse_offcentre": (120, "PbSe/CdSe off-centre core"), "pbse_cdse_cube": (177, "PbSe/CdSe cubic core"),
              "pbse_cdse_truncated": (85, "PbSe/CdSe truncated-octahedral core"),
-             "pbse_cdse_cut_cube": (154, "PbSe/CdSe cut-cube core"), "pbse_cdse_wide": (120, "PbSe/CdSe core in a wide rod")}
+             "pbse_cdse_cut_cube": (154, "PbSe/CdSe cut-cube core"), "pbse_cdse_wide": (120, "PbSe/CdSe core in a wide rod"),
+             "pbse_cdse_small": (59, "PbSe/CdSe small core in a thick shell")}
 #: Pb and Cd counted exactly per view, at least, and the Cd total's tolerance: issue 12's 0.85 for Pb; the cubic
 #: core's [110] Cd columns (Cd-Se dumbbells in a thick shell) reach 0.840-0.960 with totals 175-184 of 187 over
 #: seeds 0-3 (bench_core_shell.py --particle cube): held to 0.80 and 7 % there
 EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.80, 0.07),
          "pbse_cdse_truncated": (0.85, 0.90, 0.03), "pbse_cdse_cut_cube": (0.85, 0.90, 0.03),
-         "pbse_cdse_wide": (0.85, 0.90, 0.03)}
+         "pbse_cdse_wide": (0.85, 0.90, 0.03), "pbse_cdse_small": (0.85, 0.90, 0.03)}
 
 
 #: (particle, noise seed)
@@ -120,15 +127,15 @@ def test_reconstruction_of_the_core(counted, core):
 #: the arguments each particle was made with (its island's sites)
 MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_CUBE,
           "pbse_cdse_truncated": CORE_SHELL_TRUNCATED, "pbse_cdse_cut_cube": CORE_SHELL_CUT_CUBE,
-          "pbse_cdse_wide": CORE_SHELL_WIDE}
+          "pbse_cdse_wide": CORE_SHELL_WIDE, "pbse_cdse_small": CORE_SHELL_SMALL}
 
 
 def test_the_interfacial_island_is_recovered(counted, core):
     """Issue 12: the Pb island on the core's facet, every one of its sites in the 3D model (found in the core's frame).
     Met by the off-centre core (4 of 4 sites at noise seeds 0-3, bench_core_shell.py --particle offcentre), the cut
-    cube (7 of 7), the wide rod's core (4 of 4) and, since the ⟨100⟩ shell Se weigh on a core as simulated
-    (``core_shell_views.SHELL_SE_WEIGHT``), the cubic core at seeds 0-2 (6 of 6; 5 of 6 at every seed before); not
-    yet by the cubic core at seed 3 (5 of 6) nor the truncated core (5 / 5 / 3 / 5 of 6 at seeds 0-3): those are
+    cube (7 of 7), the wide rod's core (4 of 4) and, since unsure empty counts leave their sites open (the tomography,
+    session of 2026-12-04 22:00 UTC), the cubic core at every seed (6 of 6; 6 / 6 / 6 / 5 before); not yet by the
+    truncated core (5 of 6 at seeds 0-3; 5 / 5 / 3 / 5 before), whose sixth site overhangs the core's {111} edge:
     skipped, with the count, while issue 12 is open."""
     particle = counted[0]
     q_pb = particle.q[particle.elements == "Pb"]
