@@ -29,6 +29,12 @@
   Pb in none of the other columns, 3D 1.000 / 1.000, island 4 of 4, cations 1.000 / 1.000 at seeds 0-3 (alone, one
   view: 0.786-0.947).
 
+- ``core_shell_model(*CORE_SHELL_LARGE)`` (``pbse_cdse_large``): a larger truncated-octahedral core of 213 Pb (4 a/2 to
+  its {100} facets) moved up y and down a rod of radius 16 Å (a thin side shell), simulated and measured with the
+  small one (untuned): bound exact [100] 0.855-0.961, [010] 0.884-0.957, [110] 0.898-0.959, Pb in at most 0.015 of
+  the other columns, 3D 0.991-1.000 / 1.000, cations 0.994-1.000 / 1.000 at seeds 0-3; its island of 12 sites
+  11 / 10 / 12 / 12 (seed 1 tested, skipped with the count while issue 12 is open).
+
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
 benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3; the benchmark
 prints seeds 0-3).  The tool alone, with the images' metadata only: find and fit by sublattice, count the Pb of
@@ -46,8 +52,8 @@ import pytest
 
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, score_reconstruction, score_species
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
-from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_OTHER, CORE_SHELL_SMALL,
-                                        CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island)
+from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OTHER,
+                                        CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island)
 from napari_nxtomo.core.workflow import count_core_shell_views, reconstruct_tables
 from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
@@ -56,22 +62,26 @@ DATA = Path(__file__).parent / "data" / "multislice"
 PARTICLES = {"pbse_cdse_offcentre": (120, "PbSe/CdSe off-centre core"), "pbse_cdse_cube": (177, "PbSe/CdSe cubic core"),
              "pbse_cdse_truncated": (85, "PbSe/CdSe truncated-octahedral core"),
              "pbse_cdse_cut_cube": (154, "PbSe/CdSe cut-cube core"), "pbse_cdse_wide": (120, "PbSe/CdSe core in a wide rod"),
-             "pbse_cdse_small": (59, "PbSe/CdSe small core in a thick shell")}
+             "pbse_cdse_small": (59, "PbSe/CdSe small core in a thick shell"),
+             "pbse_cdse_large": (213, "PbSe/CdSe large truncated-octahedral core")}
 #: Pb and Cd counted exactly per view, at least, and the Cd total's tolerance: issue 12's 0.85 for Pb; the cubic
 #: core's [110] Cd columns (Cd-Se dumbbells in a thick shell) reach 0.840-0.960 with totals 175-184 of 187 over
 #: seeds 0-3 (bench_core_shell.py --particle cube): held to 0.80 and 7 % there
 EXACT = {"pbse_cdse_offcentre": (0.85, 0.90, 0.03), "pbse_cdse_cube": (0.85, 0.80, 0.07),
          "pbse_cdse_truncated": (0.85, 0.90, 0.03), "pbse_cdse_cut_cube": (0.85, 0.90, 0.03),
-         "pbse_cdse_wide": (0.85, 0.90, 0.03), "pbse_cdse_small": (0.85, 0.90, 0.03)}
+         "pbse_cdse_wide": (0.85, 0.90, 0.03), "pbse_cdse_small": (0.85, 0.90, 0.03),
+         "pbse_cdse_large": (0.85, 0.90, 0.03)}
 
 
 #: (particle, noise seed)
 CASES = [(name, 3) for name in sorted(PARTICLES)] + [("pbse_cdse_wide", 0), ("pbse_cdse_truncated", 2),
-                                                     ("pbse_cdse_cube", 0)]
+                                                     ("pbse_cdse_cube", 0), ("pbse_cdse_large", 1)]
 #: (particle, seed) whose island the 3D model does not yet find whole (issue 12 open): skipped with the count.  The
 #: truncated core's island overhangs its {111} edge: one of its 6 sites has 2 Pb neighbours, and the model puts that
 #: atom on the facet site beside it (5 of 6 at seeds 0-3 since unsure empty counts leave their sites open)
-ISLAND_OPEN = {("pbse_cdse_truncated", 3), ("pbse_cdse_truncated", 2)}
+#: the large core (untuned) at seed 1: 10 of its 12 island sites, one [100] island column of 2 Pb counted 1 at
+#: probability 1 (alone and bound); 11 of 12 at seed 0, 12 of 12 at seeds 2 and 3
+ISLAND_OPEN = {("pbse_cdse_truncated", 3), ("pbse_cdse_truncated", 2), ("pbse_cdse_large", 1)}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{n}-seed{s}" for n, s in CASES])
@@ -127,7 +137,8 @@ def test_reconstruction_of_the_core(counted, core):
 #: the arguments each particle was made with (its island's sites)
 MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_CUBE,
           "pbse_cdse_truncated": CORE_SHELL_TRUNCATED, "pbse_cdse_cut_cube": CORE_SHELL_CUT_CUBE,
-          "pbse_cdse_wide": CORE_SHELL_WIDE, "pbse_cdse_small": CORE_SHELL_SMALL}
+          "pbse_cdse_wide": CORE_SHELL_WIDE, "pbse_cdse_small": CORE_SHELL_SMALL,
+          "pbse_cdse_large": CORE_SHELL_LARGE}
 
 
 def test_the_interfacial_island_is_recovered(counted, core):
