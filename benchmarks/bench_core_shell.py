@@ -58,8 +58,15 @@ so no count of [110] (1 each, sure) could put their atoms back); ``--seeds 0 1 2
 truncated core **5 / 5 / 5 / 5 of 6** (5 / 5 / 3 / 5 before; its sixth site overhangs the core's {111} edge with two
 Pb neighbours and the model puts that atom on the facet site beside it, in the same [110] column), the cube's **6 of
 6 at every seed**; 3D 0.988 / 0.988 (truncated), 0.989-1.000 / 1.000 (cube); the other four particles and every
-count as before (the counting did not change).  Two more particles, ``large`` and ``small``, were simulated before
-this change and measured after it, once: untuned (their figures in the closing note of that session).
+count as before (the counting did not change).  Two more particles were simulated before this change and measured
+after it, once (untuned), ``--seeds 0 1 2 3 --runs 4``:
+
+- ``small`` (a 59-Pb cuboctahedral core in a thick shell): every view bound **1.000** exact at every seed (alone
+  0.786-0.947), Pb in none of the other columns; 3D 1.000 / 1.000; island 4 of 4; cations 1.000 / 1.000.
+- ``large`` (a 213-Pb truncated-octahedral core, thin side shell): bound [100] 0.868 / 0.961 / 0.868 / 0.855, [010]
+  0.899 / 0.957 / 0.942 / 0.884, [110] 0.959 / 0.898 / 0.918 / 0.898 (alone 0.609-0.980), Pb in at most 0.015 of the
+  others; 3D 0.991-1.000 / 1.000; cations 0.994-1.000 / 1.000; island **11 / 10 / 12 / 12 of 12** (seed 1: a [100]
+  island column of 2 Pb counted 1 at probability 1, alone and bound, so the model leaves out its atom).
 
 First session of 2026-12-05: the ⟨100⟩ pair (one library, one shell model, so shared errors) weighs as one view in
 each layer's total (``workflow.core_shell_views._bind_layers``; each view weighed 1 before), made looking at the wide
