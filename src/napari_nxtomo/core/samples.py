@@ -66,6 +66,9 @@ CORE_SHELL_LARGE = (16.0, 4.0, 4, (-2, 1), (0, 1, -1), 1.7)
 #: an eighth (made with the seventh): a small cuboctahedral core (2 a/2, 59 Pb) moved along +x and up the rod in a
 #: long rod of radius 14 Å: a thick shell above and below every core column
 CORE_SHELL_SMALL = (14.0, 6.0, 2, (-1, 1), (1, 0, 1), 2.0)
+#: a ninth (benchmark; made 2026-12-04 23:05 UTC, before any change it measures): a near-octahedral core ({111} at
+#: 1.4 ×, 4 a/2 to its small {100} facets, 97 Pb) moved 1 a/2 along +x and up y in a rod of radius 15.5 Å
+CORE_SHELL_OCTAHEDRAL = (15.5, 4.5, 4, (-1, 2), (1, 1, 0), 1.4)
 
 
 @dataclass
