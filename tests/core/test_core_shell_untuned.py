@@ -60,7 +60,8 @@ import pytest
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, score_reconstruction, score_species
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
 from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
-                                        CORE_SHELL_OTHER,                                        CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island)
+                                        CORE_SHELL_OTHER, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE,
+                                        core_shell_island)
 from napari_nxtomo.core.workflow import count_core_shell_views, reconstruct_tables
 from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
