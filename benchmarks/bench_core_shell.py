@@ -174,25 +174,22 @@ from napari_nxtomo.core.workflow.core_shell_model import reconstruct_shell
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "core" / "data" / "multislice"
 
-#: the particles: the bundled sample, and one unlike it stored with the tests
+def _stored(folder: str, title: str) -> dict:
+    """The sample's entry for a core-shell particle stored with the tests (its own folder and title)."""
+    return {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": title, "folder": DATA / folder}
+
+
+#: the particles: the bundled sample, and those unlike it stored with the tests (their model's arguments)
 PARTICLES = {
     "sample": ("pbse_cdse_core_shell", CORE_SHELL_SAMPLE),
-    "offcentre": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe off-centre core",
-                   "folder": DATA / "pbse_cdse_offcentre"}, CORE_SHELL_OTHER),
-    "cube": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe cubic core",
-              "folder": DATA / "pbse_cdse_cube"}, CORE_SHELL_CUBE),
-    "truncated": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe truncated-octahedral core",
-                   "folder": DATA / "pbse_cdse_truncated"}, CORE_SHELL_TRUNCATED),
-    "cut_cube": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe cut-cube core",
-                  "folder": DATA / "pbse_cdse_cut_cube"}, CORE_SHELL_CUT_CUBE),
-    "wide": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe core in a wide rod",
-              "folder": DATA / "pbse_cdse_wide"}, CORE_SHELL_WIDE),
-    "large": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe large truncated-octahedral core",
-               "folder": DATA / "pbse_cdse_large"}, CORE_SHELL_LARGE),
-    "small": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe small core in a thick shell",
-               "folder": DATA / "pbse_cdse_small"}, CORE_SHELL_SMALL),
-    "octahedral": ({**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": "PbSe/CdSe near-octahedral core",
-                    "folder": DATA / "pbse_cdse_octahedral"}, CORE_SHELL_OCTAHEDRAL),
+    "offcentre": (_stored("pbse_cdse_offcentre", "PbSe/CdSe off-centre core"), CORE_SHELL_OTHER),
+    "cube": (_stored("pbse_cdse_cube", "PbSe/CdSe cubic core"), CORE_SHELL_CUBE),
+    "truncated": (_stored("pbse_cdse_truncated", "PbSe/CdSe truncated-octahedral core"), CORE_SHELL_TRUNCATED),
+    "cut_cube": (_stored("pbse_cdse_cut_cube", "PbSe/CdSe cut-cube core"), CORE_SHELL_CUT_CUBE),
+    "wide": (_stored("pbse_cdse_wide", "PbSe/CdSe core in a wide rod"), CORE_SHELL_WIDE),
+    "large": (_stored("pbse_cdse_large", "PbSe/CdSe large truncated-octahedral core"), CORE_SHELL_LARGE),
+    "small": (_stored("pbse_cdse_small", "PbSe/CdSe small core in a thick shell"), CORE_SHELL_SMALL),
+    "octahedral": (_stored("pbse_cdse_octahedral", "PbSe/CdSe near-octahedral core"), CORE_SHELL_OCTAHEDRAL),
 }
 
 

@@ -60,6 +60,7 @@ class CountAtomsWidget(Dock):
         self.points.changed.connect(lambda *_: self.feature.reset_choices())
         self.run_button.changed.connect(self.run)
         self._joint_chosen = False  # the user ticked or unticked 'all views jointly' (else: jointly when 2+ views)
+        self._setting_joint = False  # True while the dock itself ticks the box (not the user's choice)
         self.joint.changed.connect(self._joint_toggled)
 
     def _options_panel(self) -> list:
@@ -160,7 +161,7 @@ class CountAtomsWidget(Dock):
                    "atom counting")
 
     def _joint_toggled(self, *_):
-        if not getattr(self, "_setting_joint", False):
+        if not self._setting_joint:
             self._joint_chosen = True
 
     def _set_joint(self, value: bool) -> None:
