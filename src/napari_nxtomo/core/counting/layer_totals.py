@@ -225,6 +225,59 @@ def counts_with_common_totals(views, seen=None, weights=None) -> tuple:
     return out, totals
 
 
+def probabilities_at_totals(cost, counts, groups, totals, chosen) -> np.ndarray:
+    """Each column's probability of its ``chosen`` count given its group's total (the binding's min-marginals).
+
+    Column ``i`` may take any count ``n``; the other columns of its group then take their cheapest counts adding up
+    to the group's total minus ``n``.  The probability of ``n`` goes as ``exp(-(cost_i(n) + rest(T - n)))``: a count
+    that the total forces (no other column could take the step as cheaply) is sure, one the total could as well have
+    put on a neighbour is not.  A column whose group has no total: its own costs alone.
+
+    Parameters
+    ----------
+    cost, counts, groups, totals
+        As :func:`counts_with_totals` (``cost`` in units of ``-ln`` likelihood).
+    chosen : (N,) int array
+        The counts whose probabilities are wanted.
+
+    Returns
+    -------
+    (N,) ndarray
+
+    Examples
+    --------
+    Two columns of a layer holding 5, each as happy with 2 as with 3: which one holds 3 is a coin toss; a third
+    column that reads 3 only leaves the other two no choice when the layer holds 7:
+
+    >>> cost = np.array([[0.0, 0.0], [0.0, 0.0]])
+    >>> probabilities_at_totals(cost, np.array([2, 3]), np.array([0, 0]), {0: 5}, np.array([2, 3])).round(2).tolist()
+    [0.5, 0.5]
+    >>> cost = np.array([[0.0, 0.0], [0.0, 0.0], [9.0, 0.0]])
+    >>> probabilities_at_totals(cost, np.array([2, 3]), np.array([0, 0, 0]), {0: 7}, np.array([2, 2, 3])).round(3).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    cost = np.asarray(cost, dtype=float)
+    counts = np.asarray(counts, dtype=int)
+    groups = np.asarray(groups)
+    out = np.empty(len(cost))
+    for i, row in enumerate(cost):
+        m = row.copy()
+        if groups[i] in totals:
+            total = int(totals[groups[i]])
+            others = np.flatnonzero(groups == groups[i])
+            best, _ = _sum_table(cost[others[others != i]], counts, total)
+            rest = np.full(len(counts), np.inf)
+            fits = counts <= total
+            rest[fits] = best[total - counts[fits]]
+            m = m + rest
+        if not np.isfinite(m).any():
+            out[i] = np.nan
+            continue
+        p = np.exp(-(m - m[np.isfinite(m)].min()))
+        out[i] = p[counts == chosen[i]].sum() / p.sum()
+    return out
+
+
 def _sum_table(cost, counts, top: int):
     """Dynamic programme over the columns: the least summed cost of every sum 0 … ``top`` and the choices."""
     best = np.full(top + 1, np.inf)

@@ -200,7 +200,10 @@ def _covered_layers(c, rows, layers) -> set:
 
 
 def _set_counts(c, rows, layers, new, costs, info, k):
-    """Write the bound counts into table ``c`` (``count_single_view``, ``layer``, ``count_probability``)."""
+    """Write the bound counts into table ``c`` (``count_single_view``, ``layer``, ``count_probability``: of a changed
+    column, its count's probability given its layer's total)."""
+    from ..counting.layer_totals import probabilities_at_totals
+
     counts, cost = costs
     old = c["count"].to_numpy().copy()
     c["count_single_view"] = old
@@ -208,10 +211,9 @@ def _set_counts(c, rows, layers, new, costs, info, k):
     layer_col[rows] = layers
     c["layer"] = layer_col
     changed = new != old[rows]
-    prob = np.exp(-(cost - cost.min(axis=1, keepdims=True)))
-    prob /= prob.sum(axis=1, keepdims=True)
+    prob = probabilities_at_totals(cost, counts, layers, info["layer_totals"], new)
     col = c["count_probability"].to_numpy(dtype=float).copy()
-    col[rows[changed]] = prob[changed, np.searchsorted(counts, new[changed])]
+    col[rows[changed]] = prob[changed]
     c.loc[c.index[rows], "count"] = new
     c["count_probability"] = col
     if "region" in c:
