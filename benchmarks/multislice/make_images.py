@@ -188,6 +188,7 @@ import pandas as pd
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
 from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
+                                        CORE_SHELL_EXPOSED, CORE_SHELL_THIN_SIDE,
                                         CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED,
                                         CORE_SHELL_WIDE,
                                         _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron)
@@ -478,6 +479,8 @@ CORE_SHELL_PARTICLES = {
     "pbse_cdse_small": (CORE_SHELL_SMALL, "a small cuboctahedral PbSe core (island) in a long CdSe rod (thick shell)"),
     "pbse_cdse_octahedral": (CORE_SHELL_OCTAHEDRAL, "a near-octahedral PbSe core (island) moved off the centre of a "
                                                     "CdSe rod"),
+    "pbse_cdse_thin_side": (CORE_SHELL_THIN_SIDE, "a PbSe core (island) against one side of a thin CdSe rod"),
+    "pbse_cdse_exposed": (CORE_SHELL_EXPOSED, "a large PbSe core (island) reaching the surface of its CdSe rod"),
 }
 
 

@@ -69,6 +69,12 @@ CORE_SHELL_SMALL = (14.0, 6.0, 2, (-1, 1), (1, 0, 1), 2.0)
 #: a ninth (benchmark; made 2026-12-04 23:05 UTC, before any change it measures): a near-octahedral core ({111} at
 #: 1.4 ×, 4 a/2 to its small {100} facets, 97 Pb) moved 1 a/2 along +x and up y in a rod of radius 15.5 Å
 CORE_SHELL_OCTAHEDRAL = (15.5, 4.5, 4, (-1, 2), (1, 1, 0), 1.4)
+#: a tenth (benchmark; made 2026-12-05 00:45 UTC, before any change it measures): a core cut by {111} at 1.9 × (87
+#: Pb) moved 1 a/2 along +x (its shell there one Se layer thin), down y and 2 a/2 down a thin rod of radius 13.5 Å
+CORE_SHELL_THIN_SIDE = (13.5, 6.0, 3, (-1, 2), (1, -1, -2), 1.9)
+#: an eleventh (benchmark; made 2026-12-05 00:48 UTC, before any change it measures): a large core cut by {111} at
+#: 1.5 × (4 a/2 to its {100} facets, 210 Pb) moved 1 a/2 along -x (its -x corner at the rod's surface) and up the rod
+CORE_SHELL_EXPOSED = (15.0, 5.0, 4, (0, 2), (-1, 0, 1), 1.5)
 
 
 @dataclass
