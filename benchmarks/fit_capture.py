@@ -11,17 +11,17 @@ error and the number of columns.
 
 The counting takes one capture per column type (``library.table.FIT_CAPTURE``) and one scale for all of a view's
 columns, so wherever the capture changes with the composition, columns read off by that ratio.  Measured
-2026-12-05 on the sample, the 3 nm cuboctahedron and the irregular particle (847 mixed columns): mixed ⟨100⟩ columns
+2026-12-05 on the sample, the 3 nm cuboctahedron and the irregular particle (587 mixed columns): mixed ⟨100⟩ columns
 0.750 (1 Pb), 0.843 (2), 0.865 (3), 0.877 (4), 0.902 (5), 0.912 (6); at 4-5 Pb the columns ending on two Se hold
 0.845 / 0.862 where those ending on two Pb hold 0.892 / 0.920 — 5-6 %, the spacing of the (n, n + 1) and (n + 1, n)
 classes; pure Pb [110] columns 0.84 (1 Pb), 0.92-0.94 (2-11).  Tried the same day and not kept (``bench_end_to_end.py
 --dose-given``): a capture table from these three particles put on the library values (each entry × its composition's
-capture) left the ⟨100⟩ totals of the 3 nm cuboctahedron where they were (574 / 587 of 568) and dropped its [110] view
-to 0.70-0.86 exact; with the every-column libraries (``simulate_library(every_column=True)``, whose Se-ended entries
-are not lifted by one column's configurations) the Se-ended deficit is 2-4 % and the mixed capture 0.82-0.89, and a
-capture table on those values still misses that [110] view in three of four runs (0.725-0.846) with the ⟨100⟩ totals
-572-575 / 582-589: within one composition the captures scatter by 5-9 % (the neighbours, the depth of the ends), as
-much as the (n, n + 1) and (n + 1, n) classes lie apart, so right class means alone do not separate them.
+capture) left the ⟨100⟩ totals of the 3 nm cuboctahedron where they were (574-578 / 586-591 of 568) and dropped its
+[110] view to 0.70-0.86 exact; with the every-column libraries (``simulate_library(every_column=True)``, whose
+Se-ended entries are not lifted by one column's configurations) the Se-ended deficit is 2-4 % and the mixed capture
+0.82-0.89, and a capture table on those values still misses that [110] view in three of four runs (0.725-0.846) with
+the ⟨100⟩ totals 572-575 / 582-588: within one composition the captures scatter by 5-9 % (the neighbours, the depth of
+the ends), as much as the (n, n + 1) and (n + 1, n) classes lie apart, so right class means alone do not separate them.
 """
 
 from __future__ import annotations
