@@ -264,8 +264,8 @@ def probabilities_at_totals(cost, counts, groups, totals, chosen) -> np.ndarray:
         m = row.copy()
         if groups[i] in totals:
             total = int(totals[groups[i]])
-            others = np.flatnonzero(groups == groups[i])
-            best, _ = _sum_table(cost[others[others != i]], counts, total)
+            group = np.flatnonzero(groups == groups[i])
+            best, _ = _sum_table(cost[group[group != i]], counts, total)  # the rest of the layer, every sum
             rest = np.full(len(counts), np.inf)
             fits = counts <= total
             rest[fits] = best[total - counts[fits]]
