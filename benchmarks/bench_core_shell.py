@@ -48,6 +48,14 @@ of its Cd columns hold one Cd, and the fitted Cd scale settles 1.08 × the dose'
 so at seed 0 the shell is refused (the views' Cd totals disagree: printed, no longer a traceback); cations 0.988-1.000
 / 1.000 at seeds 1-3.
 
+Session of 2026-12-05 02:09 UTC: with a dose, the hybrid window's empty interior classes cost
+``hybrid.HOLE_COST_LN_N`` · ln N each in its BIC instead of ranking first (made looking at ``exposed`` at seed 0,
+whose [110] Cd window 1-6 at 0.998 × the dose's scale had one hole, the two 2-Cd columns read low, and lost to 1-5 at
+1.08 ×).  ``--seeds 0 1 2 3 --runs 4``: ``exposed`` [110] Cd exact **0.941 / 0.941 / 0.941 / 0.980** (0.745 / 0.824 /
+0.804 / 0.980), totals 118 / 118 / 118 / 120 of 121, the shell no longer refused at seed 0, cations 0.997-1.000 /
+1.000, island **9 of 9 at every seed** (9 / 8 / 9 / 9); every other particle's figures unchanged (all ten compared
+line by line), and ``bench_end_to_end.py`` on the five PbSe sets, fitted scale and dose given, unchanged.
+
 First session of 2026-12-05, second change: in the layer totals a ⟨100⟩ column's shell (what its Cd neighbours show,
 in shell-only units) weighs on a core of n Pb as simulated (``core_shell_views.SHELL_SE_WEIGHT``: 1.87 / 2.59 /
 3.59 / 4.46 / 4.30 / 5.14 / 5.51 / 5.09 × a Se alone for 1-8 Pb, abTEM, every column of the supercell,

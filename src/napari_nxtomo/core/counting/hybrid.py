@@ -48,6 +48,13 @@ N_PAIR_CANDIDATES = 3
 UNITS_SIGMA = 0.03
 #: a dose is refused when the scale the columns need lies more than this many prior widths from the dose's
 DOSE_MAX_SIGMA = 3.0
+#: with a dose, an interior class left empty costs this many ln N (N columns) in the window's BIC: a prior chance
+#: of 1/N² that a count between the thinnest and thickest column holds no column.  Without a dose a hole ranks
+#: first (a scale sliding to an alias skips counts); with one the prior pins the scale to within a count of the
+#: thickest column, and a class between populated ones may be truly near-empty where few columns spread over the
+#: counts (a shell's [110] Cd: 29 of its 51 columns of one Cd, two of two, read low; ranked first, the hole
+#: pushed its scale to 1.08 × the dose's with every count from 3 Cd on one low)
+HOLE_COST_LN_N = 2.0
 
 
 def known_scale(dose=None, pixel_size=None, scale=None):
@@ -157,8 +164,9 @@ def _scale_error(x, e2, vals, fit):
 
 def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=None, lowest=None):
     """[(ICL, lo, hi, library indices, fit)] of every admissible window (of lowest count ``lowest`` when given),
-    fewest holes (:func:`_holes`) then smallest ICL (plus the dose's prior penalty on the scale,
-    :func:`_prior_penalty`) first; the best ICL per K."""
+    without a dose fewest holes (:func:`_holes`) then smallest ICL first, with one smallest BIC plus the prior
+    penalty on the scale (:func:`_prior_penalty`) and :data:`HOLE_COST_LN_N` · ln N per hole first; the best ICL
+    per K."""
     fits = []
     for lo, hi, idx in _windows(counts_l):
         if idx.size > x.size or (lowest is not None and lo != int(lowest)) or \
@@ -191,9 +199,11 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=
     # a window whose scale the dose rules out (it would be refused) does not compete, however few its holes
     fits = [f for f in fits if _prior_penalty(f[4][0], prior) <= DOSE_MAX_SIGMA**2] or fits
     # with a dose the number of classes follows from the scale and the data's range: BIC (no entropy term, which
-    # favours fewer, merged classes when the classes of physical columns overlap) plus the prior on the scale
-    return sorted(fits, key=lambda f: (_holes(f[4][1], x.size), _bic(f, x.size) + _prior_penalty(f[4][0], prior))), \
-        icl_by_k
+    # favours fewer, merged classes when the classes of physical columns overlap) plus the prior on the scale and
+    # the cost of the holes
+    hole_cost = HOLE_COST_LN_N * np.log(x.size)
+    return sorted(fits, key=lambda f: _bic(f, x.size) + _prior_penalty(f[4][0], prior)
+                  + hole_cost * _holes(f[4][1], x.size)), icl_by_k
 
 
 def _bic(f, n):
