@@ -48,8 +48,8 @@ N_PAIR_CANDIDATES = 3
 UNITS_SIGMA = 0.03
 #: a dose is refused when the scale the columns need lies more than this many prior widths from the dose's
 DOSE_MAX_SIGMA = 3.0
-#: with a dose, an interior class left empty costs this many ln N (N columns) in the window's BIC: a prior chance
-#: of 1/N² that a count between the thinnest and thickest column holds no column.  Without a dose a hole ranks
+#: with a dose, an interior class left empty costs this many ln N (N columns) in the window's BIC (-2 ln of a prior
+#: chance of 1/N that a count between the thinnest and thickest column holds no column).  Without a dose a hole ranks
 #: first (a scale sliding to an alias skips counts); with one the prior pins the scale to within a count of the
 #: thickest column, and a class between populated ones may be truly near-empty where few columns spread over the
 #: counts (a shell's [110] Cd: 29 of its 51 columns of one Cd, two of two, read low; ranked first, the hole
