@@ -53,7 +53,8 @@ Session of 2026-12-05 02:09 UTC: with a dose, the hybrid window's empty interior
 whose [110] Cd window 1-6 at 0.998 × the dose's scale had one hole, the two 2-Cd columns read low, and lost to 1-5 at
 1.08 ×).  ``--seeds 0 1 2 3 --runs 4``: ``exposed`` [110] Cd exact **0.941 / 0.941 / 0.941 / 0.980** (0.745 / 0.824 /
 0.804 / 0.980), totals 118 / 118 / 118 / 120 of 121, the shell no longer refused at seed 0, cations 0.997-1.000 /
-1.000, island **9 of 9 at every seed** (9 / 8 / 9 / 9); every other particle's figures unchanged (all ten compared
+1.000, island **9 of 9 at every seed** (9 / 8 / 9 / 9), bound Pb exact at seed 2 [100] / [010] / [110] 0.987 / 0.957 /
+0.933 (1.000 / 0.971 / 0.911), the other seeds' as before; every other particle's figures unchanged (all ten compared
 line by line), and ``bench_end_to_end.py`` on the five PbSe sets, fitted scale and dose given, unchanged.
 
 First session of 2026-12-05, second change: in the layer totals a ⟨100⟩ column's shell (what its Cd neighbours show,
