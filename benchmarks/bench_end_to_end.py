@@ -40,7 +40,8 @@ The 22 mrad, 60-140 mrad [110] library again with ``simulate_library(..., seed=1
 values lie within 3 % at 2-15 Pb (+5.1 % at 1): the shipped [110] library is a fortunate draw, and a fresh
 8-configuration one moves the counts.  Counted with the 32-configuration library: the irregular particle's scale/true
 0.996-1.011 (1.015-1.037 now), but the 3 nm cuboctahedron's [110] 0.846 / 0.846 / 0.747 / 0.780 and its scale up to
-1.036, the truncated octahedron's [110] 0.942 / 0.957 at 1e5; the core-shell ``large`` core's [110] 0.755-0.898 (0.898-0.959 now).
+1.036, the truncated octahedron's [110] 0.942 / 0.957 at 1e5; the core-shell ``large`` core's [110] 0.755-0.898
+(0.898-0.959 now).
 The fit's capture against it rises with the count (``fit_capture.py`` with that cache: [110] Pb 0.879 / 0.914 / 0.895
 / 0.901 / 0.914 / 0.923 / 0.935 / 0.938 / 0.944 at 1-9 Pb on the four stored particles); its values times that
 capture / 0.92 (a library in the fit's units, the capture measured on these same four particles): the 22 mrad sets
@@ -51,8 +52,8 @@ target with it); the eleven core-shell particles (not those the capture was meas
 two lower in single runs of ``exposed``, ``cube`` and ``octahedral``, every target as now.  Out of sample (each PbSe
 particle counted with the capture measured on the other three) the PbSe gain goes: the truncated octahedron's [110]
 0.957 at 1e5 s1 and the cuboctahedron's 0.736 at 2e4 s0 miss, and the irregular particle at 2e4 s0 is refused
-without the dose (at the views' common scale its [110] columns need 0.85 × it); only the cuboctahedron's 2e4 s1 [110] (0.857) and the irregular
-particle's scale at the other runs (1.004-1.011) stay on target.  The shipped
+without the dose (at the views' common scale its [110] columns need 0.85 × it); only the cuboctahedron's 2e4 s1
+[110] (0.857) and the irregular particle's scale at the other runs (1.004-1.011) stay on target.  The shipped
 library's noise and the one capture per type have been compensating each other; a converged library needs its
 values in the fit's units (fitting the library's own simulated slab images with the plugin's model would give them
 without measuring on the test particles).  Smoothing the shipped one-element entries instead (a cubic through 0

@@ -57,8 +57,8 @@
   1-3; cations 0.988-1.000 / 1.000 at seeds 1-3.  Seed 3 is tested.  Since an empty class costs the hybrid window
   2 ln N with a dose instead of ranking first (session of 2026-12-05 02:09 UTC, made looking at seed 0): [110] Cd
   0.941 / 0.941 / 0.941 / 0.980, totals 118 / 118 / 118 / 120, the shell reconstructed at every seed (cations
-  0.997-1.000 / 1.000), island 9 of 9 at seeds 0-3, bound Pb exact [100] 0.987-1.000, [010] 0.957-0.971, [110] 0.933-0.956 (at seed 2
-  0.987 / 0.957 / 0.933, was 1.000 / 0.971 / 0.911); seed 0 is tested too.
+  0.997-1.000 / 1.000), island 9 of 9 at seeds 0-3, bound Pb exact [100] 0.987-1.000, [010] 0.957-0.971, [110]
+  0.933-0.956 (at seed 2 0.987 / 0.957 / 0.933, was 1.000 / 0.971 / 0.911); seed 0 is tested too.
 
 abTEM multislice images along [100], [010] and [110] (tests/core/data/multislice/<name>, made by
 benchmarks/multislice/make_images.py --particle <name>), Poisson noise at 1e5 e/Å² (seed 3; the benchmark
