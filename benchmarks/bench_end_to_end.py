@@ -229,17 +229,22 @@ def load_set(name: str):
     return views, [load_library("PbSe", v.zone_axis, **optics) for v in views], q, a
 
 
-def fit_view(view, dose, seed, a=6.12):
-    """The tool's fit of one noisy view (min distance as the command line sets it), and the true column matched to
-    each fitted one."""
-    image = noisy_image(view, dose, seed) * dose * view.pixel_size**2
-    t0 = time.perf_counter()
+def fit_image(view, image, a=6.12):
+    """The tool's fit of one image of a view (min distance as the command line sets it), the true column matched to
+    each fitted one and its distance (Å)."""
     min_distance, _ = min_distance_for({"zone_axis": view.zone_axis, "lattice_parameter": a})
     table = find_and_fit(image, view.pixel_size, min_distance, zone_axis=view.zone_axis)
     table.attrs.update(zone_axis=list(view.zone_axis), lattice_parameter=a)  # as the images' metadata give them
-    dt = time.perf_counter() - t0
-    idx, _ = match_columns(table, view.columns)
-    return table, view.columns.iloc[idx].reset_index(drop=True), dt
+    idx, dist = match_columns(table, view.columns)
+    return table, view.columns.iloc[idx].reset_index(drop=True), dist
+
+
+def fit_view(view, dose, seed, a=6.12):
+    """:func:`fit_image` of one noisy view in detected electrons, and the fit's time."""
+    image = noisy_image(view, dose, seed) * dose * view.pixel_size**2
+    t0 = time.perf_counter()
+    table, truth, _ = fit_image(view, image, a)
+    return table, truth, time.perf_counter() - t0
 
 
 def report_view(view, table, truth, res, dose):

@@ -34,11 +34,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_end_to_end import load_set  # noqa: E402
-
-from napari_nxtomo.core.columns import min_distance_for  # noqa: E402
-from napari_nxtomo.core.evaluation import match_columns  # noqa: E402
-from napari_nxtomo.core.workflow import find_and_fit  # noqa: E402
+from bench_end_to_end import fit_image, load_set  # noqa: E402
 
 SETS = ("sample", "pbse_cuboctahedron_3nm", "pbse_irregular", "pbse_truncated_octahedron_3nm")
 
@@ -57,11 +53,7 @@ def captures(set_name: str) -> pd.DataFrame:
     views, libraries, _, a = load_set(set_name)
     rows = []
     for view, lib in zip(views, libraries):
-        min_distance, _ = min_distance_for({"zone_axis": view.zone_axis, "lattice_parameter": a})
-        table = find_and_fit(np.asarray(view.image, dtype=float), view.pixel_size, min_distance,
-                             zone_axis=view.zone_axis)
-        idx, dist = match_columns(table, view.columns)
-        truth = view.columns.iloc[idx].reset_index(drop=True)
+        table, truth, dist = fit_image(view, np.asarray(view.image, dtype=float), a)
         for kind in lib.types:
             values = lib.values(kind)
             for i in np.flatnonzero(dist < 0.5):
