@@ -31,6 +31,25 @@ the island's sites are found, the Cd counted exactly per view, the shell's Cd an
 cation sublattice (Pb and Cd on their own sites, one common translation; target ≥ 0.90 both
 ways), and the times.
 
+Session of 2026-12-05 04:44 UTC: the ⟨100⟩ core columns counted with the PbSe library in the fit's units
+(``workflow.counts.CORE_SHELL_UNITS``; ``simulate_library(..., every_column=True, units="fitted", n_phonons=4,
+seed=3)``: the plugin's Gaussians fitted to the mean scanned bulk supercell after every layer, no particle involved):
+a core column's remainder (its fitted volume minus the shell's share, read off the image's own fitted Cd columns)
+is in fitted units; it was compared with the cell-integrated library × one capture (0.85), while the fit holds
+0.86-0.91 of a mixed column's cell signal, rising with the count to ~9 Pb and falling beyond.  ``--seeds 0 1 2 3
+--runs 4``, bound: ``large`` [100] 0.987 / 1.000 / 1.000 / 0.987 (0.868 / 0.961 / 0.868 / 0.855), island **12 of 12 at
+every seed** (11 / 11 / 12 / 12); ``octahedral`` [100] 0.875 / 0.875 / 0.875 / 0.854 (**0.833** / 0.875 / 0.875 /
+0.854), island 10 / 11 / 11 / 11; ``truncated`` [100] 1.000 at every seed (0.857 at seed 2), island 5 / 6 / 5 / 5 as
+before; ``offcentre`` [100] 0.854 / 0.875 / 0.917 / 0.875 (0.896 / 0.917 / 0.917 / 0.875); ``small`` [100] 1.000 /
+0.929 / 1.000 / 0.929 (1.000); ``cut_cube`` [100] at seed 1 0.926 (0.944); the sample's [010] 0.918-0.939 (0.898-0.918);
+every view of every particle ≥ 0.854 (least 0.833 before), Pb in at most 0.035 of the pure-shell columns.  The [110]
+Pb columns keep the cell-integrated library: the fitted one took ``large``'s [110] to 0.735 / 0.755 at seeds 2 and 3
+(its core's [110] Pb columns hold 0.91 of the bulk's fitted volume at 1-3 Pb and 1.05 at 6-7: an environment the
+bulk slab lacks).  The PbSe chain (``bench_end_to_end.py``) keeps the cell-integrated libraries: with the fitted
+⟨100⟩ one the 3 nm cuboctahedron's [110] view missed at 2e4 (0.791 / 0.747) and 1e5 s1, the truncated octahedron's
+fitted scale 0.942-0.948 of the true one (its capture constants were measured on these particles; the fitted
+library was not).
+
 Session of 2026-12-05 00:10 UTC: a column the layer binding changed carries the probability of its new count given
 its layer's total (``layer_totals.probabilities_at_totals``, the binding's min-marginal; it carried its own view's
 probability of the new count, low by construction, so the tomography weighed right counts the other views gave it as

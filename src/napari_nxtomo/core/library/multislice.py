@@ -21,6 +21,7 @@ from .cell import (
     canonical_zone, cell_owner, column_composition, elements_by_weight, integrate_cells, oriented_cell,
     representative_columns, resolve_crystal, scan_grid, tiled_cell,
 )
+from .fitted import column_types, fitted_volumes, in_fitted_units
 from .table import CrossSectionLibrary
 
 INSTALL_HINT = 'computing a cross-section library needs abTEM: pip install "napari-nxtomo[multislice]"'
@@ -59,7 +60,7 @@ def _import_abtem():
 
 def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
                      lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
-                     lateral_size_A=12.0, seed=0, every_column=False) -> dict:
+                     lateral_size_A=12.0, seed=0, every_column=False, units="cell") -> dict:
     """Every setting that changes a library's numbers (the cache key), with the derived sampling.
 
     Examples
@@ -80,7 +81,14 @@ def library_settings(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
     s_max = lam / (3 * outer * 1e-3) / 1.02
     gpts = [int(16 * np.ceil(r * L / s_max / 16)) for r, L in zip(reps, cell.lengths[:2])]
     sigma = {e: float((thermal_sigma or {}).get(e, THERMAL_SIGMA.get(e, 0.1))) for e in elements_by_weight(cell.elements)}
+    if units not in ("cell", "fitted"):
+        raise ValueError(f"units is 'cell' (each column's cell-integrated signal) or 'fitted' (the plugin's fitted "
+                         f"volumes), got {units!r}")
+    if units == "fitted" and not every_column:
+        raise ValueError("a library in fitted units fits the whole scanned supercell: give every_column=True")
     scanned = {"every_column": True, "columns_per_kind": _columns_per_kind(cell, reps)} if every_column else {}
+    if units == "fitted":  # only then a key: the cell-integrated libraries keep their settings (and cache names)
+        scanned["units"] = "fitted"
     return scanned | {
         "crystal": name, "zone_axis": list(zone), "basis_quarters": {e: list(b) for e, b in cr.basis.items()},
         "lattice_parameter_A": float(cr.lattice_parameter), "energy_keV": float(energy_keV),
@@ -161,7 +169,8 @@ def settings_key(settings: dict) -> str:
 
 def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
                      lattice_parameter=None, max_count=15, n_phonons=8, thermal_sigma=None, scan_step_A=0.25,
-                     seed=0, every_column=False, cache=True, progress=None, cancel=None) -> CrossSectionLibrary:
+                     seed=0, every_column=False, units="cell", cache=True, progress=None,
+                     cancel=None) -> CrossSectionLibrary:
     """Cross-sections per atom count of every column type, from frozen-phonon multislice (abTEM).
 
     Parameters
@@ -200,6 +209,13 @@ def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
         better (Se-ended (n, n + 1) columns 1-5 % under Pb-ended ones against it, 2-8 % against the shipped one) but
         counts their fitted volumes worse (the fit holds a share of a column's signal that grows with its count,
         which the shipped library's shape happens to follow better).
+    units : {"cell", "fitted"}
+        ``"cell"``: each column's signal summed over its cell (fraction of the beam × Å²; the plugin's fit holds a
+        share of it, :data:`~napari_nxtomo.core.library.table.FIT_CAPTURE`).  ``"fitted"`` (needs
+        ``every_column``): the plugin's Gaussians fitted to the configurations' mean scanned supercell after every
+        layer (:mod:`~napari_nxtomo.core.library.fitted`; a particle's image is such a mean), so the values are
+        what the fit of an image normalised to the beam measures.  Shipped for the core-shell counting's mixed
+        ⟨100⟩ columns (22 mrad, 60-140 mrad: ``CORE_SHELL_UNITS`` in ``workflow.counts``).
     cache : bool
         Read and write the on-disk cache (:func:`~napari_nxtomo.core.library.cache_dir`).
     progress : callable, optional
@@ -228,7 +244,7 @@ def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
     settings = library_settings(
         crystal, zone_axis, energy_keV=energy_keV, convergence_mrad=convergence_mrad, detector_mrad=detector_mrad,
         lattice_parameter=lattice_parameter, max_count=max_count, n_phonons=n_phonons,
-        thermal_sigma=thermal_sigma, scan_step_A=scan_step_A, seed=seed, every_column=every_column,
+        thermal_sigma=thermal_sigma, scan_step_A=scan_step_A, seed=seed, every_column=every_column, units=units,
     )
     from .shipped import cached_library, store_in_cache
 
@@ -268,16 +284,22 @@ def _run(abtem, crystal, lattice_parameter, s, progress, cancel) -> CrossSection
         cell = tiled_cell(cell, s["supercell_repeats"])
     scan = _cell_scan(abtem, cell, s, every)
     rng = np.random.default_rng(s["seed"])
-    per_config = []
+    per_config, maps = [], 0.0
     for c in range(s["n_phonons"]):
         if cancel is not None and cancel():
             raise LibraryCancelled(f"library cancelled after {c} of {s['n_phonons']} configurations")
-        per_config.append(_phonon_signal(abtem, _supercell(cell, s, n_layers, every), s, scan, rng))
+        signal, config_maps = _phonon_signal(abtem, _supercell(cell, s, n_layers, every), s, scan, rng)
+        per_config.append(signal)
+        maps = maps + config_maps / s["n_phonons"]
         if progress is not None:
             progress(c + 1, s["n_phonons"])
     comp = column_composition(cell, n_layers)[:, scan["keep"]]
-    cs = np.stack(per_config)
-    tables = library_tables(cs, comp, elements_by_weight(cell.elements), s["max_count"])
+    elements = elements_by_weight(cell.elements)
+    tables = library_tables(np.stack(per_config), comp, elements, s["max_count"])
+    if s.get("units") == "fitted":  # the image a particle gives is the mean over configurations: fitted as such
+        volumes = fitted_volumes(maps, scan["spacing"], cell.lengths, cell.columns, column_types(cell))
+        tables = in_fitted_units(tables, library_tables(volumes[None][:, :, scan["keep"]], comp, elements,
+                                                        s["max_count"]))
     return CrossSectionLibrary(s["crystal"], tuple(s["zone_axis"]), dict(s), tables)
 
 
@@ -304,17 +326,17 @@ def _cell_scan(abtem, cell, s, every=False) -> dict:
             "detector": det}
 
 
-def _phonon_signal(abtem, atoms, s, scan, rng) -> np.ndarray:
+def _phonon_signal(abtem, atoms, s, scan, rng):
     """One frozen-phonon configuration of ``atoms`` (displaced in place, ``s["thermal_sigma_A"]``): the signal
-    after every layer summed over each kept column's cell, (layers, kept columns), fraction of the beam × Å²."""
+    after every layer summed over each kept column's cell, (layers, kept columns), fraction of the beam × Å²; and
+    the scanned signal on the full grid after every layer (layers, n0, n1), fraction of the beam."""
     cell, n_layers = scan["cell"], int(round(atoms.cell.lengths()[2] / scan["cell"].layer_spacing))
     sig = np.array([s["thermal_sigma_A"][e] for e in atoms.get_chemical_symbols()])
     atoms.positions = atoms.positions + rng.normal(size=atoms.positions.shape) * sig[:, None]
     full = np.zeros((n_layers, scan["mask"].size))
     full[:, scan["mask"]] = _scan(abtem, atoms, s, scan["positions"], scan["detector"])
-    signal = integrate_cells(full.reshape((n_layers,) + scan["shape"]), scan["shape"], scan["spacing"], cell.lengths,
-                             cell.columns)
-    return signal[:, scan["keep"]]
+    maps = full.reshape((n_layers,) + scan["shape"])
+    return integrate_cells(maps, scan["shape"], scan["spacing"], cell.lengths, cell.columns)[:, scan["keep"]], maps
 
 
 def _scan(abtem, atoms, s, scan_pos, det):

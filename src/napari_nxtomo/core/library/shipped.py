@@ -105,7 +105,7 @@ def _optics(s: dict) -> tuple:
 
 
 def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0, detector_mrad=(60.0, 130.0),
-                 lattice_parameter=None, thermal_sigma=None, tolerance=0.02) -> CrossSectionLibrary:
+                 lattice_parameter=None, thermal_sigma=None, tolerance=0.02, units="cell") -> CrossSectionLibrary:
     """A shipped or cached library for this crystal, zone axis and optics (no computation).
 
     Parameters
@@ -125,12 +125,15 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
         atoms than at 10–11, relative to the other.
     tolerance : float
         Largest relative difference of the optics (and lattice parameter, thermal displacements).
+    units : {"cell", "fitted"}
+        The units preferred (``simulate_library(units=...)``): a library in the other units is taken only when none
+        in these matches.
 
     Returns
     -------
     CrossSectionLibrary
-        The best match (most samples of each column kind, configurations × columns scanned, then the closest
-        optics).
+        The best match (in the preferred units, then most samples of each column kind, configurations × columns
+        scanned, then the closest optics).
 
     Raises
     ------
@@ -159,7 +162,7 @@ def load_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=24.0,
             continue
         if not _same_vibrations(lib.settings.get("thermal_sigma_A", {}), thermal_sigma, tolerance):
             continue
-        key = (-samples_per_kind(lib.settings), float(rel.sum()))
+        key = (lib.settings.get("units", "cell") != units, -samples_per_kind(lib.settings), float(rel.sum()))
         if best_key is None or key < best_key:
             best, best_key = lib, key
     if best is None:

@@ -68,7 +68,7 @@ def describe_library(lib) -> str:
         ", vibrations " + ", ".join(f"{e} {v:g} Å" for e, v in sigma.items()) + " (not room temperature's)")
     return (f"{lib.crystal} ⟨{''.join(map(str, lib.zone_axis))}⟩, {s.get('energy_keV', np.nan):g} keV, "
             f"{s.get('convergence_mrad', np.nan):g} mrad, detector {inner:g}–{outer:g} mrad, "
-            f"counts ≤ {s.get('max_count', '?')}{vib}")
+            f"counts ≤ {s.get('max_count', '?')}{vib}" + (", fitted units" if s.get("units") == "fitted" else ""))
 
 
 def table_optics(metadata: dict, types=None) -> tuple[dict, list]:
@@ -109,8 +109,9 @@ def table_optics(metadata: dict, types=None) -> tuple[dict, list]:
     return known, missing
 
 
-def auto_library(metadata: dict, types=None) -> LibraryChoice:
-    """The shipped or cached library for the optics a table's metadata names, or the mixture and why.
+def auto_library(metadata: dict, types=None, units="cell") -> LibraryChoice:
+    """The shipped or cached library for the optics a table's metadata names (in ``units`` where there is one,
+    :func:`~napari_nxtomo.core.library.load_library`), or the mixture and why.
 
     Examples
     --------
@@ -130,7 +131,7 @@ def auto_library(metadata: dict, types=None) -> LibraryChoice:
     try:
         lib = load_library(known["crystal"], known["zone_axis"], energy_keV=float(known["energy_keV"]),
                            convergence_mrad=float(known["convergence_mrad"]),
-                           detector_mrad=tuple(float(v) for v in known["detector_mrad"]))
+                           detector_mrad=tuple(float(v) for v in known["detector_mrad"]), units=units)
     except ValueError as exc:
         return LibraryChoice(None, "mixture", f"no cross-section library: {exc}; {HOW_TO_GIVE}")
     if types is not None and not set(np.asarray(types).astype(str).tolist()) <= set(lib.types):
@@ -164,8 +165,9 @@ def read_library(path):
     return read_count_library(path)
 
 
-def choose_library(library, metadata=None, types=None) -> LibraryChoice:
-    """The library to count with: ``"auto"`` (:func:`auto_library`), ``"none"``/None, a library or its file.
+def choose_library(library, metadata=None, types=None, units="cell") -> LibraryChoice:
+    """The library to count with: ``"auto"`` (:func:`auto_library`, ``units`` preferred), ``"none"``/None, a
+    library or its file.
 
     A given :class:`CrossSectionLibrary` is checked against the table's zone
     axis and crystal (ValueError saying what to do when they differ).
@@ -180,7 +182,7 @@ def choose_library(library, metadata=None, types=None) -> LibraryChoice:
     if library is None or (isinstance(library, str) and library.strip().lower() in ("none", "")):
         return LibraryChoice(None, "mixture")
     if isinstance(library, str) and library.strip().lower() == "auto":
-        return auto_library(metadata, types)
+        return auto_library(metadata, types, units)
     if isinstance(library, (str, Path)):
         library = read_library(library)
     if isinstance(library, CrossSectionLibrary):
