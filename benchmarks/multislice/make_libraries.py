@@ -6,7 +6,7 @@
     python benchmarks/multislice/make_libraries.py --phonons 2 --out /tmp/libs   # a quick check
     python benchmarks/multislice/make_libraries.py --crystal CdSe --only tests   # the core-shell shells' Cd
     python benchmarks/multislice/make_libraries.py --only tests --zones 100 --every-column --units fitted \
-        --phonons 4 --seed 3          # the core-shell counting's <100> library in the fit's units
+        --phonons 4 --seed 3          # the <100> library in the fit's units (core-shell mixed_units="fitted")
 
 Shipped: PbSe (a = 6.12 Å), ⟨100⟩ and ⟨110⟩, counts up to 15, and zincblende CdSe (the shell of the
 core-shell particles, one Se lattice with the PbSe core: napari_nxtomo.core.lattice.ZINCBLENDE_CDSE),
@@ -16,7 +16,7 @@ core-shell particles, one Se lattice with the PbSe core: napari_nxtomo.core.latt
   (tests/core/data/multislice: 22 mrad, detector 60-140 mrad).
 Prints the time per library (it is recorded in the library's settings as run_time_s).
 The <100> PbSe library in fitted units (the plugin's fit of the configurations' mean scanned supercell, every column
-of it, for the core-shell counting, napari_nxtomo.core.workflow.counts.CORE_SHELL_UNITS): 744 s for 4 configurations
+of it, for the core-shell counting's mixed_units="fitted"): 744 s for 4 configurations
 (beside the core-shell benchmark), its values within 5e-7 of the prototype's that were measured first.
 
 Measured on the 2-core machine, shared with two other helpers' work (8 configurations, counts

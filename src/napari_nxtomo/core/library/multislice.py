@@ -214,8 +214,8 @@ def simulate_library(crystal, zone_axis, *, energy_keV=300.0, convergence_mrad=2
         share of it, :data:`~napari_nxtomo.core.library.table.FIT_CAPTURE`).  ``"fitted"`` (needs
         ``every_column``): the plugin's Gaussians fitted to the configurations' mean scanned supercell after every
         layer (:mod:`~napari_nxtomo.core.library.fitted`; a particle's image is such a mean), so the values are
-        what the fit of an image normalised to the beam measures.  Shipped for the core-shell counting's mixed
-        ⟨100⟩ columns (22 mrad, 60-140 mrad: ``CORE_SHELL_UNITS`` in ``workflow.counts``).
+        what the fit of an image normalised to the beam measures.  Shipped for PbSe ⟨100⟩ at 22 mrad, 60-140 mrad
+        (``count_core_shell_table(..., mixed_units="fitted")``).
     cache : bool
         Read and write the on-disk cache (:func:`~napari_nxtomo.core.library.cache_dir`).
     progress : callable, optional

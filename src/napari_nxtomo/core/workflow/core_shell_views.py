@@ -40,7 +40,8 @@ def shell_se_weight(n: int) -> float:
     return SHELL_SE_WEIGHT[min(max(int(n), 0), max(SHELL_SE_WEIGHT))]
 
 
-def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None, progress=None):
+def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, names=None, progress=None,
+                           mixed_units="cell"):
     """Pb per column of two or three views of one core–shell particle, one Pb total per layer in all views.
 
     Parameters
@@ -51,7 +52,7 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
         one per view; their ``attrs`` (laid under ``metadata``) give the
         zone axis, the lattice parameter, the pixel size and the dose.
     metadata : list of dict, optional
-    library, dose
+    library, dose, mixed_units
         As :func:`~napari_nxtomo.core.workflow.counts.count_core_shell_table`.
     names : list of str, optional
         The views' names for the notes.
@@ -103,7 +104,8 @@ def count_core_shell_views(tables, metadata=None, *, library="auto", dose=None, 
     for i, (t, md, lib) in enumerate(zip(tables, mds, libs)):
         if progress is not None:
             progress(i, steps)
-        pairs.append(count_core_shell_table(t, md, library=lib, dose=dose, alone=len(tables) < 2))
+        pairs.append(count_core_shell_table(t, md, library=lib, dose=dose, alone=len(tables) < 2,
+                                            mixed_units=mixed_units))
     counted, results = [p[0] for p in pairs], [p[1] for p in pairs]
     info = {"reference": None, "totals_single": [int(c["count"].sum()) for c in counted], "moved": [0] * len(tables),
             "results": results, "notes": []}

@@ -166,7 +166,7 @@ ALONE_100_NOTE = ("one <100> view counted alone: the shell's Se above and below 
 
 
 def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progress=None, shell_library="auto",
-                           alone: bool = True):
+                           alone: bool = True, mixed_units: str = "cell"):
     """Pb atoms per column of a core–shell view's table (:func:`~napari_nxtomo.core.counting.count_core_shell`).
 
     The library is the core crystal's (``md["crystal"]``) along the zone
@@ -190,6 +190,12 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
         ``alone`` (not to be bound to other views) is told that its thin
         cores read high (:data:`ALONE_100_NOTE`).
 
+    ``mixed_units`` is the units of the library ``"auto"`` takes for a ⟨100⟩ view's mixed core columns
+    (:func:`~napari_nxtomo.core.library.load_library`).  ``"fitted"`` compares a core column's remainder (its
+    fitted volume minus the shell's share, itself read off fitted Cd columns) with fitted volumes of the bulk: better
+    ⟨100⟩ core counts at 1e5 e/Å² but more Pb in pure-shell columns at 5e4, measured in
+    ``benchmarks/bench_core_shell.py``'s docstring; not yet the default.
+
     Examples
     --------
     The [110] view of the core–shell sample (noise-free, 1e5 e/Å²), found and fitted by sublattice:
@@ -212,7 +218,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
             raise ValueError(f"counting a core-shell view needs its {key}: the table's metadata does not say it")
     dose = _metadata_dose(md) if dose is None else dose
     kind = "Pb" if tuple(sorted(abs(int(v)) for v in md["zone_axis"])) == (0, 1, 1) else "Pb+Se"
-    choice = choose_library(library, md, np.array([kind]), units=CORE_SHELL_UNITS[kind])
+    choice = choose_library(library, md, np.array([kind]), units=mixed_units if kind == "Pb+Se" else "cell")
     if choice.library is None:
         raise ValueError(f"counting the Pb of a core-shell view needs a cross-section library of its core: "
                          f"{choice.note or 'none given'}")
@@ -242,15 +248,6 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     return counted, result
 
 
-#: the library units ``count_core_shell_table`` prefers per core column type (:func:`~napari_nxtomo.core.library.
-#: load_library`).  A ⟨100⟩ column's core part is its fitted volume minus the shell's share read off the image's
-#: own fitted Cd columns, a remainder in the fit's units, counted with the mixed PbSe columns' fitted volumes
-#: (``simulate_library(units="fitted")``).  Measured 2026-12-05 (``benchmarks/bench_core_shell.py --seeds 0 1 2 3
-#: --runs 4``, the eleven particles): the bound [100] views' least exact fraction 0.854 (0.833 with the cell
-#: library × its one capture, FIT_CAPTURE), the large core's [100] 0.987-1.000 (0.855-0.961) and its island 12 of 12
-#: at every seed (11 at two); [110] keeps the cell-integrated library: a fitted one took the large core's [110] view
-#: to 0.735-0.755 at two seeds.
-CORE_SHELL_UNITS = {"Pb+Se": "fitted", "Pb": "cell"}
 
 
 def _with_shell_cd(counted, md, result, core_library, kind, dose, shell_library="auto"):
