@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import map_coordinates
+from scipy.spatial import cKDTree
 
 from .cell import column_composition, elements_by_weight
 
@@ -87,8 +88,7 @@ def fitted_volumes(maps, spacing, lengths, columns, types, tiles: int = TILES) -
     >>> fitted_volumes(img[None], (h, h), (6.0, 6.0), cols, np.array(["A", "B"])).round(3).tolist()
     [[1.0, 2.0]]
     """
-    from ..fitting import fit_columns
-    from scipy.spatial import cKDTree
+    from ..fitting import fit_columns  # the fitting's kernels load only when a fitted library is computed
 
     columns = np.asarray(columns, float)
     shifts = np.array([[a * lengths[0], b * lengths[1]] for a in range(tiles) for b in range(tiles)])
