@@ -42,6 +42,14 @@ scatters more), one below only scatters itself.  The model applies the one-above
 and not kept (2026-12-05, truncated core and cube, seeds 0-3): the mean of above and below (truncated [100] 0.810 at
 seed 2), and 1.5 per Se plus one focusing Se (the same counts but truncated [100] 0.952 at seed 1, 1.000 with the
 table).  Each run ~2-6 min on the 2 cores beside the CI.
+
+In the fit's units (``--every-column --fitted --phonons 4 --above 1``, 2026-12-05, 202 s: the plugin's fitted volumes
+of the mean scanned supercell, against the PbSe ⟨100⟩ library in fitted units): one Se above a core of 1-8 Pb adds
+1.48 / 2.00 / 2.78 / 3.39 / 3.00 / 3.49 / 3.48 / 2.75 × a fitted Se alone (the fitted library's next Se 1.36 / 2.09 /
+2.35 / 2.72 / 3.09 / 3.28 / 3.14 / 3.59): 20-45 % under the cell-integrated weights, the fit giving part of what the
+shell Se steers into the core to its neighbours.  Counting the core-shell sample at 5e4 e/Å² with
+``mixed_units="fitted"`` and these weights in the layer binding (scratch) left its [010] view's Pb in pure-shell
+columns where it was (4 / 5 / 4 / 3 of 48 at seeds 0-3): that comes from the single-view shell-only cut.
 """
 
 from __future__ import annotations
@@ -53,14 +61,16 @@ import numpy as np
 
 from napari_nxtomo.core.library import load_library
 from napari_nxtomo.core.library.cell import column_composition, oriented_cell, resolve_crystal, tiled_cell
+from napari_nxtomo.core.library.fitted import column_types, fitted_volumes
 from napari_nxtomo.core.library.multislice import _cell_scan, _import_abtem, _phonon_signal, _supercell, library_settings
 
 OPTICS = {"convergence_mrad": 22.0, "detector_mrad": (60.0, 140.0)}
 
 
-def run(n_layers, emptied, n_phonons, seed=0, every=False):
+def run(n_layers, emptied, n_phonons, seed=0, every=False, fitted=False):
     """Cell-integrated signal (layers, columns) of the bulk PbSe [100] column with the cations ``emptied(layer)`` removed
-    (``every``: every column of the supercell scanned, 8 samples of each kind per configuration, 0.4 Å steps)."""
+    (``every``: every column of the supercell scanned, 8 samples of each kind per configuration, 0.4 Å steps;
+    ``fitted``: the plugin's fitted volumes of the configurations' mean image instead, ``library.fitted``)."""
     abtem = _import_abtem()
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
     s = library_settings("PbSe", (1, 0, 0), n_phonons=n_phonons, every_column=every, scan_step_A=0.4 if every else 0.25,
@@ -70,13 +80,19 @@ def run(n_layers, emptied, n_phonons, seed=0, every=False):
         cell = tiled_cell(cell, s["supercell_repeats"])
     scan = _cell_scan(abtem, cell, s, every)
     rng = np.random.default_rng(seed)
-    out = []
+    out, maps = [], 0.0
     for _ in range(n_phonons):
         atoms = _supercell(cell, s, n_layers, every)
         gone = (np.array(atoms.get_chemical_symbols()) == "Pb") & emptied(atoms.positions[:, 2] / cell.layer_spacing)
         del atoms[np.flatnonzero(gone)]
-        out.append(_phonon_signal(abtem, atoms, s, scan, rng))
-    return np.mean(out, axis=0), column_composition(cell, n_layers)[:, scan["keep"]]
+        signal, config_maps = _phonon_signal(abtem, atoms, s, scan, rng)
+        out.append(signal)
+        maps = maps + config_maps / n_phonons
+    comp = column_composition(cell, n_layers)[:, scan["keep"]]
+    if fitted:
+        volumes = fitted_volumes(maps, scan["spacing"], cell.lengths, cell.columns, column_types(cell))
+        return volumes[:, scan["keep"]], comp
+    return np.mean(out, axis=0), comp
 
 
 def main(argv=None):
@@ -87,18 +103,22 @@ def main(argv=None):
     ap.add_argument("--every-column", action="store_true",
                     help="scan every column of the supercell (8 samples of each kind per configuration) and compare "
                          "'above' with a run of the same settings without the shell, not with the library")
+    ap.add_argument("--fitted", action="store_true",
+                    help="fitted volumes (the fit's units; needs --every-column) against the fitted library")
     args = ap.parse_args(argv)
-    every = args.every_column
-    lib = load_library("PbSe", (1, 0, 0), **OPTICS).values("Pb+Se")
+    every, fitted = args.every_column, args.fitted
+    if fitted and not every:
+        ap.error("--fitted fits the whole supercell: give --every-column")
+    lib = load_library("PbSe", (1, 0, 0), units="fitted" if fitted else "cell", **OPTICS).values("Pb+Se")
     alone = lib[(0, 1)]
     nxt = {n: (lib[(n, n + 1)] - lib[(n, n)]) / alone for n in range(1, 9) if (n, n + 1) in lib}
     depth = 18
-    ref = run(depth, lambda layer: np.zeros_like(layer, dtype=bool), args.phonons, seed=1, every=every)[0] if every \
-        else None
+    ref = run(depth, lambda layer: np.zeros_like(layer, dtype=bool), args.phonons, seed=1, every=every,
+              fitted=fitted)[0] if every else None
     for a in args.above:
         t0 = time.time()
         # a shell Se over the core, an empty cation site between (and the next a - 1 below it the same)
-        cs, comp = run(depth + 2 * a, lambda layer, a=a: layer < 2 * a, args.phonons, every=every)
+        cs, comp = run(depth + 2 * a, lambda layer, a=a: layer < 2 * a, args.phonons, every=every, fitted=fitted)
         print(f"{a} shell Se above ({time.time() - t0:.0f} s):")
         for n in range(1, 9):
             if ref is not None:  # the same column's core without the shell: the reference run, 2a layers earlier
@@ -114,7 +134,7 @@ def main(argv=None):
                       f"{nxt.get(n, float('nan')):.2f})")
     for length in args.cores:
         t0 = time.time()
-        cs, comp = run(length + 6, lambda layer, L=length: layer > L, args.phonons, every=every)
+        cs, comp = run(length + 6, lambda layer, L=length: layer > L, args.phonons, every=every, fitted=fitted)
         print(f"below, core of {length} layers ({time.time() - t0:.0f} s):")
         for k in range(comp.shape[1]):
             n = int(comp[length - 1, k, 0])

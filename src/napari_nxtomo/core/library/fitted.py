@@ -123,6 +123,6 @@ def in_fitted_units(cell_tables: dict, fitted_tables: dict) -> dict:
     for t, cell in cell_tables.items():
         fit = fitted_tables[t].set_index(["count", "n_minor"])["cross_section"]
         values = fit.reindex(list(zip(cell["count"], cell["n_minor"]))).to_numpy()
-        out[t] = cell.assign(cross_section=values,
-                             cross_section_sd=cell["cross_section_sd"].to_numpy() * values / cell["cross_section"].to_numpy())
+        spread = cell["cross_section_sd"].to_numpy() / cell["cross_section"].to_numpy()
+        out[t] = cell.assign(cross_section=values, cross_section_sd=spread * values)
     return out
