@@ -197,6 +197,16 @@ MODELS = {"pbse_cdse_offcentre": CORE_SHELL_OTHER, "pbse_cdse_cube": CORE_SHELL_
           "pbse_cdse_thin_side": CORE_SHELL_THIN_SIDE, "pbse_cdse_exposed": CORE_SHELL_EXPOSED}
 
 
+def _island_found(particle, core, model_args):
+    """(island sites in the 3D model, the island's true sites), the model found in the core's frame."""
+    q_pb = particle.q[particle.elements == "Pb"]
+    island = core_shell_island(q_pb, particle.lattice_parameter, model_args)
+    model_q = np.rint(core.positions / (particle.lattice_parameter / 4)).astype(int)
+    shift, _ = best_fcc_translation(model_q, q_pb)
+    model = {tuple(v) for v in model_q + shift}
+    return sum(tuple(v) in model for v in island), island
+
+
 def test_the_interfacial_island_is_recovered(counted, core):
     """Issue 12: the Pb island on the core's facet, every one of its sites in the 3D model (found in the core's frame).
     Met by the off-centre core (4 of 4 sites at noise seeds 0-3, bench_core_shell.py --particle offcentre), the cut
@@ -205,12 +215,7 @@ def test_the_interfacial_island_is_recovered(counted, core):
     truncated core (5 of 6 at seeds 0-3; 5 / 5 / 3 / 5 before), whose sixth site overhangs the core's {111} edge:
     skipped, with the count, while issue 12 is open."""
     particle = counted[0]
-    q_pb = particle.q[particle.elements == "Pb"]
-    island = core_shell_island(q_pb, particle.lattice_parameter, MODELS[particle.key])
-    model_q = np.rint(core.positions / (particle.lattice_parameter / 4)).astype(int)
-    shift, _ = best_fcc_translation(model_q, q_pb)
-    model = {tuple(v) for v in model_q + shift}
-    found = sum(tuple(v) in model for v in island)
+    found, island = _island_found(particle, core, MODELS[particle.key])
     if (particle.key, particle.seed) in ISLAND_OPEN and found < len(island):
         pytest.skip(f"issue 12 open: the {particle.key} island {found} of {len(island)} sites (seed {particle.seed})")
     assert len(island) >= 4 and found == len(island), (found, len(island))
@@ -282,9 +287,5 @@ def test_mixed_columns_in_fitted_units_recover_the_large_cores_island(fit_view):
     items = [(t[["y", "x"]].to_numpy(), t, {"zone_axis": v.geometry.zone_axis}) for v, t in zip(particle.views, counts)]
     model = reconstruct_tables(items, particle.lattice_parameter, names=[v.name for v in particle.views], n_runs=2,
                                seed=0)
-    q_pb = particle.q[particle.elements == "Pb"]
-    island = core_shell_island(q_pb, particle.lattice_parameter, CORE_SHELL_LARGE)
-    model_q = np.rint(model.positions / (particle.lattice_parameter / 4)).astype(int)
-    shift, _ = best_fcc_translation(model_q, q_pb)
-    found = {tuple(v) for v in model_q + shift}
-    assert len(island) == 12 and all(tuple(v) in found for v in island)
+    found, island = _island_found(particle, model, CORE_SHELL_LARGE)
+    assert len(island) == 12 and found == 12

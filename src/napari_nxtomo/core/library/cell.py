@@ -168,6 +168,18 @@ def column_composition(cell: OrientedCell, n_layers: int) -> np.ndarray:
     return out
 
 
+def column_type_names(held, elements) -> list:
+    """Each column's type from the atoms it holds (``held``: (columns, elements), elements heaviest first): its element,
+    or ``"A+B"`` (heavy first) when it holds two, as the library's tables and the plugin name them.
+
+    Examples
+    --------
+    >>> column_type_names(np.array([[1, 0], [0, 2], [3, 3]]), ["Pb", "Se"])
+    ['Pb', 'Se', 'Pb+Se']
+    """
+    return ["+".join(e for e, h in zip(elements, row) if h > 0) for row in np.asarray(held)]
+
+
 def elements_by_weight(elements) -> list:
     """The distinct elements, heaviest first.
 

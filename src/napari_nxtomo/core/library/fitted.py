@@ -15,7 +15,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 from scipy.spatial import cKDTree
 
-from .cell import column_composition, elements_by_weight
+from .cell import column_composition, column_type_names, elements_by_weight
 
 #: the periodic image is tiled this many times each way, so that the middle copy's columns have every neighbour
 TILES = 3
@@ -34,9 +34,7 @@ def column_types(cell) -> np.ndarray:
     {'Pb+Se'}
     """
     per_cell = int(round(cell.lengths[2] / cell.layer_spacing))
-    held = column_composition(cell, per_cell)[-1] > 0
-    names = elements_by_weight(cell.elements)
-    return np.array(["+".join(e for e, h in zip(names, row) if h) for row in held])
+    return np.array(column_type_names(column_composition(cell, per_cell)[-1], elements_by_weight(cell.elements)))
 
 
 def square_tiles(image, spacing, tiles: int = TILES):

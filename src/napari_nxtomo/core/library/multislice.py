@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .cell import (
-    canonical_zone, cell_owner, column_composition, elements_by_weight, integrate_cells, oriented_cell,
+    canonical_zone, cell_owner, column_composition, column_type_names, elements_by_weight, integrate_cells, oriented_cell,
     representative_columns, resolve_crystal, scan_grid, tiled_cell,
 )
 from .fitted import column_types, fitted_volumes, in_fitted_units
@@ -369,15 +369,15 @@ def library_tables(cs, comp, elements, max_count) -> dict:
     [1, 1, 2]
     """
     groups: dict = {}
-    for k in range(comp.shape[1]):
+    types = column_type_names(comp[-1], elements)
+    for k, t in enumerate(types):
         present = comp[-1, k] > 0
-        names = [e for e, p in zip(elements, present) if p]
-        t = "+".join(names)
+        mixed = "+" in t
         i_heavy = int(np.argmax(present))
         i_light = len(elements) - 1 - int(np.argmax(present[::-1]))
         for j in range(comp.shape[0]):
-            n, minor = int(comp[j, k, i_heavy]), (int(comp[j, k, i_light]) if len(names) > 1 else 0)
-            if n > max_count or n + minor == 0 or (len(names) == 1 and n == 0):
+            n, minor = int(comp[j, k, i_heavy]), (int(comp[j, k, i_light]) if mixed else 0)
+            if n > max_count or n + minor == 0 or (not mixed and n == 0):
                 continue
             groups.setdefault((t, n, minor), []).append(cs[:, j, k])
     tables = {}
