@@ -31,6 +31,21 @@ the island's sites are found, the Cd counted exactly per view, the shell's Cd an
 cation sublattice (Pb and Cd on their own sites, one common translation; target ≥ 0.90 both
 ways), and the times.
 
+Session of 2026-12-05 07:07 UTC: a ⟨100⟩ column counted one Pb whose shell-corrected remainder lies below halfway
+between one lone Pb and the two Se that the Cd neighbours need not show (``layer_totals.EXTRA_SE``) is given 0 Pb
+(``counting.core_shell.se_alone``): the rod's edge columns hold up to three Se over Cd columns of one, and their
+remainders (0.5-0.7 of a lone Pb over these particles) were read as one Pb.  ``--seeds 0 1 2 3 --runs 4``, default
+(cell) units: the single views' Pb in pure-shell columns, worst view and seed per particle, 0.000-0.019 (were
+0.006-0.046: cube 0.045, cut_cube 0.046, wide 0.037, sample 0.035); bound counts, 3D and island identical for nine
+particles (offcentre's [010] 0.978-1.000, was 0.956-0.978; the sample's 3D 1.000 / 1.000 at every seed, was 0.987 at
+seed 1); the sample's bound [010] 0.857 / 0.918 / 0.918 / 0.878 (was 0.918 / 0.918 / 0.918 / 0.898): its [110] view
+reads the central 6-Pb columns as 7 (1.08 × the library in the noise-free image), all three views then agree on one Pb
+too many in layers ±1, and that Pb, which sat on edge shell columns, now goes to core columns.  With ``--mixed-units
+fitted``: single views' pure-shell Pb ≤ 0.019 (were up to 0.065, cube), truncated's island 5 / 6 / 6 / 5, the rest as
+before but the sample's [010] 0.918 at seeds 0-2 (0.939 / 0.918 / 0.939) and wide's [010] 0.956 at seeds 2-3 (0.978);
+the demo's 5e4 sample still gets Pb in 4 / 4 / 4 / 3 of its 48 bound [010] pure-shell columns (the binding places the
+[110] view's extra Pb there, at p 0.5-0.9), so fitted units stay an option.
+
 Session of 2026-12-05 04:44 UTC, ``--mixed-units fitted`` (not the default): the ⟨100⟩ core columns counted with
 the PbSe library in the fit's units (``simulate_library(..., every_column=True, units="fitted", n_phonons=4,
 seed=3)``: the plugin's Gaussians fitted to the mean scanned bulk supercell after every layer, no particle involved).

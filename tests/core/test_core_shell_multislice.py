@@ -92,3 +92,25 @@ def test_reconstruction_of_the_core(counted):
     s = score_reconstruction(result, truth_q, n_runs=2)
     assert s["true_sites_recovered_fraction"] >= 0.90
     assert s["model_atoms_that_are_true_fraction"] >= 0.90
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_100_view_alone_gives_no_pb_to_se_its_cd_do_not_show(fit_view, seed):
+    """At the demo's dose (5e4 e/Å²) the pure-shell Pb/Se columns at the rod's edge hold up to three Se over Cd
+    columns of one: the shell correction leaves 0.5-0.7 of a lone Pb, which the count read as one Pb (2-4 of the
+    sample's 91 pure-shell <100> columns per seed, before se_alone).  Counted alone, the two <100> views now put Pb
+    in at most one of them, and take it from no column that holds Pb."""
+    particle = pbse_cdse_core_shell_multislice(seed=seed, dose=5e4)
+    placed, pure, taken = 0, 0, 0
+    for view in particle.views[:2]:
+        counted, result = count_table(fit_view(view))
+        idx, _ = match_columns(counted, view.columns)
+        n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
+        mine = counted["type"].astype(str).to_numpy() == "Pb+Se"
+        count = counted["count"].to_numpy()
+        placed += int(np.sum(count[mine & (n_pb == 0)] > 0))
+        pure += int(np.sum(mine & (n_pb == 0)))
+        alone = counted["se_alone"].to_numpy()
+        assert np.all(count[alone] == 0) and np.all(counted["count_probability"].to_numpy()[alone] == 0.5)
+        taken += int(np.sum(alone & (n_pb > 0)))
+    assert pure >= 80 and placed <= 1 and taken == 0, (placed, pure, taken)

@@ -156,12 +156,45 @@ def without_pb(core, one_pb: float | None = None) -> np.ndarray:
     return low
 
 
+#: the probability given to a column counted one Pb and then taken for Se alone (:func:`se_alone`): even odds
+SE_ALONE_PROBABILITY = 0.5
+
+
+def se_alone(core, counts, one_pb: float, one_se: float) -> np.ndarray:
+    """The columns counted one Pb whose remainder Se alone explains as well: below halfway between one lone Pb
+    and the :data:`~napari_nxtomo.core.counting.layer_totals.EXTRA_SE` Se that the Cd neighbours need not show.
+
+    The shell correction misses Se where a column's Cd sites are empty or outside the particle (the rod's edge):
+    over the stored particles such pure-shell remainders reach 0.7 of a lone Pb, while the columns of one Pb lie
+    at 0.78 or more.  The counting itself is not redone (its classes are fitted with these columns in); their
+    count becomes 0 at :data:`SE_ALONE_PROBABILITY`.
+
+    Examples
+    --------
+    >>> se_alone(np.array([0.006, 0.0105, 0.006]), np.array([1, 1, 2]), one_pb=0.0105, one_se=0.0021).tolist()
+    [True, False, False]
+    """
+    from .layer_totals import EXTRA_SE
+
+    c = np.asarray(core, dtype=float)
+    return (np.asarray(counts) == 1) & (c < 0.5 * (one_pb + EXTRA_SE * one_se))
+
+
 def _one_pb(library, dose, pixel_size, kind):
     """The cross-section (image units) of a mixed column of one Pb at the dose, or None when unknown."""
+    return _at_dose(library, dose, pixel_size, kind, lambda k: isinstance(k, tuple) and k[0] == 1)
+
+
+def _one_se(library, dose, pixel_size, kind):
+    """The cross-section (image units) of one Se alone at the dose (the library's (0, 1)), or None when unknown."""
+    return _at_dose(library, dose, pixel_size, kind, lambda k: k == (0, 1))
+
+
+def _at_dose(library, dose, pixel_size, kind, which):
+    """The least library value of ``kind`` whose key ``which`` accepts, in image units at the dose, or None."""
     if library is None or dose is None or pixel_size is None or not hasattr(library, "fit_capture"):
         return None
-    values = library.values(kind)
-    ones = [v for k, v in values.items() if isinstance(k, tuple) and k[0] == 1]
+    ones = [v for k, v in library.values(kind).items() if which(k)]
     if not ones:
         return None
     return float(dose) * float(pixel_size) ** 2 * library.fit_capture(kind)[0] * min(ones)
@@ -210,7 +243,9 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         says which rows of ``table``).
     info : dict
         ``selected`` (N,) bool, ``shell`` (N,) the shell's share of the
-        cross-section subtracted (⟨100⟩), ``rho`` the Se/Cd ratio used.
+        cross-section subtracted (⟨100⟩), ``rho`` the Se/Cd ratio used,
+        ``se_alone`` (N,) bool the columns counted one Pb and then given 0
+        (:func:`se_alone`).
 
     Examples
     --------
@@ -264,10 +299,18 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
                             "show; counted at the dose's scale, to be bound to the other views' layer totals")
     n_pb = np.zeros(len(table), dtype=int)
     n_pb[selected] = np.asarray(result.counts, dtype=int)
+    alone = np.zeros(len(table), dtype=bool)
+    one, one_se = _one_pb(library, dose, pixel_size, kind), _one_se(library, dose, pixel_size, kind)
+    if kind == "Pb+Se" and one is not None and one_se is not None:
+        alone = se_alone(vol - shell, n_pb, one, one_se)
+        n_pb[alone] = 0
+        if alone.any():
+            result.notes.append(f"{int(alone.sum())} column(s) counted one Pb hold no more than the Se their Cd "
+                                "neighbours need not show: given 0 Pb at even odds")
     if np.isfinite(rho):
         result.notes.append(f"shell Se taken off every Pb/Se column: {rho:.3f} × the mean cross-section of its "
                             "four Cd sites (ratio measured on the shell-only columns)")
-    return n_pb, result, {"selected": selected, "shell": shell, "rho": rho}
+    return n_pb, result, {"selected": selected, "shell": shell, "rho": rho, "se_alone": alone}
 
 
 def count_shell_cd(table, *, library, dose: float, pixel_size: float, **options):

@@ -203,7 +203,7 @@ def _covered_layers(c, rows, layers) -> set:
 
 def _set_counts(c, rows, layers, new, costs, info, k):
     """Write the bound counts into table ``c`` (``count_single_view``, ``layer``, ``count_probability``: of a changed
-    column, its count's probability given its layer's total)."""
+    column, or one given 0 Pb as Se alone, its count's probability given its layer's total)."""
     from ..counting.layer_totals import probabilities_at_totals
 
     counts, cost = costs
@@ -215,7 +215,9 @@ def _set_counts(c, rows, layers, new, costs, info, k):
     changed = new != old[rows]
     prob = probabilities_at_totals(cost, counts, layers, info["layer_totals"], new)
     col = c["count_probability"].to_numpy(dtype=float).copy()
-    col[rows[changed]] = prob[changed]
+    # a column given 0 Pb as Se alone (even odds in its view) takes its probability at its layer's total too
+    fresh = changed | (c["se_alone"].to_numpy()[rows] if "se_alone" in c else False)
+    col[rows[fresh]] = prob[fresh]
     c.loc[c.index[rows], "count"] = new
     c["count_probability"] = col
     if "region" in c:

@@ -181,8 +181,10 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
         ``table`` with ``count`` (Pb atoms), ``count_probability`` (1 for
         the columns that hold no Pb by their sublattice),
         ``shell_cross_section`` (the shell's share taken off before counting,
-        ⟨100⟩; 0 elsewhere), ``region`` ("core" for a column that holds Pb,
-        "shell" for the others) and, when a library of the shell crystal
+        ⟨100⟩; 0 elsewhere), ``se_alone`` (a column counted one Pb and given
+        0, as Se alone explains it:
+        :func:`~napari_nxtomo.core.counting.core_shell.se_alone`),
+        ``region`` ("core" for a column that holds Pb, "shell" for the others) and, when a library of the shell crystal
         (``md["shell_crystal"]``, ``shell_library``) is found, ``count_Cd``
         and ``count_Cd_probability`` (:func:`_with_shell_cd`).
     result : CountResult
@@ -210,7 +212,7 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     >>> int(counted["count"].sum()), int(v.columns["n_Pb"].sum()), counted.attrs["count_element"]
     (157, 155, 'Pb')
     """
-    from ..counting.core_shell import count_core_shell
+    from ..counting.core_shell import SE_ALONE_PROBABILITY, count_core_shell
     from .count_library import choose_library, scale_line
 
     for key in ("zone_axis", "lattice_parameter"):
@@ -239,7 +241,9 @@ def count_core_shell_table(table, md: dict, *, library="auto", dose=None, progre
     counted["count"] = n_pb
     prob = np.ones(len(table))
     prob[info["selected"]] = result.to_frame()["probability"].to_numpy()
+    prob[info["se_alone"]] = SE_ALONE_PROBABILITY
     counted["count_probability"] = prob
+    counted["se_alone"] = info["se_alone"]
     counted["shell_cross_section"] = info["shell"]
     counted["region"] = np.where(n_pb > 0, "core", "shell")  # a column through the core holds Pb
     counted.attrs.update(counting_library=choice.description, counting_note=choice.note, counting_scale=scale,
