@@ -281,7 +281,8 @@ def refuse_same_outputs(paths, output_name) -> None:
 
 
 def run_count(tables, out: Path, *, max_components: int = 20, n_components=None, lowest_count=None,
-              library="auto", dose=None, joint=False, quiet=False, assignment="likelihood") -> list[Path]:
+              library="auto", dose=None, joint=False, quiet=False, assignment="likelihood",
+              mixed_units="cell") -> list[Path]:
     """Count the atoms of each column table; write ``<table>_counts.csv`` and ``<table>_counts.png``.
 
     Parameters
@@ -311,6 +312,10 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         How a library counts one-element columns
         (:func:`~napari_nxtomo.core.counting.count_atoms`); ``--joint``
         counts by likelihood (its totals move columns by their probabilities).
+    mixed_units : {"cell", "fitted"}
+        Core–shell ⟨100⟩ views counted ``joint``: the units of the library
+        of the core's Pb/Se columns
+        (:func:`~napari_nxtomo.core.workflow.count_core_shell_views`).
 
     Returns
     -------
@@ -346,7 +351,10 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
         if assignment != "likelihood":
             print(f"warning: --joint counts by likelihood (the totals move columns by their probabilities): "
                   f"--assignment {assignment} is not used (count without --joint to use it)", file=sys.stderr)
-        return _count_jointly(list(map(Path, tables)), out, library, dose, quiet)
+        return _count_jointly(list(map(Path, tables)), out, library, dose, quiet, mixed_units)
+    if mixed_units != "cell":
+        print(f"warning: --mixed-units {mixed_units} is for core-shell views counted together: add --joint",
+              file=sys.stderr)
     written = []
 
     def count_file(path):
@@ -372,7 +380,7 @@ def run_count(tables, out: Path, *, max_components: int = 20, n_components=None,
     return written
 
 
-def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
+def _count_jointly(paths, out: Path, library, dose, quiet, mixed_units="cell") -> list[Path]:
     """``count --joint``: the tables counted together as views of one particle; one counted table per input."""
     from ..core.tables import read_points_csv
 
@@ -383,7 +391,9 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
         if "volume" not in feats or "type" not in feats:
             raise ValueError(f"{p.name} has no 'volume'/'type' columns: run 'napari-nxtomo fit' first")
     if any(r[2].get("structure") == "core-shell" for r in read):
-        return _count_core_shell_jointly(paths, read, out, library, dose, quiet)
+        return _count_core_shell_jointly(paths, read, out, library, dose, quiet, mixed_units)
+    if mixed_units != "cell":
+        print(f"warning: --mixed-units {mixed_units} is for core-shell views: not used", file=sys.stderr)
     counted, joint = workflow.count_views_tables([r[1] for r in read], [r[2] for r in read], library=library,
                                                   dose=dose)
     written = []
@@ -397,14 +407,15 @@ def _count_jointly(paths, out: Path, library, dose, quiet) -> list[Path]:
     return written
 
 
-def _count_core_shell_jointly(paths, read, out: Path, library, dose, quiet) -> list[Path]:
+def _count_core_shell_jointly(paths, read, out: Path, library, dose, quiet, mixed_units="cell") -> list[Path]:
     """``count --joint`` on core-shell views: one Pb total per layer across the tilt axis in all views."""
     counted, info = workflow.count_core_shell_views([r[1] for r in read], [r[2] for r in read], library=library,
-                                                    dose=dose, names=[p.name for p in paths])
+                                                    dose=dose, names=[p.name for p in paths], mixed_units=mixed_units)
     written = []
     for k, (path, (coords, _, md, name), feats, res) in enumerate(zip(paths, read, counted, info["results"])):
         md["counting"] = _counting_metadata(feats, res, dose)
-        md["counting"].update(joint=True, joint_totals=info["totals"], columns_moved=int(info["moved"][k]))
+        md["counting"].update(joint=True, joint_totals=info["totals"], columns_moved=int(info["moved"][k]),
+                              mixed_units=mixed_units)
         written.append(_write_counted(path, out, coords, feats, md, name, res))
     if not quiet:
         print(f"{len(paths)} core-shell views counted jointly: Pb totals {info['totals_single']} -> {info['totals']}; "

@@ -90,6 +90,11 @@ def _add_count(sub) -> None:
                        help="with a library, how a one-element column gets its count: likelihood (default: the "
                             "classes equally likely), posterior (the mixture's class fractions) or nearest (the "
                             "nearest scaled library value, StatSTEM's rule)")
+    count.add_argument("--mixed-units", default="cell", choices=["cell", "fitted"],
+                       help="core-shell <100> views counted with --joint: the units of the PbSe library for the "
+                            "core's Pb/Se columns: cell (default: the column's cell-integrated signal x one capture) "
+                            "or fitted (the library fitted by the plugin's Gaussians: better core counts at 1e5 "
+                            "e/Å², more Pb put in the rod's edge shell columns at 5e4; benchmarks/bench_core_shell.py)")
     count.add_argument("--quiet", action="store_true")
 
 
@@ -177,7 +182,8 @@ def _run(parser, args) -> None:
         commands.run_count(args.tables, Path(args.out), max_components=args.max_components,
                            n_components=args.n_components, lowest_count=_lowest(parser, args.lowest_count),
                            library=args.library,
-                           dose=args.dose, joint=args.joint, quiet=args.quiet, assignment=args.assignment)
+                           dose=args.dose, joint=args.joint, quiet=args.quiet, assignment=args.assignment,
+                           mixed_units=args.mixed_units)
     elif args.command == "reconstruct":
         commands.run_reconstruct(args.tables, Path(args.out), lattice_parameter=args.lattice_parameter,
                                  element=args.element, zone_axes=args.zone_axes, n_runs=args.runs,
