@@ -96,9 +96,9 @@ CLI = {
     },
     "count": {
         "options": {"-h", "--out", "--max-components", "--n-components", "--lowest-count", "--library", "--dose",
-                    "--joint", "--quiet", "--assignment"},  # --assignment: issue 17
+                    "--joint", "--quiet", "--assignment", "--mixed-units"},  # --assignment: 17; --mixed-units: 12
         "positional": ["tables"],
-        "choices": ["likelihood,posterior,nearest"],
+        "choices": ["likelihood,posterior,nearest", "cell,fitted"],
     },
     "reconstruct": {
         "options": {"-h", "--out", "--lattice-parameter", "--element", "--zone-axes", "--runs", "--solver", "--seed",
