@@ -179,8 +179,10 @@ def test_views_of_one_zone_axis_family_share_a_scale():
 
 def test_a_scale_chosen_among_disagreeing_views_carries_its_error():
     """Without the dose, the irregular particle's ⟨100⟩ views fit aliases (~4 × the truth) and the scale is the [110]
-    view's Pb scale, chosen by the particle's shape: it is reported with that estimate's standard error (it was NaN),
-    and the truth lies within 3 of those errors (at 2e4 e/Å², noise seed 0: 1.0365 ± 0.0172 × dose · pixel²)."""
+    view's Pb scale, chosen by the particle's shape: it is reported with that estimate's standard error (it was NaN)
+    and the fit capture's 4 % (every estimate passes through it; without it the error claimed 1.7 % where the truth
+    lay 3.7 % off), and the truth lies within 2 of those errors (at 2e4 e/Å², noise seed 0: 1.0365 ± 0.0438 ×
+    dose · pixel²)."""
     from napari_nxtomo.core.columns import min_distance_for
 
     dose = 2e4
@@ -195,6 +197,30 @@ def test_a_scale_chosen_among_disagreeing_views_carries_its_error():
     libraries = [load_library("PbSe", v.zone_axis, **optics) for v in views]
     joint = count_views(tables, libraries)
     c_true = dose * views[0].pixel_size**2
-    assert np.isfinite(joint.scale_err) and 0 < joint.scale_err < 0.03 * joint.scale, joint.scale_err
-    assert abs(joint.scale - c_true) <= 3 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
+    assert np.isfinite(joint.scale_err) and 0.04 * joint.scale <= joint.scale_err < 0.06 * joint.scale, joint.scale_err
+    assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
     assert any("standard error" in n for n in joint.notes), joint.notes
+
+
+def test_a_one_count_alias_is_told_by_the_particles_shape():
+    """Without the dose, the 3 nm cuboctahedron at 2e4 e/Å² (noise seed 3): its <100> views fit aliases (~3 × the
+    truth) and its [110] view one a count off (1.21 ×), at which all three views agree on 486 Pb (of 568) and the
+    counted thickness is 0.82 × the width an orthogonal view sees.  That ratio lies 0.93-1.01 at the true scale of
+    every stored set (five particles, 1e5 and 2e4, seeds 0-3), so 0.82 is an alias (PLAUSIBLE = 0.90-1.11; it was
+    0.80-1.25): the scale the shape proposes is kept, the Pb totals lie within issue 17's 3 % and the truth within 2
+    reported errors (1.047 ± 0.04; before: 1.210 ± 0.023, totals 486)."""
+    from napari_nxtomo.core.columns import min_distance_for
+
+    dose = 2e4
+    views, truth_q, a, optics = _stored_particle("pbse_cuboctahedron_3nm")
+    tables = []
+    for view in views:
+        image = noisy_image(view, dose, 3) * dose * view.pixel_size**2
+        md, _ = min_distance_for({"zone_axis": view.zone_axis, "lattice_parameter": a})
+        table = find_and_fit(image, view.pixel_size, md, zone_axis=view.zone_axis)
+        table.attrs.update(zone_axis=list(view.zone_axis), lattice_parameter=a)
+        tables.append(table)
+    joint = count_views(tables, [load_library("PbSe", v.zone_axis, **optics) for v in views])
+    c_true = dose * views[0].pixel_size**2
+    assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals), joint.totals
+    assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
