@@ -211,6 +211,17 @@ def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages
     true_cd = int(sample.views[0].columns["n_Cd"].sum())
     assert abs(int(shown.features["count_Cd"].sum()) - true_cd) <= 0.03 * true_cd + 2
     assert f"The shell's Cd: {int(shown.features['count_Cd'].sum())}" in dock.status.text()
+    # the core's library in the fit's units, chosen in the dock: the counts are count_core_shell_views' with it
+    dock.mixed_units.value = "fitted"
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert not messages["error"], messages
+    fitted, _ = count_core_shell_views(tables, [dict(ly.metadata) for ly in layers], names=[ly.name for ly in layers],
+                                       mixed_units="fitted")
+    for ly, exp in zip(layers, fitted):
+        np.testing.assert_array_equal(ly.features["count"], exp["count"])
+    assert any(not np.array_equal(f["count"], e["count"]) for f, e in zip(fitted, expected))  # the choice counts
+    dock.mixed_units.value = "cell"
     # unticked by the user, it stays so: the chosen view alone
     dock.joint.value = False
     dock.run()

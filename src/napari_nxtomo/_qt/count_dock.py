@@ -27,6 +27,8 @@ from .library_panel import LibraryPanel
 from ..core.workflow import parse_lowest_count
 
 #: (label, value) of the 'count by' box: how a library's count is given to each column (count_table's assignment)
+#: the units of the core's library for core-shell ⟨100⟩ views counted jointly (count_core_shell_views' mixed_units)
+MIXED_UNITS = [("cell-integrated library", "cell"), ("library in the fit's units", "fitted")]
 ASSIGNMENTS = [("likelihood", "likelihood"), ("mixture posterior", "posterior"),
                ("nearest value (StatSTEM)", "nearest")]
 
@@ -83,9 +85,14 @@ class CountAtomsWidget(Dock):
                               tooltip="count every fitted view of the particle together: one library scale and "
                                       "one Pb total (one per layer for a core-shell particle); ticked when Count "
                                       "finds two or more fitted views, unless you ticked or unticked it")
+        self.mixed_units = ComboBox(choices=MIXED_UNITS, value="cell", label="core-shell ⟨100⟩",
+                                    tooltip="core-shell views counted jointly: the units of the PbSe library for "
+                                            "the core's Pb/Se columns; 'fitted' (the library fitted by the plugin's "
+                                            "Gaussians, shipped for 22 mrad, 60-140 mrad): better core counts at "
+                                            "1e5 e/Å², more Pb put in the rod's edge shell columns at 5e4")
         self.run_button = PushButton(text="Count atoms")
         return [self.points, self.feature, self.max_components, self.n_components, self.lowest,
-                *self.library_panel.widgets(), self.assignment, self.joint, self.run_button]
+                *self.library_panel.widgets(), self.assignment, self.joint, self.mixed_units, self.run_button]
 
     def _summary_panel(self) -> None:
         """The summary line (three lines kept) and a scrolling box for the counting's notes."""
@@ -136,6 +143,9 @@ class CountAtomsWidget(Dock):
         pts = self.chosen_layer(self.points, "choose the points layer of fitted columns")
         if pts is None:
             return
+        if self.mixed_units.value != "cell":
+            notify.info("the core-shell ⟨100⟩ library units apply to views counted together: tick 'all views "
+                        "jointly' to use them (this view is counted with the cell-integrated library)")
         feature = self.feature.value
         if feature not in pts.features:
             notify.error(f"'{pts.name}' has no feature '{feature}': fit the columns first")
@@ -203,11 +213,13 @@ class CountAtomsWidget(Dock):
                            "views: the lowest-count box is not used (untick 'all views jointly' to count each view "
                            "with it)")
         tables, mds = [ly.features.copy() for ly in layers], [dict(ly.metadata) for ly in layers]
+        units = self.mixed_units.value
 
         def job(progress, cancel):
             if any(md.get("structure") == "core-shell" for md in mds):  # one Pb total per layer in all views
                 counted, info = count_core_shell_views(tables, mds, library=options["library"], dose=options["dose"],
-                                                       names=[ly.name for ly in layers], progress=progress)
+                                                       names=[ly.name for ly in layers], progress=progress,
+                                                       mixed_units=units)
                 return counted, SimpleNamespace(results=info["results"], totals_independent=info["totals_single"],
                                                 totals=info["totals"], notes=info["notes"])
             return count_views_tables(tables, mds, library=options["library"], dose=options["dose"], progress=progress)
