@@ -94,7 +94,8 @@ def _add_count(sub) -> None:
                        help="core-shell <100> views counted with --joint: the units of the PbSe library for the "
                             "core's Pb/Se columns: cell (default: the column's cell-integrated signal x one capture) "
                             "or fitted (the library fitted by the plugin's Gaussians: better core counts at 1e5 "
-                            "e/Å², more Pb put in the rod's edge shell columns at 5e4; benchmarks/bench_core_shell.py)")
+                            "e/Å², more Pb put in the rod's edge shell columns at 5e4; "
+                            "benchmarks/bench_core_shell.py)")
     count.add_argument("--quiet", action="store_true")
 
 

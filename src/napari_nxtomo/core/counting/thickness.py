@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 #: the ratio a plausible scale gives: measured 0.95-1.06 at the true scale on the starter set and the 3 nm
-#: cuboctahedron, 0.59 at the 1.8 × alias, 1.43-1.83 at 0.6 ×; and (2026-12-05) 0.929-1.006 at the true scale of the
-#: five stored PbSe sets at 1e5 and 2e4 e/Å², seeds 0-3, 0.82 at the 3 nm cuboctahedron's one-count alias (1.21 ×, 2e4,
-#: seed 3), which (0.8, 1.25) let through.  A count off in every column of n atoms reads (n ∓ 1) / n: these bounds
-#: tell it up to n = 9
+#: cuboctahedron, 0.59 at the 1.8 × alias, 1.43-1.83 at 0.6 ×; and (2026-12-05) 0.929-1.006 at the true scale of
+#: the five stored PbSe sets at 1e5 and 2e4 e/Å², seeds 0-3, 0.82 at the 3 nm cuboctahedron's one-count alias
+#: (1.21 ×, 2e4, seed 3), which (0.8, 1.25) let through.  A count off in every column of n atoms reads (n ∓ 1) / n:
+#: these bounds tell it up to n = 9
 PLAUSIBLE = (0.9, 1.11)
 
 
