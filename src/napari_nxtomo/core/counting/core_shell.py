@@ -274,9 +274,9 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
     if not selected.any():
         raise ValueError(f"no column of type {kind!r} in the table: fit it with the core-shell column types "
                          "(rule 'sublattice': the image's metadata 'structure' = 'core-shell')")
+    one, one_se = _one_pb(library, dose, pixel_size, kind), _one_se(library, dose, pixel_size, kind)
     if kind == "Pb+Se":  # shell-only columns: what the Cd neighbours leave is a small part of one Pb
         sel = np.flatnonzero(selected)
-        one = _one_pb(library, dose, pixel_size, kind)
         selected[sel[without_pb(vol[sel] - shell[sel], one)]] = False
     core = vol[selected] - shell[selected]
     floor = 1e-6 * np.abs(vol[selected]).max()
@@ -286,7 +286,6 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
         result = count_atoms(x, library=library, types=types_k, errors=errors, dose=dose, pixel_size=pixel_size,
                              **options)
     except ValueError as exc:
-        one = _one_pb(library, dose, pixel_size, kind)
         why = _dose_refusal(exc)
         if kind != "Pb+Se" or one is None or why is None:
             raise
@@ -300,7 +299,6 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
     n_pb = np.zeros(len(table), dtype=int)
     n_pb[selected] = np.asarray(result.counts, dtype=int)
     alone = np.zeros(len(table), dtype=bool)
-    one, one_se = _one_pb(library, dose, pixel_size, kind), _one_se(library, dose, pixel_size, kind)
     if kind == "Pb+Se" and one is not None and one_se is not None:
         alone = se_alone(vol - shell, n_pb, one, one_se)
         n_pb[alone] = 0
