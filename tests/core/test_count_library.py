@@ -62,7 +62,8 @@ def test_auto_library_counts_the_multislice_110_image_at_its_ceiling(fitted, tmp
     assert res.params["scale"] > 0 and 0 < res.params["scale_err"] < 0.05 * res.params["scale"]
     assert res.notes[0].startswith("library: PbSe ⟨110⟩") and "fitted ±" in res.notes[1]
     # the same library given as a file, and the metadata given apart from the table: the same counts
-    path = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140)).write(tmp_path / "lib.json")
+    path = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140), units="fitted").write(
+        tmp_path / "lib.json")
     again, _ = count_table(fitted[0], library=path, metadata=optics)
     np.testing.assert_array_equal(again["count"], counted["count"])
 
@@ -162,7 +163,7 @@ def test_image_optics_reach_the_column_table_and_choose_the_library(tmp_path):
 def test_progress_follows_the_column_types_and_the_views():
     """count_table reports one step per column type (then the checks); count_views_tables (two views of one total)
     one per view and type,
-    twice when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
+    three times when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
     import pandas as pd
 
     from napari_nxtomo.core.workflow import count_views_tables
@@ -185,7 +186,7 @@ def test_progress_follows_the_column_types_and_the_views():
     np.testing.assert_array_equal(counted["count"], tables[0]["true"])
     seen.clear()
     counted, joint = count_views_tables(tables, library=lib, progress=lambda i, n: seen.append((i, n)))
-    n = 2 * 2 * 2 + 1  # free scale then about the joint scale, two views of two types, then the totals
+    n = 3 * 2 * 2 + 1  # free scale, about the joint scale, about the settled one: two views of two types; totals
     steps = [i for i, _ in seen]
     assert {m for _, m in seen} == {n} and steps[-1] == n and steps == sorted(steps)
     assert set(range(1, n + 1)) <= set(steps)

@@ -72,15 +72,17 @@ def test_the_loader_keeps_the_units_apart():
 
 # the stored 22 mrad PbSe particles (abTEM, whole particles, 3-8 configurations) and the bundled sample
 PARTICLES = [(None, "100"), (None, "010"), ("pbse_cuboctahedron_3nm", "100"), ("pbse_irregular", "010"),
-             ("pbse_truncated_octahedron_3nm", "100")]
+             ("pbse_truncated_octahedron_3nm", "100"), (None, "110"), ("pbse_cuboctahedron_3nm", "110"),
+             ("pbse_irregular", "110"), ("pbse_truncated_octahedron_3nm", "110")]
 
 
 @pytest.mark.parametrize("particle, name", PARTICLES)
 def test_the_fitted_library_is_what_the_fit_measures_on_particles(particle, name):
-    """Each mixed column's fitted volume (the plugin's find and fit of a noise-free particle image in fraction of the
-    beam) over the fitted library's value for its true composition: 1 within 4 % on average (measured 1.006-1.023
-    on these particles' ⟨100⟩ views, 2026-12-05) and no drift above 1.5 % per Pb atom: the bulk slab's fit stands
-    for a particle's."""
+    """Each Pb column's fitted volume (the plugin's find and fit of a noise-free particle image in fraction of the
+    beam) over the fitted library's value for its true composition: 1 within 4 % on average and no drift above 1.5 %
+    per Pb atom: the bulk slab's fit stands for a particle's.  Measured 2026-12-05: mixed columns of 2 Pb and more
+    along ⟨100⟩ 1.006-1.023; pure Pb columns along [110] 0.992-1.001 (drift +0.5 … +1.4 % per atom: the thinnest,
+    at the surface, read 5-12 % low), where the cell-integrated library reads 0.922-0.933."""
     view = load_multislice_view(SAMPLE_MULTISLICE_DIR if particle is None else TESTS_DATA, name, particle=particle)
     lib = load_library("PbSe", view.zone_axis, units="fitted", **OPTICS)
     assert lib.settings["units"] == "fitted"
@@ -89,12 +91,16 @@ def test_the_fitted_library_is_what_the_fit_measures_on_particles(particle, name
                          zone_axis=view.zone_axis)
     idx, dist = match_columns(table, view.columns)
     truth = view.columns.iloc[idx]
-    values = lib.values("Pb+Se")
+    mixed = "Pb+Se" in lib.types
+    values = lib.values("Pb+Se" if mixed else "Pb")
     keys = list(zip(truth["n_Pb"].astype(int), truth["n_Se"].astype(int)))
-    rows = [i for i, k in enumerate(keys) if dist[i] < 0.5 and k[0] >= 2 and k in values]
+    if not mixed:  # pure Pb columns, by their Pb count
+        keys = [k[0] if k[1] == 0 else None for k in keys]
+    rows = [i for i, k in enumerate(keys) if dist[i] < 0.5 and k is not None and (not mixed or k[0] >= 2)
+            and k in values]
     assert len(rows) >= 40
     ratio = np.array([table["volume"].to_numpy()[i] / values[keys[i]] for i in rows])
-    n = np.array([keys[i][0] for i in rows])
+    n = np.array([keys[i][0] if mixed else keys[i] for i in rows])
     assert abs(ratio.mean() - 1) <= 0.04, ratio.mean()
     assert abs(np.polyfit(n, ratio, 1)[0]) <= 0.015
 

@@ -22,10 +22,11 @@ def messages(notifications):
 
 
 def _table(scale):
-    """Pb and Se columns of counts 2..7 at the shipped [110] library's values × scale, 1 % noise."""
+    """Pb and Se columns of counts 2..7 at the values × scale of the shipped [110] library that "auto" takes (in the
+    fit's units), 1 % noise."""
     from napari_nxtomo.core.library import load_library
 
-    lib = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140))
+    lib = load_library("PbSe", (1, 1, 0), convergence_mrad=22, detector_mrad=(60, 140), units="fitted")
     rng = np.random.default_rng(0)
     rows = [(t, n) for t in ("Pb", "Se") for n in range(2, 8) for _ in range(12)]
     v = np.array([scale * lib.values(t)[n] for t, n in rows])
