@@ -50,15 +50,16 @@ def test_true_counts_are_as_thick_as_the_particle_is_wide():
         assert not PLAUSIBLE[0] <= thickness_ratio(aliased, a) <= PLAUSIBLE[1], f
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_joint_count_without_dose_on_the_3nm_cuboctahedron(seed):
     """Its views' own scales agree on an alias (3.15 × the truth) where the [100] view's classes cannot lie, and no
     estimate gives totals within 3 % at the true scale (the [010] view overcounts by 5 %): refused before.  The
-    thickness check proposes each view's scale corrected by its counted thickness; kept within 3 % of D · p², every
-    view's total within 3 % of the true 568 Pb."""
+    thickness check proposes each view's scale corrected by its counted thickness; kept, then settled by the views'
+    own scales fitted about it: within 3 % of D · p² (1.003-1.010 ×; the thickness's proposal alone 1.035-1.036 × at
+    seeds 2 and 3), every view's total within 3 % of the true 568 Pb."""
     views, tables, mds = _views(CUBO_3NM, 1e5, seed)
     counted, joint = count_views_tables(tables, mds)
     assert joint.scale == pytest.approx(1e5 * views[0].pixel_size ** 2, rel=0.03)
     true_total = int(views[0].columns["n_Pb"].sum())
     assert all(abs(t - true_total) <= 0.03 * true_total for t in joint.totals), joint.totals
-    assert any("counted thickness" in n for n in joint.notes), joint.notes
+    assert any("counted thickness" in n and "settled at" in n for n in joint.notes), joint.notes
