@@ -163,7 +163,7 @@ def test_image_optics_reach_the_column_table_and_choose_the_library(tmp_path):
 def test_progress_follows_the_column_types_and_the_views():
     """count_table reports one step per column type (then the checks); count_views_tables (two views of one total)
     one per view and type,
-    three times when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
+    twice when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
     import pandas as pd
 
     from napari_nxtomo.core.workflow import count_views_tables
@@ -186,7 +186,7 @@ def test_progress_follows_the_column_types_and_the_views():
     np.testing.assert_array_equal(counted["count"], tables[0]["true"])
     seen.clear()
     counted, joint = count_views_tables(tables, library=lib, progress=lambda i, n: seen.append((i, n)))
-    n = 3 * 2 * 2 + 1  # free scale, about the joint scale, about the settled one: two views of two types; totals
+    n = 2 * 2 * 2 + 1  # free scale then about the joint scale, two views of two types, then the totals
     steps = [i for i, _ in seen]
     assert {m for _, m in seen} == {n} and steps[-1] == n and steps == sorted(steps)
     assert set(range(1, n + 1)) <= set(steps)

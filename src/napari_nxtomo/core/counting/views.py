@@ -16,9 +16,8 @@ counting (:mod:`.hybrid`):
    when none or more than one is, the dose is asked for.  Every view is recounted
    with it acting as the dose: each type fits its scale about it
    (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its
-   alias); the mean of those scales (a zone-axis family weighing as one view)
-   settles it, and the views are counted once more about that
-   (:func:`_settled_scale`).  With a dose, the dose's scale is used directly.  Views with the
+   alias); the scale reported is then the mean of those scales, at which the
+   columns were counted (:func:`_settled_scale`).  With a dose, the dose's scale is used directly.  Views with the
    same library (one zone-axis family: [100] and [010]) fit that scale on
    their columns together and are counted at it: one view alone may settle a
    few per cent off, where its columns read a count apart (the [010] views of
@@ -118,8 +117,8 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         orthogonal view sees (:mod:`.thickness`; the tables' ``attrs`` give their ``zone_axis`` and
         ``tilt_direction``, their ``y, x`` the columns in Å); None: from the tables' attrs, else no such check.
     progress : callable, optional
-        ``progress(i, n)``: one step per column type of every view counted (three times per view when the scale
-        is fitted: free, about the joint scale, about the settled one), the last for the totals.
+        ``progress(i, n)``: one step per column type of every view counted (twice per view when the scale is
+        fitted: once free, once about the joint scale), the last for the totals.
 
     Returns
     -------
@@ -149,7 +148,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         raise ValueError(f"{len(libraries)} libraries for {len(tables)} tables: give one library, or one per table")
     scale = known_scale(dose, pixel_size)
     notes = []
-    step = _steps(tables, 3 if scale is None else 1, progress)
+    step = _steps(tables, 2 if scale is None else 1, progress)
     def at(c, px):  # every view and type fits its scale about the dose's; views of one library share it
         return _counted_at(tables, libraries, c, px, entropy, step)
 
@@ -181,7 +180,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         settled, settled_err, why = _settled_scale(results, libraries, element, family_weights(
             _library_groups(tables, libraries), len(tables)))
         if why is not None:
-            scale, results, note = settled, at(settled, 1.0), note + why
+            scale, note = settled, note + why
             scale_err = settled_err if np.isfinite(settled_err) else scale_err
         scale_err, note = _with_capture_error(scale, scale_err, libraries, element, note)
         notes.append(note)
@@ -330,17 +329,19 @@ def _chosen_error(c, est, names) -> float:
 
 
 def _settled_scale(results, libraries, element, weights):
-    """The scale the views' columns give once its alias is chosen: each view's and type's own scale fitted about it
-    (:func:`_scale_estimates` of ``results``, counted at it), their mean weighted by the views' ``weights`` (views of
-    one zone-axis family weigh as one); (scale, its standard error, a note), the note None (the scale stays) when
+    """The scale the views' columns were counted at once its alias is chosen: each view's and type's own scale fitted
+    about it (:func:`_scale_estimates` of ``results``), their mean weighted by the views' ``weights`` (views of one
+    zone-axis family weigh as one); (scale, its standard error, a note), the note None (the chosen scale stays) when
     no estimate is left or they lie more than :data:`SETTLE_AGREE` apart (a view slid to a neighbouring alias
     within the prior: the 3 nm cuboctahedron's [110] at 2e4 e/Å², seed 3, 1.146 × the truth where its ⟨100⟩ views
-    took 0.983 ×; settled at their mean, the views read 0.785 / 0.746 / 0.703 exact, left 0.934 / 0.873 / 0.747).
+    took 0.983 ×).
 
     The alias is chosen coarsely (the views' median, or an estimate × the counted thickness over the seen width,
     which carries that ratio's few per cent: the 3 nm cuboctahedron's 1.036 × the truth at 1e5 e/Å²); at it every
-    type fits its scale on columns counted right, which puts the stored 22 mrad PbSe particles' [110] Pb at 0.990-
-    1.031 × the truth and their ⟨100⟩ at 0.992-1.035 (2026-12-05, seeds 0-3, 1e5 and 2e4 e/Å²).
+    type fits its scale on columns it counts, and those are what the counts stand on.  The views are not counted
+    again at the mean: at it a view's prior moves, and the starter set's [110] (whose columns read 1.05 × the
+    library where its ⟨100⟩ read 1.00 × the mixed capture) then took another alias (1e5 s0: 0.663 exact, 0.762
+    counted at the chosen scale).
     """
     try:
         est, names = _scale_estimates(results, libraries, element)

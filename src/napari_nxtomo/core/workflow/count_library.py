@@ -33,9 +33,11 @@ def preferred_units(types) -> str:
 
     Why (2026-12-05, the plugin's fits of the four stored 22 mrad PbSe particles at 1e5 and 2e4 e/Å², seeds 0-3):
     along ⟨110⟩ the fit holds a share of a column's cell signal that rises with its count (0.88 at 1 Pb to 0.94 at
-    9), which the fitted library carries and one capture constant does not; counted with it the [110] views of the 3
-    nm cuboctahedron and truncated octahedron missed issue 17's target in 1 of 16 runs (3 with the cell library).
-    The fitted ⟨100⟩ library counted no better and moved the no-dose scale 6 % low on the truncated octahedron.
+    9), which the fitted library carries and one capture constant does not; with it (with and without the dose) the
+    particles' views missed issue 17's target in 2 of 192 view-counts, 9 with the cell library.  The fitted ⟨100⟩
+    library too counted no better (9 misses on three of them) and put the no-dose scale 5-6 % low on the truncated
+    octahedron.  The starter set (24 mrad, other vibrations than any library) counted worse with a fitted [110]
+    library: none is shipped for its optics.
 
     Examples
     --------
