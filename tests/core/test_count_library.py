@@ -192,3 +192,21 @@ def test_progress_follows_the_column_types_and_the_views():
     assert set(range(1, n + 1)) <= set(steps)
     for c, t in zip(counted, tables):
         np.testing.assert_array_equal(c["count"], t["true"])
+
+
+def test_auto_takes_fitted_units_for_pure_columns_only():
+    """"auto": the [110] view (pure Pb and Se columns) the library in the fit's units where one is shipped (22 mrad),
+    the ⟨100⟩ view (mixed columns) the cell-integrated one although a fitted one is shipped too, and where no fitted
+    library exists (24 mrad) the cell one; a user's explicit units win."""
+    from napari_nxtomo.core.workflow.count_library import auto_library
+
+    def units(zone, mrad, detector, **kw):
+        md = {"crystal": "PbSe", "zone_axis": zone, "energy_keV": 300.0, "convergence_mrad": mrad,
+              "detector_mrad": detector}
+        return auto_library(md, **kw).library.settings.get("units", "cell")
+
+    assert units([1, 1, 0], 22.0, [60.0, 140.0]) == "fitted"
+    assert units([1, 0, 0], 22.0, [60.0, 140.0]) == "cell"
+    assert units([1, 0, 0], 22.0, [60.0, 140.0], units="fitted") == "fitted"
+    assert units([1, 1, 0], 22.0, [60.0, 140.0], units="cell") == "cell"
+    assert units([1, 1, 0], 24.0, [60.0, 130.0]) == "cell"
