@@ -17,9 +17,10 @@ counting (:mod:`.hybrid`):
    with it acting as the dose: each type fits its scale about it
    (:func:`count_atoms` with ``dose``: a prior on the scale, which picks its
    alias); the scale reported is then the mean of those scales, at which the
-   columns were counted (:func:`_settled_scale`).  With a dose, the dose's scale is used directly.  Views with the
-   same library (one zone-axis family: [100] and [010]) fit that scale on
-   their columns together and are counted at it: one view alone may settle a
+   columns were counted (:func:`_settled_scale`).  With a dose, the dose's
+   scale is used directly.  Views with the same library (one zone-axis
+   family: [100] and [010]) fit that scale on their columns together and are
+   counted at it: one view alone may settle a
    few per cent off, where its columns read a count apart (the [010] views of
    the stored PbSe particles took 0.95-0.98 × the dose's where [100] took
    1.00-1.01 and read 2-5 % more Pb).

@@ -155,6 +155,7 @@ def auto_library(metadata: dict, types=None, units=None) -> LibraryChoice:
     if missing:
         return LibraryChoice(None, "mixture", f"no cross-section library: the table does not say its "
                                               f"{', '.join(missing)}; {HOW_TO_GIVE}")
+
     def load(u):
         return load_library(known["crystal"], known["zone_axis"], energy_keV=float(known["energy_keV"]),
                             convergence_mrad=float(known["convergence_mrad"]),
