@@ -226,7 +226,7 @@ from napari_nxtomo.core.groundtruth import (
     SAMPLE_MULTISLICE_DIR, STARTER_VIEWS, counting_ceiling, load_multislice_view, load_starter_view, noisy_image,
 )
 from napari_nxtomo.core.workflow import find_and_fit, reconstruct_tables
-from napari_nxtomo.core.workflow.count_library import auto_library
+from napari_nxtomo.core.workflow.count_library import library_for
 
 STARTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "multislice" / "pbse_truncated_octahedron"
 TESTS_DATA = Path(__file__).resolve().parents[1] / "tests" / "core" / "data" / "multislice"
@@ -242,18 +242,12 @@ def true_pb_sites(folder: Path) -> tuple[np.ndarray, float]:
     return q, a
 
 
-def library_for(zone_axis, optics):
-    """The PbSe library the tool's "auto" takes for a view along ``zone_axis`` (in the units its column types
-    prefer: ``count_library.preferred_units``)."""
-    return auto_library({"crystal": "PbSe", "zone_axis": list(zone_axis), **optics}).library
-
-
 def load_set(name: str):
     """(views, one library per view, true Pb sites in quarter-lattice units, a) of an image set."""
     if name == "starter":
         views = [load_starter_view(STARTER, v) for v in STARTER_VIEWS]
         q, a = true_pb_sites(STARTER)
-        return views, [library_for(v.zone_axis, OPTICS) for v in views], q, a
+        return views, [library_for("PbSe", v.zone_axis, **OPTICS) for v in views], q, a
     folder = SAMPLE_MULTISLICE_DIR if name == "sample" else TESTS_DATA / name
     views = [load_multislice_view(folder, v) for v in ("100", "010", "110")]
     sim = views[0].meta["simulation"]
@@ -262,7 +256,7 @@ def load_set(name: str):
     atoms = pd.read_csv(folder / views[0].meta["particle"]["atoms_file"])
     a = float(views[0].meta["particle"]["lattice_parameter_A"])
     q = np.rint(atoms.loc[atoms["element"] == "Pb", ["x", "y", "z"]].to_numpy() / (a / 4)).astype(int)
-    return views, [library_for(v.zone_axis, optics) for v in views], q, a
+    return views, [library_for("PbSe", v.zone_axis, **optics) for v in views], q, a
 
 
 def fit_image(view, image, a=6.12):

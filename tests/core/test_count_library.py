@@ -198,12 +198,11 @@ def test_auto_takes_fitted_units_for_pure_columns_only():
     """"auto": the [110] view (pure Pb and Se columns) the library in the fit's units where one is shipped (22 mrad),
     the ⟨100⟩ view (mixed columns) the cell-integrated one although a fitted one is shipped too, and where no fitted
     library exists (24 mrad) the cell one; a user's explicit units win."""
-    from napari_nxtomo.core.workflow.count_library import auto_library
+    from napari_nxtomo.core.workflow.count_library import library_for
 
     def units(zone, mrad, detector, **kw):
-        md = {"crystal": "PbSe", "zone_axis": zone, "energy_keV": 300.0, "convergence_mrad": mrad,
-              "detector_mrad": detector}
-        return auto_library(md, **kw).library.settings.get("units", "cell")
+        lib = library_for("PbSe", zone, convergence_mrad=mrad, detector_mrad=detector, **kw)
+        return lib.settings.get("units", "cell")
 
     assert units([1, 1, 0], 22.0, [60.0, 140.0]) == "fitted"
     assert units([1, 0, 0], 22.0, [60.0, 140.0]) == "cell"

@@ -21,7 +21,7 @@ import pytest
 from napari_nxtomo.core.counting import count_atoms, count_views
 from napari_nxtomo.core.evaluation import match_columns, score_reconstruction
 from napari_nxtomo.core.groundtruth import STARTER_VIEWS, counting_ceiling, load_starter_view, noisy_image
-from napari_nxtomo.core.workflow.count_library import auto_library
+from napari_nxtomo.core.workflow.count_library import library_for
 from napari_nxtomo.core.workflow import find_and_fit, reconstruct_tables
 
 DOSE = 1e5
@@ -43,7 +43,7 @@ def starter(shared_data):
         table = find_and_fit(image, view.pixel_size, 1.5, zone_axis=view.zone_axis)
         idx, _ = match_columns(table, view.columns)
         fits.append((table, view.columns.iloc[idx].reset_index(drop=True)))
-    libraries = [_library(v.zone_axis, OPTICS) for v in views]
+    libraries = [library_for("PbSe", v.zone_axis, **OPTICS) for v in views]
     joint = count_views([t for t, _ in fits], libraries, dose=DOSE, pixel_size=views[0].pixel_size)
     return views, fits, joint, truth_q, a
 
@@ -75,7 +75,7 @@ def test_thinnest_columns_below_the_window(shared_data):
     table = find_and_fit(image, view.pixel_size, 1.5, zone_axis=view.zone_axis)
     idx, _ = match_columns(table, view.columns)
     n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
-    res = count_atoms(table, library=_library(view.zone_axis, OPTICS), dose=DOSE,
+    res = count_atoms(table, library=library_for("PbSe", view.zone_axis, **OPTICS), dose=DOSE,
                       pixel_size=view.pixel_size)
     sel = n_pb > 0
     thinnest = sel & (n_pb == 3)
@@ -100,11 +100,6 @@ def test_reconstruction_finds_the_true_sites(starter):
 
 # --------------------------------------------------------------------------
 # particles stored with the tests (benchmarks/multislice/make_images.py): the same chain, dose given
-
-
-def _library(zone_axis, optics):
-    """The PbSe library the tool takes for a view ("auto": the units its column types prefer)."""
-    return auto_library({"crystal": "PbSe", "zone_axis": list(zone_axis), **optics}).library
 
 
 def _stored_particle(name):
@@ -143,7 +138,7 @@ def test_other_particles_end_to_end(name):
         image = noisy_image(view, DOSE, 0) * DOSE * view.pixel_size**2
         md, _ = min_distance_for({"zone_axis": view.zone_axis, "lattice_parameter": a})
         tables.append(find_and_fit(image, view.pixel_size, md, zone_axis=view.zone_axis))
-    libraries = [_library(v.zone_axis, optics) for v in views]
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
     joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
     assert abs(joint.totals[0] - len(truth_q)) <= 0.03 * len(truth_q)
     counted = [(t[["y", "x"]].to_numpy(), t.assign(count=r.counts), {"zone_axis": v.zone_axis})
@@ -173,7 +168,7 @@ def test_views_of_one_zone_axis_family_share_a_scale():
         idx, _ = match_columns(table, view.columns)
         tables.append(table)
         truths.append(view.columns.iloc[idx]["n_Pb"].to_numpy())
-    libraries = [_library(v.zone_axis, optics) for v in views]
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
     joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
     assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals_independent), joint.totals_independent
     for view, table, n_pb, res in zip(views, tables, truths, joint.results):
@@ -206,7 +201,7 @@ def test_a_scale_chosen_among_disagreeing_views_carries_its_error():
     dose = 2e4
     views, truth_q, a, optics = _stored_particle("pbse_irregular")
     tables = _noisy_tables(views, a, dose, seed=0)
-    libraries = [_library(v.zone_axis, optics) for v in views]
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
     joint = count_views(tables, libraries)
     c_true = dose * views[0].pixel_size**2
     assert np.isfinite(joint.scale_err) and 0.04 * joint.scale <= joint.scale_err < 0.06 * joint.scale, joint.scale_err
@@ -224,7 +219,7 @@ def test_a_one_count_alias_is_told_by_the_particles_shape():
     dose = 2e4
     views, truth_q, a, optics = _stored_particle("pbse_cuboctahedron_3nm")
     tables = _noisy_tables(views, a, dose, seed=3)
-    joint = count_views(tables, [_library(v.zone_axis, optics) for v in views])
+    joint = count_views(tables, [library_for("PbSe", v.zone_axis, **optics) for v in views])
     c_true = dose * views[0].pixel_size**2
     assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals), joint.totals
     assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)

@@ -175,6 +175,23 @@ def auto_library(metadata: dict, types=None, units=None) -> LibraryChoice:
     return LibraryChoice(lib, f"{describe_library(lib)} (shipped or cached, chosen for the image)")
 
 
+def library_for(crystal, zone_axis, **optics):
+    """The library "auto" takes for a view of ``crystal`` along ``zone_axis`` with these optics (``energy_keV``,
+    ``convergence_mrad``, ``detector_mrad``; ``units`` to ask for one), or a ValueError saying why there is none.
+
+    Examples
+    --------
+    >>> library_for("PbSe", (1, 1, 0), convergence_mrad=22.0, detector_mrad=(60.0, 140.0)).settings["units"]
+    'fitted'
+    """
+    units = optics.pop("units", None)
+    md = {"crystal": crystal, "zone_axis": list(zone_axis), "energy_keV": 300.0, **optics}
+    choice = auto_library(md, units=units)
+    if choice.library is None:
+        raise ValueError(choice.note)
+    return choice.library
+
+
 def read_library(path):
     """A library file: a :class:`CrossSectionLibrary` JSON, or the old CSV (``count``, ``cross_section``) as a dict.
 
