@@ -86,6 +86,10 @@ What is simulated
     vacancies: 719 atoms (404 Pb, 315 Se).  Made with ``--configs 8`` (twice the others) after the
     counting's rules of 2026-12-04, to measure them on a particle they were not chosen on; its [100]
     view on a 16-core machine with ``--workers 16``, the others here (see the data README).
+  - ``pbse_truncated_cube_3nm`` (sub-folder): :func:`pbse_truncated_cube`, a cube 3.1 nm across with {110}
+    bevels on its vertical edges and {111} corners, flattened to 2.4 nm along the tilt axis, an island on its +x
+    facet, 3 Pb and 2 Se vacancies: 964 atoms (472 Pb, 492 Se).  Made with ``--configs 3 --scan-step 0.25`` on
+    2026-12-05, after that day's counting rules, to measure them untuned.
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
@@ -463,6 +467,29 @@ def pbse_truncated_octahedron(seed: int = 7):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=3)
 
 
+def pbse_truncated_cube(seed: int = 11):
+    """A rocksalt PbSe cube with bevelled vertical edges and cut corners, 3.1 × 3.1 × 2.4 nm, island, vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x|, |y| <= 5``, ``|z| <= 4`` (flattened along the tilt
+    axis), ``|x| + |y| <= 8`` ({110} facets along the vertical edges) and ``|x| + |y| + |z| <= 11`` ({111} corners),
+    plus an island (part of the next layer) on the +x {100} facet, 0 ≤ y ≤ 2, -2 ≤ z ≤ 1, then 3 Pb and 2 Se
+    surface vacancies drawn (``seed``) among facet sites.  Made for issue 17's untuned checks on 2026-12-05,
+    after the counting's rules of that day, unlike every other particle here.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    a = ROCKSALT_PBSE.lattice_parameter
+    q, el = ROCKSALT_PBSE.sites(4 * a)
+    x, y, z = (q // 2).T
+    body = (np.abs(x) <= 5) & (np.abs(y) <= 5) & (np.abs(z) <= 4) & (np.abs(x) + np.abs(y) <= 8) \
+        & (np.abs(x) + np.abs(y) + np.abs(z) <= 11)
+    island = (x == 6) & (y >= 0) & (y <= 2) & (z >= -2) & (z <= 1)
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=3, n_se=2)
+
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -509,6 +536,10 @@ def build_particle(name: str, s: dict) -> dict:
         q, el = pbse_truncated_octahedron(seed=7)
         record = {"function": "benchmarks/multislice/make_images.py:pbse_truncated_octahedron", "seed": 7}
         sub, what = name, "a 3.1 nm PbSe truncated octahedron (island on a {100} facet, 4 Pb and 3 Se vacancies)"
+    elif name == "pbse_truncated_cube_3nm":  # made after the counting's rules of 2026-12-05: untuned
+        q, el = pbse_truncated_cube(seed=11)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_truncated_cube", "seed": 11}
+        sub, what = name, "a 3.1 nm PbSe cube, bevelled edges and cut corners (island on +x, 3 Pb and 2 Se vacancies)"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -527,7 +558,8 @@ def build_particle(name: str, s: dict) -> dict:
 
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
-                  "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_cuboctahedron_5nm")
+                  "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
+                  "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
