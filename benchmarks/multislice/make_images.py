@@ -22,6 +22,10 @@ cores: 964 s for [100], 950 s for [110]; on one thread of the shared machine,
     python benchmarks/multislice/make_images.py --particle pbse_truncated_octahedron_3nm \
         --one-thread --workers 16                                    # tiles shared by 16 processes
 
+``--append --phonon-seed S --configs N`` adds N configurations drawn with seed ``[S, u, v, w]`` to a view already
+stored with the same settings (the mean is then over all; the JSON lists every seed and how many configurations each
+gave): a particle first simulated with few configurations is brought to more without redoing them.
+
 ``--workers N`` shares each view's scan tiles among N processes (one core each with
 ``--one-thread``); the images are the same as with one (checked: a ``--quick`` view with 1 and 2
 workers, largest difference 0.0).
@@ -89,7 +93,8 @@ What is simulated
   - ``pbse_truncated_cube_3nm`` (sub-folder): :func:`pbse_truncated_cube`, a cube 3.1 nm across with {110}
     bevels on its vertical edges and {111} corners, flattened to 2.4 nm along the tilt axis, an island on its +x
     facet, 3 Pb and 2 Se vacancies: 964 atoms (472 Pb, 492 Se).  Made with ``--configs 3 --scan-step 0.25`` on
-    2026-12-05, after that day's counting rules, to measure them untuned.
+    2026-12-05, after that day's counting rules, to measure them untuned; then 5 configurations more
+    (``--append --phonon-seed 2025``).
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
@@ -606,6 +611,9 @@ def view_meta(view, zone, particle, s, info, cols, one_thread, workers=1):
                 "n_configs": s["n_configs"],
                 "rms_displacement_1d_A": THERMAL_SIGMA,
                 "seed": [s["phonon_seed"], *zone],
+                **({"phonon_seeds": s["phonon_seeds"], "configs_per_seed": s["configs_per_seed"],
+                    "note": "configurations of each seed in turn, drawn with [seed, u, v, w]"}
+                   if "phonon_seeds" in s else {}),
             },
             "tiling": {
                 "tile_px": s["tile_px"],
@@ -624,8 +632,9 @@ def view_meta(view, zone, particle, s, info, cols, one_thread, workers=1):
     }
 
 
-def run_view(view, particle, s, out, one_thread, workers=1):
-    """Simulate one view and write its files (each file atomically, the JSON last)."""
+def run_view(view, particle, s, out, one_thread, workers=1, append=False):
+    """Simulate one view and write its files (each file atomically, the JSON last); ``append``: add its
+    configurations to the stored ones (:func:`_appended`)."""
     pos, el = particle["positions"], particle["elements"]
     zone = tuple(int(c) for c in view)
     sig = np.array([THERMAL_SIGMA[e] for e in el])
@@ -636,8 +645,10 @@ def run_view(view, particle, s, out, one_thread, workers=1):
         zone, pos, el, disp, s, log=lambda m: print(m, flush=True),
         scheduler="synchronous" if one_thread else "threads", workers=workers,
     )  # fmt: skip
-    mean = configs.mean(axis=0).astype(np.float32)
     stem = f"haadf_{view}"
+    if append:  # more configurations of the same view: the stored ones first, the mean over all
+        configs, s, info = _appended(out, stem, configs, s, info)
+    mean = configs.mean(axis=0).astype(np.float32)
     with atomic_open(out / f"{stem}.npy", "wb") as fh:
         np.save(fh, mean)
     with atomic_open(out / f"{stem}_configs.npz", "wb") as fh:
@@ -655,6 +666,21 @@ def run_view(view, particle, s, out, one_thread, workers=1):
     )
 
 
+def _appended(out, stem, configs, s, info):
+    """The stored configurations of a view followed by new ones (another ``phonon_seed``), the settings with
+    every seed and the summed run time.  Refused when the stored view has another image shape or seed."""
+    old = np.load(out / f"{stem}_configs.npz")["configs"]
+    prev = json.loads((out / f"{stem}.json").read_text())["simulation"]["frozen_phonons"]
+    seeds = prev.get("phonon_seeds", [prev["seed"][0]])
+    if old.shape[1:] != configs.shape[1:] or s["phonon_seed"] in seeds:
+        raise SystemExit(f"{stem}: cannot append {configs.shape} (seed {s['phonon_seed']}) to the stored "
+                         f"{old.shape} (seeds {seeds}): same settings and a new --phonon-seed are needed")
+    prev_time = json.loads((out / f"{stem}.json").read_text())["run_time_s"]
+    s = dict(s, n_configs=len(old) + len(configs), phonon_seeds=[*seeds, s["phonon_seed"]],
+             configs_per_seed=[*prev.get("configs_per_seed", [len(old)]), len(configs)])
+    return np.concatenate([old, configs]), s, dict(info, run_time_s=round(prev_time + info["run_time_s"], 1))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--views", nargs="+", default=["100", "010", "110"], help="zone axes, e.g. 100 110")
@@ -665,6 +691,9 @@ def main(argv=None):
     )
     ap.add_argument("--particle", default="cuboctahedron", choices=PARTICLE_NAMES)
     ap.add_argument("--configs", type=int, help="number of frozen-phonon configurations")
+    ap.add_argument("--phonon-seed", type=int, help="first entry of the configurations' seed [seed, u, v, w] (2024)")
+    ap.add_argument("--append", action="store_true",
+                    help="add the configurations to those stored for the view (needs another --phonon-seed)")
     ap.add_argument("--scan-step", type=float, help="scan step (pixel size), Å (default 0.2)")
     ap.add_argument("--n-half", type=int, help="particle size (pbse_cuboctahedron n_half; --particle cuboctahedron)")
     ap.add_argument("--quick", action="store_true", help="tiny particle, one configuration: a smoke test")
@@ -684,6 +713,8 @@ def main(argv=None):
         s["n_configs"] = args.configs
     if args.scan_step:
         s["scan_step_A"] = args.scan_step
+    if args.phonon_seed is not None:
+        s["phonon_seed"] = args.phonon_seed
     if args.n_half:
         s["n_half"] = args.n_half
     abtem.config.set({"fftw.threads": 1, "diagnostics.progress_bar": False})
@@ -697,7 +728,7 @@ def main(argv=None):
             fh, index=False, float_format="%.4f"
         )
     for view in args.views:
-        run_view(view, particle, s, out, args.one_thread, args.workers)
+        run_view(view, particle, s, out, args.one_thread, args.workers, append=args.append)
 
 
 if __name__ == "__main__":
