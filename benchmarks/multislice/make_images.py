@@ -429,9 +429,7 @@ def pbse_irregular(seed: int = 1):
     q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
     elements : (N,) str ndarray
     """
-    a = ROCKSALT_PBSE.lattice_parameter
-    q, el = ROCKSALT_PBSE.sites(5 * a)
-    h = q // 2
+    q, el, h = _half_sites(5)
     x, y, z = h.T
     box = (x >= -4) & (x <= 3) & (np.abs(y) <= 4) & (np.abs(z) <= 5)
     island = (x == 4) & (y >= -2) & (y <= 1) & (z >= -1) & (z <= 3)
@@ -439,6 +437,13 @@ def pbse_irregular(seed: int = 1):
     for normal, d in IRREGULAR_CUTS.items():
         cut &= h @ np.asarray(normal) <= d
     return _kept_with_vacancies(q, el, (box | island) & cut, seed, n_pb=4, n_se=4)
+
+
+def _half_sites(n_cells):
+    """Rocksalt PbSe sites within ``n_cells`` lattice parameters of the centre: quarter-lattice units q, elements,
+    and q // 2 (units of a/2, the integers the particle builders cut with)."""
+    q, el = ROCKSALT_PBSE.sites(n_cells * ROCKSALT_PBSE.lattice_parameter)
+    return q, el, q // 2
 
 
 def _kept_with_vacancies(q, el, keep, seed, n_pb, n_se):
@@ -463,9 +468,7 @@ def pbse_truncated_octahedron(seed: int = 7):
     q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
     elements : (N,) str ndarray
     """
-    a = ROCKSALT_PBSE.lattice_parameter
-    q, el = ROCKSALT_PBSE.sites(4 * a)
-    h = q // 2
+    q, el, h = _half_sites(4)
     x, y, z = h.T
     body = (np.abs(h) <= 5).all(axis=1) & (np.abs(h).sum(axis=1) <= 8)
     island = (y == -6) & (x >= 1) & (x <= 2) & (z >= -2) & (z <= 1) & (np.abs(x) + np.abs(z) <= 3)
@@ -486,9 +489,8 @@ def pbse_truncated_cube(seed: int = 11):
     q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
     elements : (N,) str ndarray
     """
-    a = ROCKSALT_PBSE.lattice_parameter
-    q, el = ROCKSALT_PBSE.sites(4 * a)
-    x, y, z = (q // 2).T
+    q, el, h = _half_sites(4)
+    x, y, z = h.T
     body = (np.abs(x) <= 5) & (np.abs(y) <= 5) & (np.abs(z) <= 4) & (np.abs(x) + np.abs(y) <= 8) \
         & (np.abs(x) + np.abs(y) + np.abs(z) <= 11)
     island = (x == 6) & (y >= 0) & (y <= 2) & (z >= -2) & (z <= 1)
