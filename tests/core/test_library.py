@@ -175,24 +175,15 @@ def test_shipped_library_counts_the_multislice_110_image(dose, seed, margin):
 
 
 def _cell_ratios(view):
-    """Per Pb-bearing column of a noise-free multislice view: its cell-integrated signal / the shipped library's value
-    for its composition, and its Pb count."""
-    from scipy.spatial import cKDTree
-
-    from napari_nxtomo.core.fitting import cell_cross_sections
+    """Per Pb-bearing column of a noise-free multislice view: its cell-integrated signal / the library the plugin
+    takes for the view's optics, and its Pb count."""
+    from napari_nxtomo.core.library.check import cell_signal_ratios
 
     sim = view.meta["simulation"]
     lib = load_library("PbSe", view.zone_axis, energy_keV=sim["energy_eV"] / 1e3,
                        convergence_mrad=sim["semiangle_cutoff_mrad"], detector_mrad=tuple(sim["detector_mrad"]))
-    pos = view.columns[["y", "x"]].to_numpy()
-    spacing = float(np.median(cKDTree(pos).query(pos, k=2)[0][:, 1]))
-    cs, _ = cell_cross_sections(view.image, view.pixel_size, pos, max_radius=0.75 * spacing)
-    kind = "Pb+Se" if "Pb+Se" in lib.types else "Pb"
-    values = lib.values(kind)
-    n_pb, n_se = view.columns["n_Pb"].to_numpy(), view.columns["n_Se"].to_numpy()
-    keys = [(int(a), int(b)) if kind == "Pb+Se" else int(a) for a, b in zip(n_pb, n_se)]
-    rows = [i for i, k in enumerate(keys) if n_pb[i] > 0 and k in values]
-    return np.array([cs[i] / values[keys[i]] for i in rows]), n_pb[rows]
+    r = cell_signal_ratios(view, lib)
+    return r["ratio"].to_numpy(), r["n_heavy"].to_numpy()
 
 
 # every stored multislice particle made with the room-temperature vibrations the shipped libraries assume

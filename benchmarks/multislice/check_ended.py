@@ -1,0 +1,64 @@
+"""Pb-ended against Se-ended <100> columns: a mixed PbSe library against five stored particles.
+
+    PYTHONPATH=src python benchmarks/multislice/check_ended.py [LIBRARY.json ...]
+
+Along <100> a column of 2n + 1 atoms is (n + 1, n) Pb/Se or (n, n + 1); only its end atoms tell them apart. For
+each library (default: the one the plugin takes for the particles' optics, 22 mrad, 60-140 mrad) and each noise-free
+22 mrad particle (the bundled sample, the 3 nm cuboctahedron, the irregular particle, the 3 nm truncated octahedron
+and the 3.1 nm truncated cube; [100] and [010] pooled), the interior odd columns of 5 atoms and more: their
+Voronoi-cell signal over the library's value, Pb-ended and Se-ended (mean ± standard error), and the ratio of the
+two (1 where the library's gap is the particles'). Then the library's own (n + 1, n) / (n, n + 1) ratios with their
+standard errors. No fit, no noise: the library against the images' physics only (napari_nxtomo.core.library.check).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from napari_nxtomo.core.groundtruth import SAMPLE_MULTISLICE_DIR, load_multislice_view
+from napari_nxtomo.core.library import CrossSectionLibrary, load_library
+from napari_nxtomo.core.library.check import ended_ratios
+
+TESTS = Path(__file__).resolve().parents[2] / "tests" / "core" / "data" / "multislice"
+PARTICLES = {"sample": (SAMPLE_MULTISLICE_DIR, None)} | {
+    p: (TESTS, p) for p in ("pbse_cuboctahedron_3nm", "pbse_irregular", "pbse_truncated_octahedron_3nm",
+                            "pbse_truncated_cube_3nm")}
+OPTICS = dict(energy_keV=300.0, convergence_mrad=22.0, detector_mrad=(60.0, 140.0))
+
+
+def _mean_se(a):
+    return f"{a.mean():.3f} ± {a.std(ddof=1) / np.sqrt(a.size):.3f} ({a.size:3d})"
+
+
+def report(lib, views):
+    print(f"{'particle':32s} {'Pb-ended':>19s} {'Se-ended':>19s}  Pb / Se")
+    for name, vs in views.items():
+        pb, se = (np.concatenate(a) for a in zip(*(ended_ratios(v, lib) for v in vs)))
+        print(f"{name:32s} {_mean_se(pb)} {_mean_se(se)}  {pb.mean() / se.mean():.3f}")
+    t = lib.tables["Pb+Se"].set_index(["count", "n_minor"])
+    for n in range(2, 8):
+        if (n + 1, n) in t.index and (n, n + 1) in t.index:
+            a, b = t.loc[(n + 1, n)], t.loc[(n, n + 1)]
+            sd = np.hypot(a.cross_section_sd / a.cross_section, b.cross_section_sd / b.cross_section)
+            print(f"  ({n + 1},{n})/({n},{n + 1}) = {a.cross_section / b.cross_section:.3f} ± {sd:.3f}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("libraries", nargs="*", help="library JSON files (default: the plugin's for these optics)")
+    args = ap.parse_args(argv)
+    views = {name: [load_multislice_view(folder, v, particle=p) for v in ("100", "010")]
+             for name, (folder, p) in PARTICLES.items()}
+    libs = [CrossSectionLibrary.read(f) for f in args.libraries] or [load_library("PbSe", (1, 0, 0), **OPTICS)]
+    for f, lib in zip(args.libraries or ["the plugin's"], libs):
+        s = lib.settings
+        print(f"\n{f}: {s.get('n_phonons')} configurations, seed {s.get('seed')}, every column: "
+              f"{bool(s.get('every_column'))}")
+        report(lib, views)
+
+
+if __name__ == "__main__":
+    main()
