@@ -22,7 +22,7 @@ def _check_same(libs):
 
 
 def _mean_table(tables, weights) -> pd.DataFrame:
-    """Entries keyed by (count, n_minor): the weighted mean and the standard error the runs' give together."""
+    """Entries keyed by (count, n_minor): the weighted mean and the standard error the runs give together."""
     rows = {}
     for df, w in zip(tables, weights):
         for n, m, v, s in df[list(TABLE_COLUMNS)].itertuples(index=False):

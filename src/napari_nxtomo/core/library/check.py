@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ..fitting import cell_cross_sections
+from .cell import atomic_number
 
 
 def cell_signal_ratios(view, library) -> pd.DataFrame:
@@ -21,10 +22,10 @@ def cell_signal_ratios(view, library) -> pd.DataFrame:
     library's heavy element and whose composition the library holds: ``row`` (in ``view.columns``), ``n_heavy``,
     ``n_light``, ``ratio`` (cell signal / library value) and ``interior`` (four neighbours at the column spacing).
 
-    The library's mixed type (e.g. ``"Pb+Se"``) is used when it has one, else its first type; its heavy element
+    The library's mixed type (e.g. ``"Pb+Se"``) is used when it has one, else its heaviest type; the heavy element
     is the first of the type's name.
     """
-    kind = next((t for t in library.types if library.is_mixed(t)), library.types[0])
+    kind = next((t for t in library.types if library.is_mixed(t)), None) or max(library.types, key=atomic_number)
     heavy, light = (kind.split("+") + [None])[:2]
     pos = view.columns[["y", "x"]].to_numpy()
     dist = cKDTree(pos).query(pos, k=5)[0][:, 1:]
