@@ -497,6 +497,28 @@ def pbse_truncated_cube(seed: int = 11):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=3, n_se=2)
 
 
+
+def pbse_cuboid(seed: int = 5):
+    """A rocksalt PbSe cuboid, 2.4 × 3.7 × 2.4 nm, its corners cut by {111} facets, an island and vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x| <= 4``, ``|y| <= 6``, ``|z| <= 4`` and
+    ``|x| + |y| + |z| <= 11``, plus an island (part of the next layer) on the +y {100} facet, 0 ≤ x ≤ 2,
+    -2 ≤ z ≤ 1, then 4 Pb and 3 Se surface vacancies drawn (``seed``) among facet sites.  Flat {100} faces end
+    both ⟨100⟩ views' columns, 9 and 13 sites long (odd): Pb-ended and Se-ended columns side by side, as in the
+    truncated cube but of other lengths.  Made on 2026-12-05 (evening) to measure the alias rule of
+    ``napari_nxtomo.core.counting.aliases`` on a particle it was not developed on.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    q, el, h = _half_sites(4)
+    x, y, z = h.T
+    body = (np.abs(x) <= 4) & (np.abs(y) <= 6) & (np.abs(z) <= 4) & (np.abs(x) + np.abs(y) + np.abs(z) <= 11)
+    island = (y == 7) & (x >= 0) & (x <= 2) & (z >= -2) & (z <= 1)
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=3)
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -547,6 +569,10 @@ def build_particle(name: str, s: dict) -> dict:
         q, el = pbse_truncated_cube(seed=11)
         record = {"function": "benchmarks/multislice/make_images.py:pbse_truncated_cube", "seed": 11}
         sub, what = name, "a 3.1 nm PbSe cube, bevelled edges and cut corners (island on +x, 3 Pb and 2 Se vacancies)"
+    elif name == "pbse_cuboid_3nm":  # made after the alias rule of 2026-12-05 (evening): untuned
+        q, el = pbse_cuboid(seed=5)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_cuboid", "seed": 5}
+        sub, what = name, "a 2.4 × 3.7 × 2.4 nm PbSe cuboid, {111} corners (island on +y, 4 Pb and 3 Se vacancies)"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -566,7 +592,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
-                  "pbse_cuboctahedron_5nm")
+                  "pbse_cuboid_3nm", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output

@@ -225,3 +225,33 @@ def test_a_one_count_alias_is_told_by_the_particles_shape():
     c_true = dose * views[0].pixel_size**2
     assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals), joint.totals
     assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
+
+
+@pytest.fixture(scope="module")
+def truncated_cube():
+    views, truth_q, a, optics = _stored_particle("pbse_truncated_cube_3nm")
+    return views, truth_q, _noisy_tables(views, a, DOSE, seed=0), [library_for("PbSe", v.zone_axis, **optics)
+                                                                      for v in views]
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["dose", "no-dose"])
+def test_a_family_alias_is_chosen_by_the_other_views_total(truncated_cube, given):
+    """The 3.1 nm truncated cube (472 Pb): flat {100} faces end its ⟨100⟩ columns, so Pb-ended (6, 5) and Se-ended
+    (5, 6) columns stand side by side and the ladder of Pb counts took a scale 0.92 × the dose's, where every
+    Se-ended column read a Pb more: [100] 521 Pb, [010] 507, against the [110] view's (pure columns) 471, and after
+    the common total [100] 0.707 and [010] 0.777 exact against targets 0.829 and 0.902 (1e5 e/Å², noise seed 0).
+    The peak of the (n_Pb, n_Se) classes' likelihood at which the ⟨100⟩ totals agree with the [110] view's
+    (:mod:`napari_nxtomo.core.counting.aliases`) is taken instead: every view's own total within 3 % of the truth
+    and the ⟨100⟩ views within 0.03 of their ceilings (issue 17's target at 1e5 e/Å²), with the dose and without."""
+    views, truth_q, tables, libraries = truncated_cube
+    kw = {"dose": DOSE, "pixel_size": views[0].pixel_size} if given else {}
+    joint = count_views(tables, libraries, **kw)
+    assert all(abs(t - len(truth_q)) <= 0.03 * len(truth_q) for t in joint.totals_independent), \
+        joint.totals_independent
+    for view, table, res in zip(views[:2], tables, joint.results):
+        idx, _ = match_columns(table, view.columns)
+        n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
+        sel = n_pb > 0
+        ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
+        assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
+        assert any("another alias" in n for n in res.notes), res.notes

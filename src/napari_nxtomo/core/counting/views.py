@@ -24,6 +24,10 @@ counting (:mod:`.hybrid`):
    few per cent off, where its columns read a count apart (the [010] views of
    the stored PbSe particles took 0.95-0.98 × the dose's where [100] took
    1.00-1.01 and read 2-5 % more Pb).
+   When a family of mixed-column views then counts a total more than ``TOTALS_AGREE`` from the other views'
+   (its (n_Pb, n_Se) comb fits more than one alias of the scale; the 3.1 nm truncated cube's ⟨100⟩ views read
+   every Se-ended column a Pb high), the alias of its pair-class likelihood at which every view of the family
+   agrees with the others' total is taken (:mod:`.aliases`).
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
@@ -46,6 +50,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .aliases import _agreeing_alias
 from .front import count_atoms
 from .thickness import plausible, thickness_ratio, thickness_ratios
 
@@ -151,7 +156,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     notes = []
     step = _steps(tables, 2 if scale is None else 1, progress)
     def at(c, px):  # every view and type fits its scale about the dose's; views of one library share it
-        return _counted_at(tables, libraries, c, px, entropy, step)
+        return _counted_at(tables, libraries, c, px, entropy, step, element)
 
     if scale is None:  # the views' own scales agree on one dose-equivalent, which then acts as a dose
         shape = _shape_check(tables, element, lattice_parameter)
@@ -211,7 +216,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes)
 
 
-def _counted_at(tables, libraries, dose, pixel_size, entropy, step) -> list:
+def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb") -> list:
     """Every view counted about the dose's scale (``count_atoms(dose=...)``); views with the same library (one
     zone-axis family, e.g. [100] and [010]: the same optics, dose and columns) at each type's scale fitted on their
     columns together, for one view alone may fit a scale a few per cent off at which its columns read a count apart
@@ -232,7 +237,9 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step) -> list:
         for k in group:
             given = {"scale": scales} if scales else {"dose": dose, "pixel_size": pixel_size}
             out[k] = count_atoms(tables[k], library=libraries[k], entropy=entropy, progress=step(), **given)
-    return out
+    return _agreeing_alias(tables, libraries, out, _library_groups(tables, libraries), dose, pixel_size,
+                          lambda r, t: int(sum(c.sum() for c in _current(_count_options(r, t, element)))),
+                          agree=TOTALS_AGREE, entropy=entropy)
 
 
 def _library_groups(tables, libraries) -> list:
@@ -298,11 +305,13 @@ class _Names(list):
 
 def _scale_estimates(results, libraries, element):
     """Each view's and type's own fitted scale over the fit's capture (``fit_capture``; 1 for a plain dict): an
-    estimate of dose · pixel² per type holding ``element``, with its name ("view 2 Pb+Se")."""
+    estimate of dose · pixel² per type holding ``element``, with its name ("view 2 Pb+Se"); not the scales of
+    columns recounted at the alias the totals chose (:mod:`.aliases`), which estimate no dose."""
     est, names = [], _Names()
     for k, (r, lib) in enumerate(zip(results, libraries)):
         for t, sub in (r.by_type or {"": r}).items():
-            if element in t and "scale" in sub.params and np.isfinite(sub.params["scale"]):
+            if element in t and "scale" in sub.params and np.isfinite(sub.params["scale"]) and \
+                    not sub.params.get("scale_from_totals"):
                 capture = lib.fit_capture(t)[0] if hasattr(lib, "fit_capture") else 1.0
                 est.append(sub.params["scale"] / capture)
                 names.append(f"view {k + 1} {t}")
@@ -460,7 +469,7 @@ def _tried_scales(tables, libraries, queue, element, entropy, shape):
         if any(abs(np.log(c / d)) <= np.log(1 + VIEWS_AGREE) for d, *_ in tried):
             continue
         try:
-            res = _counted_at(tables, libraries, c, 1.0, entropy, lambda: None)
+            res = _counted_at(tables, libraries, c, 1.0, entropy, lambda: None, element)
         except ValueError:  # a view's classes cannot lie at this scale
             continue
         totals = [int(sum(cnt.sum() for cnt in _current(_count_options(r, t, element)))) for r, t in zip(res, tables)]

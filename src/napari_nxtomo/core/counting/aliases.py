@@ -1,0 +1,145 @@
+"""The scale alias of a family of mixed-column views, chosen by the heavy-element total the other views count.
+
+Mixed rocksalt columns along ⟨100⟩ hold (n_Pb, n_Se) with n_Se - n_Pb ∈ {-1, 0, 1}: their classes form a dense
+comb (one Se more: +3-5 %; a Pb-ended column against a Se-ended one of the same length: +11 %), and with free
+class weights that comb fits a scale about 8-12 % off nearly as well as the true one.  The ladder of Pb counts
+(:mod:`.hybrid`: one class per Pb count, the mean of its Se sub-classes) chooses the scale on most particles, but
+where the columns are mostly of one odd length it sits between the ladder's classes: the 3.1 nm truncated cube
+(flat {100} facets at both ends, Pb-ended (6, 5) and Se-ended (5, 6) columns side by side) took a scale 0.92 × the
+dose's, every Se-ended column read a Pb more and its [100] view counted 521 Pb of 472 (its [110] view, of pure
+columns, 471).
+
+Every view sees the same atoms.  When a family's total disagrees with the other views' by more than
+``TOTALS_AGREE`` (:mod:`.views`), the peaks of its pair-class likelihood over the scale (plus the dose's prior;
+:func:`pair_scale_peaks`) are its other aliases, and the one at which the totals agree within it replaces the
+ladder's.  Where none does, the ladder's scale stays (the totals step of :func:`.views.count_views` then decides).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .front import _dose_prior, count_atoms
+from .hybrid import _fit_window, _positive_errors, _prior_penalty, known_scale
+from .library import _parse_library
+
+#: the scale grid of the profile: this step (ln scale) over ± this many prior widths, then refined at each peak
+PROFILE_STEP, PROFILE_WIDTHS, REFINE_STEP = 0.01, 3.0, 0.0025
+
+
+def pair_scale_peaks(x, errors, library, prior, window) -> list:
+    """The scales (image units per library unit) at the local maxima of the (n_heavy, n_light) classes' log
+    likelihood minus half the dose's prior penalty, best first.
+
+    Parameters
+    ----------
+    x, errors : array (N,)
+        The mixed columns' cross-sections and their standard errors (image units).
+    library : dict
+        (n_heavy, n_light) -> cross-section (library units).
+    prior : (c0, sigma_ln)
+        The dose's scale (dose · pixel² × the fit's capture) and its log-normal width.
+    window : (lo, hi)
+        Heavy counts whose entries are the classes.
+
+    Examples
+    --------
+    Columns (5, 6) and (6, 5) side by side, 20 each, library × 2 with 1 % errors: the peak is the true scale.
+
+    >>> import numpy as np
+    >>> lib = {(a, b): 0.1 * a + 0.03 * b for a in range(3, 8) for b in (a - 1, a, a + 1)}
+    >>> rng = np.random.default_rng(1)
+    >>> x = 2 * np.repeat([lib[(5, 6)], lib[(6, 5)]], 20) * (1 + 0.01 * rng.standard_normal(40))
+    >>> peaks = pair_scale_peaks(x, 0.01 * x, lib, (2.0, 0.04), (4, 7))
+    >>> round(peaks[0], 2)
+    2.0
+    """
+    counts, _, values = _parse_library(library)
+    idx = np.flatnonzero((counts >= max(1, window[0])) & (counts <= window[1]))
+    x = np.asarray(x, float)
+    e2 = np.square(_positive_errors(errors))
+
+    def objective(c):
+        fit = _fit_window(x, e2, values[idx], float(c), max_iter=200)
+        return fit[3] - 0.5 * _prior_penalty(c, prior)
+
+    steps = np.arange(-PROFILE_WIDTHS, PROFILE_WIDTHS + 1e-9, PROFILE_STEP / prior[1]) * prior[1]
+    grid = prior[0] * np.exp(steps)
+    obj = np.array([objective(c) for c in grid])
+    peaks = [i for i in range(grid.size) if (i == 0 or obj[i] >= obj[i - 1]) and
+             (i == grid.size - 1 or obj[i] >= obj[i + 1])]
+    out = []
+    for i in peaks:
+        fine = grid[i] * np.exp(np.arange(-PROFILE_STEP, PROFILE_STEP + 1e-9, REFINE_STEP))
+        f_obj = [objective(c) for c in fine]
+        out.append((max(f_obj), float(fine[int(np.argmax(f_obj))])))
+    return [c for _, c in sorted(out, reverse=True)]
+
+
+def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_of, *, agree, entropy="soft"):
+    """``results`` with each family of mixed-column views recounted at the alias of its scale at which every view's
+    heavy-element total agrees with the other views' (the module docstring), where one does not; the others
+    unchanged.
+
+    ``groups``: the views' families (index lists); ``total_of(result, table)``: a view's heavy-element total;
+    ``agree``: the fraction within which totals agree; ``dose, pixel_size``: the scale the views are counted about.
+    """
+    out = list(results)
+    totals = [total_of(r, t) for r, t in zip(results, tables)]
+    for group in groups:
+        lib, others = libraries[group[0]], [g for g in groups if g is not group]
+        mixed = next((t for t in getattr(lib, "types", []) if "+" in t), None)
+        if mixed is None or not others or not hasattr(lib, "fit_capture"):
+            continue
+        ref = float(np.mean([np.mean([totals[k] for k in g]) for g in others]))
+        if max(abs(totals[k] - ref) for k in group) <= agree * ref:
+            continue
+        found = _alias_for(tables, libraries, out, group, mixed, ref, agree,
+                           _dose_prior(known_scale(dose, pixel_size), lib, mixed), total_of, entropy)
+        if found is not None:
+            for k, r in zip(group, found):
+                out[k] = r
+    return out
+
+
+def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, total_of, entropy):
+    """The group's views recounted at the pair-likelihood peak whose views' totals all lie within ``agree`` of
+    ``ref`` (the nearest such; a note added), or None."""
+    subs = [results[k].by_type.get(mixed) for k in group if results[k].by_type]
+    if len(subs) != len(group) or any(s is None for s in subs):
+        return None
+    x, err = _columns_of(tables, group, mixed)
+    window = (min(s.params["window"][0] for s in subs) - 1, max(s.params["window"][1] for s in subs) + 1)
+    now = subs[0].params["scale"]
+    best = None
+    for c in pair_scale_peaks(x, err, libraries[group[0]].values(mixed), prior, window):
+        if abs(np.log(c / now)) < 0.01:
+            continue
+        scales = {t: (c if t == mixed else r.params["scale"]) for t, r in results[group[0]].by_type.items()}
+        try:
+            recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy) for k in group]
+        except ValueError:
+            continue
+        gap = max(abs(total_of(r, tables[k]) - ref) for k, r in zip(group, recount)) / ref
+        if gap <= agree and (best is None or gap < best[0]):
+            best = (gap, c, recount)
+    if best is None:
+        return None
+    gap, c, recount = best
+    note = (f"the {mixed} columns were recounted at scale {c:.5g} ({c / now:.3f} × the one first fitted): another "
+            f"alias of their comb of (n_heavy, n_light) classes, at which this family's total agrees with the other "
+            f"views' ({ref:.0f}) within {100 * gap:.1f} %")
+    for r in recount:  # a scale chosen by the totals, not fitted: it estimates no dose (views._scale_estimates)
+        r.notes.append(note)
+        for sub in r.by_type.values():
+            sub.params["scale_from_totals"] = True
+    return recount
+
+
+def _columns_of(tables, group, mixed):
+    """The cross-sections and standard errors (NaN where the tables have none) of the group's ``mixed`` columns."""
+    rows = [np.asarray(tables[k]["type"]).astype(str) == mixed for k in group]
+    x = np.concatenate([tables[k]["volume"].to_numpy(float)[m] for k, m in zip(group, rows)])
+    err = np.concatenate([tables[k]["volume_err"].to_numpy(float)[m] if "volume_err" in tables[k] else
+                          np.full(m.sum(), np.nan) for k, m in zip(group, rows)])
+    return x, err
