@@ -9,10 +9,13 @@ where the columns are mostly of one odd length it sits between the ladder's clas
 dose's, every Se-ended column read a Pb more and its [100] view counted 521 Pb of 472 (its [110] view, of pure
 columns, 471).
 
-Every view sees the same atoms.  When a family's total disagrees with the other views' by more than
-``TOTALS_AGREE`` (:mod:`.views`), the peaks of its pair-class likelihood over the scale (plus the dose's prior;
-:func:`pair_scale_peaks`) are its other aliases, and the one at which the totals agree within it replaces the
-ladder's.  Where none does, the ladder's scale stays (the totals step of :func:`.views.count_views` then decides).
+Every view sees the same atoms.  When a view's total disagrees with the other views' by more than ``APART`` ×
+``TOTALS_AGREE`` (:mod:`.views`), the peaks of its family's pair-class likelihood over the scale (plus the dose's
+prior; :func:`pair_scale_peaks`) are its other aliases, and the one at which the family's views agree with the
+others within ``TOTALS_AGREE`` on average (each within ``APART`` × that) replaces the ladder's.  Where none does,
+the ladder's scale stays (the totals step of :func:`.views.count_views` then decides).  The rule leans on the other views' total: a view of pure columns
+([110]) counts it well on the stored 22 mrad particles (the cube's 467-474 of 472), less so on the starter set
+(661-718 of 704), where no alias of its ⟨100⟩ views came within 3 % of a wrong [110] total.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from .front import _dose_prior, count_atoms
 from .hybrid import _fit_window, _positive_errors, _prior_penalty, known_scale
 from .library import _parse_library
 
+#: a family is recounted only when one of its views' totals lies more than this many ``agree`` from the others':
+#: at ``agree`` (3 %) alone the 3 nm cuboctahedron's ⟨100⟩ views at 1e5 s2 without the dose (582 and 569 Pb against
+#: its [110] view's 557, itself 2 % low) took an alias at which they agreed with 557 and [100] lost its target
+#: (0.926 -> 0.884 exact); the cube's aliased totals lie 8-11 % off
+APART = 2.0
 #: the scale grid of the profile: this step (ln scale) over ± this many prior widths, then refined at each peak
 PROFILE_STEP, PROFILE_WIDTHS, REFINE_STEP = 0.01, 3.0, 0.0025
 
@@ -78,8 +86,8 @@ def pair_scale_peaks(x, errors, library, prior, window) -> list:
 
 def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_of, *, agree, entropy="soft"):
     """``results`` with each family of mixed-column views recounted at the alias of its scale at which every view's
-    heavy-element total agrees with the other views' (the module docstring), where one does not; the others
-    unchanged.
+    heavy-element total agrees with the other views' within ``agree`` (the module docstring), where one lies more
+    than ``APART`` × ``agree`` from it; the others unchanged.
 
     ``groups``: the views' families (index lists); ``total_of(result, table)``: a view's heavy-element total;
     ``agree``: the fraction within which totals agree; ``dose, pixel_size``: the scale the views are counted about.
@@ -92,7 +100,7 @@ def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_
         if mixed is None or not others or not hasattr(lib, "fit_capture"):
             continue
         ref = float(np.mean([np.mean([totals[k] for k in g]) for g in others]))
-        if max(abs(totals[k] - ref) for k in group) <= agree * ref:
+        if max(abs(totals[k] - ref) for k in group) <= APART * agree * ref:
             continue
         found = _alias_for(tables, libraries, out, group, mixed, ref, agree,
                            _dose_prior(known_scale(dose, pixel_size), lib, mixed), total_of, entropy)
@@ -103,8 +111,8 @@ def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_
 
 
 def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, total_of, entropy):
-    """The group's views recounted at the pair-likelihood peak whose views' totals all lie within ``agree`` of
-    ``ref`` (the nearest such; a note added), or None."""
+    """The group's views recounted at the pair-likelihood peak whose views' totals lie within ``agree`` of ``ref``
+    on average and each within ``APART`` × ``agree`` (the nearest such; a note added), or None."""
     subs = [results[k].by_type.get(mixed) for k in group if results[k].by_type]
     if len(subs) != len(group) or any(s is None for s in subs):
         return None
@@ -120,15 +128,16 @@ def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, tota
             recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy) for k in group]
         except ValueError:
             continue
-        gap = max(abs(total_of(r, tables[k]) - ref) for k, r in zip(group, recount)) / ref
-        if gap <= agree and (best is None or gap < best[0]):
+        gaps = [abs(total_of(r, tables[k]) - ref) / ref for k, r in zip(group, recount)]
+        gap = float(np.mean(gaps))
+        if gap <= agree and max(gaps) <= APART * agree and (best is None or gap < best[0]):
             best = (gap, c, recount)
     if best is None:
         return None
     gap, c, recount = best
     note = (f"the {mixed} columns were recounted at scale {c:.5g} ({c / now:.3f} × the one first fitted): another "
-            f"alias of their comb of (n_heavy, n_light) classes, at which this family's total agrees with the other "
-            f"views' ({ref:.0f}) within {100 * gap:.1f} %")
+            f"alias of their comb of (n_heavy, n_light) classes, at which this family's totals agree with the other "
+            f"views' ({ref:.0f}) within {100 * gap:.1f} % on average")
     for r in recount:  # a scale chosen by the totals, not fitted: it estimates no dose (views._scale_estimates)
         r.notes.append(note)
         for sub in r.by_type.values():

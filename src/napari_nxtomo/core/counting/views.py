@@ -24,10 +24,10 @@ counting (:mod:`.hybrid`):
    few per cent off, where its columns read a count apart (the [010] views of
    the stored PbSe particles took 0.95-0.98 × the dose's where [100] took
    1.00-1.01 and read 2-5 % more Pb).
-   When a family of mixed-column views then counts a total more than ``TOTALS_AGREE`` from the other views'
-   (its (n_Pb, n_Se) comb fits more than one alias of the scale; the 3.1 nm truncated cube's ⟨100⟩ views read
-   every Se-ended column a Pb high), the alias of its pair-class likelihood at which every view of the family
-   agrees with the others' total is taken (:mod:`.aliases`).
+   When a view of a mixed-column family then counts a total more than twice ``TOTALS_AGREE`` from the other
+   views' (its (n_Pb, n_Se) comb fits more than one alias of the scale; the 3.1 nm truncated cube's ⟨100⟩ views
+   read every Se-ended column a Pb high), the alias of the family's pair-class likelihood at which its totals
+   agree with the others' is taken (:mod:`.aliases`).
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
