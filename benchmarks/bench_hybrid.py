@@ -38,7 +38,7 @@ from napari_nxtomo.core.groundtruth import (
 ROOT = Path(__file__).resolve().parents[1]
 DATA = SAMPLE_MULTISLICE_DIR
 LIBRARY = ROOT / "tests" / "core" / "data" / "multislice" / "empirical_library_truncated_octahedron.json"
-STARTER = Path("/work/shared/data/multislice/pbse_truncated_octahedron")
+STARTER = ROOT.parent / "shared" / "data" / "multislice" / "pbse_truncated_octahedron"
 MARGIN = {1e5: 0.03, 2e4: 0.06}
 
 

@@ -3,7 +3,7 @@
     python benchmarks/multislice/check_libraries.py [--dose 1e5] [--seeds 0 1 2]
 
 For each image (the two stored with the tests, tests/core/data/multislice, and the starter set
-/work/shared/data/multislice/pbse_truncated_octahedron if present): find_columns +
+../shared/data/multislice/pbse_truncated_octahedron beside the repository, if present): find_columns +
 fit_typed_columns with the zone axis; the mean fitted cross-section (the fit's `volume`:
 image units × Å², here fraction of the beam × Å²) per true count, its ratio to the library's
 value, the image's counting ceiling (issue 17) and the fraction of Pb-bearing columns that
@@ -39,7 +39,7 @@ from napari_nxtomo.core.library import load_library
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = SAMPLE_MULTISLICE_DIR
-STARTER = Path(os.environ.get("NXTOMO_STARTER", "/work/shared/data/multislice/pbse_truncated_octahedron"))
+STARTER = Path(os.environ.get("NXTOMO_STARTER", Path(__file__).resolve().parents[3] / "shared" / "data" / "multislice" / "pbse_truncated_octahedron"))
 MIN_DISTANCE = dict(MULTISLICE_MIN_DISTANCE, **{"010": 2.1})
 
 
