@@ -110,7 +110,7 @@ def _stored_particle(name):
     from napari_nxtomo.core.groundtruth import MULTISLICE_PARTICLES, load_multislice_view
 
     folder = Path(__file__).resolve().parent / "data" / "multislice" / name
-    views = MULTISLICE_PARTICLES.get(name, ("100", "010", "110"))  # pbse_cuboid_3nm: see the data README
+    views = MULTISLICE_PARTICLES[name]
     if not all((folder / f"haadf_{v}.json").is_file() for v in views):
         pytest.skip(f"{name}: not all of its views are stored")
     views = [load_multislice_view(folder, v) for v in views]
