@@ -137,6 +137,28 @@ def test_exact_against_ceiling(fitted):
             assert np.mean(res.counts[sel] == n_pb) >= ceil - MARGIN[dose], (view.name, dose)
 
 
+def test_threads_count_as_the_plain_loop(fitted, monkeypatch):
+    """The counting's window fits run on two threads (``_parallel.thread_map``) and on one
+    (``NAPARI_NXTOMO_THREADS=1``): the same counts, scale and totals, and every view of the sample's joint count on
+    target against its truth."""
+    from napari_nxtomo.core.library import load_library
+
+    optics = {"convergence_mrad": 22.0, "detector_mrad": (60.0, 140.0)}
+    views = fitted[1e5, 1]
+    libraries = [load_library("PbSe", v.zone_axis, **optics) for v, _, _ in views]
+    runs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NAPARI_NXTOMO_THREADS", threads)
+        runs.append(count_views([t for _, t, _ in views], libraries))
+    one, two = runs
+    assert one.scale == two.scale and one.totals == two.totals
+    for (view, table, truth), a, b in zip(views, one.results, two.results):
+        assert np.array_equal(a.counts, b.counts), view.name
+        sel = scored(view, table, truth)
+        n_pb = truth["n_Pb"].to_numpy()[sel]
+        assert np.mean(b.counts[sel] == n_pb) >= counting_ceiling(n_pb, table["volume"].to_numpy()[sel]) - MARGIN[1e5]
+
+
 # --------------------------------------------------------------------------
 # bad input
 

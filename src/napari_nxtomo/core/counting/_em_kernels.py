@@ -3,7 +3,9 @@
 One E-step serves every mixture of the package: each point has its own
 known variance e_i² (zeros for a common width) and a multiplicity (ones for
 raw data, cell counts for binned data, :mod:`.binning`).  The drivers are
-:func:`.mixture.fit_gmm` and the curve mixtures of :mod:`.curve`.
+:func:`.mixture.fit_gmm` and the curve mixtures of :mod:`.curve`.  The kernels
+release the GIL (``nogil``), so independent fits run on threads
+(:func:`napari_nxtomo.core._parallel.thread_map`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _e_step_nb(x, e2, cw, means, weights, s2, post, logp):
     """Fill ``post`` with t_ik and ``logp`` with ln p(x_i) for component variances s² + e_i²; return Σ_i cw_i ln p(x_i).
 
@@ -21,6 +23,9 @@ def _e_step_nb(x, e2, cw, means, weights, s2, post, logp):
     data, counts for binned data).
     """
     n, k = post.shape
+    lw = np.empty(k)
+    for j in range(k):
+        lw[j] = np.log(weights[j]) if weights[j] > 0.0 else -np.inf
     ll = 0.0
     for i in range(n):
         v = s2 + e2[i]
@@ -29,7 +34,7 @@ def _e_step_nb(x, e2, cw, means, weights, s2, post, logp):
         for j in range(k):
             if weights[j] > 0.0:
                 d = x[i] - means[j]
-                val = np.log(weights[j]) - 0.5 * d * d / v + c
+                val = lw[j] - 0.5 * d * d / v + c
             else:
                 val = -np.inf
             post[i, j] = val
@@ -47,7 +52,7 @@ def _e_step_nb(x, e2, cw, means, weights, s2, post, logp):
     return ll
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _s2_moment(x, e2, cw, post, means, s2):
     """Σ_i cw_i Σ_k t_ik E[(y_i - μ_k)² | x_i]: the posterior second moment behind the M-step of s²
     (y_i the column's true value, shrunk towards μ_k by s² / (s² + e_i²))."""
@@ -55,13 +60,14 @@ def _s2_moment(x, e2, cw, post, means, s2):
     for i in range(x.size):
         v = s2 + e2[i]
         shrink = s2 / v
+        extra = s2 * e2[i] / v
         for j in range(means.size):
             d = shrink * (x[i] - means[j])
-            acc += cw[i] * post[i, j] * (d * d + s2 * e2[i] / v)
+            acc += cw[i] * post[i, j] * (d * d + extra)
     return acc
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
     """EM for a 1D mixture with per-point known variances e_i² plus one common extra variance s².
 
@@ -114,7 +120,7 @@ def _em_nb(x, e2, cw, means, weights, s2, max_iter, tol, s2_floor, fixed_means):
     return means, weights, s2, ll, post, it, converged
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _scaled_em_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, fix_c):
     """EM of the hybrid mixture: class means c · values_k (one scale c), variances s² + e_i², free weights.
 

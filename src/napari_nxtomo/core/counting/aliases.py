@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import thread_map
 from .front import _dose_prior, count_atoms
 from .hybrid import _fit_window, _positive_errors, _prior_penalty, known_scale
 from .library import _parse_library
@@ -73,13 +74,13 @@ def pair_scale_peaks(x, errors, library, prior, window) -> list:
 
     steps = np.arange(-PROFILE_WIDTHS, PROFILE_WIDTHS + 1e-9, PROFILE_STEP / prior[1]) * prior[1]
     grid = prior[0] * np.exp(steps)
-    obj = np.array([objective(c) for c in grid])
+    obj = np.array(thread_map(objective, grid))
     peaks = [i for i in range(grid.size) if (i == 0 or obj[i] >= obj[i - 1]) and
              (i == grid.size - 1 or obj[i] >= obj[i + 1])]
     out = []
     for i in peaks:
         fine = grid[i] * np.exp(np.arange(-PROFILE_STEP, PROFILE_STEP + 1e-9, REFINE_STEP))
-        f_obj = [objective(c) for c in fine]
+        f_obj = thread_map(objective, fine)
         out.append((max(f_obj), float(fine[int(np.argmax(f_obj))])))
     return [c for _, c in sorted(out, reverse=True)]
 

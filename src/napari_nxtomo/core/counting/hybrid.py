@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import thread_map
 from ._em_kernels import _scaled_em_nb
 from .gmm import RESOLVED_FACTOR
 from .library import _parse_library
@@ -167,12 +168,13 @@ def _best_window(x, e2, counts_l, values, c_fixed, entropy, resolve=True, prior=
     without a dose fewest holes (:func:`_holes`) then smallest ICL first, with one smallest BIC plus the prior
     penalty on the scale (:func:`_prior_penalty`) and :data:`HOLE_COST_LN_N` · ln N per hole first; the best ICL
     per K."""
+    plausible = _plausible(x, counts_l, values, prior)
+    windows = [(lo, hi, idx) for lo, hi, idx in _windows(counts_l)
+               if idx.size <= x.size and (lowest is None or lo == int(lowest)) and
+               (lowest is not None or plausible(lo, hi))]
+    fitted = thread_map(lambda w: _fit_window(x, e2, values[w[2]], c_fixed, prior=prior), windows)
     fits = []
-    for lo, hi, idx in _windows(counts_l):
-        if idx.size > x.size or (lowest is not None and lo != int(lowest)) or \
-                (lowest is None and not _plausible(lo, hi, x, counts_l, values, prior)):
-            continue
-        fit = _fit_window(x, e2, values[idx], c_fixed, prior=prior)
+    for (lo, hi, idx), fit in zip(windows, fitted):
         if fit is None:
             continue
         d = idx.size + (c_fixed is None)  # K - 1 weights, s, and c when fitted
@@ -211,14 +213,15 @@ def _bic(f, n):
     return -2.0 * f[4][3] + (f[3].size + 1) * np.log(n)
 
 
-def _plausible(lo, hi, x, counts_l, values, prior, slack=2):
-    """Whether a window's ends lie within ``slack`` counts of those the prior's scale gives the data's extremes
-    (1st and 99th percentile); every window without a prior."""
+def _plausible(x, counts_l, values, prior, slack=2):
+    """``plausible(lo, hi)``: whether a window's ends lie within ``slack`` counts of those the prior's scale gives
+    the data's extremes (1st and 99th percentile); every window without a prior."""
     if prior is None:
-        return True
+        return lambda lo, hi: True
     c0 = prior[0] * np.exp(np.array([-3.0, 3.0]) * prior[1])
     ends = [counts_l[np.argmin(np.abs(c * values - q))] for q in np.quantile(x, [0.01, 0.99]) for c in c0]
-    return min(ends[:2]) - slack <= lo <= max(ends[:2]) + slack and min(ends[2:]) - slack <= hi <= max(ends[2:]) + slack
+    return lambda lo, hi: (min(ends[:2]) - slack <= lo <= max(ends[:2]) + slack and
+                           min(ends[2:]) - slack <= hi <= max(ends[2:]) + slack)
 
 
 def _holes(weights, n):

@@ -1,0 +1,126 @@
+"""Counting speed with a cached library (issue 17: counting one view ≤ 2 s on the 2-core machine).
+
+    PYTHONPATH=src python benchmarks/bench_count_speed.py [--sets sample pbse_truncated_cube_3nm] [--repeats 3]
+        [--quick]
+
+Each set's three views (multislice, 1e5 e/Å², noise seed 0) are fitted once with the benchmark's own fit
+(``bench_end_to_end.fit_view``; not timed), then counted with the shipped library of their optics
+(``library_for``, cached on disk, so no simulation is timed):
+
+* ``count_atoms`` of each view alone, the dose given and not (the scale fitted);
+* ``count_views`` of the three together (the joint count the command line and the Count dock run), the dose given
+  and not; its time is also given per view.
+
+Each is timed ``--repeats`` times after a warm-up (numba compiled and cached); the median is printed, with its
+ratio to the 2 s target, once with the counting's threads capped at one (``NAPARI_NXTOMO_THREADS=1``: the plain
+loops) and once with every core (:func:`napari_nxtomo.core._parallel.thread_map`), and the ratio of the two.  The counts
+of both runs are compared (they must be identical: the threads run the same fits).  Wall-clock on whatever
+machine runs it: run it alone on the machine.
+
+Measured 2026-12-05 on the 2-core machine, alone (load average 0.4-0.7), main before this benchmark (0d0dd35: the
+same script, ``PYTHONPATH`` on a worktree of it; no threads there) against the change that added it (the EM kernels'
+log-weights hoisted and ``nogil``, the window fits on a thread per core, the prior's window ends computed once):
+
+================================================  ===========  ===============  =========
+case (seconds, median of 3)                        0d0dd35      one thread       2 threads
+================================================  ===========  ===============  =========
+sample: count_atoms [100] / [010] / [110], dose    0.32/0.37/1.21  0.19/0.22/0.68  0.12/0.15/0.37
+sample: count_atoms, scale fitted                  4.03/4.10/6.84  2.28/2.41/3.97  1.23/1.31/2.05
+sample: count_views, dose / scale fitted           2.56 / 17.13    1.35 / 10.01    0.85 / 5.78
+cube: count_atoms [100] / [010] / [110], dose      0.53/0.80/2.37  0.29/0.46/1.39  0.19/0.27/0.75
+cube: count_atoms, scale fitted                    4.18/4.58/7.95  2.47/2.68/4.78  1.32/1.45/2.56
+cube: count_views, dose / scale fitted             11.83 / 30.44   6.96 / 18.52    4.00 / 10.41
+================================================  ===========  ===============  =========
+
+Per view against the 2 s target: every count with the dose 0.06-0.67 ×; the scale fitted 0.61-1.28 × (over: [110]
+alone, 2.05 and 2.56 s); the joint count without the dose 0.96 × (sample) and 1.73 × (cube).  The counts were
+identical in every case, and over 120 counts of cached fits of six stored sets (1e5 and 2e4 e/Å², seeds 0-1, with
+and without the dose, ``count_views`` and ``count_atoms`` of each view) before and after the change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from bench_end_to_end import fit_view, load_set
+from napari_nxtomo.core.counting import count_atoms, count_views
+
+TARGET_S = 2.0
+DOSE, SEED = 1e5, 0
+
+
+def timed(fn, repeats):
+    """(median seconds of ``repeats`` calls, the last result or the error's text)."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        try:
+            out = fn()
+        except ValueError as err:
+            out = f"refused: {err}"[:80]
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def counts_of(out):
+    """The counts of a CountResult or a ViewsCount (or the refusal's text) as something to compare."""
+    if isinstance(out, str):
+        return out
+    if hasattr(out, "results"):
+        return [np.asarray(r.counts) for r in out.results]
+    return [np.asarray(out.counts)]
+
+
+def cases(views, libraries, tables):
+    """(name, number of views, callable) of every counting timed."""
+    given = {"dose": DOSE, "pixel_size": views[0].pixel_size}
+    out = []
+    for view, lib, table in zip(views, libraries, tables):
+        out.append((f"count_atoms [{view.name}], dose given", 1, lambda t=table, l=lib: count_atoms(t, library=l,
+                                                                                                     **given)))
+        out.append((f"count_atoms [{view.name}], scale fitted", 1, lambda t=table, l=lib: count_atoms(
+            t, library=l, scale="fit")))
+    out.append(("count_views (3 views), dose given", 3, lambda: count_views(tables, libraries, **given)))
+    out.append(("count_views (3 views), scale fitted", 3, lambda: count_views(tables, libraries)))
+    return out
+
+
+def run_set(name, repeats):
+    views, libraries, _, a = load_set(name)
+    tables = [fit_view(v, DOSE, SEED, a)[0] for v in views]
+    print(f"{name}: {', '.join(f'[{v.name}] {len(t)} columns' for v, t in zip(views, tables))}")
+    for label, n_views, fn in cases(views, libraries, tables):
+        row = {}
+        for threads in ("1", ""):
+            os.environ["NAPARI_NXTOMO_THREADS"] = threads
+            fn()  # warm-up
+            row[threads] = timed(fn, repeats)
+        os.environ.pop("NAPARI_NXTOMO_THREADS", None)
+        (t1, c1), (tn, cn) = row["1"], row[""]
+        same = all(np.array_equal(p, q) for p, q in zip(counts_of(c1), counts_of(cn))) if not isinstance(
+            c1, str) else c1 == cn
+        print(f"  {label}: one thread {t1:.2f} s, all cores {tn:.2f} s (speed-up {t1 / tn:.2f} ×); per view "
+              f"{tn / n_views:.2f} s = {tn / n_views / TARGET_S:.2f} × the {TARGET_S:.0f} s target; counts "
+              f"{'identical' if same else 'DIFFER'}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", nargs="+", default=["sample", "pbse_truncated_cube_3nm"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="the sample only, one repeat (benchmarks/run.sh --quick)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sets, args.repeats = ["sample"], 1
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+    for name in args.sets:
+        run_set(name, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
