@@ -46,6 +46,12 @@ configurations, [110] 2): without the rule 24 / 24 views under target ([100] 0.7
 0.620-0.747; ⟨100⟩ own totals 483-520), with it 2 / 2 (both [110] at 1e5, 0.861 and 0.848 against 0.869 and
 0.856): ⟨100⟩ 0.840-0.967 every run on target, own totals 467-483, no-dose scale / true 0.991-1.014.
 
+Session of 2026-12-05 22:57 UTC: the cuboid's [110] brought to 4 phonon configurations (as its ⟨100⟩ views), fitted
+anew and counted by the same scratch ``evalc.py`` (no change to the counting's results in between: the session's
+speed-up counts identically): **0 of 24 views under target in both modes** ([100] 0.884-0.950 against ceilings
+0.876-0.934, [010] 0.827-0.901 against 0.827-0.889, [110] 0.886-0.975 against 0.911-0.962; the least margin over
+target 0.009, [110] without the dose); own totals 466-483, common 470-473 of 473; no-dose scale / true 0.983-0.997.
+
 Untuned, 2026-12-05 (session from 11:25 UTC): ``--set pbse_truncated_cube_3nm --doses 1e5 2e4 --seeds 0 1 2 3
 --runs 4`` (a 3.1 nm truncated cube, 472 Pb, simulated after the rules below and measured before any change; counts
 with the dose identical, scratch runs on the same fits).  With its first 3 phonon configurations: views under ceiling
