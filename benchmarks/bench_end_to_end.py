@@ -51,6 +51,9 @@ anew and counted by the same scratch ``evalc.py`` (no change to the counting's r
 speed-up counts identically): **0 of 24 views under target in both modes** ([100] 0.884-0.950 against ceilings
 0.876-0.934, [010] 0.827-0.901 against 0.827-0.889, [110] 0.886-0.975 against 0.911-0.962; the least margin over
 target 0.009, [110] without the dose); own totals 466-483, common 470-473 of 473; no-dose scale / true 0.983-0.997.
+This benchmark, ``--set pbse_cuboid_3nm --doses 1e5 2e4 --seeds 0 1 --runs 4`` (no dose): every view on target,
+scale / true 0.987-0.994, common totals 470-473; 3D true sites 1.000 in all four runs, model true 1.000 / 1.000 /
+1.000 / 0.996.
 
 Untuned, 2026-12-05 (session from 11:25 UTC): ``--set pbse_truncated_cube_3nm --doses 1e5 2e4 --seeds 0 1 2 3
 --runs 4`` (a 3.1 nm truncated cube, 472 Pb, simulated after the rules below and measured before any change; counts
