@@ -182,6 +182,27 @@ def test_synthetic_scale_and_counts():
     assert np.all(given.counts == n)
 
 
+@pytest.mark.parametrize("fix_c", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_accelerated_em_ends_at_the_converged_optimum(seed, fix_c):
+    """The windows' full fits (SQUAREM; the scale fitted or held) end where the plain EM ends when it is run to
+    convergence (200000 steps): overlapping classes (spread 1.25 class spacings, one class empty)."""
+    from napari_nxtomo.core.counting._em_kernels import _scaled_em_nb, _scaled_squarem_nb
+
+    rng = np.random.default_rng(seed)
+    values = np.array([1.0, 2.1, 3.1, 4.0, 4.9, 5.8, 6.6, 7.4])
+    x = 2.0 * values[rng.choice([0, 1, 2, 4, 5, 7], 60)] + rng.normal(0, 2.5, 60)
+    e2, w = np.full(60, 0.04), np.full(8, 1 / 8)
+    ref = _scaled_em_nb(x, e2, values, 1.9, 0.5, w, 200000, 1e-15, 1e-12, fix_c)
+    fast = _scaled_squarem_nb(x, e2, values, 1.9, 0.5, w, 500, 1e-9, 1e-12, fix_c)
+    assert ref[6] and fast[6] and fast[5] < 200
+    assert fast[3] == pytest.approx(ref[3], abs=1e-4)  # ln L
+    assert fast[0] == pytest.approx(ref[0], rel=1e-3)  # the scale
+    assert fast[2] == pytest.approx(ref[2], rel=1e-2)  # s²
+    np.testing.assert_allclose(fast[1], ref[1], atol=2e-3)  # the weights
+    assert np.array_equal(np.argmax(fast[4], axis=1), np.argmax(ref[4], axis=1))
+
+
 def test_library_window_starts_at_a_given_lowest_count():
     """Columns of 2..8 atoms: given lowest count 2, the library's window starts there and the counts are the truth."""
     x, err, n, lib = _pb_columns(c=350.0)

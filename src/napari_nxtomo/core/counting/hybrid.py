@@ -8,8 +8,10 @@ cross-sections x_i are draws from
 where L_k are the library's cross-sections of a *window* of consecutive
 counts, c is one scale factor between the library's
 units and the image's, s a common extra spread and e_i the columns' own
-standard errors.  For every window the EM (:func:`._em_kernels._scaled_em_nb`)
-fits c, s and the weights τ from several starts; the window of smallest ICL
+standard errors.  For every window the EM fits c, s and the weights τ: the
+scale screened on a grid (:func:`._em_kernels._screen_scales_nb`), then the
+full fit from two starts (:func:`._em_kernels._scaled_squarem_nb`, the EM
+accelerated by SQUAREM); the window of smallest ICL
 (d = K - 1 weights + s + c) is kept: the data choose the number of classes
 and the lowest count, the library the spacing of the classes.
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._parallel import thread_map
-from ._em_kernels import _scaled_em_nb
+from ._em_kernels import _scaled_em_nb, _scaled_squarem_nb, _screen_scales_nb
 from .gmm import RESOLVED_FACTOR
 from .library import _parse_library
 from .mixture import icl_criterion
@@ -121,7 +123,10 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
     The likelihood is multimodal in c (the classes can slide by whole
     spacings), so c is first profiled on a grid (weights and s fitted at each
     c: 5 % steps from 0.6 to 1.65 × the scale that matches the medians, then
-    1.25 % steps about the best), then the best grid point runs the full EM.
+    1.25 % steps about the best; 30 and 60 EM steps of the weights and s at
+    each), then the best grid point runs the full EM, SQUAREM-accelerated
+    (the plain EM left most windows of a [110] view unconverged after 500
+    steps, on the flat likelihood of overlapping classes).
     """
     floor = (1e-6 * max(float(x.max()), 1e-300)) ** 2
 
@@ -135,8 +140,8 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
         w /= w.sum()
         r2 = float(np.mean(np.min(d2, axis=1)))
         gap = np.min(np.diff(mu)) if mu.size > 1 else 0.1 * mu[0]
-        fits = [_scaled_em_nb(x, e2, vals, float(c0), max(s2, (0.05 * gap) ** 2, floor), w, n_iter, tol, floor, fix)
-                for s2 in ((r2 - float(np.median(e2)), r2) if both else (r2,))]
+        starts = [max(s2, (0.05 * gap) ** 2, floor) for s2 in ((r2 - float(np.median(e2)), r2) if both else (r2,))]
+        fits = [_scaled_squarem_nb(x, e2, vals, float(c0), s2, w, n_iter, tol, floor, fix) for s2 in starts]
         return max(fits, key=lambda f: f[3])
 
     if c_fixed is not None:
@@ -148,8 +153,9 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
         grid = float(np.median(x) / np.median(vals)) * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05))
     else:  # ±3 widths about the dose's scale
         grid = prior[0] * np.exp(np.linspace(-3.0, 3.0, 13) * prior[1])
-    c0 = max(grid, key=lambda c: run(c, True, 30, False)[3])
-    c0 = max(c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125)), key=lambda c: run(c, True, 60, False)[3])
+    c0 = grid[np.argmax(_screen_scales_nb(x, e2, vals, grid, 30, tol, floor))]
+    fine = c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125))
+    c0 = fine[np.argmax(_screen_scales_nb(x, e2, vals, fine, 60, tol, floor))]
     fit = run(c0, False, max_iter)
     return fit if fit[0] > 0 else None
 
