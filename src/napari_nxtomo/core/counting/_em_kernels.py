@@ -188,9 +188,10 @@ def _scaled_squarem_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, f
     Where the classes overlap the plain EM creeps along a flat ridge of the likelihood (a class emptying, the scale
     and s² drifting; hundreds of iterations, many of the hybrid's windows not converged in 500).  Each cycle takes
     two EM steps θ1 = F(θ0), θ2 = F(θ1), extrapolates θ' = θ0 - 2α r + α² v (r = θ1 - θ0, v = θ2 - 2θ1 + θ0,
-    α = -|r| / |v|, at most -1) with the weights kept ≥ 0 and summing to 1, s² ≥ ``s2_floor`` and c > 0, and goes
-    on from F(θ') when ln L(θ') ≥ ln L(θ1), else from θ2 (so ln L never falls).  The fixed points are the EM's;
-    ``max_iter`` counts E-steps; a jump that would empty a class or leave the bounds steps back towards θ2.  Returns as :func:`_scaled_em_nb`.
+    α = -|r| / |v|, at most -1), and goes on from F(θ') when ln L(θ') ≥ ln L(θ1), else from θ2 (so ln L never
+    falls).  A jump that would empty a class the EM keeps, or leave c > 0 and s² ≥ ``s2_floor``, steps back towards
+    θ2 (α halved towards -1).  The fixed points are the EM's; ``max_iter`` counts E-steps.  Returns as
+    :func:`_scaled_em_nb`.
     """
     n = x.size
     k = values.size
