@@ -248,35 +248,39 @@ def _scaled_squarem_nb(x, e2, values, c, s2, weights, max_iter, tol, s2_floor, f
 
 
 @numba.njit(cache=True, nogil=True)
-def _screen_scales_nb(x, e2, values, grid, n_iter, tol, s2_floor):
-    """ln L of the hybrid mixture at each scale of ``grid`` (c held), after ``n_iter`` EM steps of the weights and
-    s² from a start at that scale: the weights the fractions of columns nearest each class (each at least one
-    column), s² the mean squared distance to the nearest class (at least a twentieth of the classes' smallest
-    gap, squared).  The screen of :func:`.hybrid._fit_window`."""
+def _start_nb(x, values, c, s2_floor):
+    """The hybrid EM's start at scale c: (weights, r², s²_min) with the weights the fractions of columns nearest each
+    class (each at least one column), r² the mean squared distance to the nearest class, and s²_min the least start
+    of s² (a twentieth of the classes' smallest gap, squared, and ``s2_floor``)."""
     n = x.size
     k = values.size
+    w = np.ones(k)
+    r2 = 0.0
+    for i in range(n):
+        best = np.inf
+        jb = 0
+        for j in range(k):
+            d2 = (x[i] - c * values[j]) ** 2
+            if d2 < best:
+                best = d2
+                jb = j
+        w[jb] += 1.0
+        r2 += best
+    w /= w.sum()
+    gap = 0.1 * c * values[0]  # one class
+    if k > 1:
+        gap = np.inf
+        for j in range(1, k):
+            gap = min(gap, c * values[j] - c * values[j - 1])
+    return w, r2 / n, max((0.05 * gap) ** 2, s2_floor)
+
+
+@numba.njit(cache=True, nogil=True)
+def _screen_scales_nb(x, e2, values, grid, n_iter, tol, s2_floor):
+    """ln L of the hybrid mixture at each scale of ``grid`` (c held), after ``n_iter`` EM steps of the weights and
+    s² from :func:`_start_nb` at that scale (s² = r²).  The screen of :func:`.hybrid._fit_window`."""
     out = np.empty(grid.size)
-    w = np.empty(k)
     for g in range(grid.size):
-        c = grid[g]
-        w[:] = 1.0
-        r2 = 0.0
-        for i in range(n):
-            best = np.inf
-            jb = 0
-            for j in range(k):
-                d2 = (x[i] - c * values[j]) ** 2
-                if d2 < best:
-                    best = d2
-                    jb = j
-            w[jb] += 1.0
-            r2 += best
-        w /= w.sum()
-        gap = 0.1 * c * values[0]  # one class
-        if k > 1:
-            gap = np.inf
-            for j in range(1, k):
-                gap = min(gap, c * values[j] - c * values[j - 1])
-        s2 = max(r2 / n, (0.05 * gap) ** 2, s2_floor)
-        out[g] = _scaled_em_nb(x, e2, values, c, s2, w, n_iter, tol, s2_floor, True)[3]
+        w, r2, s2_min = _start_nb(x, values, grid[g], s2_floor)
+        out[g] = _scaled_em_nb(x, e2, values, grid[g], max(r2, s2_min), w, n_iter, tol, s2_floor, True)[3]
     return out

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._parallel import thread_map
-from ._em_kernels import _scaled_em_nb, _scaled_squarem_nb, _screen_scales_nb
+from ._em_kernels import _scaled_em_nb, _scaled_squarem_nb, _screen_scales_nb, _start_nb
 from .gmm import RESOLVED_FACTOR
 from .library import _parse_library
 from .mixture import icl_criterion
@@ -130,24 +130,18 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
     """
     floor = (1e-6 * max(float(x.max()), 1e-300)) ** 2
 
-    def run(c0, fix, n_iter, both=True):
-        # weights: the fractions nearest each class (each at least 1/N); two starts of s²: the spread about the
-        # nearest class beyond the errors, and all of it (the EM's s² step is slow when s² starts far below the
-        # errors); screening runs only the second
-        mu = c0 * vals
-        d2 = (x[:, None] - mu[None, :]) ** 2
-        w = np.bincount(np.argmin(d2, axis=1), minlength=mu.size) + 1.0
-        w /= w.sum()
-        r2 = float(np.mean(np.min(d2, axis=1)))
-        gap = np.min(np.diff(mu)) if mu.size > 1 else 0.1 * mu[0]
-        starts = [max(s2, (0.05 * gap) ** 2, floor) for s2 in ((r2 - float(np.median(e2)), r2) if both else (r2,))]
-        fits = [_scaled_squarem_nb(x, e2, vals, float(c0), s2, w, n_iter, tol, floor, fix) for s2 in starts]
+    def run(c0, fix):
+        # the start of _start_nb at c0, with two starts of s²: the spread about the nearest class beyond the errors,
+        # and all of it (the EM's s² step is slow when s² starts far below the errors)
+        w, r2, s2_min = _start_nb(x, vals, float(c0), floor)
+        fits = [_scaled_squarem_nb(x, e2, vals, float(c0), max(s2, s2_min), w, max_iter, tol, floor, fix)
+                for s2 in (r2 - float(np.median(e2)), r2)]
         return max(fits, key=lambda f: f[3])
 
     if c_fixed is not None:
-        return run(c_fixed, True, max_iter)
+        return run(c_fixed, True)
     if c_start is not None:  # free c from a known start, no grid
-        fit = run(c_start, False, max_iter)
+        fit = run(c_start, False)
         return fit if fit[0] > 0 else None
     if prior is None:  # ±50 % about the scale that matches the medians, 5 % steps
         grid = float(np.median(x) / np.median(vals)) * np.exp(np.arange(-0.5, 0.5 + 1e-9, 0.05))
@@ -156,7 +150,7 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
     c0 = grid[np.argmax(_screen_scales_nb(x, e2, vals, grid, 30, tol, floor))]
     fine = c0 * np.exp(np.arange(-0.04, 0.04 + 1e-9, 0.0125))
     c0 = fine[np.argmax(_screen_scales_nb(x, e2, vals, fine, 60, tol, floor))]
-    fit = run(c0, False, max_iter)
+    fit = run(c0, False)
     return fit if fit[0] > 0 else None
 
 
