@@ -196,11 +196,11 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import (CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
+from napari_nxtomo.core.samples import (CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
                                         CORE_SHELL_EXPOSED, CORE_SHELL_THIN_SIDE,
                                         CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED,
                                         CORE_SHELL_WIDE,
-                                        _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron)
+                                        _remove_surface_vacancies, core_shell_model, pbse_cuboctahedron, unbonded)
 from napari_nxtomo.core.tables import atomic_open
 
 REPO = Path(__file__).resolve().parents[2]
@@ -537,6 +537,8 @@ CORE_SHELL_PARTICLES = {
                                                     "CdSe rod"),
     "pbse_cdse_thin_side": (CORE_SHELL_THIN_SIDE, "a PbSe core (island) against one side of a thin CdSe rod"),
     "pbse_cdse_exposed": (CORE_SHELL_EXPOSED, "a large PbSe core (island) reaching the surface of its CdSe rod"),
+    "pbse_cdse_buried": (CORE_SHELL_BURIED, "a near-octahedral PbSe core whose island faces the centre of its CdSe "
+                                            "rod (buried under the shell)"),
 }
 
 
@@ -586,6 +588,7 @@ def build_particle(name: str, s: dict) -> dict:
         composition={str(e): int(k) for e, k in zip(names, counts)},
         lattice_parameter_A=a,
         atoms_file="atoms.csv",
+        unbonded_Pb=int(unbonded(q, el).sum()),  # Pb with no Se neighbour: no crystal holds them (use other args)
     )
     return {"positions": q * (a / 4.0), "elements": el, "record": record, "subfolder": sub, "what": what}
 
@@ -751,6 +754,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     pos, el = particle["positions"], particle["elements"]
     print(f"particle {args.particle}: {len(pos)} atoms {particle['record']['composition']}, abTEM {abtem.__version__}", flush=True)
+    if particle["record"]["unbonded_Pb"]:
+        print(f"WARNING: {particle['record']['unbonded_Pb']} Pb have none of their six Se neighbours (outside the rod): "
+              "no nanocrystal holds such atoms; move the core or widen the rod", flush=True)
     with atomic_open(out / "atoms.csv", "w") as fh:
         pd.DataFrame({"element": el, "x": pos[:, 0], "y": pos[:, 1], "z": pos[:, 2]}).to_csv(
             fh, index=False, float_format="%.4f"

@@ -75,6 +75,10 @@ CORE_SHELL_THIN_SIDE = (13.5, 6.0, 3, (-1, 2), (1, -1, -2), 1.9)
 #: an eleventh (benchmark; made 2026-12-05 00:48 UTC, before any change it measures): a large core cut by {111} at
 #: 1.5 × (4 a/2 to its {100} facets, 210 Pb) moved 1 a/2 along -x (its -x corner at the rod's surface) and up the rod
 CORE_SHELL_EXPOSED = (15.0, 5.0, 4, (0, 2), (-1, 0, 1), 1.5)
+#: a twelfth (benchmark; made 2026-12-06 04:40 UTC, before any change it measures): the ninth's near-octahedral core
+#: (97 Pb) moved 1 a/2 along +x and *down* y, so that its 12-site island on the +y facet faces the rod's centre,
+#: buried under the shell (the ninth's island lies outside its rod: 9 of its Pb bonded to no Se, see :func:`unbonded`)
+CORE_SHELL_BURIED = (15.5, 4.5, 4, (-1, 2), (1, -1, 0), 1.4)
 
 
 @dataclass
@@ -244,6 +248,34 @@ def core_shell_island(q_pb, lattice_parameter: float, model) -> np.ndarray:
     a = float(lattice_parameter)
     shift_y = (model[4][1] if len(model) > 4 else 0) * a / 2
     return q_pb[q_pb[:, 1] * (a / 4) - shift_y > model[2] * a / 2 + 0.01]
+
+
+#: the six anion (Se) neighbours of a rocksalt cation site, quarter-lattice units
+_OCTAHEDRAL_Q = np.array([[2, 0, 0], [-2, 0, 0], [0, 2, 0], [0, -2, 0], [0, 0, 2], [0, 0, -2]])
+
+
+def unbonded(q, elements, cation: str = "Pb", anion: str = "Se") -> np.ndarray:
+    """Which ``cation`` sites have none of their six rocksalt ``anion`` neighbours in the particle.
+
+    Such an atom is bonded to nothing: no nanocrystal holds it.  :func:`core_shell_model`
+    places its core and island without looking at the rod, so a core that
+    reaches past the rod's surface leaves some (the large and near-octahedral
+    test particles' islands lie outside their rods).
+
+    Examples
+    --------
+    >>> q, el = core_shell_model(*CORE_SHELL_SAMPLE)
+    >>> int(unbonded(q, el).sum())
+    0
+    >>> [int(unbonded(*core_shell_model(*m)).sum()) for m in (CORE_SHELL_OCTAHEDRAL, CORE_SHELL_LARGE)]
+    [9, 5]
+    """
+    q, elements = np.asarray(q), np.asarray(elements)
+    anions = {tuple(v) for v in q[elements == anion].tolist()}
+    out = np.zeros(len(q), dtype=bool)
+    for i in np.flatnonzero(elements == cation):
+        out[i] = not any(tuple(v) in anions for v in (q[i] + _OCTAHEDRAL_Q).tolist())
+    return out
 
 
 @lru_cache(maxsize=4)
