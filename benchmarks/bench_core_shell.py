@@ -1,7 +1,7 @@
 """Issue 12's figures: the Pb of a PbSe core in a CdSe shell, counted and reconstructed from multislice images.
 
     PYTHONPATH=src python benchmarks/bench_core_shell.py [--doses 1e5]
-        [--particle sample|offcentre|cube|truncated|cut_cube|wide|large|small|octahedral|thin_side|exposed|buried]
+        [--particle sample|offcentre|cube|truncated|cut_cube|wide|large|small|octahedral|thin_side|exposed|buried|held_out]
         [--seeds 0 1 2] [--runs 10]
 
 Images: the bundled core–shell sample (``--particle sample``,
@@ -244,7 +244,7 @@ from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, s
 from napari_nxtomo.core.groundtruth import counting_ceiling
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
 from napari_nxtomo.core.samples import (
-    CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_EXPOSED, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL, CORE_SHELL_OTHER,
+    CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_HELD_OUT, CORE_SHELL_CUT_CUBE, CORE_SHELL_EXPOSED, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL, CORE_SHELL_OTHER,
     CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_THIN_SIDE, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island,
     unbonded,
 )
@@ -274,6 +274,8 @@ PARTICLES = {
     "exposed": (_stored("pbse_cdse_exposed", "PbSe/CdSe large core reaching its rod's surface"), CORE_SHELL_EXPOSED),
     "buried": (_stored("pbse_cdse_buried", "PbSe/CdSe near-octahedral core, island facing the rod's centre"),
                CORE_SHELL_BURIED),
+    "held_out": (_stored("pbse_cdse_held_out", "PbSe/CdSe truncated-octahedral core in a thin rod (held out)"),
+                 CORE_SHELL_HELD_OUT),
 }
 
 
