@@ -196,7 +196,8 @@ import pandas as pd
 
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
-from napari_nxtomo.core.samples import (CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_HELD_OUT, CORE_SHELL_CUT_CUBE, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
+from napari_nxtomo.core.samples import (CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_HELD_OUT,
+                                        CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
                                         CORE_SHELL_EXPOSED, CORE_SHELL_THIN_SIDE,
                                         CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED,
                                         CORE_SHELL_WIDE,

@@ -261,7 +261,8 @@ _OCTAHEDRAL_Q = np.array([[2, 0, 0], [-2, 0, 0], [0, 2, 0], [0, -2, 0], [0, 0, 2
 def unbonded(q, elements, cation: str = "Pb", anion: str = "Se") -> np.ndarray:
     """Which ``cation`` sites have none of their six rocksalt ``anion`` neighbours in the particle.
 
-    Such an atom is bonded to nothing: no nanocrystal holds it.  :func:`core_shell_model`
+    Such an atom is bonded to nothing in the crystal (Pb and Cd are not bonded): no
+    nanocrystal holds it on a lattice site.  :func:`core_shell_model`
     places its core and island without looking at the rod, so a core that
     reaches past the rod's surface leaves some (the large and near-octahedral
     test particles' islands lie outside their rods).
