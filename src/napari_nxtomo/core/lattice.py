@@ -249,6 +249,9 @@ def coordination(q, neighbour_vectors) -> np.ndarray:
     return out
 
 
+#: the 6 nearest neighbours of a rocksalt site on the other sublattice (a cation's anions), in quarter-lattice units
+ROCKSALT_NEIGHBOURS_Q = np.array([(2, 0, 0), (-2, 0, 0), (0, 2, 0), (0, -2, 0), (0, 0, 2), (0, 0, -2)], dtype=np.int64)
+
 #: the 12 nearest neighbours of an fcc site, in quarter-lattice units
 FCC_NEIGHBOURS_Q = np.array(
     [

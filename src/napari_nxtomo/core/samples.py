@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from .geometry import ProjectionGeometry
 from .lattice import (
     FCC_NEIGHBOURS_Q,
+    ROCKSALT_NEIGHBOURS_Q,
     ROCKSALT_PBSE,
     ZINCBLENDE_CDSE,
     capsule_mask,
@@ -254,10 +255,6 @@ def core_shell_island(q_pb, lattice_parameter: float, model) -> np.ndarray:
     return q_pb[q_pb[:, 1] * (a / 4) - shift_y > model[2] * a / 2 + 0.01]
 
 
-#: the six anion (Se) neighbours of a rocksalt cation site, quarter-lattice units
-_OCTAHEDRAL_Q = np.array([[2, 0, 0], [-2, 0, 0], [0, 2, 0], [0, -2, 0], [0, 0, 2], [0, 0, -2]])
-
-
 def unbonded(q, elements, cation: str = "Pb", anion: str = "Se") -> np.ndarray:
     """Which ``cation`` sites have none of their six rocksalt ``anion`` neighbours in the particle.
 
@@ -275,11 +272,12 @@ def unbonded(q, elements, cation: str = "Pb", anion: str = "Se") -> np.ndarray:
     >>> [int(unbonded(*core_shell_model(*m)).sum()) for m in (CORE_SHELL_OCTAHEDRAL, CORE_SHELL_LARGE)]
     [9, 5]
     """
-    q, elements = np.asarray(q), np.asarray(elements)
-    anions = {tuple(v) for v in q[elements == anion].tolist()}
-    out = np.zeros(len(q), dtype=bool)
-    for i in np.flatnonzero(elements == cation):
-        out[i] = not any(tuple(v) in anions for v in (q[i] + _OCTAHEDRAL_Q).tolist())
+    elements = np.asarray(elements)
+    both = np.flatnonzero((elements == cation) | (elements == anion))
+    # a cation's six rocksalt neighbours are anion sites: its coordination among cations and anions counts its anions
+    bonds = coordination(np.asarray(q)[both], ROCKSALT_NEIGHBOURS_Q)
+    out = np.zeros(len(elements), dtype=bool)
+    out[both] = (elements[both] == cation) & (bonds == 0)
     return out
 
 
