@@ -55,11 +55,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def notifications(monkeypatch):
-    """The plugin's notifications collected instead of shown: ``{"error": [...], "info": [...]}``."""
+    """The plugin's notifications collected instead of shown: ``{"error": [...], "warning": [...], "info": [...]}``."""
     import napari_nxtomo._qt.notify as notify
 
-    got = {"error": [], "info": []}
+    got = {"error": [], "warning": [], "info": []}
     monkeypatch.setattr(notify, "show_error", got["error"].append)
+    monkeypatch.setattr(notify, "show_warning", got["warning"].append)
     monkeypatch.setattr(notify, "show_info", got["info"].append)
     return got
 

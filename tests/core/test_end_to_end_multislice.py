@@ -257,3 +257,26 @@ def test_a_family_alias_is_chosen_by_the_other_views_total(flat_ended, given):
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
         assert any("another alias" in n for n in res.notes), res.notes
+    assert not joint.warnings, joint.warnings  # the alias reconciled the views: nothing to warn of
+
+
+def test_views_whose_totals_disagree_are_reported():
+    """The 3.1 nm truncated cube (472 Pb) at 2e4 e/Å², noise seed 0, dose given.  Measured 2026-12-06: its ⟨100⟩
+    views read 523 and 501 Pb, its [110] view 474 (no alias of the ⟨100⟩ scale agreed), and the common total (479)
+    left its [100] view 0.79 exact against a ceiling of 0.88.  Whenever the views' own totals lie further apart than
+    miscounts explain (a family more than 6 % from the others': twice issue 17's 3 %), the joint count warns, and
+    then the warning is true: some view's own total lies more than 3 % from the truth; when they do not, it is
+    silent.  (Which of the two holds is not asserted: a better count would rightly silence the warning.)"""
+    dose = 2e4
+    views, truth_q, a, optics = _stored_particle("pbse_truncated_cube_3nm")
+    tables = _noisy_tables(views, a, dose, seed=0)
+    joint = count_views(tables, [library_for("PbSe", v.zone_axis, **optics) for v in views], dose=dose,
+                        pixel_size=views[0].pixel_size)
+    t100, t010, t110 = joint.totals_independent
+    apart = max(abs(t100 - t110), abs(t010 - t110)) / t110 > 0.06 or abs(t110 - (t100 + t010) / 2) > 0.06 * (
+        t100 + t010) / 2
+    assert bool(joint.warnings) == apart, (joint.totals_independent, joint.warnings)
+    if apart:
+        n = len(truth_q)
+        assert max(abs(t - n) for t in joint.totals_independent) > 0.03 * n, joint.totals_independent
+        assert "apart" in joint.warnings[0] and str(list(joint.totals_independent)) in joint.warnings[0]

@@ -14,7 +14,7 @@ import pytest
 from napari_nxtomo.cli.main import main
 from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns
 from napari_nxtomo.core.multislice_sample import pbse_cuboctahedron_multislice
-from napari_nxtomo.core.tables import read_points_csv, read_xyz, write_image_tiff
+from napari_nxtomo.core.tables import read_points_csv, read_xyz, write_image_tiff, write_points_csv
 
 
 def test_sample_images_are_counted_electrons_with_their_optics():
@@ -66,6 +66,31 @@ def test_joint_counts_of_the_sample_views(chain):
         totals.append(int(feats["count"].to_numpy()[heavy].sum()))
         assert np.mean(feats["count"].to_numpy()[n_pb > 0] == n_pb[n_pb > 0]) >= 0.93, zone
     assert len(set(totals)) == 1 and abs(totals[0] - 315) <= 0.03 * 315
+
+
+def test_joint_count_warns_when_a_view_sees_less_of_the_particle(chain, tmp_path, capsys):
+    """``count --joint`` warns on stderr when the [110] table is cropped (its leftmost columns, holding 10 % of the
+    Pb it counted, cut off), so that its total lies further from the other views' than miscounts explain; the
+    counted tables are still written, the warning in their metadata."""
+    sample, folder = chain
+    capsys.readouterr()
+    tables = [folder / f"haadf_{z}_columns.csv" for z in ("100", "010")]
+    coords, feats, md, name = read_points_csv(folder / "haadf_110_columns.csv")
+    _, counted, _, _ = read_points_csv(folder / "joint" / "haadf_110_counts.csv")
+    order = np.argsort(feats["x"].to_numpy())
+    heavy = np.where(counted["type"].str.contains("Pb"), counted["count"], 0).astype(float)
+    cut = order[: int(np.searchsorted(np.cumsum(heavy[order]), 0.1 * heavy.sum())) + 1]
+    keep = np.setdiff1d(np.arange(len(feats)), cut)
+    tables.append(write_points_csv(tmp_path / "haadf_110_columns.csv", coords[keep],
+                                   feats.iloc[keep].reset_index(drop=True), metadata=md, name=name))
+    assert main(["count", *map(str, tables), "--out", str(tmp_path / "joint"), "--joint", "--quiet"]) in (0, None)
+    err = capsys.readouterr().err
+    assert "warning: the views' own Pb totals" in err and "apart" in err, err
+    assert len(list((tmp_path / "joint").glob("*_counts.csv"))) == 3
+    _, _, md, _ = read_points_csv(tmp_path / "joint" / "haadf_110_counts.csv")
+    assert md["counting"]["warnings"] and "apart" in md["counting"]["warnings"][0]
+    _, _, md, _ = read_points_csv(folder / "joint" / "haadf_110_counts.csv")
+    assert md["counting"]["warnings"] == []  # the uncropped views agree: nothing to warn of
 
 
 def test_reconstruction_from_the_command_line(chain):

@@ -172,6 +172,22 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     assert len(set(totals)) == 1 and abs(totals[0] - 315) <= 0.03 * 315
     assert "counted together" in dock.status.text() and f"-> {joint.totals}" in dock.status.text()
     np.testing.assert_array_equal(dock.result.counts, expected[2]["count"])  # the plotted view: the chosen one
+    assert not messages["warning"] and "warning" not in dock.notes.toPlainText(), messages["warning"]
+    # the [110] view cropped: its leftmost columns holding 10 % of the Pb cut off, its total falls further below the
+    # others' than miscounts explain and the dock warns (a notification, and first in the notes)
+    order = np.argsort(tables[2]["x"].to_numpy())
+    cut = order[: int(np.searchsorted(np.cumsum(expected[2]["count"].to_numpy()[order]), 0.1 * 315)) + 1]
+    t = tables[2].drop(index=tables[2].index[cut]).reset_index(drop=True)
+    viewer.layers.remove(layers[2])
+    cropped = viewer.add_points(t[["y", "x"]].to_numpy(), features=t, metadata=sample.views[2].layer_metadata(),
+                                name="cropped [110]")
+    dock.reset_choices()
+    dock.points.value = cropped
+    dock.run()
+    qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
+    assert not messages["error"], messages
+    assert len(messages["warning"]) == 1 and "apart" in messages["warning"][0], messages["warning"]
+    assert dock.notes.toPlainText().startswith("• warning: the views' own Pb totals")
 
 
 def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages):

@@ -235,7 +235,11 @@ class CountAtomsWidget(Dock):
                             f"{joint.totals}; plot: '{shown.name}'. " + self.status.text())
         why = [] if self._joint_chosen else [f"the {len(layers)} fitted views in the viewer were counted together "
                                              "(untick 'all views jointly' to count the chosen view alone)"]
-        self.notes.setPlainText("\n".join(f"• {n}" for n in why + joint.notes + list(self.result.notes)))
+        warnings = list(getattr(joint, "warnings", []))
+        self.notes.setPlainText("\n".join([f"• warning: {w}" for w in warnings]
+                                          + [f"• {n}" for n in why + joint.notes + list(self.result.notes)]))
+        for w in warnings:
+            notify.warning(w)
 
     def _show(self, pts, feature, volumes, counted, res, quiet=False):
         """The counts into the layer (features, colour, metadata), the plot, the summary and the notes (``quiet``:

@@ -399,11 +399,14 @@ def _count_jointly(paths, out: Path, library, dose, quiet, mixed_units="cell") -
     written = []
     for path, (coords, _, md, name), feats, res in zip(paths, read, counted, joint.results):
         md["counting"] = _counting_metadata(feats, res, dose)
-        md["counting"].update(joint=True, joint_totals=joint.totals, columns_moved=int(joint.moved[len(written)]))
+        md["counting"].update(joint=True, joint_totals=joint.totals, columns_moved=int(joint.moved[len(written)]),
+                              warnings=list(joint.warnings))
         written.append(_write_counted(path, out, coords, feats, md, name, res))
     if not quiet:
         print(f"{len(paths)} views counted jointly: Pb totals {joint.totals_independent} -> {joint.totals}; "
               + "; ".join(joint.notes))
+    for warning in joint.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return written
 
 

@@ -158,7 +158,10 @@ def _count(views, tables):
         return counted, info["results"], {"Pb_totals_independent": info["totals_single"], "Pb_totals": info["totals"]}
     if all(md.get("energy_keV") for md in mds):
         counted, joint = workflow.count_views_tables(tables, mds)
-        return counted, joint.results, {"Pb_totals_independent": joint.totals_independent, "Pb_totals": joint.totals}
+        for warning in joint.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return counted, joint.results, {"Pb_totals_independent": joint.totals_independent, "Pb_totals": joint.totals,
+                                        "warnings": list(joint.warnings)}
     pairs = [workflow.count_table(t, metadata=md, library="none") for t, md in zip(tables, mds)]
     return [c for c, _ in pairs], [r for _, r in pairs], None
 

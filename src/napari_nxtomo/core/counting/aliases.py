@@ -85,6 +85,26 @@ def pair_scale_peaks(x, errors, library, prior, window) -> list:
     return [c for _, c in sorted(out, reverse=True)]
 
 
+def family_gaps(totals, groups) -> list:
+    """Per family of views (index lists into ``totals``): the mean of the other families' totals and the largest
+    relative gap of the family's views from it (``(nan, 0.0)`` for a family with no other).
+
+    Examples
+    --------
+    >>> [(round(r), round(g, 3)) for r, g in family_gaps([523, 501, 474], [[0, 1], [2]])]
+    [(474, 0.103), (512, 0.074)]
+    """
+    out = []
+    for group in groups:
+        others = [g for g in groups if g is not group]
+        if not others:
+            out.append((float("nan"), 0.0))
+            continue
+        ref = float(np.mean([np.mean([totals[k] for k in g]) for g in others]))
+        out.append((ref, max(abs(totals[k] - ref) for k in group) / ref if ref > 0 else float("inf")))
+    return out
+
+
 def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_of, *, agree, entropy="soft"):
     """``results`` with each family of mixed-column views recounted at the alias of its scale at which every view's
     heavy-element total agrees with the other views' within ``agree`` (the module docstring), where one lies more
@@ -95,13 +115,10 @@ def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_
     """
     out = list(results)
     totals = [total_of(r, t) for r, t in zip(results, tables)]
-    for group in groups:
-        lib, others = libraries[group[0]], [g for g in groups if g is not group]
+    for group, (ref, gap) in zip(groups, family_gaps(totals, groups)):
+        lib = libraries[group[0]]
         mixed = next((t for t in getattr(lib, "types", []) if "+" in t), None)
-        if mixed is None or not others or not hasattr(lib, "fit_capture"):
-            continue
-        ref = float(np.mean([np.mean([totals[k] for k in g]) for g in others]))
-        if max(abs(totals[k] - ref) for k in group) <= APART * agree * ref:
+        if mixed is None or len(groups) < 2 or not hasattr(lib, "fit_capture") or gap <= APART * agree:
             continue
         found = _alias_for(tables, libraries, out, group, mixed, ref, agree,
                            _dose_prior(known_scale(dose, pixel_size), lib, mixed), total_of, entropy)
