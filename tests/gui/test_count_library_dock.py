@@ -188,6 +188,7 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     assert not messages["error"], messages
     assert len(messages["warning"]) == 1 and "apart" in messages["warning"][0], messages["warning"]
     assert dock.notes.toPlainText().startswith("• warning: the views' own Pb totals")
+    assert dock.status.text().startswith("Warning: the views' own totals disagree")
 
 
 def test_joint_count_of_the_core_shell_views(make_napari_viewer, qtbot, messages):

@@ -231,11 +231,12 @@ class CountAtomsWidget(Dock):
         shown = self.points.value if self.points.value in layers else layers[0]
         for ly, c, res in zip(layers, counted, joint.results):
             self._show(ly, "volume", ly.features["volume"].to_numpy(dtype=float), c, res, quiet=ly is not shown)
-        self.status.setText(f"{len(layers)} views counted together: Pb totals {joint.totals_independent} -> "
+        warnings = list(getattr(joint, "warnings", []))
+        alert = "Warning: the views' own totals disagree beyond miscounts (see the notes). " if warnings else ""
+        self.status.setText(f"{alert}{len(layers)} views counted together: Pb totals {joint.totals_independent} -> "
                             f"{joint.totals}; plot: '{shown.name}'. " + self.status.text())
         why = [] if self._joint_chosen else [f"the {len(layers)} fitted views in the viewer were counted together "
                                              "(untick 'all views jointly' to count the chosen view alone)"]
-        warnings = list(getattr(joint, "warnings", []))
         self.notes.setPlainText("\n".join([f"• warning: {w}" for w in warnings]
                                           + [f"• {n}" for n in why + joint.notes + list(self.result.notes)]))
         for w in warnings:

@@ -244,9 +244,9 @@ def _disagreement(totals, groups, element) -> list:
         return []
     return [f"the views' own {element} totals {list(totals)} lie up to {100 * worst:.0f} % apart: more than the "
             f"miscounts of right counts explain ({100 * APART * TOTALS_AGREE:.0f} %), so some view's counts are off "
-            "in many columns, which the common total cannot mend.  Check the library's optics and thermal "
-            "vibrations, the dose and the column types; at a low dose, mixed columns (⟨100⟩) are the likeliest to "
-            "be off.  Read the 3D model's certainty with this in mind"]
+            "in many columns, which the common total cannot mend.  Check that every view shows the whole particle, "
+            "the library's optics and thermal vibrations, the dose and the column types; at a low dose, mixed "
+            "columns (⟨100⟩) are the likeliest to be off.  Read the 3D model's certainty with this in mind"]
 
 
 def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb") -> list:
