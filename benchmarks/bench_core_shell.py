@@ -250,9 +250,9 @@ from napari_nxtomo.core.evaluation import best_fcc_translation, match_columns, s
 from napari_nxtomo.core.groundtruth import counting_ceiling
 from napari_nxtomo.core.multislice_sample import MULTISLICE_SAMPLES, multislice_particle
 from napari_nxtomo.core.samples import (
-    CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_HELD_OUT, CORE_SHELL_CUT_CUBE, CORE_SHELL_EXPOSED, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL, CORE_SHELL_OTHER,
-    CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_THIN_SIDE, CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island,
-    unbonded,
+    CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_EXPOSED, CORE_SHELL_HELD_OUT, CORE_SHELL_LARGE,
+    CORE_SHELL_OCTAHEDRAL, CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_THIN_SIDE,
+    CORE_SHELL_TRUNCATED, CORE_SHELL_WIDE, core_shell_island, unbonded,
 )
 from napari_nxtomo.core.workflow import (count_core_shell_views, find_and_fit, projections_from_tables,
                                          reconstruct_tables, reprojection_per_column)

@@ -41,6 +41,9 @@ counting (:mod:`.hybrid`):
    both read Se-ended (n, n+1) columns as n+1 Pb, and outvoted the [110]
    view's right total: the 3 nm cuboctahedron's [110] 0.857 and 0.791
    exact at 1e5 s1 and 2e4 s0, 0.868 and 0.813 weighted).
+3. *A warning* (``ViewsCount.warnings``) when the views' own totals, before
+   step 2, lie further apart than miscounts explain (:func:`_disagreement`):
+   the common total then hides views counted wrong in many columns.
 """
 
 from __future__ import annotations
