@@ -155,7 +155,8 @@ def _fit_window(x, e2, vals, c_fixed, max_iter=500, tol=1e-9, c_start=None, prio
 
 
 def _scale_error(x, e2, vals, fit):
-    """Standard error of c from the curvature of the profile ln L (weights and s re-fitted at c(1 ± h))."""
+    """Standard error of c from the curvature of the profile ln L (weights and s re-fitted at c(1 ± h)) of the fit
+    that set c, with its own classes ``vals`` (mixed columns held at the ladder's scale: the ladder's)."""
     c = fit[0]
     h = 0.004
     ll = [_scaled_em_nb(x, e2, vals, c * f, fit[2], fit[1], 300, 1e-10, 1e-300, True)[3] for f in (1 - h, 1 + h)]
@@ -343,14 +344,18 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
                                     prior=prior, lowest=lowest)
     # with a dose's prior the ladder (which the prior ranked) alone chooses the window: the pairs' comb of Se
     # sub-classes fits a scale a count off as well
-    icl, lo, hi, idx, fit = ranked[0] if minor_l is None else _pair_choice(
-        x, e2, counts_l, values, ranked, entropy, fixed=scale is not None, prior=prior,
-        n_best=1 if prior is not None else N_PAIR_CANDIDATES)
+    if minor_l is None:
+        icl, lo, hi, idx, fit = ranked[0]
+        scale_from = (values[idx], fit)
+    else:  # the scale's error from the fit that set it: the ladder's where the pairs held its scale
+        icl, lo, hi, idx, fit, scale_from = _pair_choice(
+            x, e2, counts_l, values, ranked, entropy, fixed=scale is not None, prior=prior,
+            n_best=1 if prior is not None else N_PAIR_CANDIDATES)
     c = fit[0]
     by_dose = prior is not None and "columns' scale" not in scale_source
     if by_dose:
         _refuse_far_dose(c, prior, label)
-    c_err = _scale_error(x, e2, ladder[_window_of(ladder_counts, lo, hi)], fit) if scale is None else 0.0
+    c_err = _scale_error(x, e2, *scale_from) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
     width = float(np.sqrt(s2 + np.median(e2)))
     if assignment == "nearest":
@@ -457,9 +462,11 @@ def _window_of(counts_l, lo, hi):
 
 def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES, prior=None):
     """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
-    scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit)."""
+    scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit, (values, fit) of the fit whose
+    likelihood set the scale: the ladder window's where the pairs held its scale, else the pairs')."""
     best, scales = None, []
-    for _, lo, hi, _, lfit in ranked:
+    ladder = _ladder(counts_l, values)[1]
+    for _, lo, hi, lidx, lfit in ranked:
         if len(scales) == n_best:
             break
         if any(abs(np.log(lfit[0] / c)) < 0.05 for c in scales):
@@ -474,7 +481,7 @@ def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_
             continue
         icl = icl_criterion(fit[3], fit[4], idx.size + (not fixed), entropy)
         if best is None or icl + _prior_penalty(fit[0], prior) < best[0] + _prior_penalty(best[4][0], prior):
-            best = (icl, lo, hi, idx, fit)
+            best = (icl, lo, hi, idx, fit, (ladder[lidx], lfit) if hold else (values[idx], fit))
     return best
 
 
