@@ -349,7 +349,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         scale_from = (values[idx], fit)
     else:  # the scale's error from the fit that set it: the ladder's where the pairs held its scale
         icl, lo, hi, idx, fit, scale_from = _pair_choice(
-            x, e2, counts_l, values, ranked, entropy, fixed=scale is not None, prior=prior,
+            x, e2, counts_l, values, ladder, ranked, entropy, fixed=scale is not None, prior=prior,
             n_best=1 if prior is not None else N_PAIR_CANDIDATES)
     c = fit[0]
     by_dose = prior is not None and "columns' scale" not in scale_source
@@ -460,12 +460,12 @@ def _window_of(counts_l, lo, hi):
     return np.flatnonzero((counts_l >= lo) & (counts_l <= hi))
 
 
-def _pair_choice(x, e2, counts_l, values, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES, prior=None):
+def _pair_choice(x, e2, counts_l, values, ladder, ranked, entropy, fixed, n_best=N_PAIR_CANDIDATES, prior=None):
     """Mixed columns: of the best ladder windows of distinct scales (≥ 5 % apart), the one whose (n_heavy, n_light) classes at its
     scale have the smallest ICL; returns (ICL, lo, hi, pair indices, pair fit, (values, fit) of the fit whose
-    likelihood set the scale: the ladder window's where the pairs held its scale, else the pairs')."""
+    likelihood set the scale: the ladder window's where the pairs held its scale, else the pairs').  ``ladder``: the
+    values of :func:`_ladder`, which ``ranked``'s windows index."""
     best, scales = None, []
-    ladder = _ladder(counts_l, values)[1]
     for _, lo, hi, lidx, lfit in ranked:
         if len(scales) == n_best:
             break
