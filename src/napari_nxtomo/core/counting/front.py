@@ -101,7 +101,9 @@ def count_atoms(
         mixture with its fitted class fractions (which shift the boundaries
         toward the rarer count: worse where physical classes overlap);
         ``"nearest"`` the count of the nearest scaled library value, as
-        StatSTEM's library counting does.  Mixed columns: the posterior.
+        StatSTEM's library counting does.  Mixed columns: ``"likelihood"``
+        likewise over their heavy counts (each count's light sub-classes in
+        the shares the fit gave them), ``"posterior"`` the mixture's.
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional

@@ -22,8 +22,12 @@ s), since the dense comb of Se sub-classes would let a wrong scale fit as
 well; then, for the ladder's best ``N_PAIR_CANDIDATES`` windows of distinct
 scales (the aliases of a shifted count lie ~1/n apart), at those scales, every (n_Pb, n_Se) entry of the window's Pb counts is a class
 (weights and s refitted), the window of smallest ICL of these classes is
-kept, and a column's Pb count is the one of largest posterior summed over
-its Se sub-classes.
+kept.  A column's Pb count is then the one of largest likelihood summed over
+its Se sub-classes, every Pb count equally likely a priori and its Se
+sub-classes in the shares the pair fit gave them (:func:`_pair_prior`): the
+fitted weights of the Pb counts themselves are loose (~100 columns on a comb
+of classes 3-5 % apart), and a count fitted too rare hands its columns to
+its neighbours.
 
 Units: a library holds cross-sections in *fraction of the incident beam ×
 Å²*.  An image in fraction of the beam per pixel gives fitted volumes in
@@ -363,11 +367,14 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
             raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
         idx, post, weights = _nearest_classes(x, counts_l, values, c, width)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
-    elif assignment == "likelihood" and minor_l is None:
+    elif assignment == "likelihood":
         window = f"; scale and width from the classes of counts {lo}..{hi} chosen by the ICL"
-        idx, post, weights = _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, hi)
+        log_prior = None if minor_l is None else _pair_prior(counts_l, idx, weights)
+        idx, post, weights = _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, hi, log_prior)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
-        window += f", each column the count of highest likelihood (counts equally likely): counts {lo}..{hi}"
+        window += (f", each column the count of highest likelihood (counts equally likely"
+                   + ("" if minor_l is None else ", their Se sub-classes in the shares the fit gave them")
+                   + f"): counts {lo}..{hi}")
     vals, cl = values[idx], counts_l[idx]
     heavy = np.unique(cl)
     tp = np.stack([post[:, cl == h].sum(axis=1) for h in heavy], axis=1)
@@ -384,7 +391,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
              + (f" ± {c_err:.2g}" if scale is None else "")
              + (f"; each column the count of the nearest scaled library value (StatSTEM's library counting): "
                 f"counts {lo}..{hi}" if assignment == "nearest" else
-                window if assignment == "likelihood" and minor_l is None else
+                window if assignment == "likelihood" else
                 f"; classes of counts {lo}..{hi} chosen by the ICL")
              + (f" (lowest count {lowest} given)" if lowest is not None else "") + f"; width {width:.3g}"]
     if scale is None and prior is None and minor_l is not None:
@@ -411,12 +418,14 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     )
 
 
-def _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, top):
+def _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, top, log_prior=None):
     """Each column's probability of each count of the library up to ``top`` at scale c, the counts equally likely
     a priori (the mixture's fitted class fractions left out, and the low end of its window too).
 
-    Returns the library indices from the smallest count of highest likelihood (none below ``lowest`` when
-    given) to ``top``, the probabilities (N, K), rows summing to 1, and the classes' mean probabilities.
+    ``log_prior``: per library entry, ln of its prior share within its count (mixed libraries: the Se
+    sub-classes, :func:`_pair_prior`); None: every entry equally likely.  Returns the library indices of the
+    counts from the smallest of highest likelihood (none below ``lowest`` when given) to ``top``, the
+    probabilities (N, K), rows summing to 1, and the classes' mean probabilities.
 
     Where the classes of physical columns overlap (frozen-phonon spread, channelling) the fitted fractions are
     poorly determined, and a class fitted too rare hands its columns to its neighbours; measured on the multislice
@@ -433,12 +442,36 @@ def _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, top):
     allowed = counts_l <= top if lowest is None else (counts_l >= lowest) & (counts_l <= top)
     var = s2 + e2[:, None]
     lp = -0.5 * (x[:, None] - c * values[None, :]) ** 2 / var - 0.5 * np.log(var)
+    if log_prior is not None:
+        lp = lp + log_prior[None, :]
     lp = np.where(allowed[None, :], lp, -np.inf)
-    idx = np.arange(int(np.argmax(lp, axis=1).min()), int(np.flatnonzero(allowed).max()) + 1)
+    idx = np.flatnonzero(allowed & (counts_l >= counts_l[np.argmax(lp, axis=1)].min()))
     lp = lp[:, idx]
     post = np.exp(lp - lp.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     return idx, post, post.mean(axis=0)
+
+
+def _pair_prior(counts_l, window, weights):
+    """Mixed libraries: per entry, ln of its share of its heavy count, each count's entries summing to 1: the shares
+    the pair fit gave its Se sub-classes (``weights`` of the entries ``window``), equal shares for a count the fit
+    gave none (outside its window, or empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = _pair_prior(np.array([2, 2, 3, 3]), np.array([2, 3]), np.array([0.3, 0.1]))
+    >>> np.round(np.exp(p), 2).tolist()
+    [0.5, 0.5, 0.75, 0.25]
+    """
+    fitted = np.zeros(counts_l.size)
+    fitted[window] = weights
+    share = np.empty(counts_l.size)
+    for h in np.unique(counts_l):
+        m = counts_l == h
+        total = fitted[m].sum()
+        share[m] = fitted[m] / total if total > 0 else 1.0 / m.sum()
+    return np.log(np.maximum(share, 1e-300))
 
 
 def _nearest_classes(x, counts_l, values, c, width):
