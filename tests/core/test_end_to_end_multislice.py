@@ -263,7 +263,8 @@ def test_a_family_alias_is_chosen_by_the_other_views_total(flat_ended, given):
 def test_views_whose_totals_disagree_are_reported():
     """The 3.1 nm truncated cube (472 Pb) at 2e4 e/Å², noise seed 0, dose given.  Measured 2026-12-06: its ⟨100⟩
     views read 523 and 501 Pb, its [110] view 474 (no alias of the ⟨100⟩ scale agreed), and the common total (479)
-    left its [100] view 0.79 exact against a ceiling of 0.88.  Whenever the views' own totals lie further apart than
+    left its [100] view 0.79 exact against a ceiling of 0.88 (since mixed columns take their most likely Pb count:
+    517, 485, 474, common 477, [100] 0.81).  Whenever the views' own totals lie further apart than
     miscounts explain (a family more than 6 % from the others': twice issue 17's 3 %), the joint count warns, and
     then the warning is true: some view's own total lies more than 3 % from the truth; when they do not, it is
     silent.  (Which of the two holds is not asserted: a better count would rightly silence the warning.)"""

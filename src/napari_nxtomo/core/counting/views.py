@@ -230,8 +230,9 @@ def _disagreement(totals, groups, element) -> list:
 
     Every view sees the same atoms, so two right counts differ by their miscounts only (within ``TOTALS_AGREE``
     on the stored particles at the true scale).  A gap beyond twice that means a view's counts are off in many
-    columns (measured, 2e4 e/Å² with the dose: the 3.1 nm truncated cube's ⟨100⟩ views read 523 and 501 Pb of 472,
-    its [110] view 474, and after the common total its [100] view was 0.79 exact against a ceiling of 0.88): the
+    columns (measured, 2e4 e/Å² with the dose, noise seed 0: the 3.1 nm truncated cube's ⟨100⟩ views read 517 and
+    485 Pb of 472, its [110] view 474, and after the common total its [100] view was 0.81 exact against a ceiling of
+    0.88; 523 and 501, then 0.79, before mixed columns took their most likely count, 2026-12-06): the
     common total then moves the uncertain columns, which cannot mend a view counted a Pb high throughout.
 
     Examples
