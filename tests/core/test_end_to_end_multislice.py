@@ -307,3 +307,22 @@ def test_mixed_columns_take_their_most_likely_pb_count(given):
         sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.06, view.name
+
+
+def test_of_two_scales_that_fit_the_shape_the_self_consistent_one_is_kept():
+    """The 3.1 nm truncated cube (472 Pb) at 2e4 e/Å², noise seed 0, without the dose.  Its ⟨100⟩ views' own scales
+    are aliases (~2.2 × the truth); tried as the dose of every view, the [110] view's scale (0.99 × the truth) and
+    one the shape proposed (1.10 ×) both gave counts 0.98 × as thick as the particle is wide, and the count was
+    refused, asking for the dose (measured 2026-12-06).  About the alias the views' own scales fall back to 0.90 ×
+    it, about the right one they stay within 3 %: that one is kept, the scale lies within 2 of its reported errors
+    of the truth and the common Pb total within issue 17's 3 %; the ⟨100⟩ views' own totals (517, 485 against the
+    [110] view's 474) still disagree, and the count says so."""
+    dose = 2e4
+    views, truth_q, a, optics = _stored_particle("pbse_truncated_cube_3nm")
+    tables = _noisy_tables(views, a, dose, seed=0)
+    joint = count_views(tables, [library_for("PbSe", v.zone_axis, **optics) for v in views])
+    c_true = dose * views[0].pixel_size**2
+    assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
+    n = len(truth_q)
+    assert all(abs(t - n) <= 0.03 * n for t in joint.totals), joint.totals
+    assert joint.warnings and "apart" in joint.warnings[0], joint.warnings

@@ -480,6 +480,10 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     listing = "; ".join(f"{c:.4g}: {t}" + (f" thickness/width {r:.2f}" if np.isfinite(r) else "")
                         for c, _, t, r in tried)
     ok = _chosen(tried, spread, fits, shaped)
+    several = np.sum(ok) > 1
+    if several:  # the one the views' own scales, fitted about it, come back to
+        ok = _self_consistent(tried, ok, libraries, element, family_weights(_library_groups(tables, libraries),
+                                                                             len(tables)))
     if np.sum(ok) != 1:  # none, or several (a large alias scales every count alike)
         raise ValueError(
             f"{why}; and {'no' if not np.any(ok) else 'more than one'} view's scale gives counts as thick as the "
@@ -491,6 +495,9 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
         "the particle's shape (counted thickness against the width an orthogonal view sees)")
     how = (f"at it the counted thickness is {ratio:.2f} × the width an orthogonal view sees" if np.isfinite(ratio)
            else f"at it the {element} totals agree")
+    if several:
+        how += (f"; of the {int(np.sum([plausible(r) for *_, r in tried]))} scales that fit the shape, the only one "
+                f"the views' own scales fitted about it come back to (within {100 * SETTLE_AGREE:.0f} %)")
     note = (f"one scale for all views: dose · pixel² = {c:.5g}, the scale of {which}: the views' own scales disagree ("
             + ", ".join(f"{n} {e:.4g}" for n, e in zip(names, est)) + f"), and {how} (" + listing + ")")
     return c, res, note
@@ -531,6 +538,29 @@ def _chosen(tried, spread, fits, shaped):
             ok = np.zeros_like(ok)
             ok[idx[np.argmin(spread[idx])]] = True
     return ok
+
+
+def _self_consistent(tried, ok, libraries, element, weights):
+    """Of several tried scales that fit (``ok``), the one at which the views' own scales fitted about it average
+    within :data:`SETTLE_AGREE` of it, where it is the only one (a one-hot mask); else ``ok`` unchanged.
+
+    Counted at a scale as the dose, each view and type fits its own scale about it (a prior of the fit capture's
+    width): at an alias the views pull back toward their own.  Measured on the 3.1 nm truncated cube at 2e4 e/Å²
+    without the dose, noise seed 0 (2026-12-06): at 1238 (0.99 × the truth) and at 1378 (1.10 ×) the counted
+    thickness was 0.98 × the width seen, and the count was refused; the views' scales about them average 0.977 ×
+    and 0.899 × the scale tried (at 1378 only the [110] view's, 1238: the ⟨100⟩ views took the totals' alias).
+    """
+    off = np.full(len(tried), np.inf)
+    for i in np.flatnonzero(ok):
+        c, res = tried[i][:2]
+        try:
+            est, names = _scale_estimates(res, libraries, element)
+        except ValueError:
+            continue
+        w = np.array([weights[k] for k in names.views], dtype=float)
+        off[i] = abs(np.log(float(np.sum(w * est) / np.sum(w)) / c))
+    near = off <= np.log(1 + SETTLE_AGREE)
+    return near if np.sum(near) == 1 else ok
 
 
 def _shape_check(tables, element, lattice_parameter=None):
