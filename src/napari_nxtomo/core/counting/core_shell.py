@@ -287,7 +287,6 @@ def count_core_shell(table, *, zone_axis, lattice_parameter: float, library=None
     if kind == "Pb+Se":  # shell-only columns: what the Cd neighbours leave is a small part of one Pb
         sel = np.flatnonzero(selected)
         selected[sel[without_pb(vol[sel] - shell[sel], one)]] = False
-    if kind == "Pb+Se":
         options = {"assignment": MIXED_ASSIGNMENT, **options}
     core = vol[selected] - shell[selected]
     floor = 1e-6 * np.abs(vol[selected]).max()
