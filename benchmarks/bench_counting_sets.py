@@ -27,13 +27,10 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_end_to_end import MARGIN, fit_view, load_set  # noqa: E402
+from bench_end_to_end import fit_view, load_set, view_score  # noqa: E402
 
 from napari_nxtomo.core.counting import count_views  # noqa: E402
-from napari_nxtomo.core.groundtruth import counting_ceiling  # noqa: E402
 
 SETS = ["sample", "starter", "pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
         "pbse_truncated_cube_3nm", "pbse_cuboid_3nm"]
@@ -45,13 +42,9 @@ def view_rows(views, fits, joint, key, c_true):
     """One row per view of a joint count (``key``: set, dose, seed, dose_given)."""
     rows = []
     for view, (table, truth, _), res in zip(views, fits, joint.results):
-        n_pb = truth["n_Pb"].to_numpy()
-        pb = table["type"].str.contains("Pb").to_numpy()
-        sel = (n_pb > 0) & pb
-        target = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel]) - MARGIN.get(key[1], 0.03)
-        exact = float(np.mean(res.counts[sel] == n_pb[sel]))
+        exact, _, target, total = view_score(table, truth, res, key[1])
         rows.append(dict(zip(FIELDS, [*key, view.name, f"{exact:.3f}", f"{target:.3f}", int(exact >= target),
-                                      int(res.counts[pb].sum()), int(view.columns["n_Pb"].sum()),
+                                      total, int(view.columns["n_Pb"].sum()),
                                       " ".join(map(str, joint.totals_independent)), f"{joint.scale / c_true:.4f}"])))
     return rows
 

@@ -335,14 +335,21 @@ def fit_view(view, dose, seed, a=6.12):
     return table, truth, time.perf_counter() - t0
 
 
+def view_score(table, truth, res, dose):
+    """(exact fraction of the true Pb-bearing columns the tool types Pb-bearing, the image's counting ceiling, issue
+    17's target at the dose, the counted Pb total) of one counted view."""
+    n_pb = truth["n_Pb"].to_numpy()
+    pb = table["type"].str.contains("Pb").to_numpy()
+    sel = (n_pb > 0) & pb
+    ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
+    exact = float(np.mean(res.counts[sel] == n_pb[sel]))
+    return exact, ceil, ceil - MARGIN.get(dose, 0.03), int(res.counts[pb].sum())
+
+
 def report_view(view, table, truth, res, dose):
     """One line: exact Pb-bearing fraction vs ceiling and target, Pb total vs truth."""
     n_pb = truth["n_Pb"].to_numpy()
-    sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
-    ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
-    exact = float(np.mean(res.counts[sel] == n_pb[sel]))
-    target = ceil - MARGIN.get(dose, 0.03)
-    total = int(res.counts[table["type"].str.contains("Pb").to_numpy()].sum())
+    exact, ceil, target, total = view_score(table, truth, res, dose)
     missed = int(np.sum((n_pb > 0) & ~table["type"].str.contains("Pb").to_numpy()))
     print(f"  [{view.name}] {len(table)} columns, exact Pb {exact:.3f} vs ceiling {ceil:.3f} (target {target:.3f} "
           f"{'met' if exact >= target else 'NOT met'}); Pb total {total} / true {int(view.columns['n_Pb'].sum())}; "
