@@ -33,6 +33,16 @@ against the image's counting ceiling and issue 17's target (ceiling - 0.03 at 1e
 one (dose × pixel²), and the reconstruction's recovered fraction of the true Pb sites
 and true fraction of the model's atoms (target ≥ 0.95 both), with the times.
 
+Session of 2026-12-06 13:49 UTC: a ⟨100⟩ family whose totals lie more than 6 % from the other views' is also
+recounted with every Se sub-class equally likely (at its first scale and at every peak of its pair likelihood;
+``counting/aliases.py``), and the agreeing recount nearest the others' total is kept.  Same fits, same count
+(scratch ``score.py``): 20 → 11 of 336 view-counts under target, 9 better, none worse; the cube at 2e4 s2 on
+target in every view with and without the dose (own totals 514 / 501 / 471 → 484 / 480 / 471; [100] 0.747 →
+0.869-0.879), at 2e4 s0 [100] 0.808 → 0.909-0.919 (its [110] with the dose still 0.932 against 0.940); no-dose
+scale / true 0.983-1.037 (beyond 3 % in 1 of 56 runs, was 3).  Left: the cube's 1e5 s2 [100] (0.808 against
+0.859: its family agrees with [110], 465 / 473 / 471, so nothing is recounted), the starter's [110] (6), the 3 nm
+cuboctahedron's [110] at 2e4 s3 (2).
+
 Session of 2026-12-06 11:55 UTC: a mixed ⟨100⟩ column takes the Pb count of highest likelihood, every Pb count
 equally likely and its Se sub-classes in the shares the pair fit gave them (``hybrid._pair_prior``; it took the
 count of largest posterior with the fit's weight of every (n_Pb, n_Se) class).  Counted on the same fits of all

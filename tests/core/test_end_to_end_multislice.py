@@ -242,8 +242,9 @@ def test_a_family_alias_is_chosen_by_the_other_views_total(flat_ended, given):
     (pure columns) 471, and after the common total [100] 0.707 and [010] 0.777 exact against targets 0.829 and
     0.902 (1e5 e/Å², noise seed 0).  The 2.4 × 3.7 nm cuboid (473 Pb; made after the rule, untuned; 4 phonon
     configurations in every view): [100] 490, [010] 516, [110] 470, then 0.876 and 0.617 against 0.904 and 0.859.  The peak of the (n_Pb, n_Se) classes'
-    likelihood at which the ⟨100⟩ totals agree with the [110] view's (:mod:`napari_nxtomo.core.counting.aliases`)
-    is taken instead: every view's own total within 3 % of the truth and the ⟨100⟩ views within 0.03 of their
+    likelihood at which the ⟨100⟩ totals agree with the [110] view's (:mod:`napari_nxtomo.core.counting.aliases`),
+    or the scale with every Se sub-class equally likely where that agrees better (the cuboid with the dose), is
+    taken instead: every view's own total within 3 % of the truth and the ⟨100⟩ views within 0.03 of their
     ceilings (issue 17's target at 1e5 e/Å²), with the dose and without."""
     views, truth_q, tables, libraries = flat_ended
     kw = {"dose": DOSE, "pixel_size": views[0].pixel_size} if given else {}
@@ -256,15 +257,16 @@ def test_a_family_alias_is_chosen_by_the_other_views_total(flat_ended, given):
         sel = n_pb > 0
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
-        assert any("another alias" in n for n in res.notes), res.notes
-    assert not joint.warnings, joint.warnings  # the alias reconciled the views: nothing to warn of
+        assert any("columns were recounted at scale" in n for n in res.notes), res.notes
+    assert not joint.warnings, joint.warnings  # the recount reconciled the views: nothing to warn of
 
 
 def test_views_whose_totals_disagree_are_reported():
     """The 3.1 nm truncated cube (472 Pb) at 2e4 e/Å², noise seed 0, dose given.  Measured 2026-12-06: its ⟨100⟩
     views read 523 and 501 Pb, its [110] view 474 (no alias of the ⟨100⟩ scale agreed), and the common total (479)
     left its [100] view 0.79 exact against a ceiling of 0.88 (since mixed columns take their most likely Pb count:
-    517, 485, 474, common 477, [100] 0.81).  Whenever the views' own totals lie further apart than
+    517, 485, 474, common 477, [100] 0.81; since a family that disagrees is also tried with every Se sub-class
+    equally likely: 491, 484, 474, [100] 0.91, no warning).  Whenever the views' own totals lie further apart than
     miscounts explain (a family more than 6 % from the others': twice issue 17's 3 %), the joint count warns, and
     then the warning is true: some view's own total lies more than 3 % from the truth; when they do not, it is
     silent.  (Which of the two holds is not asserted: a better count would rightly silence the warning.)"""
@@ -283,8 +285,9 @@ def test_views_whose_totals_disagree_are_reported():
         assert "apart" in joint.warnings[0] and str(list(joint.totals_independent)) in joint.warnings[0]
 
 
+@pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("given", [True, False], ids=["dose", "no-dose"])
-def test_mixed_columns_take_their_most_likely_pb_count(given):
+def test_mixed_columns_take_their_most_likely_pb_count(given, seed):
     """The 3.1 nm truncated cube (472 Pb) at 2e4 e/Å², noise seed 1: most of its ⟨100⟩ columns are 11 atoms long,
     Pb-ended (6, 5) and Se-ended (5, 6) side by side, whose cross-sections lie a few per cent apart.  Each column
     counted by the pair mixture's posterior (the fitted weight of every (n_Pb, n_Se) class, loose on ~100 columns),
@@ -293,10 +296,14 @@ def test_mixed_columns_take_their_most_likely_pb_count(given):
     (measured 2026-12-06).  Each column the Pb count of highest likelihood, every Pb count equally likely and its
     Se sub-classes in the shares the fit gave them: the views' own totals within 3 % of the truth (483 / 478 / 467)
     and every view within 0.06 of its counting ceiling (issue 17's target at 2e4 e/Å²), with the dose and without.
-    Seeds 0 and 2 at this dose still miss (``benchmarks/bench_end_to_end.py --set pbse_truncated_cube_3nm``)."""
+    Seed 2: the pair fit gave the Se-ended (5, 6) sub-class no share within 1 % of the scale and its ⟨100⟩ views
+    read 514 and 501 Pb against the [110] view's 471 (every view under target, measured 2026-12-06); their family
+    recounted with every Se sub-class equally likely where its totals disagree with the other views'
+    (:mod:`napari_nxtomo.core.counting.aliases`) reads 484 and 480, and every view meets the same figures.  Seed 0
+    with the dose still misses by one [110] column (0.932 against 0.940; ``benchmarks/bench_counting_sets.py``)."""
     dose = 2e4
     views, truth_q, a, optics = _stored_particle("pbse_truncated_cube_3nm")
-    tables = _noisy_tables(views, a, dose, seed=1)
+    tables = _noisy_tables(views, a, dose, seed=seed)
     kw = {"dose": dose, "pixel_size": views[0].pixel_size} if given else {}
     joint = count_views(tables, [library_for("PbSe", v.zone_axis, **optics) for v in views], **kw)
     n = len(truth_q)
@@ -315,8 +322,10 @@ def test_of_two_scales_that_fit_the_shape_the_self_consistent_one_is_kept():
     one the shape proposed (1.10 ×) both gave counts 0.98 × as thick as the particle is wide, and the count was
     refused, asking for the dose (measured 2026-12-06).  About the alias the views' own scales fall back to 0.90 ×
     it, about the right one they stay within 3 %: that one is kept, the scale lies within 2 of its reported errors
-    of the truth and the common Pb total within issue 17's 3 %; the ⟨100⟩ views' own totals (517, 485 against the
-    [110] view's 474) still disagree, and the count says so."""
+    of the truth and the common Pb total within issue 17's 3 %.  The ⟨100⟩ views' own totals (517, 485 against the
+    [110] view's 474) disagreed until their family was recounted with every Se sub-class equally likely
+    (:mod:`napari_nxtomo.core.counting.aliases`; 480, 482): now every view's own total lies within 3 % and the count
+    warns of nothing."""
     dose = 2e4
     views, truth_q, a, optics = _stored_particle("pbse_truncated_cube_3nm")
     tables = _noisy_tables(views, a, dose, seed=0)
@@ -325,4 +334,5 @@ def test_of_two_scales_that_fit_the_shape_the_self_consistent_one_is_kept():
     assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale / c_true, joint.scale_err / c_true)
     n = len(truth_q)
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals), joint.totals
-    assert joint.warnings and "apart" in joint.warnings[0], joint.warnings
+    assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
+    assert not joint.warnings, joint.warnings

@@ -103,7 +103,9 @@ def count_atoms(
         ``"nearest"`` the count of the nearest scaled library value, as
         StatSTEM's library counting does.  Mixed columns: ``"likelihood"``
         likewise over their heavy counts (each count's light sub-classes in
-        the shares the fit gave them), ``"posterior"`` the mixture's.
+        the shares the fit gave them), ``"flat"`` likewise with every
+        sub-class equally likely (one-element columns: as ``"likelihood"``),
+        ``"posterior"`` the mixture's.
     n_components : int or dict, optional
         Force K instead of the ICL minimum.
     lowest_count : int or dict, optional
@@ -178,8 +180,9 @@ def count_atoms(
     True
     """
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
-    if assignment not in ("likelihood", "posterior", "nearest"):
-        raise ValueError(f"assignment must be 'likelihood', 'posterior' or 'nearest' (StatSTEM's library counting), "
+    if assignment not in ("likelihood", "flat", "posterior", "nearest"):
+        raise ValueError(f"assignment must be 'likelihood', 'flat', 'posterior' or 'nearest' (StatSTEM's library "
+                         f"counting), "
                          f"got {assignment!r}")
     if assignment == "nearest" and library is None:
         raise ValueError("assignment='nearest' assigns each column the nearest library value: give a library")

@@ -367,13 +367,14 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
             raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
         idx, post, weights = _nearest_classes(x, counts_l, values, c, width)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
-    elif assignment == "likelihood":
+    elif assignment in ("likelihood", "flat"):
         window = f"; scale and width from the classes of counts {lo}..{hi} chosen by the ICL"
-        log_prior = None if minor_l is None else _pair_prior(counts_l, idx, weights)
+        log_prior = None if minor_l is None or assignment == "flat" else _pair_prior(counts_l, idx, weights)
         idx, post, weights = _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, hi, log_prior)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
         window += (f", each column the count of highest likelihood (counts equally likely"
-                   + ("" if minor_l is None else ", their Se sub-classes in the shares the fit gave them")
+                   + ("" if minor_l is None else ", their Se sub-classes in the shares the fit gave them"
+                      if assignment == "likelihood" else ", their Se sub-classes too")
                    + f"): counts {lo}..{hi}")
     vals, cl = values[idx], counts_l[idx]
     heavy = np.unique(cl)
@@ -391,7 +392,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
              + (f" ± {c_err:.2g}" if scale is None else "")
              + (f"; each column the count of the nearest scaled library value (StatSTEM's library counting): "
                 f"counts {lo}..{hi}" if assignment == "nearest" else
-                window if assignment == "likelihood" else
+                window if assignment in ("likelihood", "flat") else
                 f"; classes of counts {lo}..{hi} chosen by the ICL")
              + (f" (lowest count {lowest} given)" if lowest is not None else "") + f"; width {width:.3g}"]
     if scale is None and prior is None and minor_l is not None:

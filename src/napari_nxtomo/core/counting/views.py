@@ -26,8 +26,8 @@ counting (:mod:`.hybrid`):
    1.00-1.01 and read 2-5 % more Pb).
    When a view of a mixed-column family then counts a total more than twice ``TOTALS_AGREE`` from the other
    views' (its (n_Pb, n_Se) comb fits more than one alias of the scale; the 3.1 nm truncated cube's ⟨100⟩ views
-   read every Se-ended column a Pb high), the alias of the family's pair-class likelihood at which its totals
-   agree with the others' is taken (:mod:`.aliases`).
+   read every Se-ended column a Pb high), the alias of the family's pair-class likelihood, or the reading with
+   every Se sub-class equally likely, at which its totals agree with the others' is taken (:mod:`.aliases`).
 2. *One total.*  Each column's posterior over its heavy-element counts gives
    the cost of moving it off its most probable count, ln t_i(best) - ln t_i(n).
    For each view, the cheapest set of ±1 moves that brings its total to T is
