@@ -95,6 +95,10 @@ What is simulated
     facet, 3 Pb and 2 Se vacancies: 964 atoms (472 Pb, 492 Se).  Made with ``--configs 3 --scan-step 0.25`` on
     2026-12-05, after that day's counting rules, to measure them untuned; then 5 configurations more
     (``--append --phonon-seed 2025``).
+  - ``pbse_rhombic_3nm`` (sub-folder): :func:`pbse_rhombic`, 3.1 × 2.4 × 3.1 nm with {110} bevels on all twelve
+    edges of the box and {111} corners, an island on its -y facet, 5 Pb and 3 Se vacancies: 869 atoms (432 Pb, 437
+    Se).  Made with ``--configs 3 --scan-step 0.25`` on 2026-12-06, after the counting rules of cb5964a, to measure
+    them untuned (see the data README).
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
@@ -520,6 +524,29 @@ def pbse_cuboid(seed: int = 5):
     island = (y == 7) & (x >= 0) & (x <= 2) & (z >= -2) & (z <= 1)
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=3)
 
+def pbse_rhombic(seed: int = 13):
+    """A rocksalt PbSe particle with {110} bevels on all twelve edges, 3.1 × 2.4 × 3.1 nm, island, vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x| <= 5``, ``|y| <= 4``, ``|z| <= 5``, the unequal {110}
+    bevels ``|x| + |y| <= 7``, ``|y| + |z| <= 8``, ``|x| + |z| <= 8`` (a rhombicuboctahedron-like shape: every edge
+    of the box cut, unlike the truncated cube, whose horizontal edges are square) and ``|x| + |y| + |z| <= 11``,
+    plus an island (part of the next layer) on the -y {100} facet, -2 ≤ x ≤ 1, -1 ≤ z ≤ 2, then 5 Pb and 3 Se
+    surface vacancies drawn (``seed``) among facet sites.  Made on 2026-12-06, after the counting rules of
+    edfc677, to measure them on a particle they were not chosen on.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    q, el, h = _half_sites(4)
+    x, y, z = np.abs(h).T
+    body = (x <= 5) & (y <= 4) & (z <= 5) & (x + y <= 7) & (y + z <= 8) & (x + z <= 8) & (x + y + z <= 11)
+    hx, hy, hz = h.T
+    island = (hy == -5) & (hx >= -2) & (hx <= 1) & (hz >= -1) & (hz <= 2)
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=5, n_se=3)
+
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -577,6 +604,10 @@ def build_particle(name: str, s: dict) -> dict:
         q, el = pbse_cuboid(seed=5)
         record = {"function": "benchmarks/multislice/make_images.py:pbse_cuboid", "seed": 5}
         sub, what = name, "a 2.4 × 3.7 × 2.4 nm PbSe cuboid, {111} corners (island on +y, 4 Pb and 3 Se vacancies)"
+    elif name == "pbse_rhombic_3nm":  # made after the counting rules of edfc677 (2026-12-06): untuned
+        q, el = pbse_rhombic(seed=13)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_rhombic", "seed": 13}
+        sub, what = name, "a 3.1 nm PbSe particle, {110} bevels on every edge (island on -y, 5 Pb and 3 Se vacancies)"
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -597,7 +628,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
-                  "pbse_cuboid_3nm", "pbse_cuboctahedron_5nm")
+                  "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
