@@ -12,6 +12,15 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-06 14:36 UTC (2-core machine, alone, 4 minutes; main 36f33c8, ``--compare`` against the CSV of
+658be9f below: 9 view-counts better, none worse): 17 of 384 view-counts under target (eight sets now: the 3.1 nm
+particle with {110} bevels on every edge, ``pbse_rhombic_3nm``, was simulated after cb5964a and measured before any
+change: 6 of 48, four of them by one column).  Truncated cube 3 (1e5 s2 [100] 0.808 against 0.859 with and without
+the dose, its totals agreeing, 465 / 473 / 471; 2e4 s0 [110] 0.932 against 0.940 with the dose), starter 6 and 3 nm
+cuboctahedron 2 as below, the rhombic particle 6 (1e5 s2 without the dose [010] 0.826 / 0.842 and [110] 0.810 /
+0.843 at scale / true 0.977, common total 447 of 432; 1e5 s3 [100] 0.828 / 0.829 and 2e4 s1 [100] 0.808 / 0.809,
+both modes); no run refused; no-dose scale / true 0.977-1.037.
+
 Measured 2026-12-06 (2-core machine, 10 minutes beside a CI run; main 658be9f, ``--compare`` against a CSV of the
 session's start, 10 view-counts better, none worse): 20 of 336 view-counts under target (truncated cube 12: 1e5 s2
 [100], 2e4 s0 [100] and [110], 2e4 s2 every view, with and without the dose; starter 6: [110] and one [010]; 3 nm
