@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from napari_nxtomo.core.counting import count_atoms, count_views
@@ -268,3 +269,28 @@ def test_mixed_columns_need_a_scale(fitted, library):
     _, table, _ = fitted[1e5, 1][MULTISLICE_VIEWS.index("100")]
     with pytest.raises(ValueError, match="their scale is needed; give the dose"):
         count_atoms(table, library=library)
+
+
+def test_flat_assignment_takes_the_pb_count_of_highest_likelihood_over_equal_sub_classes():
+    """``assignment="flat"``: a mixed column takes the Pb count whose (n_Pb, n_Se) classes, every one equally likely,
+    sum to the highest likelihood at the scale (each class of width sqrt(s² + error²)), whatever shares the pair fit
+    gave them; computed here independently from the classes the result reports.  One-element columns: the same as
+    ``"likelihood"``."""
+    lib = {(a, b): 0.1 * a + 0.025 * b for a in range(2, 9) for b in (a - 1, a, a + 1)}
+    rng = np.random.default_rng(4)
+    truth = [(5, 6)] * 12 + [(6, 5)] * 30 + [(6, 7)] * 10 + [(7, 6)] * 25 + [(4, 5)] * 8
+    x = 3.0 * np.array([lib[k] for k in truth]) * (1 + 0.02 * rng.standard_normal(len(truth)))
+    table = pd.DataFrame({"volume": x, "volume_err": 0.02 * x, "type": "Pb+Se"})
+    res = count_atoms(table, library={"Pb+Se": lib}, scale=3.0, assignment="flat")
+    sub = res.by_type["Pb+Se"]
+    classes, means = sub.classes, sub.means
+    var = sub.params["extra_sigma"] ** 2 + table["volume_err"].to_numpy()[:, None] ** 2
+    like = np.exp(-0.5 * (x[:, None] - means[None, :]) ** 2 / var) / np.sqrt(var)
+    heavy = np.unique(classes[:, 0])
+    expected = heavy[np.argmax([like[:, classes[:, 0] == h].sum(axis=1) for h in heavy], axis=0)]
+    assert np.array_equal(res.counts, expected)
+    assert np.mean(res.counts == np.array([k[0] for k in truth])) >= 0.9
+    plain = pd.DataFrame({"volume": x, "volume_err": 0.02 * x, "type": "Pb"})
+    one = {"Pb": {n: 0.12 * n for n in range(1, 12)}}
+    assert np.array_equal(count_atoms(plain, library=one, scale=3.0, assignment="flat").counts,
+                          count_atoms(plain, library=one, scale=3.0).counts)

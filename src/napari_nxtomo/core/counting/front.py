@@ -182,8 +182,7 @@ def count_atoms(
     x, types, errors = _checked_input(volumes, types, errors, entropy, model)
     if assignment not in ("likelihood", "flat", "posterior", "nearest"):
         raise ValueError(f"assignment must be 'likelihood', 'flat', 'posterior' or 'nearest' (StatSTEM's library "
-                         f"counting), "
-                         f"got {assignment!r}")
+                         f"counting), got {assignment!r}")
     if assignment == "nearest" and library is None:
         raise ValueError("assignment='nearest' assigns each column the nearest library value: give a library")
     given = known_scale(dose, pixel_size, scale)
