@@ -1,4 +1,4 @@
-"""Pb-ended against Se-ended <100> columns: a mixed PbSe library against five stored particles.
+"""Pb-ended against Se-ended <100> columns: a mixed PbSe library against seven stored particles.
 
     PYTHONPATH=src python benchmarks/multislice/check_ended.py [LIBRARY.json ...]
 
