@@ -37,7 +37,12 @@ def preferred_units(types) -> str:
     particles' views missed issue 17's target in 2 of 192 view-counts, 9 with the cell library.  The fitted ⟨100⟩
     library too counted no better (9 misses on three of them) and put the no-dose scale 5-6 % low on the truncated
     octahedron.  The starter set (24 mrad, other vibrations than any library) counted worse with a fitted [110]
-    library: none is shipped for its optics.
+    library: none is shipped for its optics.  Measured again 2026-12-06 with the joint counting of that day (eight
+    sets, ``benchmarks/bench_counting_sets.py``'s fits): with the shipped fitted ⟨100⟩ library 29 of 320 view-counts
+    missed (the cuboid refused with the dose: its classes fall between the columns'), with one of 16
+    configurations (that one's 4 and 12 more, seed 4: ``make_libraries.py --only tests --zones 100 --every-column
+    --units fitted --phonons 12 --seed 4``, 2544 s, then ``average_libraries.py``) 37 of 376, with the cell library
+    17 of 384.
 
     Examples
     --------
