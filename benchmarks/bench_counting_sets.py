@@ -12,6 +12,12 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-06 16:12 UTC (2-core machine, alone, 6 minutes; main + a pure-column family recounted at its
+likeliest peak, :mod:`napari_nxtomo.core.counting.aliases`, ``--compare`` against 36f33c8's CSV: 4 better, none
+worse): 13 of 384 under target.  Starter 3 (1e5 s2 [010] 0.860 / 0.862 with the dose; 2e4 s1 [110] 0.723 / 0.742
+both modes: its totals 708 / 712 / 700 agree, nothing recounted), 3 nm cuboctahedron 1 (2e4 s3 [110] 0.758 / 0.775
+with the dose), truncated cube 3 and rhombic 6 as below; no-dose scale / true 0.977-1.025.
+
 Measured 2026-12-06 14:36 UTC (2-core machine, alone, 4 minutes; main 36f33c8, ``--compare`` against the CSV of
 658be9f below: 9 view-counts better, none worse): 17 of 384 view-counts under target (eight sets now: the 3.1 nm
 particle with {110} bevels on every edge, ``pbse_rhombic_3nm``, was simulated after cb5964a and measured before any

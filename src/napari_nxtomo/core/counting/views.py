@@ -276,7 +276,7 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
             out[k] = count_atoms(tables[k], library=libraries[k], entropy=entropy, progress=step(), **given)
     return _agreeing_alias(tables, libraries, out, _library_groups(tables, libraries), dose, pixel_size,
                           lambda r, t: int(sum(c.sum() for c in _current(_count_options(r, t, element)))),
-                          agree=TOTALS_AGREE, entropy=entropy)
+                          agree=TOTALS_AGREE, entropy=entropy, element=element)
 
 
 def _library_groups(tables, libraries) -> list:
