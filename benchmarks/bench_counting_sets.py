@@ -48,7 +48,7 @@ from bench_end_to_end import fit_view, load_set, view_score  # noqa: E402
 from napari_nxtomo.core.counting import count_views  # noqa: E402
 
 SETS = ["sample", "starter", "pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
-        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm"]
+        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm"]
 FIELDS = ["set", "dose", "seed", "dose_given", "view", "exact", "target", "met", "total", "true_total", "own_totals",
           "scale_over_true"]
 

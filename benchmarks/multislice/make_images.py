@@ -547,6 +547,30 @@ def pbse_rhombic(seed: int = 13):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=5, n_se=3)
 
 
+def pbse_elongated(seed: int = 17):
+    """A rocksalt PbSe particle elongated along x, 3.7 × 2.4 × 2.4 nm: {111} corners, one {110} edge bevel, island,
+    vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x| <= 6``, ``|y| <= 4``, ``|z| <= 4``,
+    ``|x| + |y| + |z| <= 11`` ({111} corner facets) and the one bevel ``x + y <= 8`` (a {110} facet on the
+    +x+y edge only), plus an island (part of the next layer) on the +z {100} facet, -3 ≤ x ≤ 2, -1 ≤ y ≤ 1, then 4
+    Pb and 4 Se surface vacancies drawn (``seed``) among facet sites.  Longer along [100] than any other stored
+    particle (13 atoms in its thickest [100] columns), made on 2026-12-06 after the pure-column alias rule of
+    ``counting/aliases.py``, to measure the counting on a particle it was not chosen on.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    q, el, h = _half_sites(4)
+    hx, hy, hz = h.T
+    x, y, z = np.abs(h).T
+    body = (x <= 6) & (y <= 4) & (z <= 4) & (x + y + z <= 11) & (hx + hy <= 8)
+    island = (hz == 5) & (hx >= -3) & (hx <= 2) & (hy >= -1) & (hy <= 1)
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=4)
+
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -608,6 +632,11 @@ def build_particle(name: str, s: dict) -> dict:
         q, el = pbse_rhombic(seed=13)
         record = {"function": "benchmarks/multislice/make_images.py:pbse_rhombic", "seed": 13}
         sub, what = name, "a 3.1 nm PbSe particle, {110} bevels on every edge (island on -y, 5 Pb and 3 Se vacancies)"
+    elif name == "pbse_elongated_4nm":  # made after the pure-column alias rule (2026-12-06): untuned
+        q, el = pbse_elongated(seed=17)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_elongated", "seed": 17}
+        sub, what = name, ("a 3.7 × 2.4 × 2.4 nm PbSe particle elongated along x ({111} corners, one {110} bevel, "
+                           "island on +z, 4 Pb and 4 Se vacancies)")
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -628,7 +657,7 @@ def build_particle(name: str, s: dict) -> dict:
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
-                  "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_cuboctahedron_5nm")
+                  "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
