@@ -12,6 +12,16 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-06 17:37 UTC (2-core machine, alone, 7 minutes; nine sets, 432 view-counts): 32 under target,
+13 of them on the eight sets below (unchanged) and 19 of 48 on ``pbse_elongated_4nm`` (3.7 × 2.4 × 2.4 nm, [100]
+columns of up to 13 atoms, simulated after 85d23e0 and measured once before any change: the same 19, and 1e5 s0
+with the dose refused).  Its misses: 1e5 s0 (with the dose [100] / [010] / [110] 0.738 / 0.789 / 0.783 against
+0.768 / 0.799 / 0.898, counted since a view that refuses a dose the others take is counted at it; without, [100]
+and [110]), s1 [110] by one column, s2 [100] and [110], s3 every view (its ⟨100⟩ views read 515 and 539 Pb of 471,
+no alias agreeing with [110]'s 477), 2e4 s0 [110] by one column.  The cell ⟨100⟩ library's fit capture (0.85) is
+about 4 % low for its long columns (their fitted volumes 1.02-1.07 × the library's at the dose for (6, 7) and (7,
+6)).  No-dose scale / true 0.9585-1.0254 (0.9585 and 0.9696: elongated, beyond issue 17's 3 %).
+
 Measured 2026-12-06 16:12 UTC (2-core machine, alone, 6 minutes; main + a pure-column family recounted at its
 likeliest peak, :mod:`napari_nxtomo.core.counting.aliases`, ``--compare`` against 36f33c8's CSV: 4 better, none
 worse): 13 of 384 under target.  Starter 3 (1e5 s2 [010] 0.860 / 0.862 with the dose; 2e4 s1 [110] 0.723 / 0.742

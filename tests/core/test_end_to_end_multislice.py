@@ -372,3 +372,33 @@ def test_a_view_of_pure_columns_that_disagrees_is_recounted_at_its_likeliest_sca
         sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
         ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
+
+
+def test_a_view_that_refuses_a_dose_the_others_take_is_counted_at_it():
+    """The 3.7 nm elongated particle (471 Pb, [100] columns of up to 13 atoms, made after 85d23e0 and measured once
+    before this change) at 1e5 e/Å², noise seed 0, the true dose given.  Its ⟨100⟩ views, mostly (6, 7) and (7, 6)
+    columns whose comb of classes has a flat likelihood over the scale, fitted 1.135 × the dose's scale (an alias,
+    3.2 prior widths off) and the whole count was refused with a message blaming the dose, though the [110] view
+    took it (measured 2026-12-06).  A view that refuses a dose the other views take is counted at the dose's scale
+    with a note, and the chain goes on: ≥ 95 % of the true Pb sites found and ≥ 95 % of the model true (issue 17's
+    end-to-end target; 0.9915 / 0.9915 measured).  Its views' counts stay under issue 17's per-view target here
+    (0.738 / 0.789 / 0.783 against 0.768 / 0.799 / 0.898, totals 487 of 471: the cell library's fit capture is
+    ~4 % low for its long columns), which this test does not assert either way.  A dose no view takes is still
+    refused, and so is one at which the views' counts are thicker or thinner than an orthogonal view sees."""
+    views, truth_q, a, optics = _stored_particle("pbse_elongated_4nm")
+    tables = _noisy_tables(views, a, DOSE, seed=0)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
+    at_dose = DOSE * views[0].pixel_size**2 * libraries[0].fit_capture("Pb+Se")[0]
+    assert all(r.by_type["Pb+Se"].params["scale"] == pytest.approx(at_dose) for r in joint.results[:2])
+    counted = [(t[["y", "x"]].to_numpy(), t.assign(count=r.counts), {"zone_axis": v.zone_axis})
+               for t, r, v in zip(tables, joint.results, views)]
+    result = reconstruct_tables(counted, a, names=[v.name for v in views], n_runs=2, seed=0)
+    s = score_reconstruction(result, truth_q, n_runs=2)
+    assert s["true_sites_recovered_fraction"] >= 0.95
+    assert s["model_atoms_that_are_true_fraction"] >= 0.95
+    # a dose 2 × or 0.75 × the true one: the counts line up with other classes (300 and 681 Pb of 471, silently,
+    # before the thickness check), read thinner or thicker than an orthogonal view sees the particle
+    for wrong in (2.0, 0.75):
+        with pytest.raises(ValueError, match="the dose"):
+            count_views(tables, libraries, dose=wrong * DOSE, pixel_size=views[0].pixel_size)
