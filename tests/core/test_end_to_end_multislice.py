@@ -181,6 +181,17 @@ def test_views_of_one_zone_axis_family_share_a_scale():
         assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
 
 
+def _assert_views_on_target(views, tables, results, margin):
+    """Every view's Pb-bearing columns that the tool types Pb-bearing counted exactly for at least its counting
+    ceiling minus ``margin`` (issue 17's target: 0.03 at 1e5 e/Å², 0.06 at 2e4)."""
+    for view, table, res in zip(views, tables, results):
+        idx, _ = match_columns(table, view.columns)
+        n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
+        sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
+        ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
+        assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - margin, view.name
+
+
 def _noisy_tables(views, a, dose, seed):
     """Each view's image with Poisson noise at the dose (detected electrons), found and fitted as the command line
     does (min distance from the zone axis and lattice), its zone axis and lattice parameter in the attrs."""
@@ -310,12 +321,7 @@ def test_mixed_columns_take_their_most_likely_pb_count(given, seed):
     joint = count_views(tables, [library_for("PbSe", v.zone_axis, **optics) for v in views], **kw)
     n = len(truth_q)
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
-    for view, table, res in zip(views, tables, joint.results):
-        idx, _ = match_columns(table, view.columns)
-        n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
-        sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
-        ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
-        assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.06, view.name
+    _assert_views_on_target(views, tables, joint.results, 0.06)
 
 
 def test_of_two_scales_that_fit_the_shape_the_self_consistent_one_is_kept():
@@ -366,12 +372,7 @@ def test_a_view_of_pure_columns_that_disagrees_is_recounted_at_its_likeliest_sca
     n = int(views[0].columns["n_Pb"].sum())
     assert abs(joint.totals_independent[2] - n) <= 0.03 * n, joint.totals_independent
     assert any("likeliest peak" in note for note in joint.results[2].notes)
-    for view, table, res in zip(views, tables, joint.results):
-        idx, _ = match_columns(table, view.columns)
-        n_pb = view.columns.iloc[idx]["n_Pb"].to_numpy()
-        sel = (n_pb > 0) & table["type"].str.contains("Pb").to_numpy()
-        ceil = counting_ceiling(n_pb[sel], table["volume"].to_numpy()[sel])
-        assert np.mean(res.counts[sel] == n_pb[sel]) >= ceil - 0.03, view.name
+    _assert_views_on_target(views, tables, joint.results, 0.03)
 
 
 def test_a_view_that_refuses_a_dose_the_others_take_is_counted_at_it():

@@ -175,12 +175,10 @@ def _pure_alias_for(tables, libraries, results, group, element, ref, agree, prio
     for c in pair_scale_peaks(x, err, library, prior, (1, max(library))):
         if abs(np.log(c / now)) < 0.01:
             continue
-        scales = {t: (c if t == element else r.params["scale"]) for t, r in results[group[0]].by_type.items()}
-        try:
-            recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy) for k in group]
-        except ValueError:
+        tried = _recount(tables, libraries, results, group, element, c, entropy, "likelihood", ref, total_of)
+        if tried is None:
             continue
-        gaps = [abs(total_of(r, tables[k]) - ref) / ref for k, r in zip(group, recount)]
+        recount, gaps = tried
         if max(gaps) <= APART * agree:  # the likeliest peak that ends the disagreement
             best = (float(np.mean(gaps)), c, recount)
             break
@@ -190,11 +188,7 @@ def _pure_alias_for(tables, libraries, results, group, element, ref, agree, prio
     note = (f"the {element} columns were recounted at scale {c:.5g} ({c / now:.3f} × the one first fitted), the "
             f"likeliest peak of their likelihood over every count of the library at which their total lies within "
             f"{100 * APART * agree:.0f} % of the other views' ({ref:.0f}; {100 * gap:.1f} %)")
-    for r in recount:  # a scale chosen by the totals, not fitted: it estimates no dose (views._scale_estimates)
-        r.notes.append(note)
-        for sub in r.by_type.values():
-            sub.params["scale_from_totals"] = True
-    return recount
+    return _marked(recount, note)
 
 
 def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, total_of, entropy):
@@ -211,13 +205,10 @@ def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, tota
     tried = [(c, "likelihood") for c in peaks if abs(np.log(c / now)) >= 0.01] + [(c, "flat") for c in [now, *peaks]]
     best = None
     for c, assignment in tried:
-        scales = {t: (c if t == mixed else r.params["scale"]) for t, r in results[group[0]].by_type.items()}
-        try:
-            recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy,
-                                   assignment=assignment) for k in group]
-        except ValueError:
+        done = _recount(tables, libraries, results, group, mixed, c, entropy, assignment, ref, total_of)
+        if done is None:
             continue
-        gaps = [abs(total_of(r, tables[k]) - ref) / ref for k, r in zip(group, recount)]
+        recount, gaps = done
         gap = float(np.mean(gaps))
         if gap <= agree and max(gaps) <= APART * agree and (best is None or gap < best[0]):
             best = (gap, c, assignment, recount)
@@ -228,7 +219,25 @@ def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, tota
            "every Se sub-class equally likely (the pair fit's shares of Pb- and Se-ended columns set aside)")
     note = (f"the {mixed} columns were recounted at scale {c:.5g} ({c / now:.3f} × the one first fitted), {how}, at "
             f"which this family's totals agree with the other views' ({ref:.0f}) within {100 * gap:.1f} % on average")
-    for r in recount:  # a scale chosen by the totals, not fitted: it estimates no dose (views._scale_estimates)
+    return _marked(recount, note)
+
+
+def _recount(tables, libraries, results, group, kind, c, entropy, assignment, ref, total_of):
+    """(the group's views recounted with type ``kind`` at scale ``c``, the other types at their scales, and each
+    view's relative gap of its total from ``ref``), or None where the count refuses."""
+    scales = {t: (c if t == kind else r.params["scale"]) for t, r in results[group[0]].by_type.items()}
+    try:
+        recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy,
+                               assignment=assignment) for k in group]
+    except ValueError:
+        return None
+    return recount, [abs(total_of(r, tables[k]) - ref) / ref for k, r in zip(group, recount)]
+
+
+def _marked(recount, note):
+    """``recount`` with ``note`` added and its scales marked as chosen by the totals, not fitted: they estimate no
+    dose (:func:`.views._scale_estimates`)."""
+    for r in recount:
         r.notes.append(note)
         for sub in r.by_type.values():
             sub.params["scale_from_totals"] = True
