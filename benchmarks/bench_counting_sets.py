@@ -12,6 +12,12 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-06 19:25 UTC (2-core machine, 7 minutes; with a given dose, a ⟨100⟩ family that left the dose's
+scale and disagrees with [110] is recounted within its fit capture's spread, ``counting.aliases._within_capture``,
+``--compare`` against the run below: 2 better, none worse): 30 of 432 under target.  The elongated particle's 1e5
+s3 ⟨100⟩ views with the dose 0.690 / 0.740 -> 0.810 / 0.805 (its [110] 0.735 -> 0.904, still one column under its
+0.910); without the dose unchanged (the rule needs the user's dose).  Elongated 17 of 48, the other eight sets 13.
+
 Measured 2026-12-06 17:37 UTC (2-core machine, alone, 7 minutes; nine sets, 432 view-counts): 32 under target,
 13 of them on the eight sets below (unchanged) and 19 of 48 on ``pbse_elongated_4nm`` (3.7 × 2.4 × 2.4 nm, [100]
 columns of up to 13 atoms, simulated after 85d23e0 and measured once before any change: the same 19, and 1e5 s0

@@ -403,3 +403,22 @@ def test_a_view_that_refuses_a_dose_the_others_take_is_counted_at_it():
     for wrong in (2.0, 0.75):
         with pytest.raises(ValueError, match="the dose"):
             count_views(tables, libraries, dose=wrong * DOSE, pixel_size=views[0].pixel_size)
+
+
+def test_a_mixed_family_that_left_the_dose_is_recounted_within_its_capture():
+    """The 3.7 nm elongated particle at 1e5 e/Å², noise seed 3, the true dose given.  Its ⟨100⟩ pair's comb of
+    (n_Pb, n_Se) classes fitted a scale 0.934 × the dose's (1.7 spreads of its fit capture off, where the [110]
+    view's Pb stayed within 0.4) and read 515 and 539 Pb against [110]'s 477 (471 true); no alias of the pair
+    agreed, and the common total 493 put every view under target ([100] / [010] / [110] 0.690 / 0.740 / 0.735,
+    measured 2026-12-06).  With a given dose, a mixed family still more than 6 % off whose scale lies further from
+    the dose's than any other family's is recounted within two spreads of the dose's
+    (:func:`napari_nxtomo.core.counting.aliases._within_capture`): the ⟨100⟩ views' own totals within 3 % of the
+    truth and both on issue 17's target at 1e5 e/Å² (ceiling - 0.03)."""
+    views, truth_q, a, optics = _stored_particle("pbse_elongated_4nm")
+    tables = _noisy_tables(views, a, DOSE, seed=3)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
+    n = len(truth_q)
+    assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
+    assert any("fit capture's spread" in note for note in joint.results[0].notes)
+    _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)

@@ -289,7 +289,7 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
         out[k] = _at_the_dose(tables[k], libraries[k], dose, pixel_size, entropy, out[k])
     return _agreeing_alias(tables, libraries, out, _library_groups(tables, libraries), dose, pixel_size,
                           lambda r, t: int(sum(c.sum() for c in _current(_count_options(r, t, element)))),
-                          agree=TOTALS_AGREE, entropy=entropy, element=element)
+                          agree=TOTALS_AGREE, entropy=entropy, element=element, given=given)
 
 
 #: with a dose given, a counted thickness / seen width outside these refuses the dose (a wrong dose's counts alias
