@@ -28,12 +28,17 @@ DOSE = 1e5
 OPTICS = {"energy_keV": 300.0, "convergence_mrad": 24.0, "detector_mrad": (60.0, 130.0)}
 
 
-@pytest.fixture(scope="module")
-def starter(shared_data):
+def _starter_views(shared_data):
+    """(the starter set's folder, its three views); skipped where ../shared has no starter set."""
     folder = shared_data / "multislice" / "pbse_truncated_octahedron"
     if not (folder / "truth.npz").is_file():
         pytest.skip(f"{folder} has no starter set")
-    views = [load_starter_view(folder, name) for name in STARTER_VIEWS]
+    return folder, [load_starter_view(folder, name) for name in STARTER_VIEWS]
+
+
+@pytest.fixture(scope="module")
+def starter(shared_data):
+    folder, views = _starter_views(shared_data)
     d = np.load(folder / "truth.npz")
     a = float(d["a"])
     truth_q = np.rint(d["positions"][d["numbers"] == 82] / (a / 4)).astype(int)
@@ -348,10 +353,7 @@ def test_of_two_scales_that_fit_the_shape_the_self_consistent_one_is_kept():
 
 @pytest.fixture(scope="module")
 def starter_seed3(shared_data):
-    folder = shared_data / "multislice" / "pbse_truncated_octahedron"
-    if not (folder / "truth.npz").is_file():
-        pytest.skip(f"{folder} has no starter set")
-    views = [load_starter_view(folder, name) for name in STARTER_VIEWS]
+    folder, views = _starter_views(shared_data)
     return views, _noisy_tables(views, float(np.load(folder / "truth.npz")["a"]), DOSE, seed=3)
 
 
