@@ -163,7 +163,8 @@ def test_image_optics_reach_the_column_table_and_choose_the_library(tmp_path):
 def test_progress_follows_the_column_types_and_the_views():
     """count_table reports one step per column type (then the checks); count_views_tables (two views of one total)
     one per view and type,
-    twice when the scale is fitted, then the totals: the steps rise one by one to n, and the counts are the truth."""
+    twice when the scale is fitted (three times with a dose: once at it, twice for its check), then the totals: the
+    steps rise one by one to n, and the counts are the truth."""
     import pandas as pd
 
     from napari_nxtomo.core.workflow import count_views_tables
@@ -187,6 +188,17 @@ def test_progress_follows_the_column_types_and_the_views():
     seen.clear()
     counted, joint = count_views_tables(tables, library=lib, progress=lambda i, n: seen.append((i, n)))
     n = 2 * 2 * 2 + 1  # free scale then about the joint scale, two views of two types, then the totals
+    steps = [i for i, _ in seen]
+    assert {m for _, m in seen} == {n} and steps[-1] == n and steps == sorted(steps)
+    assert set(range(1, n + 1)) <= set(steps)
+    for c, t in zip(counted, tables):
+        np.testing.assert_array_equal(c["count"], t["true"])
+    with pytest.raises(ValueError, match="0.769 × the given dose"):  # a wrong dose, with a plain dict library too
+        count_views_tables(tables, [{"pixel_size_A": 1.0}] * 2, library=lib, dose=2.6)
+    seen.clear()  # with the dose: counted at it, then twice without it (the dose's check), then the totals
+    counted, joint = count_views_tables(tables, [{"pixel_size_A": 1.0}] * 2, library=lib, dose=2.0,
+                                        progress=lambda i, n: seen.append((i, n)))
+    n = 3 * 2 * 2 + 1
     steps = [i for i, _ in seen]
     assert {m for _, m in seen} == {n} and steps[-1] == n and steps == sorted(steps)
     assert set(range(1, n + 1)) <= set(steps)
