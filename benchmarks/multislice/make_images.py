@@ -201,7 +201,7 @@ import pandas as pd
 from napari_nxtomo.core.geometry import ProjectionGeometry
 from napari_nxtomo.core.lattice import ROCKSALT_PBSE
 from napari_nxtomo.core.samples import (CORE_SHELL_BURIED, CORE_SHELL_CUBE, CORE_SHELL_CUT_CUBE, CORE_SHELL_HELD_OUT,
-                                        CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
+                                        CORE_SHELL_HELD_OUT_2, CORE_SHELL_LARGE, CORE_SHELL_OCTAHEDRAL,
                                         CORE_SHELL_EXPOSED, CORE_SHELL_THIN_SIDE,
                                         CORE_SHELL_OTHER, CORE_SHELL_SAMPLE, CORE_SHELL_SMALL, CORE_SHELL_TRUNCATED,
                                         CORE_SHELL_WIDE,
@@ -592,6 +592,7 @@ CORE_SHELL_PARTICLES = {
     "pbse_cdse_buried": (CORE_SHELL_BURIED, "a near-octahedral PbSe core whose island faces the centre of its CdSe "
                                             "rod (buried under the shell)"),
     "pbse_cdse_held_out": (CORE_SHELL_HELD_OUT, "a truncated-octahedral PbSe core (island) moved down a thin CdSe rod"),
+    "pbse_cdse_held_out_2": (CORE_SHELL_HELD_OUT_2, "a PbSe cube with cut corners (island) moved down a CdSe rod"),
 }
 
 

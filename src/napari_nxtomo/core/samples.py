@@ -84,6 +84,10 @@ CORE_SHELL_BURIED = (15.5, 4.5, 4, (-1, 2), (1, -1, 0), 1.4)
 #: tomography's count weight): a truncated-octahedral core ({111} at 1.7 ×, 3 a/2, 87 Pb) moved 1 a/2 down y and up
 #: the rod in a thin rod of radius 13.5 Å, its 8-site island (3-5 Pb neighbours at its edge) inside the rod
 CORE_SHELL_HELD_OUT = (13.5, 5.0, 3, (-2, 1), (0, -1, 1), 1.7)
+#: a fourteenth (benchmark; made 2026-12-06 20:40 UTC, before anything was measured on it, held out as the thirteenth):
+#: a cube with its corners cut by {111} at 2.2 × (119 Pb) moved 1 a/2 along -x and 2 a/2 down a rod of radius 14.5 Å,
+#: its island at x = 0 … 2 a/2 on the +y facet, inside the rod
+CORE_SHELL_HELD_OUT_2 = (14.5, 5.5, 3, (0, 2), (-1, 0, -2), 2.2)
 
 
 @dataclass
