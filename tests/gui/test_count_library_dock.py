@@ -159,9 +159,10 @@ def test_joint_count_of_the_sample_views(make_napari_viewer, qtbot, messages):
     dock.runner.progress = lambda i, n: (seen.append((i, n)), report(i, n))
     dock.run()
     qtbot.waitUntil(lambda: dock.runner.worker is None, timeout=120_000)
-    # real progress: a step per view and column type (3 views: 1 + 1 + 2 types, counted once about the dose)
-    assert [i for i, _ in seen] == sorted(i for i, _ in seen) and seen[-1] == (5, 5)
-    assert {i for i, _ in seen} == set(range(6))
+    # real progress: a step per view and column type (3 views: 1 + 1 + 2 types, counted once about the dose, then
+    # twice without it, the dose's check), then the totals: 3 × 4 + 1 steps
+    assert [i for i, _ in seen] == sorted(i for i, _ in seen) and seen[-1] == (13, 13)
+    assert {i for i, _ in seen} == set(range(14))
     assert not messages["error"], messages
     assert any("'count by' choice is not used" in m for m in messages["info"]), messages
     expected, joint = count_views_tables(tables, [v.layer_metadata() for v in sample.views])
