@@ -322,3 +322,23 @@ def test_mixed_columns_in_fitted_units_recover_the_large_cores_island(fit_view):
                                seed=0)
     found, island, _ = _island_found(particle, model, CORE_SHELL_LARGE)
     assert len(island) == 12 and found.all()
+
+
+@pytest.mark.parametrize("factor", [0.75, 0.85, 1.3])
+def test_a_dose_the_cores_shape_contradicts_is_refused(fit_view, factor):
+    """A wrong dose with core-shell views was counted quietly (seed 3): 0.75 × the held-out particle's, 118 Pb of 87
+    in every view (its bound counts' thickness 1.29 × the width the orthogonal views see); 0.85 × the sample's, 191
+    of 155 (1.20 ×); 1.3 × the cut cube's, 121 of 154 (0.75 ×).  Now refused by the core's thickness; the true dose
+    counts each within 3 % + 2 of the truth, with a note of that ratio."""
+    name, n_pb, seed = {0.75: ("pbse_cdse_held_out", 87, 3), 0.85: ("pbse_cdse_core_shell", 155, 3),
+                        1.3: ("pbse_cdse_cut_cube", 154, 3)}[factor]
+    entry = {**MULTISLICE_SAMPLES["pbse_cdse_core_shell"], "title": name, "folder": DATA / name}
+    particle = multislice_particle(entry, seed=seed, dose=DOSE)
+    tables = [fit_view(view) for view in particle.views]
+    names = [v.name for v in particle.views]
+    with pytest.raises(ValueError, match="counted thickness is .* the width an orthogonal view sees"):
+        count_core_shell_views([t.copy() for t in tables], names=names, dose=factor * DOSE)
+    counts, info = count_core_shell_views(tables, names=names, dose=DOSE)
+    assert any("counted thickness" in note for note in info["notes"])
+    for view, table in zip(particle.views, counts):
+        assert abs(int(table["count"].sum()) - n_pb) <= 0.03 * n_pb + 2, view.name

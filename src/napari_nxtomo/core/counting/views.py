@@ -55,7 +55,7 @@ import numpy as np
 
 from .aliases import APART, _agreeing_alias, family_gaps
 from .front import count_atoms
-from .thickness import plausible, thickness_ratio, thickness_ratios
+from .thickness import dose_shape_check, plausible, thickness_ratio, thickness_ratios
 
 #: the views' scale estimates (over the fit's capture) further than this fraction from their median are aliases
 VIEWS_AGREE = 0.10
@@ -201,7 +201,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     else:
         scale_err = 0.0
         results = at(dose, pixel_size, given=True)
-        notes.extend(_dose_shape_check(_shape_check(tables, element, lattice_parameter)(results)))
+        notes.extend(dose_shape_check(_shape_check(tables, element, lattice_parameter)(results)))
         notes.extend(_dose_scale_check(tables, libraries, known_scale(dose, pixel_size), element, entropy,
                                        lattice_parameter, step.nested(2)))
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
@@ -293,25 +293,6 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
     return _agreeing_alias(tables, libraries, out, _library_groups(tables, libraries), dose, pixel_size,
                           lambda r, t: int(sum(c.sum() for c in _current(_count_options(r, t, element)))),
                           agree=TOTALS_AGREE, entropy=entropy, element=element, given=given)
-
-
-#: with a dose given, a counted thickness / seen width outside these refuses the dose (a wrong dose's counts alias
-#: to other classes that line up: the 3.7 nm elongated particle counted 942 / 681 / 369 / 300 Pb of 471 at 0.5 /
-#: 0.75 / 1.3 / 2 × its dose, silently, 2026-12-06)
-DOSE_SHAPE_LIMITS = (0.8, 1.25)
-
-
-def _dose_shape_check(ratio) -> list:
-    """With a dose given: a ValueError when the counted thickness / seen width ``ratio`` (:mod:`.thickness`) lies
-    outside :data:`DOSE_SHAPE_LIMITS`, else a note of it (empty when it cannot be told)."""
-    if not np.isfinite(ratio):
-        return []
-    if not DOSE_SHAPE_LIMITS[0] <= ratio <= DOSE_SHAPE_LIMITS[1]:
-        raise ValueError(
-            f"at the given dose the counted thickness is {ratio:.2f} × the width an orthogonal view sees: the "
-            "counts are off by that factor, so the dose (e/Å²) or the pixel size (Å) is likely wrong, or the image "
-            "is not in detected electrons; check them, or leave dose=None to fit the scale")
-    return [f"at the given dose the counted thickness is {ratio:.2f} × the width an orthogonal view sees"]
 
 
 #: with a dose given, the views' own scale (found as without a dose) this many of its standard errors (the fit
