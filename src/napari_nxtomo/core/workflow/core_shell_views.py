@@ -140,11 +140,8 @@ def _core_thickness_ratio(counted, mds) -> float:
     a = next((md.get("lattice_parameter") for md in mds if md.get("lattice_parameter")), None)
     if a is None or any(md.get("zone_axis") is None for md in mds):
         return float("nan")
-    views = []
-    for c, md in zip(counted, mds):
-        pb = c["count"].to_numpy() > 0
-        views.append((c[["y", "x"]].to_numpy()[pb], c["count"].to_numpy()[pb], md["zone_axis"],
-                      md.get("tilt_direction") or (1.0, 0.0)))
+    views = [(c[["y", "x"]].to_numpy(), c["count"].to_numpy(), md["zone_axis"], md.get("tilt_direction") or (1.0, 0.0))
+             for c, md in zip(counted, mds)]  # columns of 0 Pb (the shell's) are left out by the thickness check
     return thickness_ratio(views, float(a))
 
 
