@@ -16,6 +16,15 @@ Measured 2026-12-06 (11 layers, 4 configurations, one thread, 1-3 min a run): th
 1.003, and 0.51 Å slices with the layers mid-slice 1.005 and 1.009: the finer slicings agree with the libraries' within
 1 %, the particles' 2 Å slices read these columns 1.5-3 % high.  With 2 configurations (same settings) the 2 Å slices
 gave 1.022 and 1.041 and the finer ones 0.6-3.5 %: two configurations do not resolve it.
+
+Not borne out on a whole particle (2026-12-06, later): the elongated particle's [100] and [010] views simulated again
+with one slice per layer (``make_images.py --particle pbse_elongated_4nm --slicing layers``, the same 3 phonon
+configurations, so only the slicing differs) read, column by column (Voronoi cells, noise-free), 0.9998 and 1.0000 ×
+the stored 2 Å images on average; the 45 13-atom [100] columns 1.0023 ± 0.0215 (standard deviation; the mean known
+to 0.003), the 78 9-atom [010] columns 1.0015 ± 0.0227.  The slicing moves single columns by ~2 % either way (a
+displaced atom near a slice boundary changes slice), not their mean; this check's 2 columns × 4 configurations
+per kind cannot tell a 1-3 % bias from that scatter.  The stored images' 2 Å slices are not why long columns read
+high against the libraries.
 """
 
 from __future__ import annotations
