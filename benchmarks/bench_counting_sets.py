@@ -12,6 +12,16 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 00:05 UTC (2-core machine, alone, 10 minutes): **13 of 432** under target, none on the elongated
+particle, which now holds 8 frozen-phonon configurations per view (5 appended, see the data README: 3 left 5-6 % of
+random thermal-diffuse signal in each column).  Its new images, measured once before any change (main 659c931): 6 of
+48 (17 on its 3-configuration images), all at 2e4 without the dose, seeds 0 and 2 (its ⟨100⟩ pair 525 / 527 and 523
+/ 528 Pb against [110]'s 472 / 475, no alias of the pair agreeing); then a family no alias reconciles is recounted at
+the scale the views are counted about (``counting.aliases._alias_for``): 0 of 48, the other eight sets unchanged
+(starter 3, 3 nm cuboctahedron 1, truncated cube 3, rhombic 6; ``--compare`` against the run before it: none worse,
+and on the 3-configuration images of the elongated particle 17 -> 15).  No-dose scale / true 0.9770-1.0254 over the
+nine sets (the elongated particle 0.9775-0.9972; on its 3 configurations it was 0.9585-0.9832).
+
 Measured 2026-12-06 19:05 UTC (with a dose, the views also counted without it and a dose their own scale puts more
 than 3 errors away refused, ``counting.views._dose_scale_check``): 30 of 432, unchanged, no true dose refused in the
 72 runs (their own scale 0.9585-1.0254 × the true dose's, within 1.0 error).  Measured after it, not kept: the
