@@ -289,8 +289,8 @@ def _alias_for(tables, libraries, results, group, mixed, ref, agree, prior, tota
     if best is None:
         return None
     gap, c, assignment, recount = best
-    how = ("the scale the views are counted about (no peak of their comb's likelihood agrees)"
-           if c == prior[0] and assignment == "likelihood" else
+    at_common = prior is not None and c == prior[0] and assignment == "likelihood"
+    how = ("the scale the views are counted about (no peak of their comb's likelihood agrees)" if at_common else
            "another alias of their comb of (n_heavy, n_light) classes" if assignment == "likelihood" else
            "every Se sub-class equally likely (the pair fit's shares of Pb- and Se-ended columns set aside)")
     note = (f"the {mixed} columns were recounted at scale {c:.5g} ({c / now:.3f} × the one first fitted), {how}, at "
