@@ -12,6 +12,11 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 00:50 UTC (2-core machine, alone): the rhombic particle with 3 configurations appended (6 in
+all), measured once, no change to the counting: **11 of 48** under target where its 3-configuration images had 6 (its
+ceilings rose with the images' convergence, the 2e4 targets to 0.83-0.92; misses at 2e4 s0, s2, s3 and one at 1e5
+s0), no-dose scale / true 0.9627-1.0037.  Over the nine sets 18 of 432; no-dose scale / true 0.9627-1.0254.
+
 Measured 2026-12-07 00:05 UTC (2-core machine, alone, 10 minutes): **13 of 432** under target, none on the elongated
 particle, which now holds 8 frozen-phonon configurations per view (5 appended, see the data README: 3 left 5-6 % of
 random thermal-diffuse signal in each column).  Its new images, measured once before any change (main 659c931): 6 of
