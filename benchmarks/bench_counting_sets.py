@@ -12,6 +12,16 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 03:10 UTC (2-core machine, beside a simulation), no change to the counting: the rhombic particle
+with 2 more frozen-phonon configurations (8 in all) **2 of 48** under target (1e5 s1 [010], with and without the
+dose, 0.927 against 0.942), no-dose scale / true 0.9757-1.0163; the 3 nm cuboctahedron with 5 more (8 in all) **6
+of 48** (1 on its 3 configurations; its ceilings rose, [110]'s to 0.989: at 1e5 s1 and s2 the ⟨100⟩ pair reads 580
+/ 581 and 582 / 579 Pb, [110] 569 / 570 of 568, and the common total 574 / 575 puts [110] at 0.934 / 0.923 against
+0.959), no-dose scale / true 0.9884-0.9932.  Each measured once on its new images.  With the other seven sets as
+before on this machine (19 of 432 there: the rhombic particle's 1e5 s0 dose [010] flipped to a miss on this
+machine's floating point, 0.936 against 0.942): **14 of 432**, no-dose scale / true 0.9757-1.0254, every common
+total within 3 %.
+
 Measured 2026-12-07 00:50 UTC (2-core machine, alone): the rhombic particle with 3 configurations appended (6 in
 all), measured once, no change to the counting: **11 of 48** under target where its 3-configuration images had 6 (its
 ceilings rose with the images' convergence, the 2e4 targets to 0.83-0.92; misses at 2e4 s0, s2, s3 and one at 1e5
