@@ -273,8 +273,9 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
         if len(group) > 1:
             # pooled: one set of class weights for views whose column lengths differ (a particle that is not cubic).
             # Measured 2026-12-07, not kept: one scale maximising the sum of the views' own likelihoods (each its own
-            # weights, at the dose's prior) on their ladders, bench_counting_sets.py on five sets 31 view-counts
-            # under target against 19; on their (n_Pb, n_Se) combs, whose likelihood is flat in the scale, 81 of 432
+            # weights, at the dose's prior) on their ladders, bench_counting_sets.py 31 view-counts under target on
+            # the five sets that hold pooling's 19 misses; on their (n_Pb, n_Se) combs, whose likelihood is flat in
+            # the scale, 81 of 432
             try:
                 joint = count_atoms(pd.concat([tables[k] for k in group], ignore_index=True), library=lib, dose=dose,
                                     pixel_size=pixel_size, entropy=entropy)
