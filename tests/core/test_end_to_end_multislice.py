@@ -428,8 +428,8 @@ def test_a_mixed_family_that_left_the_dose_is_recounted_within_its_capture():
     the dose's than any other family's is recounted within two spreads of the dose's
     (:func:`napari_nxtomo.core.counting.aliases._within_capture`), or, since a family no peak of its likelihood
     reconciles is first recounted at the scale the views are counted about (here the dose's), at that: the ⟨100⟩
-    views' own totals within 3 % of the truth and both on issue 17's target at 1e5 e/Å² (ceiling - 0.03).  The particle's first 3 frozen-phonon
-    configurations (the images this was measured on)."""
+    views' own totals within 3 % of the truth and both on issue 17's target at 1e5 e/Å² (ceiling - 0.03).  The
+    particle's first 3 frozen-phonon configurations (the images this was measured on)."""
     views, truth_q, a, optics = _stored_particle("pbse_elongated_4nm", configs=3)
     tables = _noisy_tables(views, a, DOSE, seed=3)
     libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
