@@ -12,6 +12,23 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 05:55 UTC (2-core machine, beside a test run; ``--compare`` against main c1a361b's CSV of this
+session, which reproduced its 14): each odd mixed ⟨100⟩ column's end (Pb or Se) from the parity of its place on the
+projected lattice (``counting.ends``; after the scale and aliases are chosen on the cross-sections alone, each view
+recounted at its scale with the assignment it was counted with; the common total chosen on the counts before):
+**9 of 432** under target, 5 better, none worse.  Every ⟨100⟩ view's mean exact fraction over its 16 runs rose or
+stayed (the starter's [010] 0.874 -> 0.944, the cuboid's 0.877 -> 0.914, the truncated cube's [100] 0.880 -> 0.947
+(1e5 s2 0.808 -> 0.949), the elongated particle's [100] 0.915 -> 0.940), [110] unchanged; over all 432 view-counts
+0.932 -> 0.948.  The ⟨100⟩ views' own totals lie 3.9 / 4.0 Pb from the truth on average (5.4 / 5.4 before), none
+beyond 3 % (4 of 288 before).  Left: the 3 nm cuboctahedron 6 (1e5 s1 and s2 [110], the common total 574 / 575 of
+568; s2 [100] 0.942 against 0.953), the starter 2 (2e4 s1 [110] 0.723 against 0.742), the truncated cube 1 (2e4 s0
+[110] 0.932 against 0.940); no-dose scale / true 0.9757-1.0254, unchanged.  Measured before it, not kept: the prior
+inside every count of ``count_views`` (11 of 432: it moved the scale the aliases chose, the elongated particle's 2e4
+s0 [100] read 488 of 471, and the ⟨100⟩ pair's sharper posteriors outvoted [110] in the common total, its 1e5 s2
+[110] 0.964 -> 0.952); a share fixed at 0.95 instead of fitted (16: the rhombic particle's 1e5 s2 took the wrong
+phase and read 463 Pb of 432 in [100]); the recount always with the pair fit's shares (the truncated cube's 2e4 s2
+[100] 484 -> 493 Pb: its family had been recounted with every Se sub-class equally likely).
+
 Measured 2026-12-07 03:10 UTC (2-core machine, beside a simulation), no change to the counting: the rhombic particle
 with 2 more frozen-phonon configurations (8 in all) **2 of 48** under target (1e5 s1 [010], with and without the
 dose, 0.927 against 0.942), no-dose scale / true 0.9757-1.0163; the 3 nm cuboctahedron with 5 more (8 in all) **6

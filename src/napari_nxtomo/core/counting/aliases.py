@@ -319,7 +319,7 @@ def _recount(tables, libraries, results, group, kind, c, entropy, assignment, re
     scales = {t: (c if t == kind else r.params["scale"]) for t, r in results[group[0]].by_type.items()}
     try:
         recount = [count_atoms(tables[k], library=libraries[k], scale=scales, entropy=entropy,
-                               assignment=assignment) for k in group]
+                               assignment=assignment, ends=False) for k in group]
     except ValueError:
         return None
     return recount, [abs(total_of(r, tables[k]) - ref) / ref for k, r in zip(group, recount)]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .curve import _count_curve
+from .ends import lattice_parity
 from .gmm import _count_gmm
 from .inputs import _as_volumes, _column_errors
 from .hybrid import _count_hybrid, known_scale
@@ -39,6 +40,7 @@ def count_atoms(
     scale=None,
     assignment: str = "likelihood",
     progress=None,
+    ends: bool = True,
 ) -> CountResult:
     """Atom counts from column cross-sections (StatSTEM's mixture-model counting).
 
@@ -147,6 +149,11 @@ def count_atoms(
         model prefers fits whose class width is at most 3× the median error
         (a width far above the precision means unresolved classes).  Without
         errors, StatSTEM's common-width mixture.
+    ends : bool
+        Where ``volumes`` is a table with the columns' positions (``y``,
+        ``x``) and mixed columns are counted with a library: each odd
+        column's end (Pb or Se) from the parity of its place on the projected
+        lattice (:mod:`.ends`; default).  False: from its cross-section alone.
 
     Returns
     -------
@@ -200,7 +207,9 @@ def count_atoms(
         res = _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale,
                          prior=_dose_prior(dose_scale, library, None), scale_source=source, **options)
     else:
-        res = _assemble(x, types, _count_by_type(x, types, errors, library, mixed, options, progress), entropy)
+        yx = volumes[["y", "x"]].to_numpy(float) if ends and isinstance(volumes, pd.DataFrame) and {"y", "x"} <= set(
+            volumes.columns) else None
+        res = _assemble(x, types, _count_by_type(x, types, errors, library, mixed, options, progress, yx), entropy)
     if library is not None and not _library_object(library) and isinstance(volumes, pd.DataFrame):
         res.notes.extend(_fit_settings_notes(volumes.attrs))
     return res
@@ -291,7 +300,8 @@ def _dose_prior(dose_scale, library, t):
 
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
-               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="likelihood", units=None):
+               errors=None, label="", scale=None, prior=None, scale_source=None, assignment="likelihood", units=None,
+               parity=None):
     """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
     if library is not None:
         if n_components is not None:
@@ -299,7 +309,7 @@ def _count_one(x, *, max_components, library, n_components, lowest_count, mixed,
         return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
                              mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
                              scale_source=scale_source or ("given" if scale is not None else "default"),
-                             assignment=assignment, units=units)
+                             assignment=assignment, units=units, parity=parity)
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:
@@ -329,9 +339,10 @@ def _dose_judge(names, library, mixed):
     return max(plain, key=lambda t: _parse_library(_library_of(library, t))[2].max())
 
 
-def _count_by_type(x, types, errors, library, mixed, options, progress=None):
+def _count_by_type(x, types, errors, library, mixed, options, progress=None, yx=None):
     """One result per column type, in the order of first appearance; per-type settings picked from dicts;
-    ``progress(i, n)`` after each of the n types."""
+    ``progress(i, n)`` after each of the n types; ``yx``: the columns' positions, whose lattice parity sets the ends
+    of odd mixed columns counted with a library (:mod:`.ends`)."""
     by_type = {}
     names = list(dict.fromkeys(types.tolist()))
     judge = _dose_judge(names, library, mixed) if library is not None else None
@@ -358,6 +369,8 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None):
                 label=f" of type {t!r}",
                 scale=scale,
                 units=library.fit_capture(t) if _library_object(library) else None,
+                parity=lattice_parity(yx[sel]) if yx is not None and library is not None and _is_mixed(mixed, t)
+                else None,
                 **_prior_and_source(library, t, source, options["dose_scale"], by_type.get(judge), judge, mixed,
                                     given=scale is not None),
             )

@@ -27,7 +27,10 @@ its Se sub-classes, every Pb count equally likely a priori and its Se
 sub-classes in the shares the pair fit gave them (:func:`_pair_prior`): the
 fitted weights of the Pb counts themselves are loose (~100 columns on a comb
 of classes 3-5 % apart), and a count fitted too rare hands its columns to
-its neighbours.
+its neighbours.  Where the columns' positions are known (``parity``: their
+place on the projected lattice, :mod:`.ends`) each odd column's Se sub-classes
+also take the end (Pb or Se) its place and the particle's mid-plane give, with a
+share fitted to the data.
 
 Units: a library holds cross-sections in *fraction of the incident beam ×
 Å²*.  An image in fraction of the beam per pixel gives fitted volumes in
@@ -42,6 +45,7 @@ import numpy as np
 
 from .._parallel import thread_map
 from ._em_kernels import _scaled_em_nb, _scaled_squarem_nb, _screen_scales_nb, _start_nb
+from .ends import end_log_prior, ends_note
 from .gmm import RESOLVED_FACTOR
 from .library import _parse_library
 from .mixture import icl_criterion
@@ -306,7 +310,8 @@ def _refuse_far_dose(c, prior, label):
 
 
 def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label="", mixed=False,
-                  prior=None, scale_source="given", lowest=None, assignment="likelihood", units=None) -> CountResult:
+                  prior=None, scale_source="given", lowest=None, assignment="likelihood", units=None,
+                  parity=None) -> CountResult:
     """Counts from a library with one scale (given, or fitted by the hybrid method); see the module docstring.
 
     ``prior``: (c0, sigma_ln) of a dose (c0 = dose · pixel² × the fit's capture): the scale is fitted with a
@@ -330,7 +335,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         if units is not None:
             try:
                 res = _count_hybrid(x, library, errors=errors, entropy=entropy, label=label, mixed=mixed,
-                                    prior=units, scale_source="library units", lowest=lowest, assignment=assignment)
+                                    prior=units, scale_source="library units", lowest=lowest, assignment=assignment,
+                                    parity=parity)
                 res.params["scale_prior"] = units
             except ValueError:  # the columns need a scale far from the library's units: fitted freely below
                 pass
@@ -362,6 +368,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     c_err = _scale_error(x, e2, *scale_from) if scale is None else 0.0
     _, weights, s2, ll, post = fit[:5]
     width = float(np.sqrt(s2 + np.median(e2)))
+    ends = None
     if assignment == "nearest":
         if minor_l is not None:
             raise ValueError(f"assignment='nearest' counts columns of one element; the columns{label} are mixed")
@@ -370,6 +377,11 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
     elif assignment in ("likelihood", "flat"):
         window = f"; scale and width from the classes of counts {lo}..{hi} chosen by the ICL"
         log_prior = None if minor_l is None or assignment == "flat" else _pair_prior(counts_l, idx, weights)
+        if minor_l is not None and parity is not None:  # the lattice's parity sets each odd column's end
+            shares = np.zeros(counts_l.size) if log_prior is None else log_prior
+            lp = _class_log_probs(x, e2, counts_l, values, c, s2, lowest, hi, shares)
+            end_prior, ends = end_log_prior(lp, parity, counts_l, minor_l)
+            log_prior = shares[None, :] + end_prior
         idx, post, weights = _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, hi, log_prior)
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
         window += (f", each column the count of highest likelihood (counts equally likely"
@@ -399,6 +411,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         notes.append("mixed columns alone fix the scale weakly (a scale ~1/n off, with the counts shifted by one, "
                      "fits nearly as well): give the dose (dose=, pixel_size=) or count the views together "
                      "(count_views), where the one-element columns of another view set the scale")
+    if ends is not None:
+        notes.append(ends_note(ends))
     if hi == counts_l.max():
         notes.append(f"the thickest columns take the library's largest count ({hi}): if the particle may be "
                      "thicker, use a library with a larger max_count")
@@ -415,7 +429,7 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         n_components_icl=int(idx.size), entropy=entropy, notes=notes,
         library=dict(zip(keys, (float(v) for v in values))), **pairs,
         params={"scale": float(c), "scale_err": float(c_err), "scale_fitted": scale is None, "window": (lo, hi),
-                "extra_sigma": float(np.sqrt(s2)), "icl": float(icl)},
+                "extra_sigma": float(np.sqrt(s2)), "icl": float(icl), "ends": ends, "assignment": assignment},
     )
 
 
@@ -424,7 +438,8 @@ def _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, top, log_prior=N
     a priori (the mixture's fitted class fractions left out, and the low end of its window too).
 
     ``log_prior``: per library entry, ln of its prior share within its count (mixed libraries: the Se
-    sub-classes, :func:`_pair_prior`); None: every entry equally likely.  Returns the library indices of the
+    sub-classes, :func:`_pair_prior`), or (N, K) per column and entry (with the ends' prior, :mod:`.ends`); None:
+    every entry equally likely.  Returns the library indices of the
     counts from the smallest of highest likelihood (none below ``lowest`` when given) to ``top``, the
     probabilities (N, K), rows summing to 1, and the classes' mean probabilities.
 
@@ -440,17 +455,24 @@ def _likelihood_classes(x, e2, counts_l, values, c, s2, lowest, top, log_prior=N
     3 nm cuboctahedron 0 of 4 (1 column short in 3); both ends extended: 3 of 4 and 2 of 4, but the bundled
     sample's [110] counted alone with another particle's library at 2e4 e/Å² took a column of 9 to 10.
     """
-    allowed = counts_l <= top if lowest is None else (counts_l >= lowest) & (counts_l <= top)
-    var = s2 + e2[:, None]
-    lp = -0.5 * (x[:, None] - c * values[None, :]) ** 2 / var - 0.5 * np.log(var)
-    if log_prior is not None:
-        lp = lp + log_prior[None, :]
-    lp = np.where(allowed[None, :], lp, -np.inf)
+    lp = _class_log_probs(x, e2, counts_l, values, c, s2, lowest, top, log_prior)
+    allowed = np.isfinite(lp).any(axis=0)
     idx = np.flatnonzero(allowed & (counts_l >= counts_l[np.argmax(lp, axis=1)].min()))
     lp = lp[:, idx]
     post = np.exp(lp - lp.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     return idx, post, post.mean(axis=0)
+
+
+def _class_log_probs(x, e2, counts_l, values, c, s2, lowest, top, log_prior=None):
+    """(N, K) ln likelihood (+ ``log_prior``: (K,) per entry or (N, K) per column and entry) of each column in each
+    library entry at scale c, -inf for the entries outside the counts ``lowest``..``top``."""
+    allowed = counts_l <= top if lowest is None else (counts_l >= lowest) & (counts_l <= top)
+    var = s2 + e2[:, None]
+    lp = -0.5 * (x[:, None] - c * values[None, :]) ** 2 / var - 0.5 * np.log(var)
+    if log_prior is not None:
+        lp = lp + np.atleast_2d(log_prior)
+    return np.where(allowed[None, :], lp, -np.inf)
 
 
 def _pair_prior(counts_l, window, weights):
