@@ -25,11 +25,12 @@ that does not follow the model weakens its own prior.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 
-#: neighbours closer than this factor × the nearest-neighbour distance are one lattice step apart
-STEP_REACH = 1.25
-#: a lattice whose steps round to integers worse than this (in steps, median) gives no parity
+#: a lattice whose nearest-neighbour steps round to integers worse than this (in steps, median) gives no parity
 STEP_TOLERANCE = 0.2
+#: a square lattice: its two vectors' lengths within this fraction, their angle within this many degrees of 90°
+SQUARE_LENGTHS, SQUARE_DEG = 0.1, 8.0
 #: the share of the odd classes of the column's parity starts here and is fitted in these bounds
 START_SHARE, SHARE_BOUNDS = 0.9, (0.5, 0.99)
 #: too few columns to see a lattice
@@ -38,11 +39,10 @@ MIN_COLUMNS = 8
 
 def lattice_parity(yx):
     """(N,) parity (0 / 1) of i + j of each column on the projected square lattice, or None when the columns do not
-    lie on one (too few, or their steps do not round to the lattice).
+    lie on one (too few, another lattice, or steps that do not round to it).
 
-    The lattice's orientation is the mean direction (mod 90°) of the nearest-neighbour steps and its spacing their
-    median length; i and j are accumulated step by step along the neighbour graph, so a slowly distorted lattice
-    (scan drift) keeps its parity; separate islands are placed by rounding their offset.
+    The indices are :func:`napari_nxtomo.core.columns.index_columns`' (propagated along the nearest-neighbour
+    graph, so a slowly distorted lattice keeps its parity; separate islands placed from the global lattice).
 
     Examples
     --------
@@ -51,35 +51,27 @@ def lattice_parity(yx):
     >>> lattice_parity(yx).reshape(4, 4).tolist()[:2]
     [[0, 1, 0, 1], [1, 0, 1, 0]]
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import breadth_first_order, connected_components
     from scipy.spatial import cKDTree
+
+    from ..columns import index_columns, lattice_vectors
 
     yx = np.asarray(yx, float)
     if len(yx) < MIN_COLUMNS:
         return None
-    tree = cKDTree(yx)
-    nn = float(np.median(tree.query(yx, k=2)[0][:, 1]))
-    pairs = np.array(sorted(tree.query_pairs(STEP_REACH * nn)))
-    if len(pairs) < len(yx) // 2:
+    try:
+        vectors = lattice_vectors(yx)
+    except ValueError:  # duplicates, or all on one line
         return None
-    step = yx[pairs[:, 1]] - yx[pairs[:, 0]]
-    theta = np.angle(np.mean(np.exp(4j * np.arctan2(step[:, 0], step[:, 1])))) / 4
-    basis = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]]) / nn  # rows: (x, y) axes
-    frac = step[:, ::-1] @ basis.T
-    if np.median(np.abs(frac - np.rint(frac)).max(axis=1)) > STEP_TOLERANCE:  # not a square lattice
+    lengths = np.linalg.norm(vectors, axis=1)
+    cos = abs(vectors[0] @ vectors[1]) / lengths.prod()
+    if lengths[1] > (1 + SQUARE_LENGTHS) * lengths[0] or cos > np.sin(np.radians(SQUARE_DEG)):
         return None
-    n = len(yx)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
-    n_comp, comp = connected_components(graph, directed=False)
-    ij = np.zeros((n, 2), int)
-    for c in range(n_comp):
-        root = int(np.flatnonzero(comp == c)[0])
-        ij[root] = np.rint((yx[root] - yx[0])[::-1] @ basis.T)
-        order, pred = breadth_first_order(graph, root, directed=False)
-        for node in order[1:]:
-            ij[node] = ij[pred[node]] + np.rint((yx[node] - yx[pred[node]])[::-1] @ basis.T).astype(int)
-    return ij.sum(axis=1) % 2
+    pairs = cKDTree(yx).query_pairs(1.25 * lengths[1], output_type="ndarray")
+    frac = (yx[pairs[:, 1]] - yx[pairs[:, 0]]) @ np.linalg.inv(vectors.T).T
+    if not len(pairs) or np.median(np.abs(frac - np.rint(frac)).max(axis=1)) > STEP_TOLERANCE:
+        return None
+    ij, _ = index_columns(yx, vectors)
+    return (ij.sum(axis=1) % 2).astype(int)
 
 
 def _of_parity(parity, heavy, light, phase):
@@ -113,21 +105,21 @@ def end_log_prior(lp, parity, heavy, light, max_iter: int = 50):
     (1, 0.99, [0, 1, 0, 1])
     """
     heavy, light = np.asarray(heavy, int), np.asarray(light, int)
-    base = _marginal(lp)
+    base = logsumexp(lp, axis=1)
     best = None
     for phase in (0, 1):
         suits, odd = _of_parity(np.asarray(parity, int), heavy, light, phase)
         p = START_SHARE
         for _ in range(max_iter):
             prior = _prior(suits, odd, p)
-            post = np.exp(lp + prior - _marginal(lp + prior)[:, None])
+            post = np.exp(lp + prior - logsumexp(lp + prior, axis=1)[:, None])
             on_odd = post[:, odd].sum()
             p_new = float(np.clip((post * suits)[:, odd].sum() / on_odd, *SHARE_BOUNDS)) if on_odd > 0 else 0.5
             if abs(p_new - p) < 1e-6:
                 break
             p = p_new
         prior = _prior(suits, odd, p)
-        gain = float(np.sum(_marginal(lp + prior) - base))
+        gain = float(np.sum(logsumexp(lp + prior, axis=1) - base))
         if best is None or gain > best[1]["gain"]:
             best = (prior, {"phase": phase, "share": p, "gain": gain})
     return best
@@ -148,8 +140,3 @@ def ends_note(fitted) -> str:
 def _prior(suits, odd, p):
     """ln of 2p for the odd classes that suit the parity, 2(1 - p) for the others, 0 for even classes."""
     return np.where(odd[None, :], np.where(suits, np.log(2 * p), np.log(2 * (1 - p))), 0.0)
-
-
-def _marginal(lp):
-    m = lp.max(axis=1)
-    return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
