@@ -88,8 +88,9 @@ def end_log_prior(lp, parity, heavy, light, max_iter: int = 50):
 
     ``lp``: (N, K) ln likelihood (+ ln prior) of each column in each (heavy, light) class, -inf where not allowed.
     For each phase the share ``p`` is fitted by EM (the classes' posterior share of the odd classes that suit the
-    parity); the phase of larger marginal likelihood is kept.  Returns (log prior, {"phase", "share", "gain"}):
-    gain is the ln-likelihood gained over no parity prior (p = 1/2).
+    parity); the phase of larger marginal likelihood is kept.  Returns (log prior, {"phase", "share", "gain",
+    "ln_l"}): gain is the ln-likelihood gained over no parity prior (p = 1/2), ln_l the columns' marginal ln
+    likelihood with the prior (summed over their classes).
 
     Examples
     --------
@@ -119,9 +120,10 @@ def end_log_prior(lp, parity, heavy, light, max_iter: int = 50):
                 break
             p = p_new
         prior = _prior(suits, odd, p)
-        gain = float(np.sum(logsumexp(lp + prior, axis=1) - base))
+        ln_l = logsumexp(lp + prior, axis=1)
+        gain = float(np.sum(ln_l - base))
         if best is None or gain > best[1]["gain"]:
-            best = (prior, {"phase": phase, "share": p, "gain": gain})
+            best = (prior, {"phase": phase, "share": p, "gain": gain, "ln_l": float(ln_l.sum())})
     return best
 
 
