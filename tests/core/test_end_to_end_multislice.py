@@ -511,8 +511,8 @@ def test_odd_columns_take_the_end_their_lattice_parity_gives():
 
 def test_the_mixed_views_scale_is_where_their_ends_fit():
     """The 3 nm cuboctahedron (568 Pb) at 1e5 e/Å², noise seed 2, no dose given.  Read from the cross-sections
-    alone, its ⟨100⟩ views took 0.838 × the dose's scale, where the comb of (n + 1, n), (n, n + 1) and (n + 1, n + 1)
-    classes read the Se-ended columns of 11 atoms a Pb high: [100] 582 Pb, 0.942 exact against a target of 0.953,
+    alone, its ⟨100⟩ views took 0.838 × the dose's scale, where the comb of (n + 1, n), (n, n + 1) and
+    (n + 1, n + 1) classes read the Se-ended columns of 11 atoms a Pb high: [100] 582 Pb, 0.942 exact against 0.953,
     and the common total 575 took [110] (570 on its own) to 0.923 against 0.959 (measured 2026-12-07).  Recounted
     with each odd column's end from the lattice's parity, the family is most likely at a scale a few per cent
     higher: each view's own total within 0.5 % of 568, the common total within 2 Pb of it and every view on issue

@@ -233,8 +233,9 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     results = [_with_ends(t, lib, r, entropy, f) for t, lib, r, f in zip(tables, libraries, results, factors)]
     if any(f != 1.0 for f in factors):  # the counts at the old scale no longer stand for these
         by_sections = None
-        notes.append(f"the mixed families' scales × {sorted(set(factors))} where each odd column's end, set by the "
-                     "lattice's parity, fits best")
+        moved = ", ".join(f"{f:.2f}" for f in sorted(set(factors) - {1.0}))
+        notes.append(f"the mixed families' scales × {moved} (of those chosen on the cross-sections alone), where each "
+                     "odd column's end, set by the lattice's parity, fits best")
     options = [_count_options(r, t, element) for r, t in zip(results, tables)]
     before = [int(sum(c.sum() for c in _current(o))) for o in options]
     warnings = _disagreement(before, _library_groups(tables, libraries), element)
@@ -419,10 +420,10 @@ def _ends_ln_l(table, library, res, entropy, factor):
 def _ends_factors(tables, libraries, results, entropy) -> list:
     """Per view, the factor on its mixed types' scales at which the views of its library, each odd column's end
     set by the lattice's parity, are most likely together (their summed :func:`_ends_ln_l` over
-    ``ENDS_SCALE_GRID``, from 1 up); 1 for a view without ends.  The scale was chosen on the cross-sections alone, where the
-    (n + 1, n), (n, n + 1) and (n + 1, n + 1) classes of a mixed column form a comb that fits between its true
-    classes (the 3 nm cuboctahedron's ⟨100⟩ views took 0.836 × the dose's, read Se-ended columns a Pb high and
-    odd columns a Se long; at 0.87-0.89 their ends suit the lattice and they count 100 % exact)."""
+    ``ENDS_SCALE_GRID``, from 1 up); 1 for a view without ends.  The scale was chosen on the cross-sections alone,
+    where the (n + 1, n), (n, n + 1) and (n + 1, n + 1) classes of a mixed column form a comb that fits between its
+    true classes (the 3 nm cuboctahedron's ⟨100⟩ views took 0.836 × the dose's, read Se-ended columns a Pb high and
+    odd columns a Se long; at 0.87-0.89 × their ends suit the lattice and they count 100 % exact)."""
     factors = [1.0] * len(tables)
     for group in _library_groups(tables, libraries):
         curves = []
