@@ -38,6 +38,13 @@ identical in every case, and over 120 counts of cached fits of six stored sets (
 and without the dose, ``count_views`` and ``count_atoms`` of each view) before and after the change.
 
 
+Measured 2026-12-07 on the same machine, alone (load average 0.7), after the mixed families' scale refinement
+with the ends (``counting.views._ends_factors``: 5 recounts of each ⟨100⟩ view, on a thread per core): the joint
+count with the dose 2.21 s (sample) and 5.31 s (cube), 0.74 and 1.77 s per view (0.37 and 0.89 × the target);
+without it 1.77 and 3.70 s, 0.59 and 1.23 s per view.  Main before it (4140d55, a worktree, the cube only, load
+average 1.4): 4.72 and 3.30 s.  With the refinement's grid in steps of 1 % (9 recounts) the cube's joint count with
+the dose had taken 5.99 s, 2.00 s per view.  ``count_atoms`` of one view is unchanged (0.04-0.61 s).
+
 Measured 2026-12-06 on the same machine, alone, main before (d68a89f, a worktree of it) and after the change that
 made the windows' full fits SQUAREM-accelerated (scale fitted or held), put the scale screens into one numba kernel
 and skipped the E-step's exp for classes e^-37 below a point's largest (2 threads; the sample's d68a89f column
