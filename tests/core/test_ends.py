@@ -84,3 +84,34 @@ def test_phase_share_and_counts_from_cross_sections_alone():
         _, fitted = end_log_prior(lp, parity, entries[:, 0], entries[:, 1])
         assert fitted["share"] <= 0.65, fitted
     assert np.mean(exact[True]) >= np.mean(exact[False]) + 0.02, exact
+
+
+def test_recount_with_the_ends_keeps_the_counts_own_notes():
+    """A view of mixed columns and, at its corners, pure Pb ones (two column types), counted at a given scale, then
+    given a note of the count as a whole (as an alias's recount or the dose's scale add): recounted with each odd
+    column's end from the lattice's parity, the ends are set (share ≥ 0.9, every mixed column's Pb count exact) and
+    that note is still there (the recount reassembles the result from its types)."""
+    import pandas as pd
+
+    from napari_nxtomo.core.counting import count_atoms
+    from napari_nxtomo.core.counting.views import _with_ends
+
+    rng = np.random.default_rng(1)
+    ij, yx = _lattice(n=12, jitter=0.0)
+    parity = ij.sum(axis=1) % 2
+    length = rng.integers(7, 14, size=len(ij))
+    m = (length - 1) // 2
+    heavy = np.where(length % 2 == 1, np.where((parity - m + 1) % 2 == 0, m + 1, m), length // 2)
+    types = np.full(len(ij), "Pb+Se")
+    types[[0, 11, 132, 143]] = "Pb"  # the corners: 2 Pb each
+    x = 1000 * np.where(types == "Pb", 2.0, heavy + 0.22 * (length - heavy)) + rng.normal(0, 20, len(ij))
+    table = pd.DataFrame({"y": yx[:, 0], "x": yx[:, 1], "volume": x, "volume_err": 20.0, "type": types})
+    library = {"Pb+Se": {(h, lt): h + 0.22 * lt for h in range(1, 9) for lt in (h - 1, h, h + 1)},
+               "Pb": {n: float(n) for n in range(1, 12)}}
+    res = count_atoms(table, library=library, scale={"Pb+Se": 1000.0, "Pb": 1000.0}, ends=False)
+    res.notes.append("a note of the count as a whole")
+    out = _with_ends(table, library, res, "soft")
+    assert out.by_type["Pb+Se"].params["ends"]["share"] >= 0.9
+    assert np.isfinite(out.by_type["Pb+Se"].params["ends"]["ln_l"])
+    assert np.all(out.counts == np.where(types == "Pb", 2, heavy))
+    assert "a note of the count as a whole" in out.notes

@@ -473,7 +473,11 @@ def _with_ends(table, library, res, entropy, factor=1.0, new=None):
     if all(by_type[t] is subs[t] for t in mixed):
         return res
     types = np.asarray(table["type"]).astype(str)
-    return _assemble(table["volume"].to_numpy(float), types, by_type, entropy)
+    out = _assemble(table["volume"].to_numpy(float), types, by_type, entropy)
+    if len(by_type) > 1:  # the notes of the count as a whole (an alias's recount, the dose's scale) stay
+        carried = {f"{t}: {m}" for t, r in subs.items() for m in r.notes}
+        out.notes = [m for m in res.notes if m not in carried] + out.notes
+    return out
 
 
 def _library_groups(tables, libraries) -> list:
