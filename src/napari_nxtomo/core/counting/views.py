@@ -435,12 +435,12 @@ def _ends_factors(tables, libraries, results, entropy):
         except ValueError as exc:
             return exc
 
-    views = [k for k, r in enumerate(results) if _mixed_types(r) and {"y", "x"} <= set(tables[k].columns)]
-    jobs = [(k, g) for k in views for g in ENDS_SCALE_GRID]
+    jobs = [(k, g) for k, r in enumerate(results) if _mixed_types(r) for g in ENDS_SCALE_GRID]
     recounts = dict(zip(jobs, thread_map(recount, jobs)))
     chosen = [(1.0, None)] * len(tables)
     for group in _library_groups(tables, libraries):
-        curves = [[_ends_ln_l(results[k], recounts[k, g]) for g in ENDS_SCALE_GRID] for k in group if k in views]
+        curves = [[_ends_ln_l(results[k], recounts[k, g]) for g in ENDS_SCALE_GRID] for k in group
+                  if (k, ENDS_SCALE_GRID[0]) in recounts]
         curves = [c for c in curves if all(v is not None for v in c)]
         total = np.sum(curves, axis=0) if curves else np.full(1, -np.inf)
         if np.isfinite(total).any():
