@@ -599,6 +599,29 @@ def pbse_elongated(seed: int = 17):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=4, n_se=4)
 
 
+def pbse_octahedral(seed: int = 19):
+    """A rocksalt PbSe particle between octahedron and cube, 3.7 × 3.1 × 2.4 nm, large {111} facets, one {110}
+    bevel, island, vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x| <= 6``, ``|y| <= 5``, ``|z| <= 4``,
+    ``|x| + |y| + |z| <= 9`` (large {111} facets: more Se than Pb, unlike every other particle here) and the one
+    bevel ``x - y <= 8`` (a {110} facet on the +x-y edge), plus an island (part of the next layer) on the -x {100}
+    facet, ``|y| + |z| <= 1``, then 5 Pb and 4 Se surface vacancies drawn (``seed``) among facet sites.  Made on
+    2026-12-07 after the mixed families' scale refinement (326c31e), to measure the counting on a particle it was
+    not chosen on.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    q, el, h = _half_sites(4)
+    hx, hy, hz = h.T
+    x, y, z = np.abs(h).T
+    body = (x <= 6) & (y <= 5) & (z <= 4) & (x + y + z <= 9) & (hx - hy <= 8)
+    island = (hx == -7) & (y + z <= 1)
+    return _kept_with_vacancies(q, el, body | island, seed, n_pb=5, n_se=4)
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -666,6 +689,11 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "benchmarks/multislice/make_images.py:pbse_elongated", "seed": 17}
         sub, what = name, ("a 3.7 × 2.4 × 2.4 nm PbSe particle elongated along x ({111} corners, one {110} bevel, "
                            "island on +z, 4 Pb and 4 Se vacancies)")
+    elif name == "pbse_octahedral_4nm":  # made after the mixed families' scale refinement (326c31e): untuned
+        q, el = pbse_octahedral(seed=19)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_octahedral", "seed": 19}
+        sub, what = name, ("a 3.7 × 3.1 × 2.4 nm PbSe particle between octahedron and cube (large {111} facets, one "
+                           "{110} bevel, island on -x, 5 Pb and 4 Se vacancies)")
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -686,7 +714,8 @@ def build_particle(name: str, s: dict) -> dict:
 
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
-                  "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_cuboctahedron_5nm")
+                  "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm",
+                  "pbse_cuboctahedron_5nm")
 
 
 # ---------------------------------------------------------------- output
