@@ -324,9 +324,12 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         raise ValueError(f"the columns{label} are {'mixed' if mixed else 'of one element'} and need a library keyed by "
                          f"{need}; this one has {got}: use the library of this crystal and zone axis")
     e2 = np.zeros(x.size) if errors is None else np.square(_positive_errors(errors))
-    if minor_l is not None:  # a mixed column holds the heavy element: entries without it are not its classes
-        keep = counts_l >= 1
-        counts_l, minor_l, values = counts_l[keep], minor_l[keep], values[keep]
+    whole, kept = (counts_l, minor_l, values), np.arange(counts_l.size)
+    # a mixed column's scale and window come from the entries holding the heavy element; its assignment (below) may
+    # also give it none: a lone Se atom at a Se-ended corner of a ⟨100⟩ view, (0, 1), 1/5 of a lone Pb's section
+    if minor_l is not None:
+        kept = np.flatnonzero(counts_l >= 1)
+        counts_l, minor_l, values = counts_l[kept], minor_l[kept], values[kept]
     ladder_counts, ladder = (counts_l, values) if minor_l is None else _ladder(counts_l, values)
     if scale_source == "library units":
         _check_units(x, ladder, label)
@@ -376,6 +379,8 @@ def _count_hybrid(x, library, *, errors=None, scale=None, entropy="soft", label=
         lo, hi = int(counts_l[idx].min()), int(counts_l[idx].max())
     elif assignment in ("likelihood", "flat"):
         window = f"; scale and width from the classes of counts {lo}..{hi} chosen by the ICL"
+        counts_l, minor_l, values = whole  # every entry, (0, 1) too
+        idx = kept[idx]
         log_prior = None if minor_l is None or assignment == "flat" else _pair_prior(counts_l, idx, weights)
         if minor_l is not None and parity is not None:  # the lattice's parity sets each odd column's end
             shares = np.zeros(counts_l.size) if log_prior is None else log_prior
