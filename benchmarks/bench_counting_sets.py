@@ -12,6 +12,27 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 10:25-10:40 UTC (2-core machine, alone; ten sets, 480 view-counts): a tenth particle,
+``pbse_octahedral_4nm`` (3.7 × 3.1 × 2.4 nm between octahedron and cube, large {111} facets, more Se than Pb, 390 Pb,
+5 configurations), simulated this session after 326c31e and measured once before any change: **27 of 48** under
+target, no-dose scale / true up to 1.19.  Two causes, mended: (1) its ⟨100⟩ views hold single Se atoms at their {111}
+corners, (0, 1), typed "Pb+Se" like every column there, and the mixed classes had no entry without Pb: each read 1 Pb
+([010] own total 396, 0.944 exact at 1e5 s0).  A mixed column may now take (0, 1) (``counting.hybrid``: the scale
+and window still from the entries holding Pb): 27 -> 21, [010] 0.944 -> 0.991; on the nine sets before, one
+view-count worse by one column (the cuboid's 2e4 s0 no-dose [110] 0.886 -> 0.873, target 0.877: its [010] total
+moved 468 -> 469 by the ends' fit, the common total 470 -> 469 of 473), none better.  (2) At 1e5 s1 and 2e4 s0 its
+[010] and [110] views fitted the same alias, 1.19 × the truth, and the median took it: totals 383 / 390 / 331, the
+common total 361, [110] 0.57 exact; with the true dose that own scale refused it.  A median at which a family's
+total lies more than 6 % from the others' is now not kept (``counting.views._totals_apart``: the views' estimates
+and each scaled by its view's total over the others' tried, as when the views disagree): 21 -> **11 of 48**, the nine
+sets unchanged (``--compare``: only the new particle's 10 better).  Left on it: [110] at 1e5 s0 / s1 / s3 and 2e4
+s1, dose and no dose, 0.852-0.918 against 0.874-0.937 (each 1-2 columns short; its totals 387-390 of 390, its
+Pb classes at 0.98-1.03 × the library, spread 4-9 % by the physics, as the ceiling says), and 2e4 s3 without the
+dose refused (two scales fit the shape and the totals).  Its no-dose scale / true is 1.013-1.068: its ⟨100⟩ columns
+read 1.08-1.14 × the library × the fit capture at the true dose (after the ends' refinement), its [110] 0.97-1.00,
+and the scale chosen is a ⟨100⟩ view's where the views disagree, 6.8 % high at 1e5 s0 (issue 17 asks 3 %; the
+error reported, the capture's 4 % included, covers it within 2).
+
 Measured 2026-12-07 07:43 UTC (2-core machine, alone; ``--compare`` against main 4140d55's CSV of this session,
 which reproduced its 9): after the ends are set, each mixed family's scale is recounted up to 8 % above the one
 chosen on the cross-sections alone and set where its views, with their ends, are most likely together
@@ -131,7 +152,7 @@ from bench_end_to_end import fit_view, load_set, view_score  # noqa: E402
 from napari_nxtomo.core.counting import count_views  # noqa: E402
 
 SETS = ["sample", "starter", "pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
-        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm"]
+        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm"]
 FIELDS = ["set", "dose", "seed", "dose_given", "view", "exact", "target", "met", "total", "true_total", "own_totals",
           "scale_over_true"]
 

@@ -136,14 +136,16 @@ def _stored_particle(name, configs=None):
 
 
 @pytest.mark.parametrize("name", ["pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
-                                  "pbse_truncated_cube_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm"])
+                                  "pbse_truncated_cube_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm",
+                                  "pbse_octahedral_4nm"])
 def test_other_particles_end_to_end(name):
     """Particles unlike the samples (irregular, island and vacancies on both sublattices; a 3.1 nm cuboctahedron,
     568 Pb, 8 phonon configurations (3 until 2026-12-07); a 3.1 nm truncated octahedron, 404 Pb, 8 configurations,
     made after the counting's rules of 2026-12-04; a 3.1 nm truncated cube, 472 Pb, 8 configurations, made after
     those of 2026-12-05; a 3.1 nm particle with {110} bevels on every edge, 432 Pb, 8 configurations (3, then 6,
     until 2026-12-07), made after those of 2026-12-06 and measured once before any change: common total 443, 3D
-    1.000 / 0.989 at this dose and seed; an elongated 3.7 nm particle, 471 Pb, 8 configurations),
+    1.000 / 0.989 at this dose and seed; an elongated 3.7 nm particle, 471 Pb, 8 configurations; a 3.7 nm particle
+    between octahedron and cube, 390 Pb, more Se than Pb, 5 configurations, made after the counting of 326c31e),
     1e5 e/Å², dose given: one Pb total within 3 % of the truth, ≥ 95 % of the true Pb sites found and ≥ 95 % of
     the model true."""
     from napari_nxtomo.core.columns import min_distance_for
@@ -465,6 +467,28 @@ def test_a_mixed_family_no_alias_reconciles_is_recounted_at_the_common_scale():
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
     assert any("no peak of their comb's likelihood agrees" in note for note in joint.results[0].notes)
     _assert_views_on_target(views, tables, joint.results, 0.06)
+
+
+def test_a_common_scale_at_which_the_views_totals_part_is_not_kept():
+    """The 3.7 nm ``pbse_octahedral_4nm`` particle (390 Pb, large {111} facets; made after the counting's rules of
+    326c31e and measured once: untuned) at 1e5 e/Å², noise seed 1.  Without the dose its [010] and [110] views fitted
+    1.19 × the true scale, [100] 1.07 ×: the median took the two, the totals at it were 383 / 390 / 331, the common
+    total 361, and [100] / [010] / [110] read 0.72 / 0.74 / 0.57 exact; with the true dose given, that own scale
+    refused it (measured 2026-12-07).  A common scale at which a family's total lies more than 6 % from the others'
+    (after the aliases had their chance) is not kept: the views' scales are then tried as where their totals agree
+    (:func:`napari_nxtomo.core.counting.views._totals_apart`).  The scale within 3 % of the truth and every view's own
+    total within 3 % (issue 17), the ⟨100⟩ views on its target at 1e5 e/Å² (ceiling - 0.03; [110], 0.918 against
+    0.937, is not asserted either way), and the true dose taken, its common total within 3 %."""
+    views, truth_q, a, optics = _stored_particle("pbse_octahedral_4nm")
+    tables = _noisy_tables(views, a, DOSE, seed=1)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    joint = count_views(tables, libraries)
+    n, c_true = len(truth_q), DOSE * views[0].pixel_size**2
+    assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
+    assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
+    _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
+    given = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
+    assert abs(given.totals[0] - n) <= 0.03 * n, given.totals
 
 
 @pytest.mark.parametrize("factor", [0.75, 0.85, 1.15, 1.3])
