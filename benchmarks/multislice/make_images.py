@@ -99,6 +99,10 @@ What is simulated
     edges of the box and {111} corners, an island on its -y facet, 5 Pb and 3 Se vacancies: 869 atoms (432 Pb, 437
     Se).  Made with ``--configs 3 --scan-step 0.25`` on 2026-12-06, after the counting rules of cb5964a, to measure
     them untuned (see the data README).
+  - ``pbse_octahedral_4nm`` (sub-folder): :func:`pbse_octahedral`, 3.7 × 3.1 × 2.4 nm between octahedron and cube,
+    large {111} facets (more Se than Pb: 390 Pb, 466 Se), one {110} bevel, an island on its -x facet, 5 Pb and 4 Se
+    vacancies.  Made with ``--configs 5 --scan-step 0.25`` on 2026-12-07, after 326c31e, to measure the counting
+    untuned (see the data README).
   - ``pbse_cuboctahedron_5nm`` (sub-folder): ``pbse_cuboctahedron(seed=0,
     n_half=8)``, 4.9 nm between {100} facets.  Not run: about 28 × 28 tiles
     of 26 slices per view, ~6 times the cost of the others (~3 h per view on
