@@ -38,6 +38,13 @@ identical in every case, and over 120 counts of cached fits of six stored sets (
 and without the dose, ``count_views`` and ``count_atoms`` of each view) before and after the change.
 
 
+Measured 2026-12-07 ~10:55 UTC on the same machine, alone, after a mixed column may hold no Pb and a median scale
+whose totals part is not kept (4181d69): the joint count with the dose 2.47 s (sample) and 5.20 s (cube), 0.82 and
+1.73 s per view; without it 1.79 and 3.64 s.  On the tenth particle (``--sets pbse_octahedral_4nm``: 95 / 114 / 130
+columns) 5.73 s with the dose (1.91 s per view, 0.96 × the target) and 4.83 s without; ``bench_end_to_end.py`` saw
+its joint count take 5.0-6.8 s at 1e5 and 2e4 e/Å² (seeds 0-3, the dose given): up to 2.3 s per view, over the
+target, where the dose's check (the views counted without it) tries several scales.
+
 Measured 2026-12-07 on the same machine, alone (load average 0.7), after the mixed families' scale refinement
 with the ends (``counting.views._ends_factors``: 5 recounts of each ⟨100⟩ view, on a thread per core): the joint
 count with the dose 2.21 s (sample) and 5.31 s (cube), 0.74 and 1.77 s per view (0.37 and 0.89 × the target);
