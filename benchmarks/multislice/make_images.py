@@ -626,6 +626,7 @@ def pbse_octahedral(seed: int = 19):
     island = (hx == -7) & (y + z <= 1)
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=5, n_se=4)
 
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
