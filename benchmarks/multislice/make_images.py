@@ -627,6 +627,32 @@ def pbse_octahedral(seed: int = 19):
     return _kept_with_vacancies(q, el, body | island, seed, n_pb=5, n_se=4)
 
 
+def pbse_stepped(seed: int = 23):
+    """A larger rocksalt PbSe particle, 4.3 × 4.0 × 2.4 nm: {111} corners, one {110} bevel, a step on its top facet,
+    island, vacancies.
+
+    Sites in units of a/2 (Pb where x + y + z is even): ``|x| <= 7``, ``|y| <= 6``, ``|z| <= 4``,
+    ``|x| + |y| + |z| <= 12`` ({111} corner facets) and the one bevel ``x + y <= 10`` (a {110} facet on the +x+y
+    edge), less the top layer's part ``z = 4, x >= 3`` (a step across the +z {100} facet), plus an island (part of
+    the next layer) on the -y {100} facet, -3 ≤ x ≤ 1, -2 ≤ z ≤ 1, then 6 Pb and 5 Se surface vacancies drawn
+    (``seed``) among facet sites.  The largest pure PbSe particle here (1442 atoms, [100] columns of 15 sites: the
+    libraries' top count), made on 2026-12-07 after b63a519, to measure the counting on a particle it was not
+    chosen on.
+
+    Returns
+    -------
+    q : (N, 3) int ndarray, quarter-lattice units (Å = q · a / 4)
+    elements : (N,) str ndarray
+    """
+    q, el, h = _half_sites(5)
+    hx, hy, hz = h.T
+    x, y, z = np.abs(h).T
+    body = (x <= 7) & (y <= 6) & (z <= 4) & (x + y + z <= 12) & (hx + hy <= 10)
+    step = (hz == 4) & (hx >= 3)
+    island = (hy == -7) & (hx >= -3) & (hx <= 1) & (hz >= -2) & (hz <= 1)
+    return _kept_with_vacancies(q, el, (body & ~step) | island, seed, n_pb=6, n_se=5)
+
+
 #: the core-shell particles: ``core_shell_model`` arguments and what the JSON says of them
 CORE_SHELL_PARTICLES = {
     "pbse_cdse_core_shell": (CORE_SHELL_SAMPLE, "a PbSe core (cuboctahedron with an island) in a zincblende CdSe rod"),
@@ -699,6 +725,11 @@ def build_particle(name: str, s: dict) -> dict:
         record = {"function": "benchmarks/multislice/make_images.py:pbse_octahedral", "seed": 19}
         sub, what = name, ("a 3.7 × 3.1 × 2.4 nm PbSe particle between octahedron and cube (large {111} facets, one "
                            "{110} bevel, island on -x, 5 Pb and 4 Se vacancies)")
+    elif name == "pbse_stepped_4nm":  # made after b63a519 (2026-12-07): untuned
+        q, el = pbse_stepped(seed=23)
+        record = {"function": "benchmarks/multislice/make_images.py:pbse_stepped", "seed": 23}
+        sub, what = name, ("a 4.3 × 4.0 × 2.4 nm PbSe particle ({111} corners, one {110} bevel, a step on +z, island "
+                           "on -y, 6 Pb and 5 Se vacancies)")
     elif name == "pbse_cuboctahedron_5nm":
         p = pbse_cuboctahedron(seed=0, noise=False, n_half=8)
         record = {"function": "napari_nxtomo.core.samples.pbse_cuboctahedron", "seed": 0, "n_half": 8}
@@ -720,6 +751,7 @@ def build_particle(name: str, s: dict) -> dict:
 PARTICLE_NAMES = ("cuboctahedron", "pbse_irregular", *CORE_SHELL_PARTICLES,
                   "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm", "pbse_truncated_cube_3nm",
                   "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm",
+                  "pbse_stepped_4nm",
                   "pbse_cuboctahedron_5nm")
 
 
