@@ -193,35 +193,7 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
         return _counted_at(tables, libraries, c, px, entropy, step, element, given=given)
 
     if scale is None:  # the views' own scales agree on one dose-equivalent, which then acts as a dose
-        shape = _shape_check(tables, element, lattice_parameter)
-        free = [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step(), ends=False)
-                for t, lib in zip(tables, libraries)]
-        est, names = _scale_estimates(free, libraries, element)
-        try:
-            scale, scale_err, note = _joint_scale(est, names)
-            try:
-                results = at(scale, 1.0)
-            except ValueError as exc:  # the refusal says "dose": here the scale is the views' own
-                raise ValueError(f"the views' own scales agree on dose · pixel² = {scale:.4g} (used as the dose), "
-                                 f"but at it {exc}") from exc
-            ratio = shape(results)
-            if not plausible(ratio):
-                raise ValueError(f"at the views' common scale {scale:.4g} the counted thickness is {ratio:.2f} × the "
-                                 "width an orthogonal view sees (an alias)")
-            if np.isfinite(ratio):
-                note += f"; counted thickness / seen width {ratio:.2f}"
-            scale, scale_err, note, results = _median_or_agreeing(tables, libraries, est, names, free, shape, element,
-                                                                  entropy, (scale, scale_err, note, results))
-        except ValueError as exc:  # the views disagree (or their median fits one view nowhere): decided by the totals
-            scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, exc, shape,
-                                                      _shape_corrected(free, est, names, shape))
-            scale_err, note = _with_chosen_error(scale, est, names, note)
-        settled, settled_err, why = _settled_scale(results, libraries, element, family_weights(
-            _library_groups(tables, libraries), len(tables)))
-        if why is not None:
-            scale, note = settled, note + why
-            scale_err = settled_err if np.isfinite(settled_err) else scale_err
-        scale_err, note = _with_capture_error(scale, scale_err, libraries, element, note)
+        scale, scale_err, note, results = _own_scale(tables, libraries, element, entropy, lattice_parameter, step)
         notes.append(note)
     else:
         scale_err = 0.0
@@ -264,6 +236,44 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
             f"({total}) agrees with the other views"]))
     notes.append(f"{element} totals {before} -> {total} in every view (cheapest moves of the uncertain columns)")
     return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes, warnings)
+
+
+def _own_scale(tables, libraries, element, entropy, lattice_parameter, step):
+    """Without a dose: the scale the views' own fits agree on, (scale, its error, a note, the views counted at it)
+    before the ends' refinement and the totals (``step``: :func:`_steps`' of the calling count)."""
+    def at(c, px, given=False):
+        return _counted_at(tables, libraries, c, px, entropy, step, element, given=given)
+
+    shape = _shape_check(tables, element, lattice_parameter)
+    free = [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step(), ends=False)
+            for t, lib in zip(tables, libraries)]
+    est, names = _scale_estimates(free, libraries, element)
+    try:
+        scale, scale_err, note = _joint_scale(est, names)
+        try:
+            results = at(scale, 1.0)
+        except ValueError as exc:  # the refusal says "dose": here the scale is the views' own
+            raise ValueError(f"the views' own scales agree on dose · pixel² = {scale:.4g} (used as the dose), "
+                             f"but at it {exc}") from exc
+        ratio = shape(results)
+        if not plausible(ratio):
+            raise ValueError(f"at the views' common scale {scale:.4g} the counted thickness is {ratio:.2f} × the "
+                             "width an orthogonal view sees (an alias)")
+        if np.isfinite(ratio):
+            note += f"; counted thickness / seen width {ratio:.2f}"
+        scale, scale_err, note, results = _median_or_agreeing(tables, libraries, est, names, free, shape, element,
+                                                              entropy, (scale, scale_err, note, results))
+    except ValueError as exc:  # the views disagree (or their median fits one view nowhere): decided by the totals
+        scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, exc, shape,
+                                                  _shape_corrected(free, est, names, shape))
+        scale_err, note = _with_chosen_error(scale, est, names, note)
+    settled, settled_err, why = _settled_scale(results, libraries, element, family_weights(
+        _library_groups(tables, libraries), len(tables)))
+    if why is not None:
+        scale, note = settled, note + why
+        scale_err = settled_err if np.isfinite(settled_err) else scale_err
+    scale_err, note = _with_capture_error(scale, scale_err, libraries, element, note)
+    return scale, scale_err, note, results
 
 
 def _totals_apart(tables, libraries, results, element) -> bool:
@@ -393,24 +403,24 @@ DOSE_SCALE_FLOOR = 0.04
 
 
 def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_parameter, progress=None) -> list:
-    """With a dose given: the views counted without it (:func:`count_views`, their own scale, reporting to
-    ``progress``); a ValueError when that scale lies more than :data:`DOSE_SCALE_Z` of its errors (at least
-    :data:`DOSE_SCALE_FLOOR`) from ``dose_scale`` (dose · pixel²), else a note of the ratio (a note saying so where
-    the views give no scale of their own)."""
-    try:
-        own = count_views(tables, libraries, element=element, agree=False, entropy=entropy,
-                          lattice_parameter=lattice_parameter, progress=progress)
+    """With a dose given: the views' own scale without it (:func:`_own_scale`, reporting to ``progress``); a
+    ValueError when that scale lies more than :data:`DOSE_SCALE_Z` of its errors (at least :data:`DOSE_SCALE_FLOOR`)
+    from ``dose_scale`` (dose · pixel²), else a note of the ratio (a note saying so where the views give no scale of
+    their own)."""
+    try:  # the scale only: the ends' refinement and the totals do not move it
+        own, own_err, _, _ = _own_scale(tables, libraries, element, entropy, lattice_parameter,
+                                        _steps(tables, 2, progress))
     except ValueError as exc:
         return [f"the dose was not checked against the views' own scale: without it {exc}"]
-    rel = max(own.scale_err / own.scale if np.isfinite(own.scale_err) else 0.0, DOSE_SCALE_FLOOR)
-    z = abs(np.log(own.scale / dose_scale)) / rel
+    rel = max(own_err / own if np.isfinite(own_err) else 0.0, DOSE_SCALE_FLOOR)
+    z = abs(np.log(own / dose_scale)) / rel
     if z > DOSE_SCALE_Z:
         raise ValueError(
-            f"the views' own scale is {own.scale / dose_scale:.3f} × the given dose's (dose · pixel² "
+            f"the views' own scale is {own / dose_scale:.3f} × the given dose's (dose · pixel² "
             f"{dose_scale:.5g}; {z:.1f} times its {100 * rel:.1f} % error): the dose (e/Å²) or "
             "the pixel size (Å) is likely wrong, or the image is not in detected electrons; check them, or leave "
             "dose=None to fit the scale")
-    return [f"the views' own scale (without the dose) is {own.scale / dose_scale:.3f} × the dose's"]
+    return [f"the views' own scale (without the dose) is {own / dose_scale:.3f} × the dose's"]
 
 
 def _at_the_dose(table, library, dose, pixel_size, entropy, refusal):
