@@ -302,7 +302,7 @@ def _median_or_agreeing(tables, libraries, est, names, free, shape, element, ent
            f"{100 * APART * TOTALS_AGREE:.0f} % apart (an alias of some views)")
     try:
         scale, results, note = _scale_from_totals(tables, libraries, est, names, element, entropy, why, shape,
-                                                  _shape_corrected(free, est, names, shape))
+                                                  _shape_corrected(free, est, names, shape), {median[0]: median[3]})
     except ValueError:
         return median
     if np.isclose(scale, median[0]):  # the median itself: nothing better
@@ -726,7 +726,7 @@ def _shape_corrected(free, est, names, shape):
     return out
 
 
-def _scale_from_totals(tables, libraries, est, names, element, entropy, why, shape=None, extra=()):
+def _scale_from_totals(tables, libraries, est, names, element, entropy, why, shape=None, extra=(), known=None):
     """When the views' scales disagree: each estimate (those within ``VIEWS_AGREE`` of one another taken once) is
     tried as the dose of every view; at an alias the views' ``element`` totals part (a count off in every column
     shifts each view's total by its own number of columns), at the right scale they agree.  With the particle's
@@ -734,9 +734,9 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     the particle is wide, and an estimate whose ratio is r proposes one more, r × itself (the counts scale as the
     inverse of the scale).  The one estimate whose counts fit the shape (where the views show it; else whose
     totals lie within ``TOTALS_AGREE``) is kept: (scale, the views' results at it, note); when none or several
-    are, a ValueError asks for the dose."""
+    are, a ValueError asks for the dose.  ``known``: {scale: the views' results at it} already counted."""
     shape = shape or (lambda results: float("nan"))
-    tried = _tried_scales(tables, libraries, sorted(est) + sorted(extra), element, entropy, shape)
+    tried = _tried_scales(tables, libraries, sorted(est) + sorted(extra), element, entropy, shape, known)
     spread = np.array([(max(t) - min(t)) / max(np.median(t), 1) for _, _, t, _ in tried])
     fits = np.array([plausible(r) for *_, r in tried], dtype=bool)
     shaped = np.array([np.isfinite(r) for *_, r in tried], dtype=bool)
@@ -766,17 +766,18 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     return c, res, note
 
 
-def _tried_scales(tables, libraries, queue, element, entropy, shape):
+def _tried_scales(tables, libraries, queue, element, entropy, shape, known=None):
     """Every view counted at each scale of ``queue`` (those within ``VIEWS_AGREE`` of a tried one skipped, those
-    where a view's classes cannot lie dropped): ``[(scale, results, totals, thickness ratio)]``; a scale whose
-    ratio r is implausible adds r × itself to the queue."""
-    tried, queue, limit = [], list(queue), 2 * len(queue) + 2
+    where a view's classes cannot lie dropped; those in ``known``, {scale: results}, not counted again):
+    ``[(scale, results, totals, thickness ratio)]``; a scale whose ratio r is implausible adds r × itself to the
+    queue."""
+    tried, queue, limit, known = [], list(queue), 2 * len(queue) + 2, known or {}
     while queue:
         c = queue.pop(0)
         if any(abs(np.log(c / d)) <= np.log(1 + VIEWS_AGREE) for d, *_ in tried):
             continue
         try:
-            res = _counted_at(tables, libraries, c, 1.0, entropy, lambda: None, element)
+            res = known.get(c) or _counted_at(tables, libraries, c, 1.0, entropy, lambda: None, element)
         except ValueError:  # a view's classes cannot lie at this scale
             continue
         totals = [int(sum(cnt.sum() for cnt in _current(_count_options(r, t, element)))) for r, t in zip(res, tables)]
