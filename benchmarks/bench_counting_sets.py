@@ -12,6 +12,22 @@ under target per set, each miss with its own and common totals, and the no-dose 
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
 
+Measured 2026-12-07 13:21-13:46 UTC (2-core machine, alone; eleven sets, 528 view-counts): an eleventh particle,
+``pbse_stepped_4nm`` (4.3 × 4.0 × 2.4 nm, {111} corners, one {110} bevel, a step on +z, 749 Pb, [100] columns of 15
+sites, the libraries' top count; 5 configurations), designed and committed after b63a519 and measured once with the
+counting of b63a519 (``PYTHONPATH`` on a worktree of 0160fb0): **43 of 48** under target.  Its ⟨100⟩ pair's scale,
+chosen on the cross-sections alone, was 1.06 × the one its columns' true classes give (own totals 722 / 725 against
+[110]'s 740, of 749), and the ends' refinement, searched upward only, took × 1.08, another alias: 648 / 652, the
+common total 688, 0.50 / 0.52 / 0.37 exact (1e5 s0, the dose given).  Where the upward factor parts a family's
+total from the others' by more than 6 %, the ends now search 8 % below too, among the factors whose totals lie
+within 3 % (``counting.views._ends_agreeing``): **24 of 48**, the ten sets before unchanged (``--compare`` against
+the CSV of b63a519: no change of status), **35 of 528** in all.  Left on it: 1e5 s0 without the dose refused (1.004
+× and 0.895 × the truth both fit its shape with totals within 3 %, and the views' own scales about each come back
+within 5 %); [110] 1-5 of its 97 Pb columns short at 1e5 (its fitted Pb columns are 0.92 × the library at 1-2 atoms and 1.05 ×
+at 12, a slope the one-scale library cannot follow; the other particles' [110] columns reach 9 atoms); at 2e4 s1
+every view, dose given or not: [110]'s own scale took 1.047 × the dose's (an alias within the prior), totals 709 /
+732 / 716 agree within 4 % and nothing moves them.  No-dose scale / true 0.965-1.062 on it.
+
 Measured 2026-12-07 10:25-10:40 UTC (2-core machine, alone; ten sets, 480 view-counts): a tenth particle,
 ``pbse_octahedral_4nm`` (3.7 × 3.1 × 2.4 nm between octahedron and cube, large {111} facets, more Se than Pb, 390 Pb,
 5 configurations), simulated this session after 326c31e and measured once before any change: **27 of 48** under
@@ -156,7 +172,8 @@ from bench_end_to_end import fit_view, load_set, view_score  # noqa: E402
 from napari_nxtomo.core.counting import count_views  # noqa: E402
 
 SETS = ["sample", "starter", "pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
-        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm"]
+        "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm",
+        "pbse_stepped_4nm"]
 FIELDS = ["set", "dose", "seed", "dose_given", "view", "exact", "target", "met", "total", "true_total", "own_totals",
           "scale_over_true"]
 

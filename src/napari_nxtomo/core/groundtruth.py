@@ -63,7 +63,7 @@ MULTISLICE_PARTICLES = {"pbse_irregular": ("100", "010", "110"), "pbse_cuboctahe
                         "pbse_truncated_octahedron_3nm": ("100", "010", "110"),
                         "pbse_truncated_cube_3nm": ("100", "010", "110"), "pbse_cuboid_3nm": ("100", "010", "110"),
                         "pbse_rhombic_3nm": ("100", "010", "110"), "pbse_elongated_4nm": ("100", "010", "110"),
-                        "pbse_octahedral_4nm": ("100", "010", "110")}
+                        "pbse_octahedral_4nm": ("100", "010", "110"), "pbse_stepped_4nm": ("100", "010", "110")}
 #: electrons per Å² of the tests' and the benchmark's noisy realisations
 MULTISLICE_DOSE = 1e5
 #: the starter set's views (``haadf_<name>.npz``) and their zone axes
