@@ -243,15 +243,15 @@ def count_views(tables, library, *, element: str = "Pb", dose=None, pixel_size=N
     return ViewsCount(final, scale, scale_err, [total] * len(tables), before, moved, notes, warnings)
 
 
-def _own_scale(tables, libraries, element, entropy, lattice_parameter, step):
+def _own_scale(tables, libraries, element, entropy, lattice_parameter, step, free=None):
     """Without a dose: the scale the views' own fits agree on, (scale, its error, a note, the views counted at it)
-    before the ends' refinement and the totals (``step``: :func:`_steps`' of the calling count)."""
+    before the ends' refinement and the totals (``step``: :func:`_steps`' of the calling count; ``free``: the
+    views' :func:`_free_counts`, where already made)."""
     def at(c, px, given=False):
         return _counted_at(tables, libraries, c, px, entropy, step, element, given=given)
 
     shape = _shape_check(tables, element, lattice_parameter)
-    free = [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step(), ends=False)
-            for t, lib in zip(tables, libraries)]
+    free = free if free is not None else _free_counts(tables, libraries, entropy, step)
     est, names = _scale_estimates(free, libraries, element)
     try:
         scale, scale_err, note = _joint_scale(est, names)
@@ -411,21 +411,47 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
     """With a dose given: the views' own scale without it (:func:`_own_scale`, reporting to ``progress``); a
     ValueError when that scale lies more than :data:`DOSE_SCALE_Z` of its errors (at least :data:`DOSE_SCALE_FLOOR`)
     from ``dose_scale`` (dose · pixel²), else a note of the ratio (a note saying so where the views give no scale of
-    their own)."""
+    their own).  Where the median of the views' own estimates (:func:`_joint_scale`, before any count at it) already
+    lies within those errors of the dose, the dose stands without the rest of :func:`_own_scale` (which counts every
+    view at one or more scales: most of a joint count's time with the dose)."""
+    step = _steps(tables, 2, progress)
+    free = _free_counts(tables, libraries, entropy, step)
+    try:
+        est, names = _scale_estimates(free, libraries, element)
+        median, err, _ = _joint_scale(est, names)
+        if _dose_z(median, err, dose_scale, libraries, element) <= DOSE_SCALE_Z:
+            return [f"the views' own scale (without the dose) is {median / dose_scale:.3f} × the dose's (the "
+                    "median of their estimates)"]
+    except ValueError:
+        pass
     try:  # the scale only: the ends' refinement and the totals do not move it
-        own, own_err, _, _ = _own_scale(tables, libraries, element, entropy, lattice_parameter,
-                                        _steps(tables, 2, progress))
+        own, own_err, _, _ = _own_scale(tables, libraries, element, entropy, lattice_parameter, step, free)
     except ValueError as exc:
         return [f"the dose was not checked against the views' own scale: without it {exc}"]
-    rel = max(own_err / own if np.isfinite(own_err) else 0.0, DOSE_SCALE_FLOOR)
-    z = abs(np.log(own / dose_scale)) / rel
+    z = _dose_z(own, own_err, dose_scale)
     if z > DOSE_SCALE_Z:
+        rel = max(own_err / own if np.isfinite(own_err) else 0.0, DOSE_SCALE_FLOOR)
         raise ValueError(
             f"the views' own scale is {own / dose_scale:.3f} × the given dose's (dose · pixel² "
             f"{dose_scale:.5g}; {z:.1f} times its {100 * rel:.1f} % error): the dose (e/Å²) or "
             "the pixel size (Å) is likely wrong, or the image is not in detected electrons; check them, or leave "
             "dose=None to fit the scale")
     return [f"the views' own scale (without the dose) is {own / dose_scale:.3f} × the dose's"]
+
+
+def _dose_z(scale, err, dose_scale, libraries=None, element="Pb") -> float:
+    """How many of its relative errors (at least :data:`DOSE_SCALE_FLOOR`; the fit capture's added where
+    ``libraries`` are given, :func:`_with_capture_error`) a scale lies from the dose's."""
+    if libraries is not None:
+        err = _with_capture_error(scale, err, libraries, element, "")[0]
+    rel = max(err / scale if np.isfinite(err) else 0.0, DOSE_SCALE_FLOOR)
+    return float(abs(np.log(scale / dose_scale)) / rel)
+
+
+def _free_counts(tables, libraries, entropy, step):
+    """Every view counted with its own scale fitted (``scale="fit"``, no ends): the views' own estimates."""
+    return [count_atoms(t, library=lib, scale="fit", entropy=entropy, progress=step(), ends=False)
+            for t, lib in zip(tables, libraries)]
 
 
 def _at_the_dose(table, library, dose, pixel_size, entropy, refusal):
