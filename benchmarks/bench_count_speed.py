@@ -38,6 +38,14 @@ identical in every case, and over 120 counts of cached fits of six stored sets (
 and without the dose, ``count_views`` and ``count_atoms`` of each view) before and after the change.
 
 
+Measured 2026-12-07 13:49-14:00 UTC on the same machine, alone (load average 0.2; the machine read ~1.4 × slower
+than at 10:55, the same code's figures below included), ``--sets pbse_octahedral_4nm``: the joint count with the dose
+**6.06 s, 2.02 s per view** (1.01 × the target) and without it 5.47 s, against 8.23 s (2.74 s per view) and 7.41 s for
+main 0160fb0 (a worktree) minutes apart.  Changed: the dose's check stands on the median of the views' own estimates
+where it lies within 3 errors of the dose (the full no-dose scale, which counts every view at one or more scales,
+only where it does not), takes the scale without the ends' refinement, and the scales tried from the totals reuse
+the views' counts at the median.  The sample: 1.83 s with the dose (0.61 s per view).  Counts identical.
+
 Measured 2026-12-07 ~10:55 UTC on the same machine, alone, after a mixed column may hold no Pb and a median scale
 whose totals part is not kept (4181d69): the joint count with the dose 2.47 s (sample) and 5.20 s (cube), 0.82 and
 1.73 s per view; without it 1.79 and 3.64 s.  On the tenth particle (``--sets pbse_octahedral_4nm``: 95 / 114 / 130
