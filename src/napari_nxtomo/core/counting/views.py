@@ -420,6 +420,7 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
         est, names = _scale_estimates(free, libraries, element)
         median, err, _ = _joint_scale(est, names)
         if _dose_z(median, err, dose_scale, libraries, element) <= DOSE_SCALE_Z:
+            _report_pass(tables, step)  # the count at the median, not needed
             return [f"the views' own scale (without the dose) is {median / dose_scale:.3f} × the dose's (the "
                     "median of their estimates)"]
     except ValueError:
@@ -446,6 +447,15 @@ def _dose_z(scale, err, dose_scale, libraries=None, element="Pb") -> float:
         err = _with_capture_error(scale, err, libraries, element, "")[0]
     rel = max(err / scale if np.isfinite(err) else 0.0, DOSE_SCALE_FLOOR)
     return float(abs(np.log(scale / dose_scale)) / rel)
+
+
+def _report_pass(tables, step):
+    """Report one pass of :func:`_steps` over every view and column type as done (a pass skipped)."""
+    for t in tables:
+        n_types = len(set(np.asarray(t["type"]).astype(str))) if "type" in t else 1
+        report = step()
+        for i in range(1, n_types + 1):
+            report(i, n_types)
 
 
 def _free_counts(tables, libraries, entropy, step):
@@ -534,7 +544,8 @@ def _ends_factors(tables, libraries, results, entropy, element="Pb"):
             continue
         if _ends_part(tables, results, recounts, groups, group, g, element):
             run([(k, d) for k in group if (k, 0.0) in recounts for d in ENDS_BELOW_GRID])
-            g = _ends_agreeing(tables, results, recounts, groups, group, element) or g
+            agreeing = _ends_agreeing(tables, results, recounts, groups, group, element)
+            g = g if agreeing is None else agreeing  # 0.0, the scale itself, is one of its answers
         for k in group:
             chosen[k] = (1.0 + float(g), recounts.get((k, g)))
     return chosen
