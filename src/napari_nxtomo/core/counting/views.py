@@ -419,7 +419,7 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
     try:
         est, names = _scale_estimates(free, libraries, element)
         median, err, _ = _joint_scale(est, names)
-        if _dose_z(median, err, dose_scale, libraries, element) <= DOSE_SCALE_Z:
+        if _dose_z(median, err, dose_scale, libraries, element)[0] <= DOSE_SCALE_Z:
             _report_pass(tables, step)  # the count at the median, not needed
             return [f"the views' own scale (without the dose) is {median / dose_scale:.3f} × the dose's (the "
                     "median of their estimates)"]
@@ -429,9 +429,8 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
         own, own_err, _, _ = _own_scale(tables, libraries, element, entropy, lattice_parameter, step, free)
     except ValueError as exc:
         return [f"the dose was not checked against the views' own scale: without it {exc}"]
-    z = _dose_z(own, own_err, dose_scale)
+    z, rel = _dose_z(own, own_err, dose_scale)
     if z > DOSE_SCALE_Z:
-        rel = max(own_err / own if np.isfinite(own_err) else 0.0, DOSE_SCALE_FLOOR)
         raise ValueError(
             f"the views' own scale is {own / dose_scale:.3f} × the given dose's (dose · pixel² "
             f"{dose_scale:.5g}; {z:.1f} times its {100 * rel:.1f} % error): the dose (e/Å²) or "
@@ -440,13 +439,13 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
     return [f"the views' own scale (without the dose) is {own / dose_scale:.3f} × the dose's"]
 
 
-def _dose_z(scale, err, dose_scale, libraries=None, element="Pb") -> float:
-    """How many of its relative errors (at least :data:`DOSE_SCALE_FLOOR`; the fit capture's added where
-    ``libraries`` are given, :func:`_with_capture_error`) a scale lies from the dose's."""
+def _dose_z(scale, err, dose_scale, libraries=None, element="Pb") -> tuple:
+    """(How many of its relative errors a scale lies from the dose's, that relative error: at least
+    :data:`DOSE_SCALE_FLOOR`, the fit capture's added where ``libraries`` are given, :func:`_with_capture_error`)."""
     if libraries is not None:
         err = _with_capture_error(scale, err, libraries, element, "")[0]
     rel = max(err / scale if np.isfinite(err) else 0.0, DOSE_SCALE_FLOOR)
-    return float(abs(np.log(scale / dose_scale)) / rel)
+    return float(abs(np.log(scale / dose_scale)) / rel), rel
 
 
 def _report_pass(tables, step):
