@@ -526,6 +526,23 @@ def test_the_ends_do_not_move_a_family_to_an_alias_that_parts_its_total_from_the
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
 
 
+@pytest.mark.parametrize("factor", [0.8, 1.15])
+def test_a_wrong_dose_is_refused_where_the_views_give_no_scale_of_their_own(factor):
+    """The 4.3 nm ``pbse_stepped_4nm`` particle (749 Pb) at 1e5 e/Å², noise seed 0: without the dose its views' own
+    scales give no answer (1.004 × and 0.895 × the truth both fit its shape).  At 0.8 × and 1.15 × its dose 907 and
+    645 Pb were counted with a note that the dose was not checked (measured 2026-12-07).  There the counted thickness
+    at the dose must lie within the no-dose bounds (``thickness.PLAUSIBLE``): a wrong dose is refused with a message
+    naming the dose; the true dose stands, borne out by the [110] view's own scale, the total within 3 %."""
+    views, truth_q, a, optics = _stored_particle("pbse_stepped_4nm")
+    tables = _noisy_tables(views, a, DOSE, seed=0)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    with pytest.raises(ValueError, match="dose .* is likely wrong"):
+        count_views(tables, libraries, dose=factor * DOSE, pixel_size=views[0].pixel_size)
+    joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
+    assert abs(joint.totals[0] - len(truth_q)) <= 0.03 * len(truth_q), joint.totals
+    assert any("the dose stands" in note for note in joint.notes), joint.notes
+
+
 @pytest.mark.parametrize("factor", [0.75, 0.85, 1.15, 1.3])
 def test_a_dose_the_views_own_scale_contradicts_is_refused(factor):
     """The 3 nm cuboctahedron (568 Pb) at 2e4 e/Å², noise seed 1.  At 0.75 × and 1.3 × its true dose the counted
