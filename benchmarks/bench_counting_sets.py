@@ -1,7 +1,7 @@
 """Issue 17's counting targets over every stored multislice PbSe set: which view-counts miss, in one table.
 
     PYTHONPATH=src python benchmarks/bench_counting_sets.py [--sets ...] [--doses 1e5 2e4] [--seeds 0 1 2 3]
-        [--csv OUT.csv] [--compare BASE.csv] [--quick]
+        [--csv OUT.csv] [--compare BASE.csv] [--quick] [--wrong-doses 0.8 0.85 1.15 1.2]
 
 For every set (``bench_end_to_end.load_set``: the starter set, the bundled sample and the particles stored with the
 tests), dose and noise seed the three views are fitted once (``bench_end_to_end.fit_view``, the tool's find and fit
@@ -11,6 +11,9 @@ ceiling - 0.03 at 1e5 e/Å², - 0.06 at 2e4); a refused count misses in all thre
 under target per set, each miss with its own and common totals, and the no-dose scale / true range.  ``--csv``
 writes one row per view-count; ``--compare`` lists the view-counts whose target status differs from a CSV written
 before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's ``src``).  ``--quick``: seed 0.
+``--wrong-doses``: each set's fits are also counted with those factors × the true dose given; a count that is not
+refused and whose common Pb total lies more than 5 % from the truth is listed as QUIET-WRONG (a wrong answer given
+quietly).
 
 Measured 2026-12-07 13:21-13:46 UTC (2-core machine, alone; eleven sets, 528 view-counts): an eleventh particle,
 ``pbse_stepped_4nm`` (4.3 × 4.0 × 2.4 nm, {111} corners, one {110} bevel, a step on +z, 749 Pb, [100] columns of 15
@@ -174,6 +177,8 @@ from napari_nxtomo.core.counting import count_views  # noqa: E402
 SETS = ["sample", "starter", "pbse_irregular", "pbse_cuboctahedron_3nm", "pbse_truncated_octahedron_3nm",
         "pbse_truncated_cube_3nm", "pbse_cuboid_3nm", "pbse_rhombic_3nm", "pbse_elongated_4nm", "pbse_octahedral_4nm",
         "pbse_stepped_4nm"]
+#: a count given a wrong dose that neither refuses it nor lands within this of the true total is a quiet wrong answer
+QUIET_WRONG = 0.05
 FIELDS = ["set", "dose", "seed", "dose_given", "view", "exact", "target", "met", "total", "true_total", "own_totals",
           "scale_over_true"]
 
@@ -189,13 +194,32 @@ def view_rows(views, fits, joint, key, c_true):
     return rows
 
 
-def count_set(name, doses, seeds):
-    """Rows of every view-count of one set."""
+def wrong_doses(name, views, fits, libraries, dose, seed, factors):
+    """Each ``factor`` × the true dose given to the joint count: (set, dose, seed, factor, outcome), the outcome
+    "refused" or the common Pb total, marked QUIET-WRONG where it lies more than :data:`QUIET_WRONG` from the truth."""
+    n_true = int(views[0].columns["n_Pb"].sum())
+    out = []
+    for f in factors:
+        try:
+            total = count_views([x[0] for x in fits], libraries, dose=f * dose, pixel_size=views[0].pixel_size).totals[0]
+        except ValueError:
+            out.append((name, dose, seed, f, "refused"))
+            continue
+        out.append((name, dose, seed, f, f"{total} of {n_true}" + (" QUIET-WRONG" if abs(total / n_true - 1) >
+                                                                  QUIET_WRONG else "")))
+    return out
+
+
+def count_set(name, doses, seeds, factors=(), wrong=None):
+    """Rows of every view-count of one set (``factors``: wrong doses tried too, their outcomes appended to
+    ``wrong``)."""
     views, libraries, _, a = load_set(name)
     rows = []
     for dose in doses:
         for seed in seeds:
             fits = [fit_view(v, dose, seed, a) for v in views]
+            if factors:
+                wrong.extend(wrong_doses(name, views, fits, libraries, dose, seed, factors))
             c_true = dose * views[0].pixel_size**2
             for given in (True, False):
                 key = (name, dose, seed, int(given))
@@ -242,10 +266,21 @@ def main(argv=None):
     ap.add_argument("--csv", help="write one row per view-count here")
     ap.add_argument("--compare", help="a CSV this benchmark wrote before: list the view-counts that changed status")
     ap.add_argument("--quick", action="store_true", help="noise seed 0 only")
+    ap.add_argument("--wrong-doses", type=float, nargs="*", default=[],
+                    help="also give these factors × the true dose (e.g. 0.8 0.85 1.15 1.2): each must be refused or "
+                         f"counted within {100 * QUIET_WRONG:.0f} % of the true total")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    rows = [r for name in args.sets for r in count_set(name, args.doses, [0] if args.quick else args.seeds)]
+    wrong = []
+    rows = [r for name in args.sets
+            for r in count_set(name, args.doses, [0] if args.quick else args.seeds, args.wrong_doses, wrong)]
     report(rows)
+    if args.wrong_doses:
+        quiet = [w for w in wrong if "QUIET" in w[4]]
+        print(f"wrong doses: {len(quiet)} of {len(wrong)} counted quietly more than {100 * QUIET_WRONG:.0f} % off "
+              f"the true total, {sum(w[4] == 'refused' for w in wrong)} refused")
+        for name, dose, seed, f, outcome in wrong:
+            print(f"  {name} {dose:.0e} s{seed} × {f}: {outcome}")
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=FIELDS)
