@@ -15,6 +15,17 @@ before (of another checkout: run it there with ``PYTHONPATH`` on that checkout's
 refused and whose common Pb total lies more than 5 % from the truth is listed as QUIET-WRONG (a wrong answer given
 quietly).
 
+Measured 2026-12-07 16:24-16:55 UTC (2-core machine; fits cached from this benchmark's own ``fit_view``): wrong doses
+(``--wrong-doses 0.8 0.85 1.15 1.2``, seeds 0-1 at both doses, 176 counts over the eleven sets).  Main before this
+session's change (0325472): **10 of 176** counted quietly more than 5 % off the true total, among them the stepped
+particle at 0.8 × (907 of 749 Pb) and 1.15 × (645; at 2e4 s1 636), the octahedral at 1.2 × (332 and 344 of 390), the
+irregular at 1.15 × (273 of 302) and the starter at 1.15 × (649 and 659 of 704); 156 refused.  After it (a dose's
+counted thickness held to the no-dose bounds 0.90-1.11, not 0.8-1.25; the median of the views' own estimates
+standing for their scale only where the count at the dose fits the width seen and its totals do not part): **2 of
+176** (the octahedral particle at 1.15 ×: 361 of 390, its own scale an alias within the check's errors), 166
+refused.  At the true dose the counted thickness lay 0.92-1.00 in all 88 joint counts, and all 528 view-counts are
+identical to those before (``--compare``: no change; 35 of 528 under target).
+
 Measured 2026-12-07 13:21-13:46 UTC (2-core machine, alone; eleven sets, 528 view-counts): an eleventh particle,
 ``pbse_stepped_4nm`` (4.3 × 4.0 × 2.4 nm, {111} corners, one {110} bevel, a step on +z, 749 Pb, [100] columns of 15
 sites, the libraries' top count; 5 configurations), designed and committed after b63a519 and measured once with the
