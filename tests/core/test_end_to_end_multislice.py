@@ -570,9 +570,9 @@ def test_a_dose_the_views_own_scale_contradicts_is_refused(factor):
     and 449-455 Pb, measured 2026-12-06).  With a dose given, the views are also counted without it: where their
     own scale lies more than 3 of its errors (4.2 %, the fit capture's included) from the dose's, the dose is
     refused with a message naming it; at the true dose the count goes on, each view's total within 3 % of 568.
-    The views' zone axes are withheld from the first refusal: the counted thickness at the dose, held to 0.90-1.11 since
-    2026-12-07, refuses these doses before (``test_a_wrong_dose_is_refused_where_the_views_give_no_scale_of_their_own``),
-    and this check is for the views whose shape cannot be told."""
+    The views' zone axes are withheld from the first refusal: the counted thickness at the dose, held to 0.90-1.11
+    since 2026-12-07, refuses these doses before (the test above), and this check is for the views whose shape
+    cannot be told."""
     views, truth_q, a, optics = _stored_particle("pbse_cuboctahedron_3nm")
     tables = _noisy_tables(views, a, 2e4, seed=1)
     libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]

@@ -146,7 +146,7 @@ def plausible(ratio: float) -> bool:
 #: (0.8, 1.25) doses 1.15 × the truth went through with counts 7-15 % low at thickness 0.83-0.85 (the views' own
 #: scale within the check's 3 errors of them: ``pbse_stepped_4nm`` 2e4 s1 636 of 749 Pb, ``pbse_irregular`` 2e4 s0
 #: 273 of 302), where at the true dose the ratio lay 0.92-1.00 over the eleven stored PbSe sets at 1e5 and 2e4
-#: e/Å², seeds 0-3 (88 joint counts, 2026-12-07, ``benchmarks/bench_counting_sets.py --wrong-doses``)
+#: e/Å², seeds 0-3 (88 joint counts with the dose, on the fits of ``benchmarks/bench_counting_sets.py``, 2026-12-07)
 DOSE_SHAPE_LIMITS = PLAUSIBLE
 
 
