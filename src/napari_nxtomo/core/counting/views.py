@@ -451,24 +451,24 @@ def _dose_scale_check(tables, libraries, dose_scale, element, entropy, lattice_p
 
 def _median_stands(tables, libraries, median, err, dose_scale, at_dose, element) -> bool:
     """Whether the median of the views' own estimates stands for their own scale: within :data:`DOSE_SCALE_Z` errors
-    of the dose and, counted at the dose (``at_dose``: (results, thickness ratio); None: not asked), a thickness that
-    fits the width seen (``plausible``) and families' totals that do not part (:func:`_totals_apart`), as
-    :func:`_own_scale` asks of the median before it keeps it (else the median may be an alias of most views).
+    of the dose and, counted at the dose (``at_dose``: (results, thickness ratio); None: not asked), families' totals
+    that do not part (:func:`_totals_apart`), as :func:`_own_scale` asks of the median before it keeps it (else the
+    median may be an alias of most views).
 
     Measured 2026-12-07 (``pbse_octahedral_4nm``, 390 Pb, 1e5 e/Å², seed 1, whose [010] and [110] views fit an alias
     1.19 × the truth): at 1.2 × its dose the median lay 0.993 × the dose's and 332 Pb were counted with a note, the
-    counted thickness 0.82 × the width seen (at 2e4 seed 0: 344, the totals 6 % apart).  The thickness at the dose is
-    checked before (``thickness.DOSE_SHAPE_LIMITS``, the bounds of ``plausible``); asked again here for a caller
-    that checks it with other bounds."""
+    counted thickness 0.82 × the width seen (at 2e4 seed 0: 344, the totals 6 % apart); now refused, the thickness
+    at the dose held to the bounds of ``plausible`` (``thickness.DOSE_SHAPE_LIMITS``, checked before this)."""
     if _dose_z(median, err, dose_scale, libraries, element)[0] > DOSE_SCALE_Z:
         return False
-    return at_dose is None or (plausible(at_dose[1]) and not _totals_apart(tables, libraries, at_dose[0], element))
+    return at_dose is None or not _totals_apart(tables, libraries, at_dose[0], element)
 
 
 def _dose_borne_out(tables, libraries, est, names, at_dose, dose_scale, element):
     """Where the views' own estimates disagree (an alias in some): a note that the dose stands when one estimate lies
-    within :data:`DOSE_SCALE_Z` errors of it (:func:`_dose_z`) and, counted at the dose, the views' thickness fits
-    the width seen (``plausible``, told) and their ``element`` totals agree within ``TOTALS_AGREE``; else None.
+    within :data:`DOSE_SCALE_Z` errors of it (:func:`_dose_z`) and, counted at the dose, the views' thickness is told
+    (it was checked against the width seen before this) and their ``element`` totals agree within ``TOTALS_AGREE``;
+    else None.
 
     The full search (:func:`_own_scale`) would try that estimate as the dose, find it fit, and refuse the dose only
     where another tried scale fits as well and the views come back to that one alone: a choice the views cannot make
@@ -477,7 +477,7 @@ def _dose_borne_out(tables, libraries, est, names, at_dose, dose_scale, element)
     joint count's 11.5 s, ending in no scale of their own (1.004 × and 0.895 × both fit)."""
     results, ratio = at_dose
     totals = [_total(r, t, element) for r, t in zip(results, tables)]
-    if not (np.isfinite(ratio) and plausible(ratio)) or (max(totals) - min(totals)) > TOTALS_AGREE * np.median(totals):
+    if not np.isfinite(ratio) or _spread(totals) > TOTALS_AGREE:
         return None
     near = [(n, e) for n, e in zip(names, est) if _dose_z(e, 0.0, dose_scale, libraries, element)[0] <= DOSE_SCALE_Z]
     if not near:
@@ -880,7 +880,7 @@ def _scale_from_totals(tables, libraries, est, names, element, entropy, why, sha
     are, a ValueError asks for the dose.  ``known``: {scale: the views' results at it} already counted."""
     shape = shape or (lambda results: float("nan"))
     tried = _tried_scales(tables, libraries, sorted(est) + sorted(extra), element, entropy, shape, known)
-    spread = np.array([(max(t) - min(t)) / max(np.median(t), 1) for _, _, t, _ in tried])
+    spread = np.array([_spread(t) for _, _, t, _ in tried])
     fits = np.array([plausible(r) for *_, r in tried], dtype=bool)
     shaped = np.array([np.isfinite(r) for *_, r in tried], dtype=bool)
     listing = "; ".join(f"{c:.4g}: {t}" + (f" thickness/width {r:.2f}" if np.isfinite(r) else "")
@@ -996,6 +996,17 @@ def _shape_check(tables, element, lattice_parameter=None):
 
     shape.per_view = lambda results: thickness_ratios(views(results), float(a))
     return shape
+
+
+def _spread(totals) -> float:
+    """The views' totals' range over their median (at least 1).
+
+    Examples
+    --------
+    >>> _spread([380, 390, 400])
+    0.05128205128205128
+    """
+    return (max(totals) - min(totals)) / max(float(np.median(totals)), 1.0)
 
 
 def _total(res, table, element) -> int:
