@@ -139,9 +139,8 @@ class CrossSectionLibrary:
 
     def _with_surface(self, column_type: str, values: dict) -> dict:
         """A fitted library's heaviest one-element type as a particle's columns read it (:data:`FITTED_SURFACE`)."""
-        plain = [t for t in self.types if not self.is_mixed(t)]
-        if self.settings.get("units") != "fitted" or self.is_mixed(column_type) or not all(
-                t.isalpha() for t in plain) or column_type != max(plain, key=atomic_number):
+        if self.settings.get("units") != "fitted" or self.is_mixed(column_type) or \
+                column_type != self._heaviest_plain(column_type):
             return values
         pivot = values.get(FITTED_SURFACE["pivot"], values[max(values)])
         return {k: v * (v / pivot) ** FITTED_SURFACE["slope"] for k, v in values.items()}
@@ -163,11 +162,15 @@ class CrossSectionLibrary:
         fitted = self.settings.get("units") == "fitted"
         if self.is_mixed(column_type):
             return FITTED_CAPTURE if fitted else FIT_CAPTURE["mixed"]
-        plain = [t for t in self.types if not self.is_mixed(t)]
-        heaviest = max(plain, key=atomic_number) if plain and all(t.isalpha() for t in plain) else column_type
+        heaviest = self._heaviest_plain(column_type)
         if fitted:
             return FITTED_CAPTURE if column_type == heaviest else FITTED_LIGHT_CAPTURE
         return FIT_CAPTURE["plain" if column_type == heaviest else "light"]
+
+    def _heaviest_plain(self, default: str) -> str:
+        """The heaviest of the library's one-element types (``default`` where their names are not elements)."""
+        plain = [t for t in self.types if not self.is_mixed(t)]
+        return max(plain, key=atomic_number) if plain and all(t.isalpha() for t in plain) else default
 
     def count_library(self) -> dict:
         """Every type's :meth:`values`, keyed by column type (``count_atoms(table, library=...)``)."""
