@@ -138,7 +138,9 @@ class CrossSectionLibrary:
         return self._with_surface(column_type, values) if use else values
 
     def _with_surface(self, column_type: str, values: dict) -> dict:
-        """A fitted library's heaviest one-element type as a particle's columns read it (:data:`FITTED_SURFACE`)."""
+        """A fitted library's heaviest one-element type as a particle's columns read it (:data:`FITTED_SURFACE`; the
+        pivot at the library's largest count where it stops short of the pivot's); other types and libraries as they
+        are."""
         if self.settings.get("units") != "fitted" or self.is_mixed(column_type) or \
                 column_type != self._heaviest_plain(column_type):
             return values
