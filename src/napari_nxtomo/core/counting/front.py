@@ -14,6 +14,7 @@ from .inputs import _as_volumes, _column_errors
 from .hybrid import _count_hybrid, known_scale
 from .mixed import SE_RATIO_Z2, _count_mixed, _se_ratio_bounds
 from .result import CountResult
+from .surface import count_with_slope
 
 _COLLECTIONS = (list, tuple, set, frozenset)
 #: a table whose noise-weighted volumes moved by more than this many standard errors from least squares gets a note
@@ -289,6 +290,12 @@ def _library_of(library, t):
     return library[t]
 
 
+def _surface_prior(library, t):
+    """The library's ``surface_prior(t)`` where it has one (a view then fits its own surface slope), else None."""
+    prior = getattr(library, "surface_prior", None) if _library_object(library) else None
+    return prior(t) if prior is not None else None
+
+
 def _dose_prior(dose_scale, library, t):
     """(c0, sigma_ln) of the scale a dose gives a type: dose · pixel² × the fraction of a library's cross-section
     the fit holds (``library.fit_capture(t)`` of a simulated library; 1 ± 3 % for a plain dict, e.g. a library of
@@ -301,15 +308,21 @@ def _dose_prior(dose_scale, library, t):
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
                errors=None, label="", scale=None, prior=None, scale_source=None, assignment="likelihood", units=None,
-               parity=None):
-    """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture."""
+               parity=None, surface=None):
+    """Counts of one set of columns: by library, on the curve (mixed or ``model="curve"``), or by the free mixture.
+    ``surface``: a library's ``surface_prior`` of the type, whose slope the view then fits (:mod:`.surface`)."""
     if library is not None:
         if n_components is not None:
             raise ValueError("give either a library or n_components, not both")
-        return _count_hybrid(x, library, errors=errors, scale=scale, entropy=entropy, label=label,
-                             mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
-                             scale_source=scale_source or ("given" if scale is not None else "default"),
-                             assignment=assignment, units=units, parity=parity)
+
+        def hybrid(values):
+            return _count_hybrid(x, values, errors=errors, scale=scale, entropy=entropy, label=label,
+                                 mixed=bool(mixed) if label else None, prior=prior, lowest=lowest_count,
+                                 scale_source=scale_source or ("given" if scale is not None else "default"),
+                                 assignment=assignment, units=units, parity=parity)
+        if surface is None:
+            return hybrid(library)
+        return count_with_slope(x, errors, surface, hybrid, scale=scale, prior=prior)
     if not (mixed or model == "curve"):
         return _count_gmm(x, max_components, n_components, lowest_count, seed, entropy, errors)
     if n_components is not None:
@@ -369,6 +382,7 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None, yx=
                 label=f" of type {t!r}",
                 scale=scale,
                 units=library.fit_capture(t) if _library_object(library) else None,
+                surface=_surface_prior(library, t),
                 parity=lattice_parity(yx[sel]) if yx is not None and library is not None and _is_mixed(mixed, t)
                 else None,
                 **_prior_and_source(library, t, source, options["dose_scale"], by_type.get(judge), judge, mixed,
