@@ -38,6 +38,15 @@ identical in every case, and over 120 counts of cached fits of six stored sets (
 and without the dose, ``count_views`` and ``count_atoms`` of each view) before and after the change.
 
 
+Measured 2026-12-07 21:06-21:10 UTC on the same machine, alone (load average 0.3), ``--sets sample pbse_stepped_4nm
+--repeats 3``, after each [110] view fits its own surface slope (``counting.surface``: 9 window fits on a grid of
+slopes and, where the most likely is not the pooled one, a recount), against the same code with the term off (a
+wrapper setting every library's ``surface`` to False, minutes apart; stepped particle only): [110] alone 0.52 s with
+the dose (0.26 s off) and 1.51 s with the scale fitted (0.95 s off, 0.75 × the target); the joint count with the
+dose 4.27 s, 1.42 s per view (3.94 s off).  Without the dose the stepped particle's joint count now goes through
+(refused with the term off) in **9.22 s, 3.07 s per view: 1.54 × the target**.  The sample: every case 0.05-0.51 s
+per view, its joint counts 1.92 s (dose) and 1.70 s (scale fitted).  Counts identical between threads and one.
+
 Measured 2026-12-07 16:56-17:02 UTC on the same machine, alone (load average 1.4-1.5), ``--sets pbse_stepped_4nm
 pbse_octahedral_4nm --repeats 2``, against main before the change (0325472, a worktree, minutes apart): the joint
 count with the dose **3.32 s (1.11 s per view)** on the 4.3 nm stepped particle (121 / 130 / 185 columns) against
