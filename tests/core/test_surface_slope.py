@@ -9,7 +9,7 @@ import pytest
 
 from napari_nxtomo import load_library
 from napari_nxtomo.core.counting import count_atoms
-from napari_nxtomo.core.library.table import FITTED_SURFACE, with_surface
+from napari_nxtomo.core.library.table import FITTED_SURFACE, CrossSectionLibrary, with_surface
 
 OPTICS = dict(convergence_mrad=22.0, detector_mrad=(60.0, 140.0))
 #: a 3 nm particle's [110] Pb columns: how many of each count (1-11 Pb)
@@ -68,3 +68,9 @@ def test_only_the_heaviest_type_of_a_fitted_library_fits_a_slope(fitted_110):
     for mode in (True, False):
         fixed.surface = mode
         assert fixed.surface_prior("Pb") is None
+
+
+def test_an_unknown_surface_mode_is_refused():
+    t = pd.DataFrame({"count": [1], "n_minor": [0], "cross_section": [0.01], "cross_section_sd": [0.0]})
+    with pytest.raises(ValueError, match="surface must be False"):
+        CrossSectionLibrary("PbSe", (1, 1, 0), {"units": "fitted"}, {"Pb": t}, surface="pooled")

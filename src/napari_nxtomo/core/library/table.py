@@ -120,6 +120,9 @@ class CrossSectionLibrary:
 
     def __post_init__(self):
         self.zone_axis = tuple(int(v) for v in self.zone_axis)
+        if not any(self.surface is v for v in (False, True)) and self.surface != "fit":
+            raise ValueError(f"surface must be False (the bulk's values), True (the pooled slope) or 'fit' (each view "
+                             f"fits its own slope), got {self.surface!r}")
         for t, df in self.tables.items():
             missing = [c for c in TABLE_COLUMNS if c not in df.columns]
             if missing:
