@@ -46,6 +46,9 @@ the dose (0.26 s off) and 1.51 s with the scale fitted (0.95 s off, 0.75 × the 
 dose 4.27 s, 1.42 s per view (3.94 s off).  Without the dose the stepped particle's joint count now goes through
 (refused with the term off) in **9.22 s, 3.07 s per view: 1.54 × the target**.  The sample: every case 0.05-0.51 s
 per view, its joint counts 1.92 s (dose) and 1.70 s (scale fitted).  Counts identical between threads and one.
+With the slope grid's window fits on a thread per core (21:29-21:31, alone, stepped only): [110] alone 0.53 s with the
+dose, 1.50 s with the scale fitted; the joint count 4.58 s with the dose and **8.05 s without it, 2.68 s per view
+(1.34 × the target)**.  Most of the slope's cost is the recount at the fitted slope, not its grid.
 
 Measured 2026-12-07 16:56-17:02 UTC on the same machine, alone (load average 1.4-1.5), ``--sets pbse_stepped_4nm
 pbse_octahedral_4nm --repeats 2``, against main before the change (0325472, a worktree, minutes apart): the joint

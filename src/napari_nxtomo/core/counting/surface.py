@@ -8,14 +8,15 @@ one pooled b over-corrects some views' thick columns and under-corrects
 others'.  Here each view's count profiles b: counted at the pooled b, the
 classes of the counts it found are refitted (scale free about the same prior,
 or held where it is given; weights and extra spread free) at b on a grid of
-±2 prior widths, and the b of largest likelihood times the log-normal prior
-on b is kept; where it is not the pooled one the view is counted again at it.
+±2 prior widths (on a thread per core), and the b of largest likelihood times the
+log-normal prior on b is kept; where it is not the pooled one the view is counted again at it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import thread_map
 from ..library.table import with_surface
 from .hybrid import _fit_window, _positive_errors, _prior_penalty
 
@@ -69,8 +70,8 @@ def count_with_slope(x, errors, spec, count, scale=None, prior=None):
         return res
     e2 = np.zeros(x.size) if errors is None else np.square(_positive_errors(errors))
     slopes = b0 + sd * GRID
-    costs = [_cost(x, e2, with_surface(bulk, b, pivot), keys, res.params["scale"], scale, prior) + ((b - b0) / sd) ** 2
-             for b in slopes]
+    costs = thread_map(lambda b: _cost(x, e2, with_surface(bulk, b, pivot), keys, res.params["scale"], scale, prior)
+                       + ((b - b0) / sd) ** 2, slopes)
     best = float(slopes[int(np.argmin(costs))])
     if best != b0:
         res = count(with_surface(bulk, best, pivot))
