@@ -469,6 +469,15 @@ def test_a_mixed_family_no_alias_reconciles_is_recounted_at_the_common_scale():
     _assert_views_on_target(views, tables, joint.results, 0.06)
 
 
+def _counted_without_the_dose(particle, seed):
+    """A stored particle's three views at 1e5 e/Å² (noise ``seed``) fitted and counted jointly without the dose:
+    (views, tables, libraries, joint count, true Pb total, true dose · pixel²)."""
+    views, truth_q, a, optics = _stored_particle(particle)
+    tables = _noisy_tables(views, a, DOSE, seed=seed)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    return views, tables, libraries, count_views(tables, libraries), len(truth_q), DOSE * views[0].pixel_size**2
+
+
 def test_a_common_scale_at_which_the_views_totals_part_is_not_kept():
     """The 3.7 nm ``pbse_octahedral_4nm`` particle (390 Pb, large {111} facets; made after the counting's rules of
     326c31e and measured once: untuned) at 1e5 e/Å², noise seed 1.  Without the dose its [010] and [110] views fitted
@@ -479,11 +488,7 @@ def test_a_common_scale_at_which_the_views_totals_part_is_not_kept():
     tried, :func:`napari_nxtomo.core.counting.views._median_or_agreeing`).  The scale within 3 % of the truth and
     every view's own total within 3 % (issue 17), the ⟨100⟩ views on its target at 1e5 e/Å² (ceiling - 0.03; [110],
     0.918 against 0.937, is not asserted either way), and the true dose taken, its common total within 3 %."""
-    views, truth_q, a, optics = _stored_particle("pbse_octahedral_4nm")
-    tables = _noisy_tables(views, a, DOSE, seed=1)
-    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
-    joint = count_views(tables, libraries)
-    n, c_true = len(truth_q), DOSE * views[0].pixel_size**2
+    views, tables, libraries, joint, n, c_true = _counted_without_the_dose("pbse_octahedral_4nm", seed=1)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
@@ -572,11 +577,7 @@ def test_a_view_fitting_its_surface_slope_gives_the_particle_its_scale_without_a
     (``counting.surface``) the views' scale is found: within 3 % of the true dose · pixel², the common Pb total within
     3 % of the truth and the ⟨100⟩ views on issue 17's target at 1e5 e/Å² (ceiling - 0.03; 1.023 ×, 750 Pb, 0.893 /
     0.900 against 0.830 / 0.885 on the benchmark's fits)."""
-    views, truth_q, a, optics = _stored_particle("pbse_stepped_4nm")
-    tables = _noisy_tables(views, a, DOSE, seed=0)
-    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
-    joint = count_views(tables, libraries)
-    n, c_true = len(truth_q), DOSE * views[0].pixel_size**2
+    views, tables, _, joint, n, c_true = _counted_without_the_dose("pbse_stepped_4nm", seed=0)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
