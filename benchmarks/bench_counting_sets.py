@@ -17,6 +17,18 @@ quietly), or WARNED where the count carries a warning (``ViewsCount.warnings``: 
 ``--surface off|pooled|fit``: the surface term of the libraries in the fit's units (``library.table.FITTED_SURFACE``):
 none, its pooled slope, or each view's own fitted about it (``counting.surface``; the default).
 
+Measured 2026-12-07 22:13-23:22 UTC (2-core machine, ``fit_view`` fits cached, ``--compare`` against the CSV of
+b1ee935): without a dose the scale reported is now that of the [110] Pb columns where their library is in the fit's
+units (their capture calibrated on particles' own fitted columns), fitted about the scale the views chose
+(``counting.views._calibrated_scale``; within ``VIEWS_AGREE`` of it, the families' totals not parting), not the
+median of the views' estimates, which the ⟨100⟩ pair's mixed ladder can bias.  No-dose scale / true 0.9666-1.0682 ->
+**0.9652-1.0240**; 3 of 88 runs more than 3 % off (6 before: the octahedral particle's 1e5 s0 / s2 and 2e4 s1 / s2,
+1.04-1.07, now 0.98-1.00), the three left 0.965-0.970 (the cuboid's 2e4 s2 and the octahedral 2e4 s0 / s3).  All 528
+view-counts identical (the views are not counted again at it): 19 of 528.  Wrong doses (``--seeds 0 1
+--wrong-doses 0.8 0.85 1.15 1.2``): 0 of 176 quiet, **0 with a warning** (4 before: the octahedral particle at 1.15 ×,
+whose own scale was the ⟨100⟩ pair's 1.07 ×, now refused), 2 within 5 % (the irregular particle at 1.15 ×, 301 and
+302 of 302), 174 refused.
+
 Measured 2026-12-07 19:59-20:15 UTC (2-core machine; this benchmark's ``fit_view`` fits cached, ``--compare`` against
 the CSV of 6ba7dfd, which had no surface term): each [110] view fitting its own surface slope about the pooled 0.026
 (the [110] library in the fit's units: a particle's short Pb columns, beside shorter ones and vacuum, read

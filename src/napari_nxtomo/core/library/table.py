@@ -202,6 +202,24 @@ class CrossSectionLibrary:
             return FITTED_CAPTURE if column_type == heaviest else FITTED_LIGHT_CAPTURE
         return FIT_CAPTURE["plain" if column_type == heaviest else "light"]
 
+    def capture_calibrated(self, column_type: str) -> bool:
+        """Whether this type's :meth:`fit_capture` was measured on particles' own fitted columns: the heaviest
+        one-element type of a library in the fit's units (their fitted volumes hold 0.99-1.00 of its values), whose
+        fitted scale then estimates the dose best (a mixed library's scale is set on its ladder, which the
+        particle's mix of column ends biases).
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"count": [1], "n_minor": [0], "cross_section": [0.01], "cross_section_sd": [0.0]})
+        >>> fitted = CrossSectionLibrary("PbSe", (1, 1, 0), {"units": "fitted"}, {"Pb": t, "Se": t})
+        >>> fitted.capture_calibrated("Pb"), fitted.capture_calibrated("Se")
+        (True, False)
+        >>> CrossSectionLibrary("PbSe", (1, 1, 0), {}, {"Pb": t, "Se": t}).capture_calibrated("Pb")
+        False
+        """
+        return (self.settings.get("units") == "fitted" and not self.is_mixed(column_type)
+                and column_type == self._heaviest_plain(column_type))
+
     def _heaviest_plain(self, default: str) -> str:
         """The heaviest of the library's one-element types (``default`` where their names are not elements)."""
         plain = [t for t in self.types if not self.is_mixed(t)]
