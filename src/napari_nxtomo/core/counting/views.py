@@ -807,13 +807,20 @@ def _settled_scale(results, libraries, element, weights):
         est, names = _scale_estimates(results, libraries, element)
     except ValueError:
         return None, float("nan"), None
-    w = np.array([weights[k] for k in names.views], dtype=float)
-    centre = float(np.sum(w * est) / np.sum(w))
+    centre, w = _weighted_centre(est, names, weights)
     if np.any(np.abs(np.log(est / centre)) > np.log(1 + SETTLE_AGREE)):
         return None, float("nan"), None
     err = float(np.sqrt(np.sum(w * (est - centre) ** 2) / np.sum(w) / max(est.size - 1, 1)))
     return centre, err, (f"; settled at {centre:.5g} ± {err:.2g}, the mean of the views' own scales fitted about it "
                          "(views of one zone-axis family weighing as one)")
+
+
+def _weighted_centre(est, names, weights, keep=None):
+    """(mean of the estimates ``est[keep]`` weighted by their views' ``weights``, those weights)."""
+    w = np.array([weights[k] for k in names.views], dtype=float)
+    if keep is not None:
+        est, w = est[keep], w[keep]
+    return float(np.sum(w * est) / np.sum(w)), w
 
 
 def _calibrated_scale(results, libraries, element, weights, chosen):
@@ -836,8 +843,7 @@ def _calibrated_scale(results, libraries, element, weights, chosen):
     keep = np.asarray(names.calibrated, dtype=bool)
     if not keep.any():
         return None, float("nan"), None
-    w = np.array([weights[k] for k in names.views], dtype=float)[keep]
-    centre = float(np.sum(w * est[keep]) / np.sum(w))
+    centre, w = _weighted_centre(est, names, weights, keep)
     if abs(np.log(centre / chosen)) > np.log(1 + VIEWS_AGREE):
         return None, float("nan"), None
     err = np.asarray(names.errors, dtype=float)[keep]
@@ -1007,8 +1013,7 @@ def _self_consistent(tried, ok, libraries, element, weights):
             est, names = _scale_estimates(res, libraries, element)
         except ValueError:
             continue
-        w = np.array([weights[k] for k in names.views], dtype=float)
-        off[i] = abs(np.log(float(np.sum(w * est) / np.sum(w)) / c))
+        off[i] = abs(np.log(_weighted_centre(est, names, weights)[0] / c))
     near = off <= np.log(1 + SETTLE_AGREE)
     return near if np.sum(near) == 1 else ok
 

@@ -168,9 +168,8 @@ class CrossSectionLibrary:
 
     def _surface_applies(self, column_type: str) -> bool:
         """Whether the surface term concerns this type: the heaviest one-element type of a library in the fit's
-        units."""
-        return self.settings.get("units") == "fitted" and not self.is_mixed(column_type) and \
-            column_type == self._heaviest_plain(column_type)
+        units, the types whose capture is calibrated (:meth:`capture_calibrated`)."""
+        return self.capture_calibrated(column_type)
 
     def surface_prior(self, column_type: str):
         """(bulk values, slope, slope_sd, pivot) where counting fits a view's own surface slope for this type
