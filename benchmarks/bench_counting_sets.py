@@ -17,6 +17,16 @@ quietly), or WARNED where the count carries a warning (``ViewsCount.warnings``: 
 ``--surface off|pooled|fit``: the surface term of the libraries in the fit's units (``library.table.FITTED_SURFACE``):
 none, its pooled slope, or each view's own fitted about it (``counting.surface``; the default).
 
+Measured 2026-12-08 01:14-02:09 UTC (2-core machine, ``fit_view`` fits cached, ``--compare`` against the CSV of
+5f7ba4c measured the same hour): about a dose the user gives, the prior of the [110] Pb columns whose capture is
+calibrated is that capture's own spread (``library.table.CALIBRATED_DOSE_SD`` 0.02, was 0.04; where the views' own
+scale stands in for a dose it stays 0.04, ``STAND_IN_SD``): **16 of 528** under target (19): the stepped particle's
+2e4 s1 with the dose, whose [110] fitted 1.031 × the dose's scale with a window one class short and whose three
+views read 714 of 749, now 0.893 / 0.931 / 0.907 exact and 750 Pb; common totals more than 3 % off 3 -> 0 view-counts.
+By value 3 better, 3 worse (the truncated cube's 1e5 s2 with the dose 0.939 / 0.961 / 1.000 -> 0.929 / 0.951 /
+0.986, on target).  Every count without the dose identical; no-dose scale / true 0.9652-1.0240.  Wrong doses
+(``--seeds 0 1 --wrong-doses 0.8 0.85 1.15 1.2``): **176 of 176 refused** (174, and 2 counted within 5 %).
+
 Measured 2026-12-07 22:13-23:22 UTC (2-core machine, ``fit_view`` fits cached, ``--compare`` against the CSV of
 b1ee935): without a dose the scale reported is now that of the [110] Pb columns where their library is in the fit's
 units (their capture calibrated on particles' own fitted columns), fitted about the scale the views chose

@@ -596,6 +596,25 @@ def test_a_scale_found_without_the_dose_is_that_of_the_columns_whose_capture_is_
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
 
 
+def test_a_given_dose_holds_the_calibrated_columns_to_their_captures_spread():
+    """The 4.3 nm ``pbse_stepped_4nm`` particle (749 Pb) at 2e4 e/Å², noise seed 1, the true dose given.  Its [110]
+    Pb columns (their library in the fit's units, their capture measured on particles' own fitted columns: 0.965-1.021
+    × the truth over six particles) fitted 1.031 × the dose's scale within the 0.04 prior of the shipped captures,
+    with a window of classes one count short at the top; the other views followed, and all three read 714 Pb: 0.694 /
+    0.715 / 0.639 exact (measured 2026-12-07, the only run of the benchmark's 88 with the dose whose common total
+    missed 3 %).  About a dose the user gives, that type's prior is its capture's own spread
+    (``library.table.CALIBRATED_DOSE_SD``, 0.02): the common total within 3 % of the truth and every view on issue
+    17's target at 2e4 e/Å² (ceiling - 0.06)."""
+    dose = 2e4
+    views, truth_q, a, optics = _stored_particle("pbse_stepped_4nm")
+    tables = _noisy_tables(views, a, dose, seed=1)
+    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
+    joint = count_views(tables, libraries, dose=dose, pixel_size=views[0].pixel_size)
+    n = len(truth_q)
+    assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
+    _assert_views_on_target(views, tables, joint.results, 0.06)
+
+
 @pytest.mark.parametrize("factor", [0.75, 0.85, 1.15, 1.3])
 def test_a_dose_the_views_own_scale_contradicts_is_refused(factor):
     """The 3 nm cuboctahedron (568 Pb) at 2e4 e/Å², noise seed 1.  At 0.75 × and 1.3 × its true dose the counted

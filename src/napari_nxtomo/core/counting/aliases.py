@@ -58,6 +58,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._parallel import thread_map
+from ..library.table import STAND_IN_SD
 from .front import _dose_prior, count_atoms
 from .hybrid import _fit_window, _positive_errors, _prior_penalty, known_scale
 from .library import _parse_library
@@ -157,6 +158,7 @@ def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_
     spread of it (:func:`_within_capture`).
     """
     out = list(results)
+    dose_sd = None if given else STAND_IN_SD
     for pure in (False, True):  # the mixed families first: their aliases are the likelier
         totals = [total_of(r, t) for r, t in zip(out, tables)]
         for group, (ref, gap) in zip(groups, family_gaps(totals, groups)):
@@ -167,10 +169,11 @@ def _agreeing_alias(tables, libraries, results, groups, dose, pixel_size, total_
                 continue
             if not pure and mixed is not None:
                 found = _alias_for(tables, libraries, out, group, mixed, ref, agree,
-                                   _dose_prior(known_scale(dose, pixel_size), lib, mixed), total_of, entropy)
+                                   _dose_prior(known_scale(dose, pixel_size), lib, mixed, dose_sd), total_of, entropy)
             elif pure and mixed is None and element in types:
                 found = _pure_alias_for(tables, libraries, out, group, element, ref, agree,
-                                        _dose_prior(known_scale(dose, pixel_size), lib, element), total_of, entropy)
+                                        _dose_prior(known_scale(dose, pixel_size), lib, element, dose_sd), total_of,
+                                        entropy)
             else:
                 continue
             if found is not None:

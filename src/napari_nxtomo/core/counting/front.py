@@ -38,6 +38,7 @@ def count_atoms(
     errors=None,
     dose=None,
     pixel_size=None,
+    dose_sd=None,
     scale=None,
     assignment: str = "likelihood",
     progress=None,
@@ -88,9 +89,17 @@ def count_atoms(
         fitted about that value (a log-normal prior, which picks among the
         scale's aliases a count apart); when the columns need a scale more
         than 3 prior widths away (the dose's classes fall between theirs), a
-        ValueError says so.
+        ValueError says so.  The prior's width is the spread of that
+        fraction (``fit_capture``), narrower (``CALIBRATED_DOSE_SD``) for the
+        one type whose fraction was measured on particles' own fitted columns
+        (``library.capture_calibrated``: Pb along ⟨110⟩ in a library in the
+        fit's units).
     pixel_size : float, optional
         Å; needed with ``dose``.
+    dose_sd : float, optional
+        The dose's own relative uncertainty (sd of its ln): the prior about it
+        is at least this wide (for a dose known to ±10 %: 0.1).  Default: a
+        measured dose, the fraction's spread alone.
     scale : float, dict or "fit", optional
         ``c`` itself (1 for an image in fraction of the beam; a dict: one per
         column type, the others as without), or "fit": every type fits its
@@ -194,19 +203,22 @@ def count_atoms(
     if assignment == "nearest" and library is None:
         raise ValueError("assignment='nearest' assigns each column the nearest library value: give a library")
     given = known_scale(dose, pixel_size, scale)
+    if dose_sd is not None and not (np.isfinite(dose_sd) and dose_sd >= 0):
+        raise ValueError(f"dose_sd is the dose's relative uncertainty (sd of its ln, e.g. 0.1), got {dose_sd}")
     if given is not None and not isinstance(given, str) and library is None:
         raise ValueError("a dose or scale converts a library's cross-sections to image units: give a library too")
     options = dict(max_components=max_components, n_components=n_components, lowest_count=lowest_count,
                    model=model, seed=seed, entropy=entropy, se_ratio=se_ratio, assignment=assignment,
-                   scale=None if dose is not None else given, dose_scale=given if dose is not None else None)
+                   scale=None if dose is not None else given, dose_scale=given if dose is not None else None,
+                   dose_sd=dose_sd)
     if types is None:
         if _keyed_by_type(library) or _library_object(library):
             raise ValueError("the library is keyed by column type: give types too (or a table with a 'type' column)")
-        scale, dose_scale = options.pop("scale"), options.pop("dose_scale")
+        scale, dose_scale, dose_sd = options.pop("scale"), options.pop("dose_scale"), options.pop("dose_sd")
         source = "fitted" if isinstance(scale, str) or dose_scale is not None else None
         scale = None if isinstance(scale, str) else scale
         res = _count_one(x, library=library, mixed=_is_mixed(mixed, None), errors=errors, scale=scale,
-                         prior=_dose_prior(dose_scale, library, None), scale_source=source, **options)
+                         prior=_dose_prior(dose_scale, library, None, dose_sd), scale_source=source, **options)
     else:
         yx = volumes[["y", "x"]].to_numpy(float) if ends and isinstance(volumes, pd.DataFrame) and {"y", "x"} <= set(
             volumes.columns) else None
@@ -296,14 +308,20 @@ def _surface_prior(library, t):
     return prior(t) if prior is not None else None
 
 
-def _dose_prior(dose_scale, library, t):
+def _dose_prior(dose_scale, library, t, dose_sd=None):
     """(c0, sigma_ln) of the scale a dose gives a type: dose · pixel² × the fraction of a library's cross-section
     the fit holds (``library.fit_capture(t)`` of a simulated library; 1 ± 3 % for a plain dict, e.g. a library of
-    fitted cross-sections); None without a dose."""
+    fitted cross-sections); None without a dose.  The width: that fraction's spread, the calibrated type's
+    (``library.capture_calibrated(t)``) :data:`~napari_nxtomo.core.library.table.CALIBRATED_DOSE_SD`; at least
+    ``dose_sd``, the dose's own."""
+    from ..library.table import CALIBRATED_DOSE_SD
+
     if dose_scale is None:
         return None
     capture, sigma = library.fit_capture(t) if _library_object(library) and t is not None else (1.0, 0.03)
-    return dose_scale * capture, sigma
+    if _library_object(library) and t is not None and library.capture_calibrated(t):
+        sigma = CALIBRATED_DOSE_SD
+    return dose_scale * capture, max(sigma, dose_sd or 0.0)
 
 
 def _count_one(x, *, max_components, library, n_components, lowest_count, mixed, model, seed, entropy, se_ratio,
@@ -386,7 +404,7 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None, yx=
                 parity=lattice_parity(yx[sel]) if yx is not None and library is not None and _is_mixed(mixed, t)
                 else None,
                 **_prior_and_source(library, t, source, options["dose_scale"], by_type.get(judge), judge, mixed,
-                                    given=scale is not None),
+                                    given=scale is not None, dose_sd=options["dose_sd"]),
             )
         except ValueError as exc:
             raise ValueError(f"type {t!r} ({sel.sum()} columns): {exc}") from exc
@@ -395,7 +413,8 @@ def _count_by_type(x, types, errors, library, mixed, options, progress=None, yx=
     return {t: by_type[t] for t in names}
 
 
-def _prior_and_source(library, t, source, dose_scale, judge_result, judge, mixed, given=False) -> dict:
+def _prior_and_source(library, t, source, dose_scale, judge_result, judge, mixed, given=False,
+                      dose_sd=None) -> dict:
     """``prior`` and ``scale_source`` of one type's hybrid count: the dose's prior; or, for a lighter one-element
     type of a simulated library (Se beside Pb along <110>), the scale fitted on the ``judge`` (heaviest) type times
     the ratio of the two types' fit captures (:data:`~napari_nxtomo.core.library.table.FIT_CAPTURE_RATIO_SIGMA`):
@@ -406,7 +425,7 @@ def _prior_and_source(library, t, source, dose_scale, judge_result, judge, mixed
 
     if (given or source == "fitted" or judge_result is None or t == judge or _is_mixed(mixed, t)
             or not _library_object(library) or "scale" not in judge_result.params):  # "fitted": scale="fit" asked
-        return {"prior": _dose_prior(dose_scale, library, t), "scale_source": source}
+        return {"prior": _dose_prior(dose_scale, library, t, dose_sd), "scale_source": source}
     ratio = library.fit_capture(t)[0] / library.fit_capture(judge)[0]
     return {"prior": (judge_result.params["scale"] * ratio, FIT_CAPTURE_RATIO_SIGMA),
             "scale_source": f"fitted about the {judge!r} columns' scale × {ratio:.3f} (their fit captures)"}

@@ -73,6 +73,7 @@ import numpy as np
 from .._parallel import thread_map
 from .aliases import APART, _agreeing_alias, family_gaps
 from .ends import ends_note
+from ..library.table import STAND_IN_SD
 from .front import _assemble, count_atoms
 from .thickness import dose_shape_check, plausible, thickness_ratio, thickness_ratios
 
@@ -367,7 +368,7 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
     it (:func:`_at_the_dose`)."""
     import pandas as pd
 
-    out = [None] * len(tables)
+    out, dose_sd = [None] * len(tables), None if given else STAND_IN_SD  # the views' own scale: as uncertain
     for group in _library_groups(tables, libraries):
         lib = libraries[group[0]]
         scales = None
@@ -379,12 +380,12 @@ def _counted_at(tables, libraries, dose, pixel_size, entropy, step, element="Pb"
             # the scale, 81 of 432
             try:
                 joint = count_atoms(pd.concat([tables[k] for k in group], ignore_index=True), library=lib, dose=dose,
-                                    pixel_size=pixel_size, entropy=entropy, ends=False)
+                                    pixel_size=pixel_size, dose_sd=dose_sd, entropy=entropy, ends=False)
                 scales = {t: r.params["scale"] for t, r in (joint.by_type or {}).items() if "scale" in r.params}
             except ValueError:  # the views together refuse the dose: each view on its own says why, or counts
                 scales = None
         for k in group:
-            at_scale = {"scale": scales} if scales else {"dose": dose, "pixel_size": pixel_size}
+            at_scale = {"scale": scales} if scales else {"dose": dose, "pixel_size": pixel_size, "dose_sd": dose_sd}
             try:
                 out[k] = count_atoms(tables[k], library=libraries[k], entropy=entropy, progress=step(), ends=False,
                                      **at_scale)
