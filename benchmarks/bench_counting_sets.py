@@ -17,6 +17,13 @@ quietly), or WARNED where the count carries a warning (``ViewsCount.warnings``: 
 ``--surface off|pooled|fit``: the surface term of the libraries in the fit's units (``library.table.FITTED_SURFACE``):
 none, its pooled slope, or each view's own fitted about it (``counting.surface``; the default).
 
+Measured 2026-12-08 02:16-02:29 UTC (the same, ``--compare`` against the CSV of cc1944e): without a dose, where the
+calibrated [110] Pb columns' scale (the one reported) lies more than ``views.RECOUNT_OFF`` (2 %) from the one the
+views were counted at, they are counted again at it (``views._recounted_at``; 14 of 88 no-dose runs): **15 of 528**
+(16); the octahedral particle's 1e5 s2 [110], whose window about its ⟨100⟩ median (1.08 ×) left out the three 9-Pb
+columns, 0.902 -> 0.934.  2 view-counts worse by a column (the stepped particle's 2e4 s3 [100] / [010] without the
+dose, 0.901 / 0.923 -> 0.893 / 0.915, on target); the dose-given counts and the scales reported identical.
+
 Measured 2026-12-08 01:14-02:09 UTC (2-core machine, ``fit_view`` fits cached, ``--compare`` against the CSV of
 5f7ba4c measured the same hour): about a dose the user gives, the prior of the [110] Pb columns whose capture is
 calibrated is that capture's own spread (``library.table.CALIBRATED_DOSE_SD`` 0.02, was 0.04; where the views' own
