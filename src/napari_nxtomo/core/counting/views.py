@@ -71,9 +71,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .._parallel import thread_map
+from ..library.table import STAND_IN_SD
 from .aliases import APART, _agreeing_alias, family_gaps
 from .ends import ends_note
-from ..library.table import STAND_IN_SD
 from .front import _assemble, count_atoms
 from .thickness import dose_shape_check, plausible, thickness_ratio, thickness_ratios
 

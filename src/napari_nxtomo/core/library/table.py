@@ -49,12 +49,13 @@ FITTED_LIGHT_CAPTURE = (0.95, 0.04)
 #: ⟨110⟩ in a library in the fit's units): over the six stored particles with such a library, that type's scale fitted
 #: about the views' common one lay 0.965-1.021 × the truth (per-particle means 0.981-1.015, sd of ln 0.014;
 #: benchmarks/bench_counting_sets.py, 2026-12-07).  FITTED_CAPTURE's 0.04 stays where the views' own scale stands in
-#: for a dose (STAND_IN_SD) and in that scale's error.  Measured 2026-12-08 (the bench, fits
-#: cached): 19 -> 16 of 528 view-counts under target (the stepped particle's 2e4 s1 with the dose, whose [110] fitted
-#: 1.031 × the dose's scale with the 0.04 width, 714 of 749 Pb, now 750), the counts without a dose unchanged
+#: for a dose (STAND_IN_SD) and in that scale's error.  Measured 2026-12-08 (the bench, fits cached): 19 -> 16 of
+#: 528 view-counts under target (the stepped particle's 2e4 s1 with the dose, whose [110] fitted 1.031 × the dose's
+#: scale with the 0.04 width, 714 of 749 Pb, now 750), the counts without a dose unchanged
 CALIBRATED_DOSE_SD = 0.02
 #: the least width of the scale's prior where the views' own common scale stands in for a dose (counting.views): that
-#: scale is uncertain by about the captures' spread, and the calibrated type held to 0.02 about it moved no count
+#: scale is uncertain by about the captures' spread (0.02 there too, 2026-12-07: the no-dose scale / true reached
+#: 0.948 and the elongated particle's own scale refused its true dose)
 STAND_IN_SD = FITTED_CAPTURE[1]
 #: spread (in ln) of the ratio of two one-element types' fit captures in one image (above: 0.758-0.778)
 FIT_CAPTURE_RATIO_SIGMA = 0.02
