@@ -469,13 +469,15 @@ def test_a_mixed_family_no_alias_reconciles_is_recounted_at_the_common_scale():
     _assert_views_on_target(views, tables, joint.results, 0.06)
 
 
-def _counted_without_the_dose(particle, seed):
-    """A stored particle's three views at 1e5 e/Å² (noise ``seed``) fitted and counted jointly without the dose:
-    (views, tables, libraries, joint count, true Pb total, true dose · pixel²)."""
+def _counted_jointly(particle, seed, dose=DOSE, given=False):
+    """A stored particle's three views at ``dose`` e/Å² (noise ``seed``) fitted and counted jointly, the dose given
+    or not: (views, tables, libraries, joint count, true Pb total, true dose · pixel²)."""
     views, truth_q, a, optics = _stored_particle(particle)
-    tables = _noisy_tables(views, a, DOSE, seed=seed)
+    tables = _noisy_tables(views, a, dose, seed=seed)
     libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
-    return views, tables, libraries, count_views(tables, libraries), len(truth_q), DOSE * views[0].pixel_size**2
+    kw = {"dose": dose, "pixel_size": views[0].pixel_size} if given else {}
+    return (views, tables, libraries, count_views(tables, libraries, **kw), len(truth_q),
+            dose * views[0].pixel_size**2)
 
 
 def test_a_common_scale_at_which_the_views_totals_part_is_not_kept():
@@ -488,7 +490,7 @@ def test_a_common_scale_at_which_the_views_totals_part_is_not_kept():
     tried, :func:`napari_nxtomo.core.counting.views._median_or_agreeing`).  The scale within 3 % of the truth and
     every view's own total within 3 % (issue 17), the ⟨100⟩ views on its target at 1e5 e/Å² (ceiling - 0.03; [110],
     0.918 against 0.937, is not asserted either way), and the true dose taken, its common total within 3 %."""
-    views, tables, libraries, joint, n, c_true = _counted_without_the_dose("pbse_octahedral_4nm", seed=1)
+    views, tables, libraries, joint, n, c_true = _counted_jointly("pbse_octahedral_4nm", seed=1)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
@@ -521,11 +523,7 @@ def test_the_ends_do_not_move_a_family_to_an_alias_that_parts_its_total_from_the
     0.37 exact (measured 2026-12-07).  Where the upward factor parts the family's total from the others' by more than
     6 %, the factors below 1 are searched too, among those whose totals lie within 3 % (``views._ends_agreeing``):
     the common total within 3 % of the truth and the ⟨100⟩ views on issue 17's target at 1e5 e/Å² (ceiling - 0.03)."""
-    views, truth_q, a, optics = _stored_particle("pbse_stepped_4nm")
-    tables = _noisy_tables(views, a, DOSE, seed=0)
-    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
-    joint = count_views(tables, libraries, dose=DOSE, pixel_size=views[0].pixel_size)
-    n = len(truth_q)
+    views, tables, _, joint, n, _ = _counted_jointly("pbse_stepped_4nm", seed=0, given=True)
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
     assert all(abs(t - n) <= 0.03 * n for t in joint.totals_independent), joint.totals_independent
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
@@ -577,7 +575,7 @@ def test_a_view_fitting_its_surface_slope_gives_the_particle_its_scale_without_a
     (``counting.surface``) the views' scale is found: within 3 % of the true dose · pixel², the common Pb total within
     3 % of the truth and the ⟨100⟩ views on issue 17's target at 1e5 e/Å² (ceiling - 0.03; 1.023 ×, 750 Pb, 0.893 /
     0.900 against 0.830 / 0.885 on the benchmark's fits)."""
-    views, tables, _, joint, n, c_true = _counted_without_the_dose("pbse_stepped_4nm", seed=0)
+    views, tables, _, joint, n, c_true = _counted_jointly("pbse_stepped_4nm", seed=0)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
     _assert_views_on_target(views[:2], tables[:2], joint.results[:2], 0.03)
@@ -590,7 +588,7 @@ def test_a_scale_found_without_the_dose_is_that_of_the_columns_whose_capture_is_
     benchmark's fits), where its [110] Pb columns, counted about it with their library in the fit's units, fitted
     0.98 × (measured 2026-12-07).  The scale reported is now theirs (``views._calibrated_scale``): within 3 % of the
     truth (issue 17), the common Pb total within 3 %, and the error claimed covers the truth within 2 of it."""
-    views, tables, _, joint, n, c_true = _counted_without_the_dose("pbse_octahedral_4nm", seed=0)
+    views, tables, _, joint, n, c_true = _counted_jointly("pbse_octahedral_4nm", seed=0)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert abs(joint.scale - c_true) <= 2 * joint.scale_err, (joint.scale, joint.scale_err, c_true)
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
@@ -603,7 +601,7 @@ def test_without_the_dose_the_views_are_counted_at_the_scale_reported():
     0.902 exact against a target of 0.921 (measured 2026-12-07).  Where the two lie further apart than
     ``views.RECOUNT_OFF`` the views are counted again at the scale reported: every view on issue 17's target at 1e5
     e/Å² (ceiling - 0.03), the scale within 3 % of the truth and the common total within 3 %."""
-    views, tables, _, joint, n, c_true = _counted_without_the_dose("pbse_octahedral_4nm", seed=2)
+    views, tables, _, joint, n, c_true = _counted_jointly("pbse_octahedral_4nm", seed=2)
     assert abs(joint.scale / c_true - 1) <= 0.03, joint.scale / c_true
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
     _assert_views_on_target(views, tables, joint.results, 0.03)
@@ -618,12 +616,7 @@ def test_a_given_dose_holds_the_calibrated_columns_to_their_captures_spread():
     missed 3 %).  About a dose the user gives, that type's prior is its capture's own spread
     (``library.table.CALIBRATED_DOSE_SD``, 0.02): the common total within 3 % of the truth and every view on issue
     17's target at 2e4 e/Å² (ceiling - 0.06)."""
-    dose = 2e4
-    views, truth_q, a, optics = _stored_particle("pbse_stepped_4nm")
-    tables = _noisy_tables(views, a, dose, seed=1)
-    libraries = [library_for("PbSe", v.zone_axis, **optics) for v in views]
-    joint = count_views(tables, libraries, dose=dose, pixel_size=views[0].pixel_size)
-    n = len(truth_q)
+    views, tables, _, joint, n, _ = _counted_jointly("pbse_stepped_4nm", seed=1, dose=2e4, given=True)
     assert abs(joint.totals[0] - n) <= 0.03 * n, joint.totals
     _assert_views_on_target(views, tables, joint.results, 0.06)
 
